@@ -1,0 +1,2 @@
+/* libremiss: client library (being written). */
+#include "remiss_code.h"

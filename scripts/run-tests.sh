@@ -1,0 +1,32 @@
+#!/bin/sh
+# Runs each Criterion test binary given, prints each one's result and a
+# total line "N passed, N failed" at the end. Exit 0 only if all passed.
+set -u
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+passed=0 failed=0 bad=""
+log=$(mktemp)
+for t in "$@"; do
+    name=$(basename "$t")
+    "$t" --jobs 1 --timeout 120 >"$log" 2>&1
+    rc=$?
+    syn=$(grep -a "Synthesis:" "$log" | tail -1)
+    p=$(echo "$syn" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p')
+    f=$(echo "$syn" | sed -n 's/.*Failing: \([0-9]*\).*Crashing: \([0-9]*\).*/\1 \2/p')
+    p=${p:-0}
+    nf=0
+    for x in $f; do nf=$((nf + x)); done
+    if [ $rc -ne 0 ] && [ $nf -eq 0 ]; then nf=1; fi
+    passed=$((passed + p)); failed=$((failed + nf))
+    if [ $rc -ne 0 ]; then
+        bad="$bad $name"
+        cat "$log"
+        echo "FAIL $name ($syn)"
+    else
+        echo "ok   $name: $p passed"
+    fi
+done
+rm -f "$log"
+[ -n "$bad" ] && echo "failing:$bad"
+echo "$passed passed, $failed failed"
+[ -z "$bad" ]
