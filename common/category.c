@@ -1,0 +1,126 @@
+/* category: data categories and message type names. */
+#include "category.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const s_cat_names[CAT_COUNT] = {
+    "identity", "contact", "education", "employment", "social", "health", "criminal", "free_text",
+};
+
+typedef struct {
+    Remiss__MessageType type;
+    const char *name;
+    Remiss__Envelope__BodyCase body;
+} s_type_info_t;
+
+static const s_type_info_t s_types[] = {
+    {REMISS__MESSAGE_TYPE__REFERRAL, "referral", REMISS__ENVELOPE__BODY_REFERRAL},
+    {REMISS__MESSAGE_TYPE__CASE_SUBMISSION, "case_submission",
+     REMISS__ENVELOPE__BODY_CASE_SUBMISSION},
+    {REMISS__MESSAGE_TYPE__TRANSFER_ACK, "transfer_ack", REMISS__ENVELOPE__BODY_TRANSFER_ACK},
+    {REMISS__MESSAGE_TYPE__INQUIRY, "inquiry", REMISS__ENVELOPE__BODY_INQUIRY},
+    {REMISS__MESSAGE_TYPE__INQUIRY_ANSWER, "inquiry_answer",
+     REMISS__ENVELOPE__BODY_INQUIRY_ANSWER},
+    {REMISS__MESSAGE_TYPE__CONSENT_GRANT, "consent_grant", REMISS__ENVELOPE__BODY_CONSENT_GRANT},
+    {REMISS__MESSAGE_TYPE__CONSENT_REVOKE, "consent_revoke",
+     REMISS__ENVELOPE__BODY_CONSENT_REVOKE},
+    {REMISS__MESSAGE_TYPE__CONCERN_REPORT, "concern_report",
+     REMISS__ENVELOPE__BODY_CONCERN_REPORT},
+};
+#define S_NTYPES (sizeof s_types / sizeof s_types[0])
+
+const char *
+category_name(category_t cat)
+{
+    return (unsigned)cat < CAT_COUNT ? s_cat_names[cat] : NULL;
+}
+
+bool
+category_parse(const char *name, category_t *out)
+{
+    for (unsigned i = 0; name && i < CAT_COUNT; i++)
+        if (strcmp(name, s_cat_names[i]) == 0) {
+            *out = (category_t)i;
+            return true;
+        }
+    return false;
+}
+
+/* A block counts only when it holds data: protobuf packs a message whose
+ * fields are all default to zero bytes, so the packed size says it. */
+static bool
+s_filled(const void *block)
+{
+    return block && protobuf_c_message_get_packed_size((const ProtobufCMessage *)block) > 0;
+}
+
+catset_t
+category_of_envelope(const Remiss__Envelope *env)
+{
+    catset_t set = 0;
+    if (!env)
+        return 0;
+    if (s_filled(env->subject))
+        set |= 1u << CAT_IDENTITY;
+    if (env->subject && s_filled(env->subject->contact))
+        set |= 1u << CAT_CONTACT;
+    if (s_filled(env->education))
+        set |= 1u << CAT_EDUCATION;
+    if (s_filled(env->employment))
+        set |= 1u << CAT_EMPLOYMENT;
+    if (s_filled(env->social))
+        set |= 1u << CAT_SOCIAL;
+    if (s_filled(env->health))
+        set |= 1u << CAT_HEALTH;
+    if (s_filled(env->criminal))
+        set |= 1u << CAT_CRIMINAL;
+    if (env->free_text && env->free_text[0])
+        set |= 1u << CAT_FREE_TEXT;
+    return set;
+}
+
+size_t
+category_format(catset_t set, char *buf, size_t size)
+{
+    size_t need = 0;
+    if (size > 0)
+        buf[0] = '\0';
+    for (unsigned i = 0; i < CAT_COUNT; i++) {
+        if (!(set & (1u << i)))
+            continue;
+        int n = snprintf(buf ? buf + (need < size ? need : size) : NULL,
+                         need < size ? size - need : 0, "%s%s", need ? "," : "", s_cat_names[i]);
+        need += (size_t)n;
+    }
+    return need;
+}
+
+const char *
+msgtype_name(Remiss__MessageType type)
+{
+    for (size_t i = 0; i < S_NTYPES; i++)
+        if (s_types[i].type == type)
+            return s_types[i].name;
+    return NULL;
+}
+
+bool
+msgtype_parse(const char *name, Remiss__MessageType *out)
+{
+    for (size_t i = 0; name && i < S_NTYPES; i++)
+        if (strcmp(name, s_types[i].name) == 0) {
+            *out = s_types[i].type;
+            return true;
+        }
+    return false;
+}
+
+Remiss__Envelope__BodyCase
+msgtype_body_case(Remiss__MessageType type)
+{
+    for (size_t i = 0; i < S_NTYPES; i++)
+        if (s_types[i].type == type)
+            return s_types[i].body;
+    return REMISS__ENVELOPE__BODY__NOT_SET;
+}
