@@ -1,9 +1,71 @@
-/* placeholder: replaced in the authenticated-broker work */
+/* remissd: the remiss broker. main owns everything and passes it down. */
+#include <signal.h>
 #include <stdio.h>
-int main(void);
-int
-main(void)
+#include <string.h>
+
+#include "config.h"
+#include "server.h"
+
+static volatile sig_atomic_t s_stop = 0;
+static volatile sig_atomic_t s_reload = 0;
+
+static void
+s_on_signal(int sig)
 {
-    fputs("error: E_INTERNAL: not built yet\n", stderr);
-    return 1;
+    if (sig == SIGHUP)
+        s_reload = 1;
+    else
+        s_stop = 1;
+}
+
+static void
+s_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: remissd --pki DIR --db FILE [--policy FILE] [--listen ENDPOINT] [options]\n"
+            "       remissd --config FILE [options]\n"
+            "\n"
+            "The remiss broker: authenticates parties over CURVE with X.509-bound keys,\n"
+            "verifies signed envelopes, stores accepted messages durably and delivers them.\n"
+            "SIGHUP reloads certificates, the CRL and the policy; SIGTERM/SIGINT stop it.\n"
+            "\n"
+            "options (also the keys of the [remissd] section of --config FILE):\n");
+    config_usage(out);
+}
+
+int
+main(int argc, char **argv)
+{
+    broker_config_t cfg;
+    remiss_err_t err;
+    bool help = false;
+    config_defaults(&cfg);
+    if (config_parse_args(&cfg, argc, argv, &help, &err) != REMISS_OK) {
+        fprintf(stderr, "error: %s: %s\n", remiss_code_name(err.code), err.text);
+        return 2;
+    }
+    if (help) {
+        s_usage(stdout);
+        return 0;
+    }
+    if (config_validate(&cfg, &err) != REMISS_OK) {
+        fprintf(stderr, "error: %s: %s\n", remiss_code_name(err.code), err.text);
+        return 2;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    server_t *server = server_new(&cfg, &err);
+    if (!server) {
+        fprintf(stderr, "error: %s: %s\n", remiss_code_name(err.code), err.text);
+        return 1;
+    }
+    int rc = server_run(server, &s_stop, &s_reload);
+    server_destroy(&server);
+    return rc;
 }

@@ -1,2 +1,983 @@
-/* libremiss: client library (being written). */
-#include "remiss_code.h"
+/* libremiss: the agency client library. */
+#include "remiss.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "log.h"
+#include "pki.h"
+
+#define S_DEFAULT_TIMEOUT 10000
+#define S_MAX_FRAME       (64u << 20)
+
+/* A set of 16-byte ids (open addressing, linear probing). */
+typedef struct s_idset {
+    uint8_t (*slots)[REMISS_ID_LEN];
+    uint8_t *used;
+    size_t cap, count;
+} s_idset_t;
+
+/* A frame received while waiting for something else. */
+typedef struct s_frame {
+    struct s_frame *next;
+    Remiss__BrokerFrame *f;
+} s_frame_t;
+
+struct remiss_message {
+    Remiss__Delivery *delivery;  /* as received */
+    Remiss__Envelope *env;       /* decoded, verified */
+    char sender[PKI_ID_MAX + 1]; /* verified sender party */
+};
+
+struct remiss_client {
+    char party[PKI_ID_MAX + 1];   /* who we are */
+    void *zctx, *sock, *monitor;  /* ZeroMQ context, DEALER, handshake monitor */
+    EVP_PKEY *key;                /* our signing key */
+    pki_trust_t *trust;           /* CA (+ CRL) */
+    EVP_PKEY *broker_pub;         /* verifies receipts and tree heads */
+    X509 *broker_cert;            /* owns broker_pub */
+    int timeout_ms;
+    uint64_t next_request;        /* request ids */
+    bool subscribed;
+    bool auth_failed;             /* the broker refused our key */
+    s_frame_t *deliveries, *deliveries_tail; /* deliveries not yet returned */
+    s_frame_t *receipts, *receipts_tail;     /* receipts of pipelined submits */
+    s_idset_t acked;              /* acknowledged ids: never surface again */
+    s_idset_t handed;             /* returned to the application, not yet acked */
+    FILE *state;                  /* appends acknowledged ids, if state_path */
+};
+
+/* ------------------------------------------------------------ id set */
+
+static size_t
+s_idhash(const uint8_t *id, size_t cap)
+{
+    uint64_t h;
+    memcpy(&h, id, sizeof h); /* ids are random: their bytes are the hash */
+    return (size_t)(h & (cap - 1));
+}
+
+static bool
+s_idset_has(const s_idset_t *s, const uint8_t *id)
+{
+    if (!s->cap)
+        return false;
+    for (size_t i = s_idhash(id, s->cap);; i = (i + 1) & (s->cap - 1)) {
+        if (!s->used[i])
+            return false;
+        if (s->used[i] == 1 && memcmp(s->slots[i], id, REMISS_ID_LEN) == 0)
+            return true;
+    }
+}
+
+static bool s_idset_add(s_idset_t *s, const uint8_t *id);
+
+static bool
+s_idset_grow(s_idset_t *s)
+{
+    s_idset_t bigger = {0};
+    bigger.cap = s->cap ? s->cap * 2 : 256;
+    bigger.slots = calloc(bigger.cap, REMISS_ID_LEN);
+    bigger.used = calloc(bigger.cap, 1);
+    if (!bigger.slots || !bigger.used) {
+        free(bigger.slots);
+        free(bigger.used);
+        return false;
+    }
+    for (size_t i = 0; i < s->cap; i++)
+        if (s->used[i] == 1)
+            s_idset_add(&bigger, s->slots[i]);
+    free(s->slots);
+    free(s->used);
+    *s = bigger;
+    return true;
+}
+
+static bool
+s_idset_add(s_idset_t *s, const uint8_t *id)
+{
+    if (s_idset_has(s, id))
+        return true;
+    if ((s->count + 1) * 2 > s->cap && !s_idset_grow(s))
+        return false;
+    size_t i = s_idhash(id, s->cap);
+    while (s->used[i] == 1)
+        i = (i + 1) & (s->cap - 1);
+    memcpy(s->slots[i], id, REMISS_ID_LEN);
+    s->used[i] = 1;
+    s->count++;
+    return true;
+}
+
+static void
+s_idset_del(s_idset_t *s, const uint8_t *id)
+{
+    if (!s->cap)
+        return;
+    for (size_t i = s_idhash(id, s->cap);; i = (i + 1) & (s->cap - 1)) {
+        if (!s->used[i])
+            return;
+        if (s->used[i] == 1 && memcmp(s->slots[i], id, REMISS_ID_LEN) == 0) {
+            s->used[i] = 2; /* tombstone keeps probe chains intact */
+            return;
+        }
+    }
+}
+
+static void
+s_idset_free(s_idset_t *s)
+{
+    free(s->slots);
+    free(s->used);
+    memset(s, 0, sizeof *s);
+}
+
+/* ------------------------------------------------------------ hex */
+
+void
+remiss_id_to_hex(const uint8_t id[REMISS_ID_LEN], char hex[2 * REMISS_ID_LEN + 1])
+{
+    log_hex(hex, id, REMISS_ID_LEN);
+}
+
+bool
+remiss_id_from_hex(const char *hex, uint8_t id[REMISS_ID_LEN])
+{
+    if (!hex || strlen(hex) != 2 * REMISS_ID_LEN)
+        return false;
+    for (size_t i = 0; i < REMISS_ID_LEN; i++) {
+        int v = 0;
+        for (int k = 0; k < 2; k++) {
+            char c = hex[2 * i + (size_t)k];
+            int d = c >= '0' && c <= '9'   ? c - '0'
+                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                           : -1;
+            if (d < 0)
+                return false;
+            v = v * 16 + d;
+        }
+        id[i] = (uint8_t)v;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------ connect */
+
+static remiss_code_t
+s_load_broker(remiss_client_t *self, const char *dir, remiss_err_t *err)
+{
+    char path[4096];
+    pki_identity_t id;
+    if (!pki_path(path, sizeof path, dir, "broker.crt") ||
+        !(self->broker_cert = pki_cert_load(path, err)))
+        return REMISS_E_CONFIG;
+    remiss_err_t why;
+    if (pki_verify_cert(self->trust, self->broker_cert, 0, &id, &why) != REMISS_OK ||
+        strcmp(id.role, "broker") != 0 || strcmp(id.party, "broker") != 0)
+        return remiss_err_set(err, REMISS_E_CONFIG,
+                              "broker.crt is not a broker certificate of this federation CA (%s)",
+                              why.text);
+    self->broker_pub = X509_get0_pubkey(self->broker_cert);
+    int one = 1;
+    return zmq_setsockopt(self->sock, ZMQ_CURVE_SERVERKEY, id.curve_pub, 32) == 0 &&
+                   zmq_setsockopt(self->sock, ZMQ_IMMEDIATE, &one, sizeof one) == 0
+               ? REMISS_OK
+               : remiss_err_set(err, REMISS_E_INTERNAL, "cannot set the broker key");
+}
+
+static remiss_code_t
+s_load_self(remiss_client_t *self, const char *dir, remiss_err_t *err)
+{
+    char path[4096], name[128];
+    uint8_t secret[32], pub[32];
+    pki_identity_t id;
+    X509 *cert = NULL;
+    remiss_code_t r = REMISS_E_CONFIG;
+    snprintf(name, sizeof name, "parties/%s.crt", self->party);
+    if (!pki_path(path, sizeof path, dir, name) || !(cert = pki_cert_load(path, err)))
+        return REMISS_E_CONFIG;
+    if (pki_cert_identity(cert, &id, err) != REMISS_OK || strcmp(id.party, self->party) != 0) {
+        r = remiss_err_set(err, REMISS_E_CONFIG, "%s does not name party %s", path, self->party);
+        goto out;
+    }
+    snprintf(name, sizeof name, "parties/%s.key", self->party);
+    if (!pki_path(path, sizeof path, dir, name) || !(self->key = pki_key_load(path, err)))
+        goto out;
+    if (X509_check_private_key(cert, self->key) != 1) {
+        r = remiss_err_set(err, REMISS_E_CONFIG, "%s does not match the party's certificate",
+                           path);
+        goto out;
+    }
+    snprintf(name, sizeof name, "parties/%s.curve", self->party);
+    if (!pki_path(path, sizeof path, dir, name) ||
+        pki_curve_load(path, secret, pub, err) != REMISS_OK)
+        goto out;
+    if (memcmp(pub, id.curve_pub, 32) != 0) {
+        r = remiss_err_set(err, REMISS_E_CONFIG,
+                           "the CURVE key in %s is not the one the certificate binds", path);
+        goto out;
+    }
+    if (zmq_setsockopt(self->sock, ZMQ_CURVE_PUBLICKEY, pub, 32) != 0 ||
+        zmq_setsockopt(self->sock, ZMQ_CURVE_SECRETKEY, secret, 32) != 0) {
+        r = remiss_err_set(err, REMISS_E_INTERNAL, "cannot set the CURVE keys");
+        goto out;
+    }
+    r = REMISS_OK;
+out:
+    OPENSSL_cleanse(secret, sizeof secret);
+    X509_free(cert);
+    return r;
+}
+
+/* Reads acknowledged ids remembered by earlier runs. */
+static remiss_code_t
+s_load_state(remiss_client_t *self, const char *path, remiss_err_t *err)
+{
+    FILE *f = fopen(path, "r");
+    char line[128];
+    uint8_t id[REMISS_ID_LEN];
+    if (f) {
+        while (fgets(line, sizeof line, f)) {
+            line[strcspn(line, "\r\n")] = '\0';
+            if (remiss_id_from_hex(line, id))
+                s_idset_add(&self->acked, id);
+        }
+        fclose(f);
+    }
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || !(self->state = fdopen(fd, "a"))) {
+        if (fd >= 0)
+            close(fd);
+        return remiss_err_set(err, REMISS_E_IO, "cannot write the state file %s: %s", path,
+                              strerror(errno));
+    }
+    return REMISS_OK;
+}
+
+remiss_client_t *
+remiss_connect(const remiss_opts_t *opts, remiss_err_t *err)
+{
+    char ca[4096], crl[4096], mon[64];
+    remiss_client_t *self = NULL;
+    if (!opts || !opts->pki_dir || !opts->party || !opts->endpoint ||
+        !pki_id_valid(opts->party)) {
+        remiss_err_set(err, REMISS_E_USAGE, "connect needs a PKI directory, a valid party id and "
+                                            "the broker's endpoint");
+        return NULL;
+    }
+    if (!(self = calloc(1, sizeof *self))) {
+        remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
+        return NULL;
+    }
+    snprintf(self->party, sizeof self->party, "%s", opts->party);
+    self->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : S_DEFAULT_TIMEOUT;
+    self->next_request = 1;
+    if (!pki_path(ca, sizeof ca, opts->pki_dir, "ca.crt") ||
+        !pki_path(crl, sizeof crl, opts->pki_dir, "crl.pem") ||
+        !(self->trust = pki_trust_load(ca, crl, err)))
+        goto fail;
+    if (!(self->zctx = zmq_ctx_new()) || !(self->sock = zmq_socket(self->zctx, ZMQ_DEALER))) {
+        remiss_err_set(err, REMISS_E_INTERNAL, "cannot create a ZeroMQ socket");
+        goto fail;
+    }
+    /* Linger so acknowledgements sent just before close still leave. */
+    int linger = 2000, maxmsg = (int)S_MAX_FRAME;
+    int64_t maxmsg64 = maxmsg;
+    zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(self->sock, ZMQ_MAXMSGSIZE, &maxmsg64, sizeof maxmsg64);
+    if (s_load_broker(self, opts->pki_dir, err) != REMISS_OK ||
+        s_load_self(self, opts->pki_dir, err) != REMISS_OK)
+        goto fail;
+    if (opts->state_path && s_load_state(self, opts->state_path, err) != REMISS_OK)
+        goto fail;
+    /* A monitor tells a refused handshake apart from a silent broker. */
+    snprintf(mon, sizeof mon, "inproc://remiss-monitor-%p", (void *)self);
+    if (zmq_socket_monitor(self->sock, mon, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0 ||
+        !(self->monitor = zmq_socket(self->zctx, ZMQ_PAIR)) || zmq_connect(self->monitor, mon) != 0) {
+        remiss_err_set(err, REMISS_E_INTERNAL, "cannot monitor the connection");
+        goto fail;
+    }
+    if (zmq_connect(self->sock, opts->endpoint) != 0) {
+        remiss_err_set(err, REMISS_E_CONFIG, "cannot connect to %s: %s", opts->endpoint,
+                       zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    return self;
+fail:
+    remiss_close(&self);
+    return NULL;
+}
+
+static void
+s_frames_free(s_frame_t *f)
+{
+    while (f) {
+        s_frame_t *next = f->next;
+        remiss__broker_frame__free_unpacked(f->f, NULL);
+        free(f);
+        f = next;
+    }
+}
+
+void
+remiss_close(remiss_client_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    remiss_client_t *self = *self_p;
+    if (self->monitor)
+        zmq_close(self->monitor);
+    if (self->sock) {
+        zmq_socket_monitor(self->sock, NULL, 0);
+        zmq_close(self->sock);
+    }
+    if (self->zctx)
+        zmq_ctx_term(self->zctx);
+    s_frames_free(self->deliveries);
+    s_frames_free(self->receipts);
+    s_idset_free(&self->acked);
+    s_idset_free(&self->handed);
+    if (self->state)
+        fclose(self->state);
+    EVP_PKEY_free(self->key);
+    X509_free(self->broker_cert);
+    pki_trust_free(&self->trust);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *
+remiss_party(const remiss_client_t *self)
+{
+    return self->party;
+}
+
+/* ------------------------------------------------------------ frames */
+
+static remiss_code_t
+s_send_frame(remiss_client_t *self, const Remiss__ClientFrame *cf, remiss_err_t *err)
+{
+    size_t len = remiss__client_frame__get_packed_size(cf);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        return remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
+    remiss__client_frame__pack(cf, buf);
+    int rc = zmq_send(self->sock, buf, len, 0);
+    free(buf);
+    return rc < 0 ? remiss_err_set(err, REMISS_E_IO, "cannot send to the broker: %s",
+                                   zmq_strerror(zmq_errno()))
+                  : REMISS_OK;
+}
+
+static void
+s_check_monitor(remiss_client_t *self)
+{
+    zmq_msg_t ev;
+    zmq_msg_init(&ev);
+    while (zmq_msg_recv(&ev, self->monitor, ZMQ_DONTWAIT) >= 0) {
+        if (zmq_msg_size(&ev) >= 2) {
+            uint16_t event;
+            memcpy(&event, zmq_msg_data(&ev), 2);
+            if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+                self->auth_failed = true;
+        }
+        /* Every event is two frames: the event and the address. */
+        while (zmq_msg_more(&ev) && zmq_msg_recv(&ev, self->monitor, ZMQ_DONTWAIT) >= 0)
+            ;
+    }
+    zmq_msg_close(&ev);
+}
+
+static void
+s_push(s_frame_t **head, s_frame_t **tail, Remiss__BrokerFrame *f)
+{
+    s_frame_t *n = calloc(1, sizeof *n);
+    if (!n) {
+        remiss__broker_frame__free_unpacked(f, NULL);
+        return;
+    }
+    n->f = f;
+    if (*tail)
+        (*tail)->next = n;
+    else
+        *head = n;
+    *tail = n;
+}
+
+static Remiss__BrokerFrame *
+s_pop(s_frame_t **head, s_frame_t **tail)
+{
+    s_frame_t *n = *head;
+    if (!n)
+        return NULL;
+    *head = n->next;
+    if (!*head)
+        *tail = NULL;
+    Remiss__BrokerFrame *f = n->f;
+    free(n);
+    return f;
+}
+
+/* Receives frames until one answers request_id (0 = any receipt, for
+ * pipelining), queueing deliveries and stray receipts on the way. Returns
+ * the answer or NULL with err set (E_TIMEOUT, or the handshake refusal). */
+static Remiss__BrokerFrame *
+s_wait(remiss_client_t *self, uint64_t request_id, bool want_delivery, int timeout_ms,
+       remiss_err_t *err)
+{
+    int64_t deadline = log_now_ms() + timeout_ms;
+    for (;;) {
+        if (want_delivery && self->deliveries)
+            return s_pop(&self->deliveries, &self->deliveries_tail);
+        if (!want_delivery && request_id == 0 && self->receipts)
+            return s_pop(&self->receipts, &self->receipts_tail);
+        s_check_monitor(self);
+        if (self->auth_failed) {
+            remiss_err_set(err, REMISS_E_CERT_REVOKED,
+                           "The broker refused this party at the handshake: its certificate is "
+                           "unknown to the broker, revoked or expired.");
+            return NULL;
+        }
+        int64_t left = deadline - log_now_ms();
+        if (left <= 0) {
+            remiss_err_set(err, REMISS_E_TIMEOUT, NULL);
+            return NULL;
+        }
+        zmq_pollitem_t it[] = {{self->sock, 0, ZMQ_POLLIN, 0}, {self->monitor, 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll(it, 2, left > 200 ? 200 : (long)left) <= 0 || !(it[0].revents & ZMQ_POLLIN))
+            continue;
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, self->sock, 0) < 0) {
+            zmq_msg_close(&msg);
+            continue;
+        }
+        Remiss__BrokerFrame *f =
+            remiss__broker_frame__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+        zmq_msg_close(&msg);
+        if (!f)
+            continue; /* not from a broker we understand: ignore */
+        switch (f->kind_case) {
+        case REMISS__BROKER_FRAME__KIND_DELIVERY:
+            s_push(&self->deliveries, &self->deliveries_tail, f);
+            continue;
+        case REMISS__BROKER_FRAME__KIND__NOT_SET:
+            remiss__broker_frame__free_unpacked(f, NULL); /* liveness ping */
+            continue;
+        default:
+            break;
+        }
+        if (!want_delivery && (f->request_id == request_id || f->request_id == 0 || request_id == 0))
+            return f;
+        if (f->kind_case == REMISS__BROKER_FRAME__KIND_RECEIPT)
+            s_push(&self->receipts, &self->receipts_tail, f);
+        else
+            remiss__broker_frame__free_unpacked(f, NULL);
+    }
+}
+
+/* ------------------------------------------------------------ sending */
+
+remiss_code_t
+remiss_seal(remiss_client_t *self, Remiss__Envelope *env, uint8_t **out, size_t *len,
+            remiss_err_t *err)
+{
+    uint8_t *body = NULL, sig[PKI_SIG_MAX];
+    size_t blen, siglen;
+    Remiss__SignedEnvelope se = REMISS__SIGNED_ENVELOPE__INIT;
+    *out = NULL;
+    if (env->message_id.len == 0) {
+        if (!(env->message_id.data = malloc(REMISS_ID_LEN)) ||
+            RAND_bytes(env->message_id.data, REMISS_ID_LEN) != 1)
+            return remiss_err_set(err, REMISS_E_INTERNAL, "no randomness for a message id");
+        env->message_id.len = REMISS_ID_LEN;
+    }
+    if (env->message_id.len != REMISS_ID_LEN)
+        return remiss_err_set(err, REMISS_E_MALFORMED, "a message id is 16 bytes");
+    if (!env->sender || strcmp(env->sender, self->party) != 0) {
+        /* The caller may have left it empty (or a static string); we own a copy. */
+        char *copy = strdup(self->party);
+        if (!copy)
+            return remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
+        if (env->sender && env->sender != protobuf_c_empty_string)
+            free(env->sender);
+        env->sender = copy;
+    }
+    if (env->created_at == 0)
+        env->created_at = log_now_ms();
+    blen = remiss__envelope__get_packed_size(env);
+    if (!(body = malloc(blen ? blen : 1)))
+        return remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
+    remiss__envelope__pack(env, body);
+    if (!pki_sign(self->key, PKI_CTX_ENVELOPE, body, blen, sig, &siglen)) {
+        free(body);
+        return remiss_err_set(err, REMISS_E_INTERNAL, "cannot sign the message");
+    }
+    se.envelope.data = body;
+    se.envelope.len = blen;
+    se.signature.data = sig;
+    se.signature.len = siglen;
+    *len = remiss__signed_envelope__get_packed_size(&se);
+    if ((*out = malloc(*len)))
+        remiss__signed_envelope__pack(&se, *out);
+    free(body);
+    return *out ? REMISS_OK : remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
+}
+
+/* Submits SignedEnvelope bytes in a frame with a fresh request id. */
+static remiss_code_t
+s_submit_raw(remiss_client_t *self, const uint8_t *signed_env, size_t len, uint64_t *request_id,
+             remiss_err_t *err)
+{
+    Remiss__SignedEnvelope *se = remiss__signed_envelope__unpack(NULL, len, signed_env);
+    Remiss__ClientFrame cf = REMISS__CLIENT_FRAME__INIT;
+    if (!se)
+        return remiss_err_set(err, REMISS_E_MALFORMED, "not a signed envelope");
+    cf.request_id = *request_id = self->next_request++;
+    cf.kind_case = REMISS__CLIENT_FRAME__KIND_SUBMIT;
+    cf.submit = se;
+    remiss_code_t r = s_send_frame(self, &cf, err);
+    remiss__signed_envelope__free_unpacked(se, NULL);
+    return r;
+}
+
+/* Verifies a receipt frame and fills rc. */
+static remiss_code_t
+s_receipt(remiss_client_t *self, const Remiss__BrokerFrame *f, remiss_receipt_t *rc,
+          remiss_err_t *err)
+{
+    memset(rc, 0, sizeof *rc);
+    if (f->kind_case == REMISS__BROKER_FRAME__KIND_RESULT && f->result) {
+        /* A result instead of a receipt: the broker answered outside intake. */
+        rc->code = remiss_code_is_wire(f->result->code) ? (remiss_code_t)f->result->code
+                                                        : REMISS_E_INTERNAL;
+        snprintf(rc->sentence, sizeof rc->sentence, "%s", f->result->sentence);
+        return remiss_err_set(err, rc->code, "%s", rc->sentence);
+    }
+    if (f->kind_case != REMISS__BROKER_FRAME__KIND_RECEIPT || !f->receipt)
+        return remiss_err_set(err, REMISS_E_MALFORMED, "the broker sent no receipt");
+    const Remiss__SignedReceipt *sr = f->receipt;
+    if (!pki_verify(self->broker_pub, PKI_CTX_RECEIPT, sr->receipt.data, sr->receipt.len,
+                    sr->signature.data, sr->signature.len))
+        return remiss_err_set(err, REMISS_E_BAD_SIGNATURE,
+                              "The receipt does not carry a valid broker signature.");
+    Remiss__Receipt *r = remiss__receipt__unpack(NULL, sr->receipt.len, sr->receipt.data);
+    if (!r)
+        return remiss_err_set(err, REMISS_E_MALFORMED, "the receipt could not be decoded");
+    if (r->message_id.len == REMISS_ID_LEN)
+        memcpy(rc->message_id, r->message_id.data, REMISS_ID_LEN);
+    rc->code = remiss_code_is_wire(r->code) ? (remiss_code_t)r->code : REMISS_E_INTERNAL;
+    snprintf(rc->sentence, sizeof rc->sentence, "%s", r->sentence ? r->sentence : "");
+    rc->audit_index = r->audit_index;
+    rc->broker_time = r->broker_time;
+    remiss__receipt__free_unpacked(r, NULL);
+    rc->signed_len = remiss__signed_receipt__get_packed_size(sr);
+    if ((rc->signed_receipt = malloc(rc->signed_len)))
+        remiss__signed_receipt__pack(sr, rc->signed_receipt);
+    if (rc->code != REMISS_OK)
+        return remiss_err_set(err, rc->code, "%s", rc->sentence);
+    return REMISS_OK;
+}
+
+void
+remiss_receipt_clear(remiss_receipt_t *rc)
+{
+    if (!rc)
+        return;
+    free(rc->signed_receipt);
+    memset(rc, 0, sizeof *rc);
+}
+
+remiss_code_t
+remiss_send_raw(remiss_client_t *self, const uint8_t *signed_env, size_t len,
+                remiss_receipt_t *rc, remiss_err_t *err)
+{
+    uint64_t req;
+    memset(rc, 0, sizeof *rc);
+    remiss_code_t r = s_submit_raw(self, signed_env, len, &req, err);
+    if (r != REMISS_OK)
+        return r;
+    Remiss__BrokerFrame *f = s_wait(self, req, false, self->timeout_ms, err);
+    if (!f)
+        return err ? err->code : REMISS_E_TIMEOUT;
+    r = s_receipt(self, f, rc, err);
+    remiss__broker_frame__free_unpacked(f, NULL);
+    return r;
+}
+
+remiss_code_t
+remiss_send(remiss_client_t *self, Remiss__Envelope *env, remiss_receipt_t *rc, remiss_err_t *err)
+{
+    uint8_t *sealed = NULL;
+    size_t len;
+    memset(rc, 0, sizeof *rc);
+    remiss_code_t r = remiss_seal(self, env, &sealed, &len, err);
+    if (r == REMISS_OK)
+        r = remiss_send_raw(self, sealed, len, rc, err);
+    free(sealed);
+    return r;
+}
+
+remiss_code_t
+remiss_submit(remiss_client_t *self, Remiss__Envelope *env, uint8_t id[REMISS_ID_LEN],
+              remiss_err_t *err)
+{
+    uint8_t *sealed = NULL;
+    size_t len;
+    uint64_t req;
+    remiss_code_t r = remiss_seal(self, env, &sealed, &len, err);
+    if (r == REMISS_OK) {
+        memcpy(id, env->message_id.data, REMISS_ID_LEN);
+        r = s_submit_raw(self, sealed, len, &req, err);
+    }
+    free(sealed);
+    return r;
+}
+
+remiss_code_t
+remiss_next_receipt(remiss_client_t *self, int timeout_ms, remiss_receipt_t *rc,
+                    remiss_err_t *err)
+{
+    memset(rc, 0, sizeof *rc);
+    Remiss__BrokerFrame *f = s_wait(self, 0, false, timeout_ms, err);
+    if (!f)
+        return err ? err->code : REMISS_E_TIMEOUT;
+    remiss_code_t r = s_receipt(self, f, rc, err);
+    remiss__broker_frame__free_unpacked(f, NULL);
+    return r;
+}
+
+/* ------------------------------------------------------------ receiving */
+
+/* Sends a request and waits for its Result. */
+static remiss_code_t
+s_request_result(remiss_client_t *self, Remiss__ClientFrame *cf, remiss_err_t *err)
+{
+    cf->request_id = self->next_request++;
+    remiss_code_t r = s_send_frame(self, cf, err);
+    if (r != REMISS_OK)
+        return r;
+    Remiss__BrokerFrame *f = s_wait(self, cf->request_id, false, self->timeout_ms, err);
+    if (!f)
+        return err ? err->code : REMISS_E_TIMEOUT;
+    if (f->kind_case == REMISS__BROKER_FRAME__KIND_RESULT && f->result) {
+        r = remiss_code_is_wire(f->result->code) ? (remiss_code_t)f->result->code
+                                                 : REMISS_E_INTERNAL;
+        if (r != REMISS_OK)
+            remiss_err_set(err, r, "%s", f->result->sentence);
+    } else {
+        remiss_receipt_t rc;
+        r = s_receipt(self, f, &rc, err); /* a refusal comes as a receipt */
+        remiss_receipt_clear(&rc);
+        if (r == REMISS_OK)
+            r = remiss_err_set(err, REMISS_E_MALFORMED, "unexpected answer from the broker");
+    }
+    remiss__broker_frame__free_unpacked(f, NULL);
+    return r;
+}
+
+remiss_code_t
+remiss_subscribe(remiss_client_t *self, unsigned window, remiss_err_t *err)
+{
+    Remiss__ClientFrame cf = REMISS__CLIENT_FRAME__INIT;
+    Remiss__Subscribe sub = REMISS__SUBSCRIBE__INIT;
+    sub.window = window;
+    cf.kind_case = REMISS__CLIENT_FRAME__KIND_SUBSCRIBE;
+    cf.subscribe = &sub;
+    remiss_code_t r = s_request_result(self, &cf, err);
+    if (r == REMISS_OK)
+        self->subscribed = true;
+    return r;
+}
+
+static remiss_code_t
+s_ack(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], Remiss__AckKind kind,
+      const char *reason, remiss_err_t *err)
+{
+    Remiss__ClientFrame cf = REMISS__CLIENT_FRAME__INIT;
+    Remiss__Ack ack = REMISS__ACK__INIT;
+    ack.message_id.data = (uint8_t *)id;
+    ack.message_id.len = REMISS_ID_LEN;
+    ack.kind = kind;
+    ack.reason = (char *)(reason ? reason : "");
+    cf.kind_case = REMISS__CLIENT_FRAME__KIND_ACK;
+    cf.ack = &ack;
+    remiss_code_t r = s_request_result(self, &cf, err);
+    if (r == REMISS_OK) {
+        s_idset_del(&self->handed, id);
+        s_idset_add(&self->acked, id);
+        if (self->state) {
+            char hex[33];
+            remiss_id_to_hex(id, hex);
+            fprintf(self->state, "%s\n", hex);
+            fflush(self->state);
+            fsync(fileno(self->state));
+        }
+    }
+    return r;
+}
+
+remiss_code_t
+remiss_ack(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], remiss_err_t *err)
+{
+    return s_ack(self, id, REMISS__ACK_KIND__RECEIVED, NULL, err);
+}
+
+remiss_code_t
+remiss_refuse(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], const char *reason,
+              remiss_err_t *err)
+{
+    return s_ack(self, id, REMISS__ACK_KIND__REFUSE, reason, err);
+}
+
+/* Checks a delivery end to end: the sender's certificate chains to the CA
+ * and names the envelope's sender, the signature verifies, it is for us. */
+static remiss_code_t
+s_verify_delivery(remiss_client_t *self, const Remiss__Delivery *d, Remiss__Envelope **env_out,
+                  char sender[PKI_ID_MAX + 1], remiss_err_t *err)
+{
+    pki_identity_t id;
+    *env_out = NULL;
+    if (!d->envelope || d->envelope->envelope.len == 0)
+        return remiss_err_set(err, REMISS_E_MALFORMED, "the delivery carries no envelope");
+    X509 *cert = pki_cert_from_der(d->sender_cert.data, d->sender_cert.len);
+    if (!cert)
+        return remiss_err_set(err, REMISS_E_BAD_SIGNATURE,
+                              "the delivery lacks the sender's certificate");
+    remiss_code_t r = pki_verify_cert(self->trust, cert, 0, &id, err);
+    /* A certificate revoked after the broker accepted the message does not
+     * undo a signature made while it was valid; any other failure does. */
+    if (r == REMISS_E_CERT_REVOKED)
+        r = pki_cert_identity(cert, &id, err);
+    Remiss__Envelope *env = NULL;
+    if (r == REMISS_OK &&
+        !(env = remiss__envelope__unpack(NULL, d->envelope->envelope.len,
+                                         d->envelope->envelope.data)))
+        r = remiss_err_set(err, REMISS_E_MALFORMED, "the envelope could not be decoded");
+    if (r == REMISS_OK &&
+        !pki_verify(X509_get0_pubkey(cert), PKI_CTX_ENVELOPE, d->envelope->envelope.data,
+                    d->envelope->envelope.len, d->envelope->signature.data,
+                    d->envelope->signature.len))
+        r = remiss_err_set(err, REMISS_E_BAD_SIGNATURE, NULL);
+    if (r == REMISS_OK && (!env->sender || strcmp(env->sender, id.party) != 0))
+        r = remiss_err_set(err, REMISS_E_SENDER_MISMATCH, NULL);
+    if (r == REMISS_OK && (!env->recipient || strcmp(env->recipient, self->party) != 0))
+        r = remiss_err_set(err, REMISS_E_UNKNOWN_RECIPIENT, "the message is not addressed to us");
+    if (r == REMISS_OK && env->message_id.len != REMISS_ID_LEN)
+        r = remiss_err_set(err, REMISS_E_MALFORMED, "the message id is not 16 bytes");
+    X509_free(cert);
+    if (r != REMISS_OK) {
+        remiss__envelope__free_unpacked(env, NULL);
+        return r;
+    }
+    snprintf(sender, PKI_ID_MAX + 1, "%s", id.party);
+    *env_out = env;
+    return REMISS_OK;
+}
+
+remiss_code_t
+remiss_recv(remiss_client_t *self, int timeout_ms, remiss_message_t **out, remiss_err_t *err)
+{
+    *out = NULL;
+    if (!self->subscribed) {
+        remiss_code_t r = remiss_subscribe(self, 0, err);
+        if (r != REMISS_OK)
+            return r;
+    }
+    int64_t deadline = log_now_ms() + timeout_ms;
+    for (;;) {
+        int64_t left = deadline - log_now_ms();
+        Remiss__BrokerFrame *f = s_wait(self, 0, true, left > 0 ? (int)left : 0, err);
+        if (!f)
+            return err ? err->code : REMISS_E_TIMEOUT;
+        const Remiss__Delivery *d = f->delivery;
+        Remiss__Envelope *env = NULL;
+        char sender[PKI_ID_MAX + 1];
+        remiss_err_t why;
+        remiss_code_t r = s_verify_delivery(self, d, &env, sender, &why);
+        if (r != REMISS_OK) {
+            /* Never hand out what does not verify; tell the broker why. */
+            if (d->envelope && d->envelope->envelope.len) {
+                Remiss__Envelope *peek = remiss__envelope__unpack(
+                    NULL, d->envelope->envelope.len, d->envelope->envelope.data);
+                if (peek && peek->message_id.len == REMISS_ID_LEN)
+                    s_ack(self, peek->message_id.data, REMISS__ACK_KIND__REFUSE, why.text, NULL);
+                remiss__envelope__free_unpacked(peek, NULL);
+            }
+            remiss__broker_frame__free_unpacked(f, NULL);
+            continue;
+        }
+        const uint8_t *id = env->message_id.data;
+        if (s_idset_has(&self->acked, id)) {
+            /* Processed before: the ack was lost; say it again, quietly. */
+            remiss_err_t ignored;
+            s_ack(self, id, REMISS__ACK_KIND__RECEIVED, NULL, &ignored);
+            remiss__envelope__free_unpacked(env, NULL);
+            remiss__broker_frame__free_unpacked(f, NULL);
+            continue;
+        }
+        if (s_idset_has(&self->handed, id)) {
+            /* Redelivered while the application still holds it. */
+            remiss__envelope__free_unpacked(env, NULL);
+            remiss__broker_frame__free_unpacked(f, NULL);
+            continue;
+        }
+        remiss_message_t *m = calloc(1, sizeof *m);
+        if (!m || !s_idset_add(&self->handed, id)) {
+            free(m);
+            remiss__envelope__free_unpacked(env, NULL);
+            remiss__broker_frame__free_unpacked(f, NULL);
+            return remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
+        }
+        m->env = env;
+        snprintf(m->sender, sizeof m->sender, "%s", sender);
+        /* Keep the delivery; detach it from the frame so one free suffices. */
+        m->delivery = f->delivery;
+        f->delivery = NULL;
+        f->kind_case = REMISS__BROKER_FRAME__KIND__NOT_SET;
+        remiss__broker_frame__free_unpacked(f, NULL);
+        *out = m;
+        return REMISS_OK;
+    }
+}
+
+const Remiss__Envelope *
+remiss_message_envelope(const remiss_message_t *m)
+{
+    return m->env;
+}
+
+const uint8_t *
+remiss_message_id(const remiss_message_t *m)
+{
+    return m->env->message_id.data;
+}
+
+const char *
+remiss_message_sender(const remiss_message_t *m)
+{
+    return m->sender;
+}
+
+int64_t
+remiss_message_accepted_at(const remiss_message_t *m)
+{
+    return m->delivery ? m->delivery->accepted_at : 0;
+}
+
+uint32_t
+remiss_message_attempt(const remiss_message_t *m)
+{
+    return m->delivery ? m->delivery->attempt : 0;
+}
+
+void
+remiss_message_free(remiss_message_t **m_p)
+{
+    if (!m_p || !*m_p)
+        return;
+    remiss__envelope__free_unpacked((*m_p)->env, NULL);
+    remiss__delivery__free_unpacked((*m_p)->delivery, NULL);
+    free(*m_p);
+    *m_p = NULL;
+}
+
+/* ------------------------------------------------------------ queries */
+
+remiss_code_t
+remiss_status(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], Remiss__StatusReply **out,
+              remiss_err_t *err)
+{
+    Remiss__ClientFrame cf = REMISS__CLIENT_FRAME__INIT;
+    Remiss__StatusQuery q = REMISS__STATUS_QUERY__INIT;
+    *out = NULL;
+    q.message_id.data = (uint8_t *)id;
+    q.message_id.len = REMISS_ID_LEN;
+    cf.request_id = self->next_request++;
+    cf.kind_case = REMISS__CLIENT_FRAME__KIND_STATUS;
+    cf.status = &q;
+    remiss_code_t r = s_send_frame(self, &cf, err);
+    if (r != REMISS_OK)
+        return r;
+    Remiss__BrokerFrame *f = s_wait(self, cf.request_id, false, self->timeout_ms, err);
+    if (!f)
+        return err ? err->code : REMISS_E_TIMEOUT;
+    if (f->kind_case == REMISS__BROKER_FRAME__KIND_STATUS && f->status) {
+        *out = f->status;
+        f->status = NULL;
+        f->kind_case = REMISS__BROKER_FRAME__KIND__NOT_SET;
+        r = REMISS_OK;
+    } else if (f->kind_case == REMISS__BROKER_FRAME__KIND_RESULT && f->result) {
+        r = remiss_err_set(err, remiss_code_is_wire(f->result->code) ? (remiss_code_t)f->result->code
+                                                                     : REMISS_E_INTERNAL,
+                           "%s", f->result->sentence);
+    } else {
+        remiss_receipt_t rc;
+        r = s_receipt(self, f, &rc, err);
+        remiss_receipt_clear(&rc);
+        if (r == REMISS_OK)
+            r = remiss_err_set(err, REMISS_E_MALFORMED, "unexpected answer from the broker");
+    }
+    remiss__broker_frame__free_unpacked(f, NULL);
+    return r;
+}
+
+remiss_code_t
+remiss_proof(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], uint64_t consistency_from,
+             Remiss__ProofReply **out, remiss_err_t *err)
+{
+    (void)self;
+    (void)id;
+    (void)consistency_from;
+    *out = NULL;
+    return remiss_err_set(err, REMISS_E_INTERNAL, "proofs are not implemented yet");
+}
+
+remiss_code_t
+remiss_raw_request(remiss_client_t *self, const uint8_t *frame, size_t len, uint8_t **reply,
+                   size_t *reply_len, remiss_err_t *err)
+{
+    *reply = NULL;
+    *reply_len = 0;
+    if (zmq_send(self->sock, frame, len, 0) < 0)
+        return remiss_err_set(err, REMISS_E_IO, "cannot send: %s", zmq_strerror(zmq_errno()));
+    int64_t deadline = log_now_ms() + self->timeout_ms;
+    for (;;) {
+        s_check_monitor(self);
+        if (self->auth_failed)
+            return remiss_err_set(err, REMISS_E_CERT_REVOKED, "refused at the handshake");
+        int64_t left = deadline - log_now_ms();
+        if (left <= 0)
+            return remiss_err_set(err, REMISS_E_TIMEOUT, NULL);
+        zmq_pollitem_t it = {self->sock, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, left > 200 ? 200 : (long)left) <= 0)
+            continue;
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, self->sock, 0) < 0) {
+            zmq_msg_close(&msg);
+            continue;
+        }
+        size_t n = zmq_msg_size(&msg);
+        Remiss__BrokerFrame *f = remiss__broker_frame__unpack(NULL, n, zmq_msg_data(&msg));
+        bool skip = !f || f->kind_case == REMISS__BROKER_FRAME__KIND__NOT_SET ||
+                    f->kind_case == REMISS__BROKER_FRAME__KIND_DELIVERY;
+        remiss__broker_frame__free_unpacked(f, NULL);
+        if (!skip && (*reply = malloc(n ? n : 1))) {
+            memcpy(*reply, zmq_msg_data(&msg), n);
+            *reply_len = n;
+        }
+        zmq_msg_close(&msg);
+        if (!skip)
+            return *reply ? REMISS_OK : remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
+    }
+}

@@ -1,0 +1,1128 @@
+/* server: sockets, ZAP, intake, acknowledgements and delivery. */
+#include "server.h"
+
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "category.h"
+#include "log.h"
+#include "parties.h"
+#include "pki.h"
+#include "remiss.pb-c.h"
+#include "store.h"
+
+#define S_BATCH        256   /* frames read per poll cycle (one transaction) */
+#define S_RID_MAX      256   /* ZeroMQ routing ids are at most 255 bytes */
+#define S_FUTURE_SKEW  300000 /* ms an envelope may be dated ahead of our clock */
+#define S_PING_MS      5000  /* liveness check of receiving connections */
+#define S_HARD_FACTOR  4     /* frames over max_frame * this drop the connection */
+
+/* A connection that subscribed to deliveries. */
+typedef struct s_conn {
+    uint8_t rid[S_RID_MAX];      /* ROUTER routing id */
+    size_t rid_len;
+    char party[PKI_ID_MAX + 1];  /* authenticated party */
+    uint32_t window;             /* deliveries in flight at most */
+    uint8_t (*inflight)[STORE_ID_LEN]; /* ids delivered and not yet acknowledged */
+    uint32_t ninflight;
+} s_conn_t;
+
+/* A reply waiting for the transaction to commit. */
+typedef struct s_reply {
+    uint8_t rid[S_RID_MAX];
+    size_t rid_len;
+    uint8_t *data;               /* packed BrokerFrame */
+    size_t len;
+    bool is_receipt;             /* re-made as E_STORAGE if the commit fails */
+    uint64_t request_id;
+    uint8_t message_id[STORE_ID_LEN];
+    bool has_id;
+    char sender[PKI_ID_MAX + 1];
+} s_reply_t;
+
+struct server {
+    broker_config_t cfg;          /* copy of the configuration */
+    void *zctx;                   /* ZeroMQ context */
+    void *router;                 /* parties connect here */
+    void *zap;                    /* ZAP handler socket (inproc REP) */
+    parties_t *parties;           /* registry, replaced on reload */
+    store_t *store;               /* durable state */
+    EVP_PKEY *sign_key;           /* broker signing key */
+    X509 *cert;                   /* broker certificate */
+    uint8_t curve_secret[32];     /* broker CURVE secret */
+    s_conn_t *conns;              /* subscribed connections */
+    size_t nconns;
+    s_reply_t *replies;           /* replies of the current cycle */
+    size_t nreplies, capreplies;
+    char (*dirty)[PKI_ID_MAX + 1];/* recipients with something to deliver */
+    size_t ndirty, capdirty;
+    int64_t next_reload, next_scan, next_ping, next_purge; /* timers, ms */
+};
+
+/* ------------------------------------------------------------ small helpers */
+
+static void
+s_sha256(const uint8_t *data, size_t len, uint8_t out[32])
+{
+    unsigned int n = 32;
+    EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
+}
+
+static void
+s_mark_dirty(server_t *self, const char *party)
+{
+    for (size_t i = 0; i < self->ndirty; i++)
+        if (strcmp(self->dirty[i], party) == 0)
+            return;
+    if (self->ndirty == self->capdirty) {
+        size_t cap = self->capdirty ? self->capdirty * 2 : 16;
+        void *grown = realloc(self->dirty, cap * sizeof *self->dirty);
+        if (!grown)
+            return; /* the periodic scan delivers it later */
+        self->dirty = grown;
+        self->capdirty = cap;
+    }
+    snprintf(self->dirty[self->ndirty++], PKI_ID_MAX + 1, "%s", party);
+}
+
+static s_conn_t *
+s_conn_find(server_t *self, const uint8_t *rid, size_t rid_len)
+{
+    for (size_t i = 0; i < self->nconns; i++)
+        if (self->conns[i].rid_len == rid_len && memcmp(self->conns[i].rid, rid, rid_len) == 0)
+            return &self->conns[i];
+    return NULL;
+}
+
+static void
+s_conn_drop(server_t *self, s_conn_t *c)
+{
+    remiss_err_t err;
+    /* What was in flight on it is due again at once for the party's other
+     * (or next) connection. */
+    if (c->ninflight)
+        store_resend_now(self->store, c->party, &err);
+    s_mark_dirty(self, c->party);
+    free(c->inflight);
+    size_t i = (size_t)(c - self->conns);
+    self->conns[i] = self->conns[--self->nconns];
+}
+
+/* Sends one frame to a routing id. Returns 0, or the errno. */
+static int
+s_send_to(server_t *self, const uint8_t *rid, size_t rid_len, const uint8_t *data, size_t len)
+{
+    if (zmq_send(self->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return errno;
+    if (zmq_send(self->router, data, len, ZMQ_DONTWAIT) < 0)
+        return errno;
+    return 0;
+}
+
+static bool
+s_pack_frame(const Remiss__BrokerFrame *f, uint8_t **out, size_t *len)
+{
+    *len = remiss__broker_frame__get_packed_size(f);
+    if (!(*out = malloc(*len ? *len : 1)))
+        return false;
+    remiss__broker_frame__pack(f, *out);
+    return true;
+}
+
+static s_reply_t *
+s_reply_add(server_t *self, const uint8_t *rid, size_t rid_len)
+{
+    if (self->nreplies == self->capreplies) {
+        size_t cap = self->capreplies ? self->capreplies * 2 : 64;
+        void *grown = realloc(self->replies, cap * sizeof *self->replies);
+        if (!grown)
+            return NULL;
+        self->replies = grown;
+        self->capreplies = cap;
+    }
+    s_reply_t *r = &self->replies[self->nreplies++];
+    memset(r, 0, sizeof *r);
+    memcpy(r->rid, rid, rid_len);
+    r->rid_len = rid_len;
+    return r;
+}
+
+/* ------------------------------------------------------------ receipts */
+
+/* Builds a signed receipt frame into *out (malloc'd). */
+static bool
+s_make_receipt(server_t *self, uint64_t request_id, const uint8_t *id, remiss_code_t code,
+               const char *sentence, uint64_t audit_index, const uint8_t *env_hash,
+               const char *sender, uint8_t **out, size_t *len)
+{
+    Remiss__Receipt rc = REMISS__RECEIPT__INIT;
+    Remiss__SignedReceipt sr = REMISS__SIGNED_RECEIPT__INIT;
+    Remiss__BrokerFrame bf = REMISS__BROKER_FRAME__INIT;
+    uint8_t sig[PKI_SIG_MAX], *body = NULL;
+    size_t siglen;
+    bool ok = false;
+
+    if (id) {
+        rc.message_id.data = (uint8_t *)id;
+        rc.message_id.len = STORE_ID_LEN;
+    }
+    rc.code = (Remiss__ReasonCode)code;
+    rc.sentence = (char *)(sentence ? sentence : remiss_code_sentence(code));
+    rc.audit_index = audit_index;
+    if (env_hash) {
+        rc.envelope_sha256.data = (uint8_t *)env_hash;
+        rc.envelope_sha256.len = STORE_HASH_LEN;
+    }
+    rc.broker_time = log_now_ms();
+    rc.sender = (char *)(sender ? sender : "");
+    size_t blen = remiss__receipt__get_packed_size(&rc);
+    if (!(body = malloc(blen ? blen : 1)))
+        return false;
+    remiss__receipt__pack(&rc, body);
+    if (!pki_sign(self->sign_key, PKI_CTX_RECEIPT, body, blen, sig, &siglen))
+        goto out;
+    sr.receipt.data = body;
+    sr.receipt.len = blen;
+    sr.signature.data = sig;
+    sr.signature.len = siglen;
+    bf.request_id = request_id;
+    bf.kind_case = REMISS__BROKER_FRAME__KIND_RECEIPT;
+    bf.receipt = &sr;
+    ok = s_pack_frame(&bf, out, len);
+out:
+    free(body);
+    return ok;
+}
+
+/* Queues a receipt reply for the current cycle. */
+static void
+s_reply_receipt(server_t *self, const uint8_t *rid, size_t rid_len, uint64_t request_id,
+                const uint8_t *id, remiss_code_t code, const char *sentence,
+                uint64_t audit_index, const uint8_t *env_hash, const char *sender)
+{
+    s_reply_t *r = s_reply_add(self, rid, rid_len);
+    if (!r)
+        return;
+    r->is_receipt = true;
+    r->request_id = request_id;
+    if (id) {
+        memcpy(r->message_id, id, STORE_ID_LEN);
+        r->has_id = true;
+    }
+    snprintf(r->sender, sizeof r->sender, "%s", sender ? sender : "");
+    if (!s_make_receipt(self, request_id, id, code, sentence, audit_index, env_hash, sender,
+                        &r->data, &r->len))
+        self->nreplies--;
+    if (code != REMISS_OK && self->cfg.verbose) {
+        char hex[33] = "-";
+        if (id)
+            log_hex(hex, id, STORE_ID_LEN);
+        log_emit(LOG_INFO, "refused", "msg=%s from=%s code=%s", hex, sender ? sender : "-",
+                 remiss_code_name(code));
+    }
+}
+
+/* Queues a receipt already stored (idempotent resend). */
+static void
+s_reply_raw(server_t *self, const uint8_t *rid, size_t rid_len, uint64_t request_id,
+            const uint8_t *signed_receipt, size_t len)
+{
+    Remiss__SignedReceipt *sr = remiss__signed_receipt__unpack(NULL, len, signed_receipt);
+    Remiss__BrokerFrame bf = REMISS__BROKER_FRAME__INIT;
+    s_reply_t *r;
+    if (!sr || !(r = s_reply_add(self, rid, rid_len))) {
+        remiss__signed_receipt__free_unpacked(sr, NULL);
+        return;
+    }
+    bf.request_id = request_id;
+    bf.kind_case = REMISS__BROKER_FRAME__KIND_RECEIPT;
+    bf.receipt = sr;
+    if (!s_pack_frame(&bf, &r->data, &r->len))
+        self->nreplies--;
+    remiss__signed_receipt__free_unpacked(sr, NULL);
+}
+
+static void
+s_reply_result(server_t *self, const uint8_t *rid, size_t rid_len, uint64_t request_id,
+               const uint8_t *id, size_t idlen, remiss_code_t code, const char *sentence)
+{
+    Remiss__Result res = REMISS__RESULT__INIT;
+    Remiss__BrokerFrame bf = REMISS__BROKER_FRAME__INIT;
+    s_reply_t *r = s_reply_add(self, rid, rid_len);
+    if (!r)
+        return;
+    res.message_id.data = (uint8_t *)id;
+    res.message_id.len = id ? idlen : 0;
+    res.code = (Remiss__ReasonCode)code;
+    res.sentence = (char *)(sentence ? sentence : remiss_code_sentence(code));
+    bf.request_id = request_id;
+    bf.kind_case = REMISS__BROKER_FRAME__KIND_RESULT;
+    bf.result = &res;
+    if (!s_pack_frame(&bf, &r->data, &r->len))
+        self->nreplies--;
+}
+
+/* ------------------------------------------------------------ intake */
+
+typedef struct s_req {
+    const uint8_t *rid;          /* who asked */
+    size_t rid_len;
+    const party_t *party;        /* authenticated sender */
+    uint64_t request_id;
+    const uint8_t *raw;          /* the frame as received */
+    size_t raw_len;
+} s_req_t;
+
+/* Checks the parts of an envelope that need no store: shape, time, the
+ * signature against the channel party's certificate, the sender. */
+static remiss_code_t
+s_check_envelope(server_t *self, const s_req_t *q, const Remiss__SignedEnvelope *se,
+                 const Remiss__Envelope *env, int64_t now, const char **why)
+{
+    *why = NULL;
+    if (env->message_id.len != STORE_ID_LEN) {
+        *why = "The message id must be 16 bytes.";
+        return REMISS_E_MALFORMED;
+    }
+    if (!env->sender || !env->recipient || !env->sender[0] || !env->recipient[0] ||
+        env->created_at <= 0) {
+        *why = "The envelope lacks its sender, recipient or creation time.";
+        return REMISS_E_MALFORMED;
+    }
+    if (msgtype_name(env->type) == NULL || env->body_case != msgtype_body_case(env->type)) {
+        *why = "The message type is unknown or does not match the body.";
+        return REMISS_E_MALFORMED;
+    }
+    if (!pki_verify(q->party->pub, PKI_CTX_ENVELOPE, se->envelope.data, se->envelope.len,
+                    se->signature.data, se->signature.len))
+        return REMISS_E_BAD_SIGNATURE;
+    if (strcmp(env->sender, q->party->id) != 0)
+        return REMISS_E_SENDER_MISMATCH;
+    if (env->created_at < now - self->cfg.replay_window_s * 1000) {
+        *why = "The message is older than the broker's replay window; send a new one.";
+        return REMISS_E_REPLAY;
+    }
+    if (env->created_at > now + S_FUTURE_SKEW) {
+        *why = "The message is dated in the future; check the sender's clock.";
+        return REMISS_E_MALFORMED;
+    }
+    bool to_broker = env->type == REMISS__MESSAGE_TYPE__CONSENT_GRANT ||
+                     env->type == REMISS__MESSAGE_TYPE__CONSENT_REVOKE;
+    if (to_broker) {
+        if (strcmp(env->recipient, "broker") != 0) {
+            *why = "Consent messages are addressed to \"broker\".";
+            return REMISS_E_UNKNOWN_RECIPIENT;
+        }
+    } else {
+        const party_t *to = parties_by_id(self->parties, env->recipient);
+        if (!to)
+            return REMISS_E_UNKNOWN_RECIPIENT;
+        if (!parties_admissible(to, now / 1000)) {
+            *why = "The recipient's certificate is revoked or expired.";
+            return REMISS_E_UNKNOWN_RECIPIENT;
+        }
+    }
+    return REMISS_OK;
+}
+
+/* Stores an accepted message and queues its receipt; E_STORAGE undoes it. */
+static remiss_code_t
+s_accept(server_t *self, const s_req_t *q, const Remiss__Envelope *env,
+         const Remiss__SignedEnvelope *se, const uint8_t env_hash[32], int64_t now)
+{
+    remiss_err_t err;
+    store_msg_t m;
+    uint8_t *receipt = NULL, *frame = NULL;
+    size_t rlen = 0, flen = 0;
+    remiss_code_t r;
+    uint8_t *packed = NULL;
+    size_t plen = remiss__signed_envelope__get_packed_size(se);
+
+    memset(&m, 0, sizeof m);
+    memcpy(m.message_id, env->message_id.data, STORE_ID_LEN);
+    snprintf(m.sender, sizeof m.sender, "%s", env->sender);
+    snprintf(m.recipient, sizeof m.recipient, "%s", env->recipient);
+    m.type = env->type;
+    snprintf(m.purpose, sizeof m.purpose, "%s", env->purpose ? env->purpose : "");
+    snprintf(m.consent_id, sizeof m.consent_id, "%s", env->consent_id ? env->consent_id : "");
+    memcpy(m.envelope_sha256, env_hash, STORE_HASH_LEN);
+    m.created_at = env->created_at;
+    m.accepted_at = now;
+    if (env->body_case == REMISS__ENVELOPE__BODY_TRANSFER_ACK &&
+        env->transfer_ack->original_message_id.len == STORE_ID_LEN) {
+        m.has_linked = true;
+        memcpy(m.linked_id, env->transfer_ack->original_message_id.data, STORE_ID_LEN);
+    }
+    if (!(packed = malloc(plen ? plen : 1)))
+        return REMISS_E_INTERNAL;
+    remiss__signed_envelope__pack(se, packed);
+    m.envelope = packed;
+    m.envelope_len = plen;
+
+    /* The receipt is stored with the message so a resend gets it again. */
+    Remiss__BrokerFrame *bf = NULL;
+    if (!s_make_receipt(self, q->request_id, m.message_id, REMISS_OK, NULL, 0, env_hash,
+                        q->party->id, &frame, &flen) ||
+        !(bf = remiss__broker_frame__unpack(NULL, flen, frame)) || !bf->receipt) {
+        r = REMISS_E_INTERNAL;
+        goto out;
+    }
+    rlen = remiss__signed_receipt__get_packed_size(bf->receipt);
+    if (!(receipt = malloc(rlen))) {
+        r = REMISS_E_INTERNAL;
+        goto out;
+    }
+    remiss__signed_receipt__pack(bf->receipt, receipt);
+    m.receipt = receipt;
+    m.receipt_len = rlen;
+
+    if ((r = store_savepoint(self->store, &err)) != REMISS_OK)
+        goto out;
+    if ((r = store_insert(self->store, &m, &err)) == REMISS_OK && m.has_linked)
+        r = store_link_transfer(self->store, m.linked_id, m.recipient,
+                                env->transfer_ack->decision,
+                                env->transfer_ack->receiving_unit, m.message_id, &err);
+    if (r != REMISS_OK) {
+        store_rollback_to(self->store);
+        char qs[400];
+        log_emit(LOG_ERROR, "store_failed", "reason=%s", log_quote(qs, sizeof qs, err.text));
+        r = REMISS_E_STORAGE;
+        goto out;
+    }
+    store_release(self->store);
+    s_reply_t *rep = s_reply_add(self, q->rid, q->rid_len);
+    if (rep) {
+        rep->data = frame;
+        rep->len = flen;
+        frame = NULL;
+        rep->is_receipt = true;
+        rep->request_id = q->request_id;
+        memcpy(rep->message_id, m.message_id, STORE_ID_LEN);
+        rep->has_id = true;
+        snprintf(rep->sender, sizeof rep->sender, "%s", q->party->id);
+    }
+    s_mark_dirty(self, m.recipient);
+    if (self->cfg.verbose) {
+        char hex[33];
+        log_emit(LOG_INFO, "accepted", "msg=%s from=%s to=%s type=%s",
+                 log_hex(hex, m.message_id, STORE_ID_LEN), m.sender, m.recipient,
+                 msgtype_name(env->type));
+    }
+out:
+    remiss__broker_frame__free_unpacked(bf, NULL);
+    free(frame);
+    free(receipt);
+    free(packed);
+    return r;
+}
+
+static void
+s_on_submit(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
+{
+    const Remiss__SignedEnvelope *se = cf->submit;
+    Remiss__Envelope *env = NULL;
+    uint8_t env_hash[32];
+    const uint8_t *id = NULL;
+    const char *why = NULL;
+    remiss_code_t r;
+    int64_t now = log_now_ms();
+    remiss_err_t err;
+
+    if (!se || se->envelope.len == 0) {
+        s_reply_receipt(self, q->rid, q->rid_len, q->request_id, NULL, REMISS_E_MALFORMED,
+                        "The frame carries no envelope.", 0, NULL, q->party->id);
+        return;
+    }
+    s_sha256(se->envelope.data, se->envelope.len, env_hash);
+    env = remiss__envelope__unpack(NULL, se->envelope.len, se->envelope.data);
+    if (!env) {
+        s_reply_receipt(self, q->rid, q->rid_len, q->request_id, NULL, REMISS_E_MALFORMED,
+                        "The envelope could not be decoded.", 0, env_hash, q->party->id);
+        return;
+    }
+    if (env->message_id.len == STORE_ID_LEN)
+        id = env->message_id.data;
+    if ((r = s_check_envelope(self, q, se, env, now, &why)) != REMISS_OK)
+        goto refuse;
+
+    /* The same id: the same signed bytes get the same receipt; other bytes
+     * are a replay. */
+    store_msg_t prev;
+    bool found = false;
+    if (store_find(self->store, id, &found, &prev, &err) != REMISS_OK) {
+        r = REMISS_E_STORAGE;
+        goto refuse;
+    }
+    if (found) {
+        bool same = memcmp(prev.envelope_sha256, env_hash, 32) == 0 &&
+                    strcmp(prev.sender, q->party->id) == 0;
+        if (same)
+            s_reply_raw(self, q->rid, q->rid_len, q->request_id, prev.receipt, prev.receipt_len);
+        store_msg_clear(&prev);
+        if (same)
+            goto out;
+        r = REMISS_E_REPLAY;
+        why = "This message id was already used for a different message.";
+        goto refuse;
+    }
+    if ((r = s_accept(self, q, env, se, env_hash, now)) != REMISS_OK)
+        goto refuse;
+    goto out;
+refuse:
+    s_reply_receipt(self, q->rid, q->rid_len, q->request_id, id, r, why, 0, env_hash,
+                    q->party->id);
+out:
+    remiss__envelope__free_unpacked(env, NULL);
+}
+
+static void
+s_on_subscribe(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
+{
+    s_conn_t *c = s_conn_find(self, q->rid, q->rid_len);
+    uint32_t window = cf->subscribe && cf->subscribe->window ? cf->subscribe->window
+                                                              : (uint32_t)self->cfg.window;
+    if (window > (uint32_t)self->cfg.window * 16)
+        window = (uint32_t)self->cfg.window * 16;
+    if (!c) {
+        if (self->nconns >= (size_t)self->cfg.max_connections) {
+            s_reply_result(self, q->rid, q->rid_len, q->request_id, NULL, 0, REMISS_E_RATE_LIMITED,
+                           "The broker has as many receiving connections as it allows.");
+            return;
+        }
+        s_conn_t *grown = realloc(self->conns, (self->nconns + 1) * sizeof *grown);
+        if (!grown) {
+            s_reply_result(self, q->rid, q->rid_len, q->request_id, NULL, 0, REMISS_E_INTERNAL,
+                           NULL);
+            return;
+        }
+        self->conns = grown;
+        c = &self->conns[self->nconns++];
+        memset(c, 0, sizeof *c);
+        memcpy(c->rid, q->rid, q->rid_len);
+        c->rid_len = q->rid_len;
+        snprintf(c->party, sizeof c->party, "%s", q->party->id);
+        /* Deliveries to an earlier connection of this party that is gone
+         * should not wait for the redelivery timer. */
+        bool other_live = false;
+        for (size_t i = 0; i + 1 < self->nconns; i++)
+            if (strcmp(self->conns[i].party, c->party) == 0)
+                other_live = true;
+        remiss_err_t err;
+        if (!other_live)
+            store_resend_now(self->store, c->party, &err);
+    }
+    if (window != c->window) {
+        void *grown = realloc(c->inflight, window * sizeof *c->inflight);
+        if (!grown && window) {
+            s_reply_result(self, q->rid, q->rid_len, q->request_id, NULL, 0, REMISS_E_INTERNAL,
+                           NULL);
+            return;
+        }
+        c->inflight = grown;
+        if (c->ninflight > window)
+            c->ninflight = window; /* the rest come back by redelivery */
+        c->window = window;
+    }
+    s_mark_dirty(self, c->party);
+    s_reply_result(self, q->rid, q->rid_len, q->request_id, NULL, 0, REMISS_OK,
+                   "Subscribed to deliveries.");
+}
+
+/* Removes id from the in-flight list of whichever connection of party
+ * holds it. */
+static void
+s_inflight_done(server_t *self, const char *party, const uint8_t *id)
+{
+    for (size_t i = 0; i < self->nconns; i++) {
+        s_conn_t *c = &self->conns[i];
+        if (strcmp(c->party, party) != 0)
+            continue;
+        for (uint32_t k = 0; k < c->ninflight; k++)
+            if (memcmp(c->inflight[k], id, STORE_ID_LEN) == 0) {
+                memmove(c->inflight[k], c->inflight[c->ninflight - 1], STORE_ID_LEN);
+                c->ninflight--;
+                s_mark_dirty(self, party);
+                return;
+            }
+    }
+}
+
+static void
+s_on_ack(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
+{
+    const Remiss__Ack *ack = cf->ack;
+    remiss_err_t err;
+    bool changed = false;
+    if (!ack || ack->message_id.len != STORE_ID_LEN ||
+        (ack->kind != REMISS__ACK_KIND__RECEIVED && ack->kind != REMISS__ACK_KIND__REFUSE)) {
+        s_reply_result(self, q->rid, q->rid_len, q->request_id, NULL, 0, REMISS_E_MALFORMED,
+                       "An acknowledgement needs a 16-byte message id and a kind.");
+        return;
+    }
+    const uint8_t *id = ack->message_id.data;
+    bool refuse = ack->kind == REMISS__ACK_KIND__REFUSE;
+    const char *reason = ack->reason && ack->reason[0] ? ack->reason : "refused by the recipient";
+    if (store_finish(self->store, id, q->party->id, refuse ? STORE_DEAD : STORE_DONE,
+                     refuse ? REMISS_E_POLICY_DENIED : REMISS_OK, refuse ? reason : "",
+                     log_now_ms(), &changed, &err) != REMISS_OK) {
+        s_reply_result(self, q->rid, q->rid_len, q->request_id, id, STORE_ID_LEN,
+                       REMISS_E_STORAGE, NULL);
+        return;
+    }
+    s_inflight_done(self, q->party->id, id);
+    if (!changed) {
+        /* Acknowledging twice is fine; acknowledging what is not yours is not. */
+        store_msg_t m;
+        bool found = false;
+        bool mine = store_find(self->store, id, &found, &m, &err) == REMISS_OK && found &&
+                    strcmp(m.recipient, q->party->id) == 0;
+        bool done = mine && m.state == (refuse ? STORE_DEAD : STORE_DONE);
+        if (found)
+            store_msg_clear(&m);
+        if (!done) {
+            s_reply_result(self, q->rid, q->rid_len, q->request_id, id, STORE_ID_LEN,
+                           REMISS_E_MALFORMED,
+                           "No message with this id is waiting for your acknowledgement.");
+            return;
+        }
+    }
+    s_reply_result(self, q->rid, q->rid_len, q->request_id, id, STORE_ID_LEN, REMISS_OK,
+                   refuse ? "Refused; the message is on the dead-letter list."
+                          : "Acknowledged.");
+}
+
+static void
+s_on_status(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
+{
+    Remiss__StatusReply sr = REMISS__STATUS_REPLY__INIT;
+    Remiss__BrokerFrame bf = REMISS__BROKER_FRAME__INIT;
+    store_msg_t m;
+    bool found = false;
+    remiss_err_t err;
+    memset(&m, 0, sizeof m);
+    if (!cf->status || cf->status->message_id.len != STORE_ID_LEN) {
+        s_reply_result(self, q->rid, q->rid_len, q->request_id, NULL, 0, REMISS_E_MALFORMED,
+                       "A status query needs a 16-byte message id.");
+        return;
+    }
+    sr.message_id = cf->status->message_id;
+    if (store_find(self->store, cf->status->message_id.data, &found, &m, &err) != REMISS_OK) {
+        s_reply_result(self, q->rid, q->rid_len, q->request_id, NULL, 0, REMISS_E_STORAGE, NULL);
+        return;
+    }
+    /* Only the sender (or the recipient) may learn about a message. */
+    if (!found || (strcmp(m.sender, q->party->id) != 0 && strcmp(m.recipient, q->party->id) != 0)) {
+        sr.state = REMISS__MESSAGE_STATE__UNKNOWN;
+        sr.sentence = "No message with this id from or to you is known.";
+    } else {
+        sr.state = (Remiss__MessageState)m.state;
+        sr.code = (Remiss__ReasonCode)m.code;
+        sr.sentence = m.state == STORE_HELD || m.state == STORE_DEAD ? m.reason : "";
+        sr.recipient = m.recipient;
+        sr.accepted_at = m.accepted_at;
+        sr.delivered_at = m.delivered_at;
+        sr.acked_at = m.acked_at;
+        sr.attempts = m.attempts;
+        sr.transfer_decision = (Remiss__TransferDecision)m.transfer_decision;
+        sr.receiving_unit = m.receiving_unit;
+        if (m.has_transfer_ack) {
+            sr.transfer_ack_id.data = m.transfer_ack_id;
+            sr.transfer_ack_id.len = STORE_ID_LEN;
+        }
+        if (m.state == STORE_DEAD)
+            sr.refuse_reason = m.reason;
+    }
+    bf.request_id = q->request_id;
+    bf.kind_case = REMISS__BROKER_FRAME__KIND_STATUS;
+    bf.status = &sr;
+    s_reply_t *rep = s_reply_add(self, q->rid, q->rid_len);
+    if (rep && !s_pack_frame(&bf, &rep->data, &rep->len))
+        self->nreplies--;
+    store_msg_clear(&m);
+}
+
+static void
+s_on_proof(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
+{
+    (void)cf;
+    s_reply_result(self, q->rid, q->rid_len, q->request_id, NULL, 0, REMISS_E_INTERNAL,
+                   "Proofs are not available from this broker yet.");
+}
+
+typedef void (*s_handler_t)(server_t *, const s_req_t *, const Remiss__ClientFrame *);
+
+/* Dispatch by frame kind (OpenSSH's monitor table idea). */
+static const struct {
+    Remiss__ClientFrame__KindCase kind;
+    s_handler_t fn;
+} s_dispatch[] = {
+    {REMISS__CLIENT_FRAME__KIND_SUBMIT, s_on_submit},
+    {REMISS__CLIENT_FRAME__KIND_SUBSCRIBE, s_on_subscribe},
+    {REMISS__CLIENT_FRAME__KIND_ACK, s_on_ack},
+    {REMISS__CLIENT_FRAME__KIND_STATUS, s_on_status},
+    {REMISS__CLIENT_FRAME__KIND_PROOF, s_on_proof},
+};
+
+/* Handles one frame from an authenticated party. */
+static void
+s_on_frame(server_t *self, const uint8_t *rid, size_t rid_len, const char *user_id,
+           const uint8_t *data, size_t len)
+{
+    s_req_t q = {.rid = rid, .rid_len = rid_len, .raw = data, .raw_len = len};
+    const party_t *party = parties_by_id(self->parties, user_id);
+    int64_t now = log_now_ms();
+    if (!party || party->revoked || now / 1000 >= party->not_after) {
+        /* Admitted earlier, revoked since: refuse from the next message on. */
+        s_reply_receipt(self, rid, rid_len, 0, NULL, REMISS_E_CERT_REVOKED,
+                        party && !party->revoked ? "The sender's certificate has expired." : NULL,
+                        0, NULL, user_id);
+        return;
+    }
+    q.party = party;
+    if ((int64_t)len > self->cfg.max_frame) {
+        s_reply_receipt(self, rid, rid_len, 0, NULL, REMISS_E_TOO_LARGE, NULL, 0, NULL,
+                        party->id);
+        return;
+    }
+    Remiss__ClientFrame *cf = remiss__client_frame__unpack(NULL, len, data);
+    if (!cf) {
+        s_reply_receipt(self, rid, rid_len, 0, NULL, REMISS_E_MALFORMED,
+                        "The frame could not be decoded.", 0, NULL, party->id);
+        return;
+    }
+    q.request_id = cf->request_id;
+    for (size_t i = 0; i < sizeof s_dispatch / sizeof s_dispatch[0]; i++)
+        if (s_dispatch[i].kind == cf->kind_case) {
+            s_dispatch[i].fn(self, &q, cf);
+            remiss__client_frame__free_unpacked(cf, NULL);
+            return;
+        }
+    s_reply_receipt(self, rid, rid_len, cf->request_id, NULL, REMISS_E_MALFORMED,
+                    "The frame asks for nothing the broker knows.", 0, NULL, party->id);
+    remiss__client_frame__free_unpacked(cf, NULL);
+}
+
+/* ------------------------------------------------------------ delivery */
+
+static bool
+s_deliver_one(server_t *self, s_conn_t *c, const store_msg_t *m, int64_t now)
+{
+    Remiss__SignedEnvelope *se = NULL;
+    Remiss__Delivery d = REMISS__DELIVERY__INIT;
+    Remiss__BrokerFrame bf = REMISS__BROKER_FRAME__INIT;
+    uint8_t *frame = NULL;
+    size_t flen;
+    remiss_err_t err;
+    bool sent = false;
+
+    if (!m->envelope ||
+        !(se = remiss__signed_envelope__unpack(NULL, m->envelope_len, m->envelope))) {
+        bool changed;
+        store_finish(self->store, m->message_id, NULL, STORE_DEAD, REMISS_E_INTERNAL,
+                     "The stored message is damaged or was purged.", now, &changed, &err);
+        return true;
+    }
+    const party_t *from = parties_by_id(self->parties, m->sender);
+    d.envelope = se;
+    if (from) {
+        d.sender_cert.data = from->der;
+        d.sender_cert.len = from->der_len;
+    }
+    d.accepted_at = m->accepted_at;
+    d.attempt = m->attempts + 1;
+    d.audit_index = m->audit_index;
+    bf.kind_case = REMISS__BROKER_FRAME__KIND_DELIVERY;
+    bf.delivery = &d;
+    if (s_pack_frame(&bf, &frame, &flen)) {
+        int e = s_send_to(self, c->rid, c->rid_len, frame, flen);
+        if (e == 0) {
+            sent = true;
+            store_mark_sent(self->store, m->seq, now, now + self->cfg.redeliver_ms, &err);
+            memcpy(c->inflight[c->ninflight++], m->message_id, STORE_ID_LEN);
+        }
+    }
+    free(frame);
+    remiss__signed_envelope__free_unpacked(se, NULL);
+    return sent;
+}
+
+/* Delivers what is due for one recipient over its subscribed connections. */
+static void
+s_pump(server_t *self, const char *party, int64_t now)
+{
+    remiss_err_t err;
+    for (size_t i = 0; i < self->nconns; i++) {
+        s_conn_t *c = &self->conns[i];
+        if (strcmp(c->party, party) != 0 || c->ninflight >= c->window)
+            continue;
+        size_t room = c->window - c->ninflight, n = 0;
+        if (room > 64)
+            room = 64;
+        store_msg_t batch[64];
+        if (store_due(self->store, party, now, room, batch, &n, &err) != REMISS_OK)
+            return;
+        bool gone = false;
+        for (size_t k = 0; k < n; k++) {
+            /* Skip what is already in flight on another live connection. */
+            if (!gone && !s_deliver_one(self, c, &batch[k], now))
+                gone = true;
+            store_msg_clear(&batch[k]);
+        }
+        if (gone) {
+            s_conn_drop(self, c);
+            i--;
+            continue;
+        }
+        if (n == room)
+            s_mark_dirty(self, party); /* maybe more next cycle */
+    }
+}
+
+/* ------------------------------------------------------------ ZAP */
+
+/* ZAP (RFC 27): admit a CURVE key only if it belongs to an admissible
+ * party; the party id becomes the connection's User-Id. */
+static void
+s_on_zap(server_t *self)
+{
+    zmq_msg_t part[8];
+    int n = 0, more = 1;
+    while (more && n < 8) {
+        zmq_msg_init(&part[n]);
+        if (zmq_msg_recv(&part[n], self->zap, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&part[n]);
+            break;
+        }
+        more = zmq_msg_more(&part[n]);
+        n++;
+    }
+    while (more) { /* more than 8 frames: drain, then refuse */
+        zmq_msg_t extra;
+        zmq_msg_init(&extra);
+        if (zmq_msg_recv(&extra, self->zap, 0) < 0)
+            more = 0;
+        else
+            more = zmq_msg_more(&extra);
+        zmq_msg_close(&extra);
+        n = 0;
+    }
+    const char *status = "400", *text = "not a federation party", *user = "";
+    const party_t *p = NULL;
+    char peer[64] = "?";
+    if (n >= 7 && zmq_msg_size(&part[5]) == 5 && memcmp(zmq_msg_data(&part[5]), "CURVE", 5) == 0 &&
+        zmq_msg_size(&part[6]) == PKI_CURVE_KEYLEN) {
+        p = parties_by_curve(self->parties, zmq_msg_data(&part[6]));
+        size_t alen = zmq_msg_size(&part[3]) < sizeof peer - 1 ? zmq_msg_size(&part[3])
+                                                               : sizeof peer - 1;
+        memcpy(peer, zmq_msg_data(&part[3]), alen);
+        peer[alen] = '\0';
+        if (p && parties_admissible(p, log_now_ms() / 1000)) {
+            status = "200";
+            text = "OK";
+            user = p->id;
+        } else if (p) {
+            text = "certificate revoked or expired";
+        }
+    }
+    if (strcmp(status, "200") != 0) {
+        char q[80];
+        log_emit(LOG_WARN, "auth_refused", "peer=%s party=%s reason=%s", peer, p ? p->id : "-",
+                 log_quote(q, sizeof q, text));
+    }
+    /* Reply: version, request id, status code, status text, user id, metadata. */
+    if (n >= 2) {
+        zmq_send(self->zap, "1.0", 3, ZMQ_SNDMORE);
+        zmq_send(self->zap, zmq_msg_data(&part[1]), zmq_msg_size(&part[1]), ZMQ_SNDMORE);
+        zmq_send(self->zap, status, 3, ZMQ_SNDMORE);
+        zmq_send(self->zap, text, strlen(text), ZMQ_SNDMORE);
+        zmq_send(self->zap, user, strlen(user), ZMQ_SNDMORE);
+        zmq_send(self->zap, "", 0, 0);
+    }
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&part[i]);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static remiss_code_t
+s_load_identity(server_t *self, remiss_err_t *err)
+{
+    char path[CONFIG_PATH_MAX + 32];
+    uint8_t pub[32];
+    pki_identity_t id;
+    snprintf(path, sizeof path, "%s/broker.key", self->cfg.pki);
+    if (!(self->sign_key = pki_key_load(path, err)))
+        return REMISS_E_CONFIG;
+    snprintf(path, sizeof path, "%s/broker.crt", self->cfg.pki);
+    if (!(self->cert = pki_cert_load(path, err)))
+        return REMISS_E_CONFIG;
+    if (pki_verify_cert(parties_trust(self->parties), self->cert, 0, &id, err) != REMISS_OK ||
+        strcmp(id.role, "broker") != 0)
+        return remiss_err_set(err, REMISS_E_CONFIG,
+                              "broker.crt is not a valid broker certificate of this CA");
+    if (X509_check_private_key(self->cert, self->sign_key) != 1)
+        return remiss_err_set(err, REMISS_E_CONFIG, "broker.key does not match broker.crt");
+    snprintf(path, sizeof path, "%s/broker.curve", self->cfg.pki);
+    if (pki_curve_load(path, self->curve_secret, pub, err) != REMISS_OK)
+        return REMISS_E_CONFIG;
+    if (memcmp(pub, id.curve_pub, 32) != 0)
+        return remiss_err_set(err, REMISS_E_CONFIG,
+                              "broker.curve does not match the key in broker.crt");
+    return REMISS_OK;
+}
+
+static remiss_code_t
+s_bind(server_t *self, remiss_err_t *err)
+{
+    int one = 1, zero = 0;
+    int64_t hard = self->cfg.max_frame * S_HARD_FACTOR;
+    int hwm = 10000;
+    self->zap = zmq_socket(self->zctx, ZMQ_REP);
+    if (!self->zap || zmq_bind(self->zap, "inproc://zeromq.zap.01") != 0)
+        return remiss_err_set(err, REMISS_E_INTERNAL, "cannot bind the ZAP handler: %s",
+                              zmq_strerror(zmq_errno()));
+    self->router = zmq_socket(self->zctx, ZMQ_ROUTER);
+    if (!self->router)
+        return remiss_err_set(err, REMISS_E_INTERNAL, "cannot create the socket");
+    /* CURVE server with our secret; the ZAP domain makes libzmq consult the
+     * handler; MANDATORY makes a send to a vanished peer fail at once; the
+     * hard size cap drops peers sending absurd frames before we allocate. */
+    if (zmq_setsockopt(self->router, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
+        zmq_setsockopt(self->router, ZMQ_CURVE_SECRETKEY, self->curve_secret, 32) != 0 ||
+        zmq_setsockopt(self->router, ZMQ_ZAP_DOMAIN, "remiss", 6) != 0 ||
+        zmq_setsockopt(self->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0 ||
+        zmq_setsockopt(self->router, ZMQ_MAXMSGSIZE, &hard, sizeof hard) != 0 ||
+        zmq_setsockopt(self->router, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
+        zmq_setsockopt(self->router, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
+        zmq_setsockopt(self->router, ZMQ_LINGER, &zero, sizeof zero) != 0)
+        return remiss_err_set(err, REMISS_E_INTERNAL, "cannot configure the socket: %s",
+                              zmq_strerror(zmq_errno()));
+    if (zmq_bind(self->router, self->cfg.listen) != 0)
+        return remiss_err_set(err, REMISS_E_CONFIG, "cannot listen on %s: %s", self->cfg.listen,
+                              zmq_strerror(zmq_errno()));
+    return REMISS_OK;
+}
+
+server_t *
+server_new(const broker_config_t *cfg, remiss_err_t *err)
+{
+    server_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
+        return NULL;
+    }
+    self->cfg = *cfg;
+    if (!(self->parties = parties_load(cfg->pki, err)) || s_load_identity(self, err) != REMISS_OK ||
+        !(self->store = store_open(cfg->db, err)) || !(self->zctx = zmq_ctx_new()) ||
+        s_bind(self, err) != REMISS_OK) {
+        if (!self->zctx && self->store)
+            remiss_err_set(err, REMISS_E_INTERNAL, "cannot create the ZeroMQ context");
+        server_destroy(&self);
+        return NULL;
+    }
+    int64_t now = log_now_ms();
+    self->next_reload = now + cfg->crl_check_s * 1000;
+    self->next_scan = now;
+    self->next_ping = now + S_PING_MS;
+    self->next_purge = now;
+    return self;
+}
+
+void
+server_destroy(server_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    server_t *self = *self_p;
+    if (self->router)
+        zmq_close(self->router);
+    if (self->zap)
+        zmq_close(self->zap);
+    if (self->zctx)
+        zmq_ctx_term(self->zctx);
+    for (size_t i = 0; i < self->nconns; i++)
+        free(self->conns[i].inflight);
+    free(self->conns);
+    for (size_t i = 0; i < self->nreplies; i++)
+        free(self->replies[i].data);
+    free(self->replies);
+    free(self->dirty);
+    store_close(&self->store);
+    parties_free(&self->parties);
+    EVP_PKEY_free(self->sign_key);
+    X509_free(self->cert);
+    OPENSSL_cleanse(self->curve_secret, sizeof self->curve_secret);
+    free(self);
+    *self_p = NULL;
+}
+
+static void
+s_reload(server_t *self)
+{
+    remiss_err_t err;
+    parties_t *fresh = parties_load(self->cfg.pki, &err);
+    if (!fresh) {
+        char q[400];
+        /* Keep the registry in force: a broken CRL file must not open the
+         * door, and the old registry already knows the old revocations. */
+        log_emit(LOG_ERROR, "reload_failed", "reason=%s", log_quote(q, sizeof q, err.text));
+        return;
+    }
+    size_t revoked = 0;
+    for (size_t i = 0; i < parties_count(fresh); i++)
+        revoked += parties_at(fresh, i)->revoked;
+    parties_free(&self->parties);
+    self->parties = fresh;
+    log_emit(LOG_INFO, "certificates_reloaded", "parties=%zu revoked=%zu", parties_count(fresh),
+             revoked);
+}
+
+/* Reads and handles up to S_BATCH frames without blocking. */
+static size_t
+s_read_batch(server_t *self)
+{
+    size_t handled = 0;
+    while (handled < S_BATCH) {
+        zmq_msg_t idm, body;
+        zmq_msg_init(&idm);
+        if (zmq_msg_recv(&idm, self->router, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&idm);
+            break;
+        }
+        zmq_msg_init(&body);
+        bool ok = zmq_msg_more(&idm) && zmq_msg_recv(&body, self->router, 0) >= 0;
+        bool extra = ok && zmq_msg_more(&body);
+        while (ok && zmq_msg_more(&body)) { /* one frame per request: drop the rest */
+            zmq_msg_close(&body);
+            zmq_msg_init(&body);
+            if (zmq_msg_recv(&body, self->router, 0) < 0)
+                break;
+        }
+        size_t rid_len = zmq_msg_size(&idm);
+        if (ok && rid_len > 0 && rid_len <= S_RID_MAX) {
+            const char *user = zmq_msg_gets(&body, "User-Id");
+            if (extra)
+                s_reply_receipt(self, zmq_msg_data(&idm), rid_len, 0, NULL, REMISS_E_MALFORMED,
+                                "A request is exactly one frame.", 0, NULL, user ? user : "");
+            else
+                s_on_frame(self, zmq_msg_data(&idm), rid_len, user ? user : "",
+                           zmq_msg_data(&body), zmq_msg_size(&body));
+        }
+        zmq_msg_close(&body);
+        zmq_msg_close(&idm);
+        handled++;
+    }
+    return handled;
+}
+
+/* Sends the cycle's replies; after a failed commit every receipt is
+ * re-made as E_STORAGE, since nothing of the cycle was kept. */
+static void
+s_flush_replies(server_t *self, bool committed)
+{
+    for (size_t i = 0; i < self->nreplies; i++) {
+        s_reply_t *r = &self->replies[i];
+        if (!committed && r->is_receipt) {
+            free(r->data);
+            r->data = NULL;
+            if (!s_make_receipt(self, r->request_id, r->has_id ? r->message_id : NULL,
+                                REMISS_E_STORAGE, NULL, 0, NULL, r->sender, &r->data, &r->len))
+                continue;
+        }
+        s_send_to(self, r->rid, r->rid_len, r->data, r->len);
+        free(r->data);
+    }
+    self->nreplies = 0;
+}
+
+static void
+s_timers(server_t *self, int64_t now, volatile sig_atomic_t *reload)
+{
+    if (*reload || now >= self->next_reload) {
+        *reload = 0;
+        s_reload(self);
+        self->next_reload = now + self->cfg.crl_check_s * 1000;
+    }
+    if (now >= self->next_scan) {
+        /* Redelivery: let every receiving party look for what is due. */
+        for (size_t i = 0; i < self->nconns; i++)
+            s_mark_dirty(self, self->conns[i].party);
+        int64_t step = self->cfg.redeliver_ms / 4;
+        self->next_scan = now + (step < 50 ? 50 : step > 1000 ? 1000 : step);
+    }
+    if (now >= self->next_ping) {
+        /* An empty frame costs nothing and tells a vanished peer apart. */
+        Remiss__BrokerFrame bf = REMISS__BROKER_FRAME__INIT;
+        uint8_t buf[16];
+        size_t len = remiss__broker_frame__pack(&bf, buf);
+        for (size_t i = 0; i < self->nconns; i++)
+            if (s_send_to(self, self->conns[i].rid, self->conns[i].rid_len, buf, len) ==
+                EHOSTUNREACH) {
+                s_conn_drop(self, &self->conns[i]);
+                i--;
+            }
+        self->next_ping = now + S_PING_MS;
+    }
+    if (now >= self->next_purge) {
+        remiss_err_t err;
+        uint64_t purged = 0;
+        if (store_purge(self->store, now - self->cfg.retention_s * 1000, &purged, &err) ==
+                REMISS_OK &&
+            purged)
+            log_emit(LOG_INFO, "purged", "messages=%llu", (unsigned long long)purged);
+        self->next_purge = now + 60000;
+    }
+}
+
+int
+server_run(server_t *self, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload)
+{
+    remiss_err_t err;
+    log_emit(LOG_INFO, "started", "listen=%s parties=%zu db=%s", self->cfg.listen,
+             parties_count(self->parties), self->cfg.db);
+    while (!*stop) {
+        zmq_pollitem_t items[] = {
+            {self->router, 0, ZMQ_POLLIN, 0},
+            {self->zap, 0, ZMQ_POLLIN, 0},
+        };
+        long timeout = self->ndirty ? 0 : 100;
+        if (zmq_poll(items, 2, timeout) < 0 && zmq_errno() != EINTR)
+            break;
+        int64_t now = log_now_ms();
+        while (zmq_poll(&items[1], 1, 0) > 0 && (items[1].revents & ZMQ_POLLIN))
+            s_on_zap(self);
+        s_timers(self, now, reload);
+
+        if (store_begin(self->store, &err) != REMISS_OK) {
+            char q[400];
+            log_emit(LOG_ERROR, "store_failed", "reason=%s", log_quote(q, sizeof q, err.text));
+            /* Still answer: every frame read now is refused with E_STORAGE. */
+            s_read_batch(self);
+            s_flush_replies(self, false);
+            continue;
+        }
+        /* Deliver what earlier cycles committed; then read new frames. */
+        size_t ndirty = self->ndirty;
+        char(*dirty)[PKI_ID_MAX + 1] = NULL;
+        if (ndirty && (dirty = malloc(ndirty * sizeof *dirty))) {
+            memcpy(dirty, self->dirty, ndirty * sizeof *dirty);
+            self->ndirty = 0;
+            for (size_t i = 0; i < ndirty; i++)
+                s_pump(self, dirty[i], now);
+            free(dirty);
+        }
+        s_read_batch(self);
+        remiss_code_t c = store_commit(self->store, &err);
+        if (c != REMISS_OK) {
+            char q[400];
+            log_emit(LOG_ERROR, "commit_failed", "reason=%s", log_quote(q, sizeof q, err.text));
+        }
+        s_flush_replies(self, c == REMISS_OK);
+    }
+    log_emit(LOG_INFO, "stopped", "listen=%s", self->cfg.listen);
+    return 0;
+}

@@ -1,0 +1,147 @@
+/* remiss.h: the agency client library (libremiss).
+ *
+ * A case-management system connects as one party, sends signed messages and
+ * receives the messages addressed to it:
+ *
+ *     remiss_opts_t o = {.pki_dir = "/etc/remiss/pki", .party = "jobbtorg",
+ *                        .endpoint = "tcp://broker.example:7400"};
+ *     remiss_err_t err;
+ *     remiss_client_t *c = remiss_connect(&o, &err);
+ *     remiss_receipt_t rc;
+ *     remiss_send_json(c, json, strlen(json), &rc, &err);   // rc.code == REMISS_OK
+ *     remiss_message_t *m;
+ *     remiss_recv(c, 5000, &m, &err);                        // verified, de-duplicated
+ *     remiss_ack(c, remiss_message_id(m), &err);
+ *     remiss_message_free(&m);
+ *     remiss_close(&c);
+ *
+ * Trust: the broker's certificate (PKI_DIR/broker.crt) must chain to the
+ * federation CA (PKI_DIR/ca.crt); the library takes the broker's CURVE key
+ * from it, so the channel is authenticated both ways. Receipts must carry a
+ * valid broker signature; deliveries a valid signature of the sender's
+ * certificate, which must chain to the CA and name the envelope's sender.
+ *
+ * Errors: every function returns a remiss_code_t and fills err with the code
+ * and one sentence. A handle is used by one thread at a time. */
+#ifndef REMISS_H
+#define REMISS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "remiss.pb-c.h"
+#include "remiss_code.h"
+
+#define REMISS_ID_LEN 16
+
+typedef struct remiss_client remiss_client_t;
+typedef struct remiss_message remiss_message_t;
+
+typedef struct remiss_opts {
+    const char *pki_dir;    /* ca.crt, broker.crt, [crl.pem], parties/PARTY.{crt,key,curve} */
+    const char *party;      /* this party's id */
+    const char *endpoint;   /* broker endpoint, e.g. tcp://127.0.0.1:7400 */
+    int timeout_ms;         /* how long to wait for an answer; 0 = 10000 */
+    const char *state_path; /* file remembering acknowledged ids across runs; NULL = memory */
+} remiss_opts_t;
+
+/* What the broker answered to a message. */
+typedef struct remiss_receipt {
+    uint8_t message_id[REMISS_ID_LEN];
+    remiss_code_t code;     /* REMISS_OK: stored for delivery */
+    char sentence[256];
+    uint64_t audit_index;   /* the audit log entry recording the decision */
+    int64_t broker_time;    /* ms */
+    uint8_t *signed_receipt;/* SignedReceipt bytes, for the archive; owned by the caller
+                               of remiss_receipt_clear */
+    size_t signed_len;
+} remiss_receipt_t;
+
+/* Connects and authenticates. NULL with err on failure. */
+remiss_client_t *remiss_connect(const remiss_opts_t *opts, remiss_err_t *err);
+void remiss_close(remiss_client_t **self_p);
+
+/* This party's id (borrowed). */
+const char *remiss_party(const remiss_client_t *self);
+
+/* Sends env: fills in a fresh message id (if empty), sender and created_at,
+ * signs, submits and waits for the signed receipt. Returns rc->code (or a
+ * local error); a receipt whose signature does not verify is
+ * REMISS_E_BAD_SIGNATURE. env stays the caller's. */
+remiss_code_t remiss_send(remiss_client_t *self, Remiss__Envelope *env, remiss_receipt_t *rc,
+                          remiss_err_t *err);
+
+/* Parses the JSON of DESIGN.md section 4 and sends it. */
+remiss_code_t remiss_send_json(remiss_client_t *self, const char *json, size_t len,
+                               remiss_receipt_t *rc, remiss_err_t *err);
+
+/* Pipelining: submit without waiting (the id is written to id), then
+ * collect receipts in any order with remiss_next_receipt. */
+remiss_code_t remiss_submit(remiss_client_t *self, Remiss__Envelope *env,
+                            uint8_t id[REMISS_ID_LEN], remiss_err_t *err);
+remiss_code_t remiss_next_receipt(remiss_client_t *self, int timeout_ms, remiss_receipt_t *rc,
+                                  remiss_err_t *err);
+
+/* Sends already signed SignedEnvelope bytes as they are (for tools that
+ * forward or replay a captured envelope). Waits for the receipt. */
+remiss_code_t remiss_send_raw(remiss_client_t *self, const uint8_t *signed_env, size_t len,
+                              remiss_receipt_t *rc, remiss_err_t *err);
+
+/* Signs env as this party and returns SignedEnvelope bytes (malloc'd). */
+remiss_code_t remiss_seal(remiss_client_t *self, Remiss__Envelope *env, uint8_t **out,
+                          size_t *len, remiss_err_t *err);
+
+void remiss_receipt_clear(remiss_receipt_t *rc);
+
+/* Asks the broker to deliver messages to this connection, at most window
+ * unacknowledged at a time (0 = the broker's default). remiss_recv
+ * subscribes by itself on first use. */
+remiss_code_t remiss_subscribe(remiss_client_t *self, unsigned window, remiss_err_t *err);
+
+/* Waits up to timeout_ms for the next message. REMISS_E_TIMEOUT if none.
+ * Messages already acknowledged (also by an earlier run with the same
+ * state_path) are acknowledged again silently and not returned. A delivery
+ * that fails verification is refused back to the broker and not returned. */
+remiss_code_t remiss_recv(remiss_client_t *self, int timeout_ms, remiss_message_t **out,
+                          remiss_err_t *err);
+
+/* Read-only views of a received message, valid until it is freed. */
+const Remiss__Envelope *remiss_message_envelope(const remiss_message_t *m);
+const uint8_t *remiss_message_id(const remiss_message_t *m);
+const char *remiss_message_sender(const remiss_message_t *m);
+int64_t remiss_message_accepted_at(const remiss_message_t *m);
+uint32_t remiss_message_attempt(const remiss_message_t *m);
+void remiss_message_free(remiss_message_t **m_p);
+
+/* Acknowledges a processed message (the broker stops redelivering it). */
+remiss_code_t remiss_ack(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN],
+                         remiss_err_t *err);
+
+/* Refuses a message permanently; it goes to the broker's dead-letter list. */
+remiss_code_t remiss_refuse(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN],
+                            const char *reason, remiss_err_t *err);
+
+/* Asks for the state of a message this party sent. *out is the caller's
+ * (free with remiss__status_reply__free_unpacked(*out, NULL)). */
+remiss_code_t remiss_status(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN],
+                            Remiss__StatusReply **out, remiss_err_t *err);
+
+/* Asks for an inclusion proof of a message's audit entry (and optionally a
+ * consistency proof from an older tree size) and verifies it against the
+ * broker-signed tree head. *out is the caller's (free with
+ * remiss__proof_reply__free_unpacked). */
+remiss_code_t remiss_proof(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN],
+                           uint64_t consistency_from, Remiss__ProofReply **out,
+                           remiss_err_t *err);
+
+/* Sends one raw frame and returns the next reply frame (for tests and
+ * diagnostics). *reply is malloc'd. */
+remiss_code_t remiss_raw_request(remiss_client_t *self, const uint8_t *frame, size_t len,
+                                 uint8_t **reply, size_t *reply_len, remiss_err_t *err);
+
+/* Hex helpers for message ids: 32 lowercase digits. */
+void remiss_id_to_hex(const uint8_t id[REMISS_ID_LEN], char hex[2 * REMISS_ID_LEN + 1]);
+bool remiss_id_from_hex(const char *hex, uint8_t id[REMISS_ID_LEN]);
+
+#endif

@@ -1,0 +1,195 @@
+/* store: the broker's durable state behind one interface.
+ *
+ * Routing, policy and audit call only these functions; an engine provides
+ * them. The embedded engine is SQLite (broker/store_sqlite.c: WAL,
+ * synchronous=FULL). Another engine is added as another file implementing
+ * this header and chosen in config.mk, without touching the callers.
+ *
+ * Transactions: the broker groups every message read in one poll cycle into
+ * one transaction (store_begin .. store_commit) so throughput is not bound by
+ * the disk's fsync rate; each message runs inside a savepoint so a failed
+ * one is undone alone. Nothing is acknowledged to a sender before
+ * store_commit returned REMISS_OK. Every function returns REMISS_OK or
+ * REMISS_E_STORAGE (with the reason in err) unless it says otherwise. */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "remiss_code.h"
+
+typedef struct store store_t;
+
+/* Message states (the numbers are stored; they match MessageState in the
+ * proto). */
+typedef enum store_state {
+    STORE_QUEUED = 1, /* accepted, not yet handed out */
+    STORE_SENT = 2,   /* handed to the recipient, waiting for its ack */
+    STORE_DONE = 3,   /* acknowledged */
+    STORE_DEAD = 4,   /* refused by the recipient or too many attempts */
+    STORE_HELD = 5,   /* withheld at delivery time (code says why) */
+} store_state_t;
+
+#define STORE_ID_LEN    16
+#define STORE_HASH_LEN  32
+#define STORE_NAME_MAX  128
+
+/* One stored message. On insert the pointers are borrowed; on fetch they
+ * point into memory owned by the store_msg_t and freed by store_msg_clear. */
+typedef struct store_msg {
+    uint64_t seq;                          /* acceptance order, set on insert */
+    uint8_t message_id[STORE_ID_LEN];
+    char sender[STORE_NAME_MAX];
+    char recipient[STORE_NAME_MAX];
+    int type;                              /* Remiss__MessageType */
+    char purpose[STORE_NAME_MAX];
+    char consent_id[STORE_NAME_MAX];
+    bool has_subject;
+    uint8_t subject[STORE_HASH_LEN];       /* keyed pseudonym of the subject */
+    uint8_t envelope_sha256[STORE_HASH_LEN];
+    uint8_t *envelope;                     /* SignedEnvelope bytes; NULL once purged */
+    size_t envelope_len;
+    uint8_t *receipt;                      /* SignedReceipt bytes given to the sender */
+    size_t receipt_len;
+    int64_t created_at, accepted_at;       /* ms */
+    uint64_t audit_index;                  /* acceptance entry */
+    store_state_t state;
+    uint32_t attempts;
+    int64_t delivered_at, acked_at;        /* ms, 0 if not yet */
+    int code;                              /* reason for HELD / DEAD */
+    char reason[256];                      /* sentence for HELD / DEAD */
+    bool has_linked;
+    uint8_t linked_id[STORE_ID_LEN];       /* TRANSFER_ACK: the message it answers */
+    int transfer_decision;                 /* decision linked to this message */
+    char receiving_unit[STORE_NAME_MAX];
+    bool has_transfer_ack;
+    uint8_t transfer_ack_id[STORE_ID_LEN];
+} store_msg_t;
+
+/* Opens (creating if needed) the store at path. NULL with err on failure. */
+store_t *store_open(const char *path, remiss_err_t *err);
+void store_close(store_t **self_p);
+
+/* ---- transactions */
+remiss_code_t store_begin(store_t *self, remiss_err_t *err);
+remiss_code_t store_commit(store_t *self, remiss_err_t *err);
+void store_rollback(store_t *self);
+remiss_code_t store_savepoint(store_t *self, remiss_err_t *err);
+void store_release(store_t *self);     /* keep the savepoint's work */
+void store_rollback_to(store_t *self); /* undo the savepoint's work */
+
+/* ---- messages */
+
+/* Looks a message id up. Returns REMISS_OK and fills *out (caller clears
+ * it) if found; REMISS_E_UNKNOWN_RECIPIENT is never returned: not found is
+ * *found = false with REMISS_OK. */
+remiss_code_t store_find(store_t *self, const uint8_t id[STORE_ID_LEN], bool *found,
+                         store_msg_t *out, remiss_err_t *err);
+
+/* Inserts an accepted message in state QUEUED; sets msg->seq. */
+remiss_code_t store_insert(store_t *self, store_msg_t *msg, remiss_err_t *err);
+
+/* Fetches up to max messages for recipient that are due at now: QUEUED, or
+ * SENT with their redelivery time passed, in acceptance order. Fills
+ * out[0..*n) (caller clears each). */
+remiss_code_t store_due(store_t *self, const char *recipient, int64_t now, size_t max,
+                        store_msg_t *out, size_t *n, remiss_err_t *err);
+
+/* Records a delivery attempt: SENT, attempts+1, redelivery at next_at. */
+remiss_code_t store_mark_sent(store_t *self, uint64_t seq, int64_t now, int64_t next_at,
+                              remiss_err_t *err);
+
+/* Makes every SENT message of recipient due now (its connection is gone). */
+remiss_code_t store_resend_now(store_t *self, const char *recipient, remiss_err_t *err);
+
+/* Ends a message: DONE (ack), DEAD (refused / too many attempts) or HELD,
+ * with code and reason for the latter two. Only a message addressed to
+ * recipient (NULL = any) and not already ended changes; *changed says
+ * whether it did. */
+remiss_code_t store_finish(store_t *self, const uint8_t id[STORE_ID_LEN], const char *recipient,
+                           store_state_t state, int code, const char *reason, int64_t now,
+                           bool *changed, remiss_err_t *err);
+
+/* Puts a DEAD or HELD message back in the queue; *changed as above. */
+remiss_code_t store_requeue(store_t *self, const uint8_t id[STORE_ID_LEN], bool *changed,
+                            remiss_err_t *err);
+
+/* Links a transfer decision to the original message sent by orig_sender. */
+remiss_code_t store_link_transfer(store_t *self, const uint8_t orig[STORE_ID_LEN],
+                                  const char *orig_sender, int decision, const char *unit,
+                                  const uint8_t ack_id[STORE_ID_LEN], remiss_err_t *err);
+
+/* Lists messages in state DEAD or HELD (newest first, up to max). */
+remiss_code_t store_dead_letters(store_t *self, size_t max, store_msg_t *out, size_t *n,
+                                 remiss_err_t *err);
+
+/* Queued or in-flight messages resting on consent_id (to withhold them). */
+remiss_code_t store_pending_by_consent(store_t *self, const char *consent_id, size_t max,
+                                       store_msg_t *out, size_t *n, remiss_err_t *err);
+
+/* Deletes the envelope bytes of messages that ended before before_ms. Sets
+ * *purged to how many. The metadata stays for status and audit. */
+remiss_code_t store_purge(store_t *self, int64_t before_ms, uint64_t *purged, remiss_err_t *err);
+
+/* Number of QUEUED + SENT messages for recipient. */
+remiss_code_t store_depth(store_t *self, const char *recipient, uint64_t *depth,
+                          remiss_err_t *err);
+
+void store_msg_clear(store_msg_t *m);
+
+/* ---- consents */
+
+typedef struct store_consent {
+    char consent_id[STORE_NAME_MAX];
+    char granted_by[STORE_NAME_MAX];
+    uint8_t subject[STORE_HASH_LEN];
+    uint8_t *grant;          /* serialized ConsentGrant */
+    size_t grant_len;
+    int64_t granted_at;      /* ms */
+    int64_t revoked_at;      /* ms, 0 if in force */
+} store_consent_t;
+
+/* Registers a consent. *exists is set (and nothing stored) if the id is
+ * taken. */
+remiss_code_t store_consent_put(store_t *self, const store_consent_t *c, bool *exists,
+                                remiss_err_t *err);
+/* Fetches one consent by id; *found false if absent. Caller clears. */
+remiss_code_t store_consent_get(store_t *self, const char *id, bool *found, store_consent_t *out,
+                                remiss_err_t *err);
+/* Marks a consent revoked at now. */
+remiss_code_t store_consent_revoke(store_t *self, const char *id, int64_t now,
+                                   remiss_err_t *err);
+/* All consents about a subject (up to max). Caller clears each. */
+remiss_code_t store_consents_for(store_t *self, const uint8_t subject[STORE_HASH_LEN], size_t max,
+                                 store_consent_t *out, size_t *n, remiss_err_t *err);
+void store_consent_clear(store_consent_t *c);
+
+/* ---- audit log storage (the audit module owns the format) */
+
+remiss_code_t store_audit_size(store_t *self, uint64_t *size, remiss_err_t *err);
+remiss_code_t store_audit_put(store_t *self, uint64_t index, const uint8_t *entry, size_t len,
+                              const uint8_t *subject, const uint8_t *message_id,
+                              remiss_err_t *err);
+/* Fetches entry index into a malloc'd buffer (caller frees). */
+remiss_code_t store_audit_get(store_t *self, uint64_t index, uint8_t **entry, size_t *len,
+                              remiss_err_t *err);
+remiss_code_t store_audit_node_put(store_t *self, unsigned level, uint64_t index,
+                                   const uint8_t hash[STORE_HASH_LEN], remiss_err_t *err);
+remiss_code_t store_audit_node_get(store_t *self, unsigned level, uint64_t index,
+                                   uint8_t hash[STORE_HASH_LEN], remiss_err_t *err);
+/* Indexes of entries about a subject, or for a message id, ascending. */
+remiss_code_t store_audit_find(store_t *self, const uint8_t *subject, const uint8_t *message_id,
+                               uint64_t *out, size_t max, size_t *n, remiss_err_t *err);
+remiss_code_t store_audit_sth_put(store_t *self, uint64_t size, const uint8_t *sth, size_t len,
+                                  remiss_err_t *err);
+/* Latest signed tree head (largest size; *len 0 if none). Caller frees. */
+remiss_code_t store_audit_sth_latest(store_t *self, uint8_t **sth, size_t *len,
+                                     remiss_err_t *err);
+
+/* Runs fn for each stored tree head in size order. */
+typedef int (*store_sth_fn)(void *ctx, uint64_t size, const uint8_t *sth, size_t len);
+remiss_code_t store_audit_sth_each(store_t *self, store_sth_fn fn, void *ctx, remiss_err_t *err);
+
+#endif
