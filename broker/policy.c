@@ -84,6 +84,7 @@ typedef struct {
     int line;              /* number of the line inih is working on */
     int header_seq;        /* section headers the reader has seen */
     int header_line;       /* line of the latest header */
+    bool content;          /* a key (or junk) line followed the latest header */
     int handled_seq;       /* header_seq of the section the handler is in */
     char section[128];     /* name of that section as inih gave it */
     s_sec_t kind;          /* what kind of section it is */
@@ -93,8 +94,9 @@ typedef struct {
     unsigned general_keys; /* S_GK_* bits set */
     int roles_line;        /* line of [general] roles */
     int purposes_line;     /* line of [general] purposes */
-    remiss_err_t *err;     /* where the first error goes */
+    remiss_err_t *err;     /* where the error goes */
     bool failed;           /* an error was recorded; ignore the rest */
+    int fail_line;         /* its line */
 } s_load_t;
 
 /* ------------------------------------------------------------ helpers */
@@ -102,15 +104,17 @@ typedef struct {
 static int s_fail(s_load_t *ld, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Records the first error as "path:line: reason"; later ones are dropped
- * because they are usually consequences of the first. Returns 0 so a
- * handler can `return s_fail(...)`. */
+/* Records an error as "path:line: reason". The earliest line wins, since
+ * later errors are usually consequences of it; inih reports its syntax
+ * errors only at the end, so an earlier one may still replace ours.
+ * Returns 0 so a handler can `return s_fail(...)`. */
 static int
 s_fail(s_load_t *ld, int line, const char *fmt, ...)
 {
-    if (ld->failed)
+    if (ld->failed && line >= ld->fail_line)
         return 0;
     ld->failed = true;
+    ld->fail_line = line;
     char why[256];
     va_list ap;
     va_start(ap, fmt);
@@ -582,7 +586,7 @@ s_reader(char *str, int num, void *stream)
             s_fail(ld, ld->line, "out of memory");
         else if (ferror(ld->file))
             s_fail(ld, ld->line, "read error");
-        else if (ld->header_seq != ld->handled_seq)
+        else if (ld->header_seq > 0 && !ld->content)
             s_fail(ld, ld->header_line, "empty section");
         return NULL;
     }
@@ -612,12 +616,17 @@ s_reader(char *str, int num, void *stream)
             s_fail(ld, ld->line, "section name longer than %d characters", S_SECTION_MAX);
             return NULL;
         }
-        if (ld->header_seq != ld->handled_seq) {
+        if (ld->header_seq > 0 && !ld->content) {
             s_fail(ld, ld->header_line, "empty section");
             return NULL;
         }
         ld->header_seq++;
         ld->header_line = ld->line;
+        ld->content = false;
+    } else {
+        size_t skip = strspn(ld->buf, " \t\r\n");
+        if (ld->buf[skip] != '\0' && ld->buf[skip] != ';' && ld->buf[skip] != '#')
+            ld->content = true;
     }
     memcpy(str, ld->buf, (size_t)len + 1);
     return str;
@@ -743,7 +752,7 @@ policy_load(const char *path, remiss_err_t *err)
     ld.p = p;
 
     int rc = ini_parse_stream(s_reader, &ld, s_handler, &ld);
-    if (!ld.failed && rc > 0)
+    if (rc > 0)
         s_fail(&ld, rc, "syntax error (expected [section], key = value or a comment)");
     else if (!ld.failed && rc < 0)
         s_fail(&ld, ld.line, "out of memory");
