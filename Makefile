@@ -22,7 +22,13 @@ WARN      := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes 
              -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CPPFLAGS  := -Iinclude -I$(GEN) -D_GNU_SOURCE $(CONFIG_DEFS)
+CPPFLAGS  := -Iinclude -I$(GEN) -Itests/helpers -D_GNU_SOURCE $(CONFIG_DEFS)
+V ?= 0
+ifeq ($(V),0)
+Q := @
+else
+Q :=
+endif
 CFLAGS    := -std=c11 $(OPT) $(WARN) -fPIC -MMD -MP $(SANFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS   := $(SANFLAGS) $(EXTRA_LDFLAGS)
 LDLIBS     = $(PKG_LIBS) -lpthread -lm
@@ -65,24 +71,28 @@ $(GEN)/remiss.pb-c.c $(GEN)/remiss.pb-c.h: proto/remiss.proto
 # Generated code is compiled without -Werror: its warnings are not ours.
 $(O)/gen/remiss.pb-c.o: $(GEN)/remiss.pb-c.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 $(OPT) -fPIC $(SANFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	$(Q)$(CC) -std=c11 $(OPT) -fPIC $(SANFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
 $(O)/%.o: %.c $(GEN)/remiss.pb-c.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c $< -o $@
+	@$(if $(Q),echo '  CC    $<')
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c $< -o $@
 
 # ---------------------------------------------------------------- programs
 $(BIN)/remissd: $(O)/broker/main.o $(BROKER_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	@$(if $(Q),echo '  LD    $@')
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BIN)/remiss: $(O)/clients/remiss_cli.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	@$(if $(Q),echo '  LD    $@')
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BIN)/remissctl: $(O)/clients/remissctl.o $(CTL_OBJ) $(BROKER_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	@$(if $(Q),echo '  LD    $@')
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(LIBDIR)/libremiss.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -95,7 +105,8 @@ $(LIBDIR)/libremiss.so: $(LIB_OBJ)
 # ---------------------------------------------------------------- tests
 $(O)/tests/%: $(O)/tests/%.o $(TESTLIB_OBJ) $(CTL_OBJ) $(BROKER_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@
+	@$(if $(Q),echo '  LD    $@')
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@
 
 tests: $(TEST_BIN)
 

@@ -363,6 +363,35 @@ remiss_party(const remiss_client_t *self)
 
 /* ------------------------------------------------------------ frames */
 
+static void s_check_monitor(remiss_client_t *self);
+
+/* Sends one frame, waiting at most the client's timeout for the connection:
+ * with ZMQ_IMMEDIATE there is nowhere to queue until the handshake is done,
+ * and a refused handshake never will be. */
+static remiss_code_t
+s_send_bytes(remiss_client_t *self, const void *buf, size_t len, remiss_err_t *err)
+{
+    int64_t deadline = log_now_ms() + self->timeout_ms;
+    for (;;) {
+        if (zmq_send(self->sock, buf, len, ZMQ_DONTWAIT) >= 0)
+            return REMISS_OK;
+        if (zmq_errno() != EAGAIN)
+            return remiss_err_set(err, REMISS_E_IO, "cannot send to the broker: %s",
+                                  zmq_strerror(zmq_errno()));
+        s_check_monitor(self);
+        if (self->auth_failed)
+            return remiss_err_set(err, REMISS_E_CERT_REVOKED,
+                                  "The broker refused this party at the handshake: its "
+                                  "certificate is unknown to the broker, revoked or expired.");
+        int64_t left = deadline - log_now_ms();
+        if (left <= 0)
+            return remiss_err_set(err, REMISS_E_TIMEOUT,
+                                  "The broker could not be reached in time.");
+        zmq_pollitem_t it[] = {{self->sock, 0, ZMQ_POLLOUT, 0}, {self->monitor, 0, ZMQ_POLLIN, 0}};
+        zmq_poll(it, 2, left > 200 ? 200 : (long)left);
+    }
+}
+
 static remiss_code_t
 s_send_frame(remiss_client_t *self, const Remiss__ClientFrame *cf, remiss_err_t *err)
 {
@@ -371,11 +400,9 @@ s_send_frame(remiss_client_t *self, const Remiss__ClientFrame *cf, remiss_err_t 
     if (!buf)
         return remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
     remiss__client_frame__pack(cf, buf);
-    int rc = zmq_send(self->sock, buf, len, 0);
+    remiss_code_t r = s_send_bytes(self, buf, len, err);
     free(buf);
-    return rc < 0 ? remiss_err_set(err, REMISS_E_IO, "cannot send to the broker: %s",
-                                   zmq_strerror(zmq_errno()))
-                  : REMISS_OK;
+    return r;
 }
 
 static void
@@ -948,8 +975,9 @@ remiss_raw_request(remiss_client_t *self, const uint8_t *frame, size_t len, uint
 {
     *reply = NULL;
     *reply_len = 0;
-    if (zmq_send(self->sock, frame, len, 0) < 0)
-        return remiss_err_set(err, REMISS_E_IO, "cannot send: %s", zmq_strerror(zmq_errno()));
+    remiss_code_t r = s_send_bytes(self, frame, len, err);
+    if (r != REMISS_OK)
+        return r;
     int64_t deadline = log_now_ms() + self->timeout_ms;
     for (;;) {
         s_check_monitor(self);

@@ -16,6 +16,11 @@ for t in "$@"; do
     p=${p:-0}
     nf=0
     for x in $f; do nf=$((nf + x)); done
+    # A sanitizer report (a leak is printed after Criterion counted the test
+    # as passed) fails the binary too.
+    if grep -aqE "ERROR: (LeakSanitizer|AddressSanitizer)|runtime error:" "$log"; then
+        rc=${rc:-1}; [ $rc -eq 0 ] && rc=1
+    fi
     if [ $rc -ne 0 ] && [ $nf -eq 0 ]; then nf=1; fi
     passed=$((passed + p)); failed=$((failed + nf))
     if [ $rc -ne 0 ]; then

@@ -1,0 +1,57 @@
+/* harness: integration-test fixtures. A temporary directory with a real
+ * dev PKI, a real remissd started on 127.0.0.1 (the binary under test, from
+ * $REMISS_BIN or build/san/bin), and clients connected to it. */
+#ifndef HARNESS_H
+#define HARNESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "remiss.h"
+
+typedef struct harness {
+    char dir[128];      /* temporary directory, removed by harness_stop */
+    char pki[160];      /* dir/pki */
+    char db[160];       /* dir/remiss.db */
+    char log[160];      /* dir/remissd.log: the broker's stderr */
+    char endpoint[64];  /* tcp://127.0.0.1:PORT */
+    int port;
+    pid_t pid;          /* running remissd, 0 if none */
+} harness_t;
+
+/* Makes the directory and PKI and issues the parties named in the
+ * NULL-terminated list of "id:role" strings. */
+void harness_init(harness_t *h, const char *const *parties);
+
+/* Starts remissd with the extra NULL-terminated arguments (may be NULL);
+ * waits until it logs that it started. Asserts on failure. */
+void harness_start(harness_t *h, const char *const *extra);
+
+/* Sends a signal to remissd (SIGHUP to reload). */
+void harness_signal(harness_t *h, int sig);
+
+/* Stops remissd (SIGTERM, then SIGKILL after 10 s); returns its exit status. */
+int harness_stop_broker(harness_t *h);
+
+/* Kills remissd with SIGKILL (crash test). */
+void harness_kill(harness_t *h);
+
+/* Stops everything and removes the directory. */
+void harness_stop(harness_t *h);
+
+/* Connects as party with the harness PKI (state file under dir if
+ * with_state). Asserts on failure. */
+remiss_client_t *harness_client(harness_t *h, const char *party, bool with_state);
+
+/* An envelope with a valid referral about a synthetic person; the caller
+ * frees it with harness_envelope_free. */
+Remiss__Envelope *harness_referral(const char *to, const char *purpose);
+void harness_envelope_free(Remiss__Envelope *env);
+
+/* Path of a built program (remissd, remiss, remissctl). */
+const char *harness_bin(const char *prog, char *buf, size_t size);
+
+/* True if the broker log contains needle. */
+bool harness_log_has(harness_t *h, const char *needle);
+
+#endif
