@@ -12,6 +12,7 @@
 #include <zmq.h>
 
 #include "log.h"
+#include "msgjson.h"
 #include "pki.h"
 
 #define S_DEFAULT_TIMEOUT 10000
@@ -1008,4 +1009,23 @@ remiss_raw_request(remiss_client_t *self, const uint8_t *frame, size_t len, uint
         if (!skip)
             return *reply ? REMISS_OK : remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
     }
+}
+
+remiss_code_t
+remiss_send_json(remiss_client_t *self, const char *json, size_t len, remiss_receipt_t *rc,
+                 remiss_err_t *err)
+{
+    Remiss__Envelope *env = NULL;
+    memset(rc, 0, sizeof *rc);
+    remiss_code_t r = msgjson_parse(json, len, &env, err);
+    if (r != REMISS_OK)
+        return r;
+    if (env->sender && env->sender[0] && strcmp(env->sender, self->party) != 0) {
+        msgjson_free(&env);
+        return remiss_err_set(err, REMISS_E_SENDER_MISMATCH,
+                              "The file says it is from another party than --as.");
+    }
+    r = remiss_send(self, env, rc, err);
+    msgjson_free(&env);
+    return r;
 }

@@ -250,6 +250,23 @@ s_write_crl(const char *dir, X509 *ca, EVP_PKEY *ca_key, const STACK_OF(X509_REV
     return r;
 }
 
+/* mkdir -p: creates dir and its missing parents. */
+static bool
+s_mkdir_p(const char *dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        return false;
+    for (char *p = path + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(path, 0755) != 0 && errno != EEXIST)
+                return false;
+            *p = '/';
+        }
+    return mkdir(path, 0755) == 0 || errno == EEXIST;
+}
+
 remiss_code_t
 pki_init(const char *dir, remiss_err_t *err)
 {
@@ -260,7 +277,7 @@ pki_init(const char *dir, remiss_err_t *err)
     uint8_t secret[32];
     char parties[4096];
 
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+    if (!s_mkdir_p(dir))
         return remiss_err_set(err, REMISS_E_IO, "cannot create %s: %s", dir, strerror(errno));
     if (s_exists(dir, "ca.key"))
         return remiss_err_set(err, REMISS_E_CONFIG, "%s already holds a CA; not overwriting it",
