@@ -223,6 +223,9 @@ config_validate(const broker_config_t *cfg, remiss_err_t *err)
         return remiss_err_set(err, REMISS_E_USAGE, "--pki DIR is required");
     if (!cfg->db[0])
         return remiss_err_set(err, REMISS_E_USAGE, "--db FILE is required");
+    if (!cfg->policy[0])
+        return remiss_err_set(err, REMISS_E_USAGE,
+                              "--policy FILE is required (without a policy nothing may pass)");
     if (!cfg->listen[0])
         return remiss_err_set(err, REMISS_E_USAGE, "--listen ENDPOINT is required");
     return REMISS_OK;

@@ -6,12 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zmq.h>
 
 #include "category.h"
+#include "intake.h"
 #include "log.h"
 #include "parties.h"
 #include "pki.h"
+#include "policy.h"
 #include "remiss.pb-c.h"
 #include "store.h"
 
@@ -51,6 +54,8 @@ struct server {
     void *zap;                    /* ZAP handler socket (inproc REP) */
     parties_t *parties;           /* registry, replaced on reload */
     store_t *store;               /* durable state */
+    policy_t *policy;             /* secrecy policy in force, replaced on reload */
+    intake_t *intake;             /* policy and consent decisions */
     EVP_PKEY *sign_key;           /* broker signing key */
     X509 *cert;                   /* broker certificate */
     uint8_t curve_secret[32];     /* broker CURVE secret */
@@ -268,6 +273,8 @@ s_reply_result(server_t *self, const uint8_t *rid, size_t rid_len, uint64_t requ
 
 /* ------------------------------------------------------------ intake */
 
+static void s_inflight_done(server_t *self, const char *party, const uint8_t *id);
+
 typedef struct s_req {
     const uint8_t *rid;          /* who asked */
     size_t rid_len;
@@ -329,10 +336,43 @@ s_check_envelope(server_t *self, const s_req_t *q, const Remiss__SignedEnvelope 
     return REMISS_OK;
 }
 
+static bool
+s_is_consent(const Remiss__Envelope *env)
+{
+    return env->type == REMISS__MESSAGE_TYPE__CONSENT_GRANT ||
+           env->type == REMISS__MESSAGE_TYPE__CONSENT_REVOKE;
+}
+
+/* A withdrawn consent stops every queued message that rested on it. */
+static remiss_code_t
+s_withhold_consent(server_t *self, const char *consent_id, int64_t now)
+{
+    store_msg_t batch[64];
+    size_t n;
+    remiss_err_t err;
+    char sentence[256];
+    snprintf(sentence, sizeof sentence,
+             "The consent %s was withdrawn before delivery; the message was withheld.",
+             consent_id);
+    do {
+        if (store_pending_by_consent(self->store, consent_id, 64, batch, &n, &err) != REMISS_OK)
+            return REMISS_E_STORAGE;
+        for (size_t i = 0; i < n; i++) {
+            bool changed;
+            store_finish(self->store, batch[i].message_id, NULL, STORE_HELD,
+                         REMISS_E_CONSENT_REVOKED, sentence, now, &changed, &err);
+            s_inflight_done(self, batch[i].recipient, batch[i].message_id);
+            store_msg_clear(&batch[i]);
+        }
+    } while (n == 64);
+    return REMISS_OK;
+}
+
 /* Stores an accepted message and queues its receipt; E_STORAGE undoes it. */
 static remiss_code_t
 s_accept(server_t *self, const s_req_t *q, const Remiss__Envelope *env,
-         const Remiss__SignedEnvelope *se, const uint8_t env_hash[32], int64_t now)
+         const Remiss__SignedEnvelope *se, const uint8_t env_hash[32], int64_t now,
+         const intake_result_t *ir)
 {
     remiss_err_t err;
     store_msg_t m;
@@ -348,7 +388,13 @@ s_accept(server_t *self, const s_req_t *q, const Remiss__Envelope *env,
     snprintf(m.recipient, sizeof m.recipient, "%s", env->recipient);
     m.type = env->type;
     snprintf(m.purpose, sizeof m.purpose, "%s", env->purpose ? env->purpose : "");
-    snprintf(m.consent_id, sizeof m.consent_id, "%s", env->consent_id ? env->consent_id : "");
+    /* The consent actually relied on, so a revocation finds the message. */
+    snprintf(m.consent_id, sizeof m.consent_id, "%s",
+             ir->consent_used[0] ? ir->consent_used : env->consent_id ? env->consent_id : "");
+    if (ir->has_subject) {
+        m.has_subject = true;
+        memcpy(m.subject, ir->pseudonym, STORE_HASH_LEN);
+    }
     memcpy(m.envelope_sha256, env_hash, STORE_HASH_LEN);
     m.created_at = env->created_at;
     m.accepted_at = now;
@@ -382,7 +428,30 @@ s_accept(server_t *self, const s_req_t *q, const Remiss__Envelope *env,
 
     if ((r = store_savepoint(self->store, &err)) != REMISS_OK)
         goto out;
-    if ((r = store_insert(self->store, &m, &err)) == REMISS_OK && m.has_linked)
+    if (s_is_consent(env)) {
+        /* Registered (or withdrawn) in the same savepoint as the message
+         * row that makes a resend idempotent. */
+        intake_result_t cr;
+        r = intake_consent(self->intake, q->party->id, env, se->envelope.data, se->envelope.len,
+                           now, &cr);
+        if (r != REMISS_OK) {
+            store_rollback_to(self->store);
+            s_reply_receipt(self, q->rid, q->rid_len, q->request_id, m.message_id, r, cr.sentence,
+                            0, env_hash, q->party->id);
+            r = REMISS_OK; /* answered */
+            goto out;
+        }
+        if (cr.has_subject) {
+            m.has_subject = true;
+            memcpy(m.subject, cr.pseudonym, STORE_HASH_LEN);
+        }
+        bool changed;
+        if ((r = store_insert(self->store, &m, &err)) == REMISS_OK)
+            r = store_finish(self->store, m.message_id, NULL, STORE_DONE, REMISS_OK, "", now,
+                             &changed, &err);
+        if (r == REMISS_OK && cr.withhold_pending)
+            r = s_withhold_consent(self, env->consent_id, now);
+    } else if ((r = store_insert(self->store, &m, &err)) == REMISS_OK && m.has_linked)
         r = store_link_transfer(self->store, m.linked_id, m.recipient,
                                 env->transfer_ack->decision,
                                 env->transfer_ack->receiving_unit, m.message_id, &err);
@@ -405,7 +474,8 @@ s_accept(server_t *self, const s_req_t *q, const Remiss__Envelope *env,
         rep->has_id = true;
         snprintf(rep->sender, sizeof rep->sender, "%s", q->party->id);
     }
-    s_mark_dirty(self, m.recipient);
+    if (!s_is_consent(env))
+        s_mark_dirty(self, m.recipient);
     if (self->cfg.verbose) {
         char hex[33];
         log_emit(LOG_INFO, "accepted", "msg=%s from=%s to=%s type=%s",
@@ -469,7 +539,14 @@ s_on_submit(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
         why = "This message id was already used for a different message.";
         goto refuse;
     }
-    if ((r = s_accept(self, q, env, se, env_hash, now)) != REMISS_OK)
+    intake_result_t ir;
+    memset(&ir, 0, sizeof ir);
+    if (!s_is_consent(env) && intake_decide(self->intake, q->party->id, env, now, &ir) != REMISS_OK) {
+        r = ir.code;
+        why = ir.sentence;
+        goto refuse;
+    }
+    if ((r = s_accept(self, q, env, se, env_hash, now, &ir)) != REMISS_OK)
         goto refuse;
     goto out;
 refuse:
@@ -726,6 +803,28 @@ s_deliver_one(server_t *self, s_conn_t *c, const store_msg_t *m, int64_t now)
                      "The stored message is damaged or was purged.", now, &changed, &err);
         return true;
     }
+    /* Decide again: a consent may have been withdrawn or the policy changed
+     * since the message was accepted. */
+    Remiss__Envelope *env =
+        remiss__envelope__unpack(NULL, se->envelope.len, se->envelope.data);
+    intake_result_t ir;
+    remiss_code_t verdict = env ? intake_decide(self->intake, m->sender, env, now, &ir)
+                                : REMISS_E_MALFORMED;
+    remiss__envelope__free_unpacked(env, NULL);
+    if (verdict == REMISS_E_STORAGE || verdict == REMISS_E_INTERNAL) {
+        remiss__signed_envelope__free_unpacked(se, NULL);
+        return true; /* transient: try again on a later cycle */
+    }
+    if (verdict != REMISS_OK) {
+        bool changed;
+        char sentence[400];
+        snprintf(sentence, sizeof sentence, "Withheld at delivery: %s",
+                 env ? ir.sentence : "the stored envelope is damaged");
+        store_finish(self->store, m->message_id, NULL, STORE_HELD, verdict, sentence, now,
+                     &changed, &err);
+        remiss__signed_envelope__free_unpacked(se, NULL);
+        return true;
+    }
     const party_t *from = parties_by_id(self->parties, m->sender);
     d.envelope = se;
     if (from) {
@@ -875,6 +974,40 @@ s_load_identity(server_t *self, remiss_err_t *err)
     return REMISS_OK;
 }
 
+/* The broker secret keys the subject pseudonyms (audit log, consent
+ * registry): 64 hex digits in PKI_DIR/broker.secret, readable only by us. */
+static remiss_code_t
+s_load_secret(server_t *self, remiss_err_t *err)
+{
+    char path[CONFIG_PATH_MAX + 32], hex[80] = {0};
+    uint8_t key[32];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/broker.secret", self->cfg.pki);
+    FILE *f = fopen(path, "r");
+    if (!f || fstat(fileno(f), &st) != 0 || (st.st_mode & 077)) {
+        if (f)
+            fclose(f);
+        return remiss_err_set(err, REMISS_E_CONFIG,
+                              "%s is missing or readable by others (it must be 0600)", path);
+    }
+    size_t n = fread(hex, 1, sizeof hex - 1, f);
+    fclose(f);
+    while (n && (hex[n - 1] == '\n' || hex[n - 1] == '\r'))
+        hex[--n] = '\0';
+    bool ok = n == 64;
+    for (size_t i = 0; ok && i < 32; i++) {
+        unsigned v;
+        ok = sscanf(hex + 2 * i, "%2x", &v) == 1;
+        key[i] = (uint8_t)v;
+    }
+    OPENSSL_cleanse(hex, sizeof hex);
+    if (!ok)
+        return remiss_err_set(err, REMISS_E_CONFIG, "%s does not hold 64 hex digits", path);
+    self->intake = intake_new(self->store, self->policy, key);
+    OPENSSL_cleanse(key, sizeof key);
+    return self->intake ? REMISS_OK : remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
+}
+
 static remiss_code_t
 s_bind(server_t *self, remiss_err_t *err)
 {
@@ -917,8 +1050,9 @@ server_new(const broker_config_t *cfg, remiss_err_t *err)
     }
     self->cfg = *cfg;
     if (!(self->parties = parties_load(cfg->pki, err)) || s_load_identity(self, err) != REMISS_OK ||
-        !(self->store = store_open(cfg->db, err)) || !(self->zctx = zmq_ctx_new()) ||
-        s_bind(self, err) != REMISS_OK) {
+        !(self->policy = policy_load(cfg->policy, err)) ||
+        !(self->store = store_open(cfg->db, err)) || s_load_secret(self, err) != REMISS_OK ||
+        !(self->zctx = zmq_ctx_new()) || s_bind(self, err) != REMISS_OK) {
         if (!self->zctx && self->store)
             remiss_err_set(err, REMISS_E_INTERNAL, "cannot create the ZeroMQ context");
         server_destroy(&self);
@@ -951,13 +1085,34 @@ server_destroy(server_t **self_p)
         free(self->replies[i].data);
     free(self->replies);
     free(self->dirty);
+    intake_free(&self->intake);
     store_close(&self->store);
+    policy_free(&self->policy);
     parties_free(&self->parties);
     EVP_PKEY_free(self->sign_key);
     X509_free(self->cert);
     OPENSSL_cleanse(self->curve_secret, sizeof self->curve_secret);
     free(self);
     *self_p = NULL;
+}
+
+/* A policy file that does not validate is refused with file:line and
+ * the old policy stays in force. */
+static void
+s_reload_policy(server_t *self)
+{
+    remiss_err_t err;
+    char q[400];
+    policy_t *fresh = policy_load(self->cfg.policy, &err);
+    if (!fresh) {
+        log_emit(LOG_ERROR, "policy_refused", "reason=%s", log_quote(q, sizeof q, err.text));
+        return;
+    }
+    intake_set_policy(self->intake, fresh);
+    policy_free(&self->policy);
+    self->policy = fresh;
+    log_emit(LOG_INFO, "policy_reloaded", "file=%s rules=%zu", self->cfg.policy,
+             policy_rule_count(fresh));
 }
 
 static void
@@ -1042,6 +1197,9 @@ s_flush_replies(server_t *self, bool committed)
 static void
 s_timers(server_t *self, int64_t now, volatile sig_atomic_t *reload)
 {
+    if (*reload) {
+        s_reload_policy(self);
+    }
     if (*reload || now >= self->next_reload) {
         *reload = 0;
         s_reload(self);

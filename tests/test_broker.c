@@ -56,6 +56,9 @@ Test(broker, referral_reaches_jobbtorg_with_a_verifiable_receipt, .timeout = 60)
     remiss_client_t *to = harness_client(&h, "jobbtorg", false);
     remiss_client_t *from = harness_client(&h, "sdf-rinkeby-kista", false);
     cr_assert_eq(remiss_subscribe(to, 0, &err), REMISS_OK, "%s", err.text);
+    cr_assert_eq(harness_grant(from, "c-test-1", "sdf-rinkeby-kista", "jobbtorg", "anvisning",
+                               "identity,social"),
+                 REMISS_OK);
 
     Remiss__Envelope *env = harness_referral("jobbtorg", "anvisning");
     remiss_receipt_t rc;
@@ -145,6 +148,9 @@ Test(broker, a_party_revoked_while_connected_gets_cert_revoked, .timeout = 60)
     harness_init(&h, s_parties);
     harness_start(&h, NULL);
     remiss_client_t *c = harness_client(&h, "sdf-rinkeby-kista", false);
+    cr_assert_eq(harness_grant(c, "c-test-1", "sdf-rinkeby-kista", "jobbtorg", "anvisning",
+                               "identity,social"),
+                 REMISS_OK);
     Remiss__Envelope *env = harness_referral("jobbtorg", "anvisning");
     cr_assert_eq(remiss_send(c, env, &rc, &err), REMISS_OK, "%s", err.text);
     remiss_receipt_clear(&rc);
@@ -248,6 +254,9 @@ Test(broker, random_bytes_are_malformed_and_the_broker_keeps_serving, .timeout =
         cr_assert_eq(s_reply_code(reply, rlen), REMISS_E_MALFORMED, "round %d", round);
         free(reply);
     }
+    cr_assert_eq(harness_grant(good, "c-test-1", "sdf-rinkeby-kista", "jobbtorg", "anvisning",
+                               "identity,social"),
+                 REMISS_OK);
     Remiss__Envelope *env = harness_referral("jobbtorg", "anvisning");
     remiss_receipt_t rc;
     cr_assert_eq(remiss_send(good, env, &rc, &err), REMISS_OK, "%s", err.text);

@@ -33,6 +33,7 @@ harness_init(harness_t *h, const char *const *parties)
     snprintf(h->pki, sizeof h->pki, "%s/pki", h->dir);
     snprintf(h->db, sizeof h->db, "%s/remiss.db", h->dir);
     snprintf(h->log, sizeof h->log, "%s/remissd.log", h->dir);
+    snprintf(h->policy, sizeof h->policy, "config/stockholm.policy");
     cr_assert_eq(pki_init(h->pki, &err), REMISS_OK, "%s", err.text);
     for (size_t i = 0; parties && parties[i]; i++) {
         char id[64], *role;
@@ -76,8 +77,9 @@ harness_start(harness_t *h, const char *const *extra)
         snprintf(h->endpoint, sizeof h->endpoint, "tcp://127.0.0.1:%d", h->port);
         snprintf(port_s, sizeof port_s, "%d", h->port);
         const char *argv[64] = {harness_bin("remissd", bin, sizeof bin),
-                                "--pki", h->pki, "--db", h->db, "--listen", h->endpoint};
-        int argc = 7;
+                                "--pki", h->pki, "--db", h->db, "--listen", h->endpoint,
+                                "--policy", h->policy};
+        int argc = 9;
         for (size_t i = 0; extra && extra[i] && argc < 62; i++)
             argv[argc++] = extra[i];
         argv[argc] = NULL;
@@ -202,7 +204,7 @@ harness_referral(const char *to, const char *purpose)
     remiss__person__init(p);
     remiss__social__init(s);
     remiss__referral__init(r);
-    p->personnummer = strdup("20080229-4728");
+    p->personnummer = strdup(HARNESS_PNR);
     p->name = strdup("Testperson Testsson");
     s->income_support = true;
     s->notes = strdup("Ekonomiskt bistånd sedan 2026.");
@@ -222,4 +224,60 @@ void
 harness_envelope_free(Remiss__Envelope *env)
 {
     remiss__envelope__free_unpacked(env, NULL);
+}
+
+static char **
+s_split(const char *list, size_t *n)
+{
+    char *copy = strdup(list), *save = NULL;
+    char **out = calloc(16, sizeof *out);
+    *n = 0;
+    for (char *t = strtok_r(copy, ",", &save); t && *n < 16; t = strtok_r(NULL, ",", &save))
+        out[(*n)++] = strdup(t);
+    free(copy);
+    return out;
+}
+
+remiss_code_t
+harness_grant(remiss_client_t *c, const char *id, const char *from, const char *to,
+              const char *purpose, const char *categories)
+{
+    Remiss__Envelope *env = calloc(1, sizeof *env);
+    Remiss__Person *p = calloc(1, sizeof *p);
+    Remiss__ConsentGrant *g = calloc(1, sizeof *g);
+    remiss__envelope__init(env);
+    remiss__person__init(p);
+    remiss__consent_grant__init(g);
+    p->personnummer = strdup(HARNESS_PNR);
+    env->subject = p;
+    env->recipient = strdup("broker");
+    env->consent_id = strdup(id);
+    env->type = REMISS__MESSAGE_TYPE__CONSENT_GRANT;
+    env->body_case = REMISS__ENVELOPE__BODY_CONSENT_GRANT;
+    env->consent_grant = g;
+    g->from_parties = s_split(from, &g->n_from_parties);
+    g->to_parties = s_split(to, &g->n_to_parties);
+    g->purposes = s_split(purpose, &g->n_purposes);
+    g->categories = s_split(categories, &g->n_categories);
+    char day[16];
+    time_t t = time(NULL) - 86400;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(day, sizeof day, "%Y-%m-%d", &tm);
+    g->valid_from = strdup(day);
+    t += 366 * 86400;
+    gmtime_r(&t, &tm);
+    strftime(day, sizeof day, "%Y-%m-%d", &tm);
+    g->valid_until = strdup(day);
+    g->given_by = REMISS__GIVEN_BY__SUBJECT;
+    g->evidence_sha256 =
+        strdup("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+    remiss_receipt_t rc;
+    remiss_err_t err;
+    remiss_code_t r = remiss_send(c, env, &rc, &err);
+    if (r != REMISS_OK)
+        fprintf(stderr, "grant %s: %s: %s\n", id, remiss_code_name(r), err.text);
+    remiss_receipt_clear(&rc);
+    remiss__envelope__free_unpacked(env, NULL);
+    return r;
 }

@@ -14,6 +14,7 @@ typedef struct harness {
     char pki[160];      /* dir/pki */
     char db[160];       /* dir/remiss.db */
     char log[160];      /* dir/remissd.log: the broker's stderr */
+    char policy[160];   /* policy file (config/stockholm.policy unless changed) */
     char endpoint[64];  /* tcp://127.0.0.1:PORT */
     int port;
     pid_t pid;          /* running remissd, 0 if none */
@@ -47,6 +48,16 @@ remiss_client_t *harness_client(harness_t *h, const char *party, bool with_state
  * frees it with harness_envelope_free. */
 Remiss__Envelope *harness_referral(const char *to, const char *purpose);
 void harness_envelope_free(Remiss__Envelope *env);
+
+/* Registers a consent (id) from client's party for the synthetic subject
+ * of harness_referral, covering from -> to for purpose and the categories
+ * (comma list, e.g. "identity,social"), valid from yesterday for a year.
+ * Returns the receipt code. */
+remiss_code_t harness_grant(remiss_client_t *c, const char *id, const char *from, const char *to,
+                            const char *purpose, const char *categories);
+
+/* The synthetic subject of harness_referral (18 years old in 2026). */
+#define HARNESS_PNR "20080229-4728"
 
 /* Path of a built program (remissd, remiss, remissctl). */
 const char *harness_bin(const char *prog, char *buf, size_t size);

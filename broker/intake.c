@@ -1,0 +1,255 @@
+/* intake: policy and consent decisions against the store's registry. */
+#include "intake.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decide.h"
+#include "pnr.h"
+
+#define S_MAX_CONSENTS 64 /* consents looked at per subject */
+
+struct intake {
+    store_t *store;          /* consent registry (borrowed) */
+    const policy_t *policy;  /* in force (borrowed) */
+    uint8_t key[32];         /* pseudonym key */
+};
+
+intake_t *
+intake_new(store_t *store, const policy_t *policy, const uint8_t hmac_key[32])
+{
+    intake_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->store = store;
+    self->policy = policy;
+    memcpy(self->key, hmac_key, 32);
+    return self;
+}
+
+void
+intake_free(intake_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    OPENSSL_cleanse((*self_p)->key, sizeof (*self_p)->key);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+void
+intake_set_policy(intake_t *self, const policy_t *policy)
+{
+    self->policy = policy;
+}
+
+void
+intake_pseudonym(const intake_t *self, const char *canonical, uint8_t out[32])
+{
+    unsigned int n = 32;
+    HMAC(EVP_sha256(), self->key, 32, (const uint8_t *)canonical, strlen(canonical), out, &n);
+}
+
+static void
+s_result(intake_result_t *out, remiss_code_t code, const remiss_err_t *err)
+{
+    out->code = code;
+    snprintf(out->sentence, sizeof out->sentence, "%s",
+             code == REMISS_OK || !err || !err->text[0] ? remiss_code_sentence(code) : err->text);
+}
+
+/* The registered consents of a subject, decoded for decide. The store
+ * keeps each grant's whole Envelope, so the subject of a consent is known
+ * without keeping personnummer anywhere else. */
+typedef struct s_consents {
+    store_consent_t rows[S_MAX_CONSENTS];
+    Remiss__Envelope *env[S_MAX_CONSENTS];
+    pnr_t subject[S_MAX_CONSENTS];
+    consent_rec_t rec[S_MAX_CONSENTS];
+    size_t n;
+} s_consents_t;
+
+static void
+s_consents_clear(s_consents_t *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        remiss__envelope__free_unpacked(c->env[i], NULL);
+        store_consent_clear(&c->rows[i]);
+    }
+    c->n = 0;
+}
+
+/* Decodes the stored rows into consent records; drops damaged ones. */
+static void
+s_consents_decode(s_consents_t *c, size_t nrows, pnr_date_t today)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < nrows; i++) {
+        Remiss__Envelope *env =
+            remiss__envelope__unpack(NULL, c->rows[i].grant_len, c->rows[i].grant);
+        pnr_t p;
+        if (!env || !env->consent_grant || !env->subject ||
+            pnr_parse(env->subject->personnummer, today, &p, NULL) != REMISS_OK) {
+            remiss__envelope__free_unpacked(env, NULL);
+            store_consent_clear(&c->rows[i]);
+            continue;
+        }
+        if (k != i)
+            c->rows[k] = c->rows[i];
+        c->env[k] = env;
+        c->subject[k] = p;
+        c->rec[k] = (consent_rec_t){.consent_id = c->rows[k].consent_id,
+                                    .granted_by = c->rows[k].granted_by,
+                                    .subject = c->subject[k].canonical,
+                                    .grant = env->consent_grant,
+                                    .revoked = c->rows[k].revoked_at != 0,
+                                    .revoked_at_ms = c->rows[k].revoked_at};
+        k++;
+    }
+    c->n = k;
+}
+
+remiss_code_t
+intake_decide(intake_t *self, const char *sender, const Remiss__Envelope *env, int64_t now_ms,
+              intake_result_t *out)
+{
+    remiss_err_t err = {0};
+    decision_t d;
+    pnr_t subj;
+    pnr_date_t today = pnr_date_from_ms(now_ms);
+    s_consents_t *c = calloc(1, sizeof *c);
+    size_t nrows = 0;
+    memset(out, 0, sizeof *out);
+    if (!c) {
+        s_result(out, REMISS_E_INTERNAL, NULL);
+        return out->code;
+    }
+    /* Find the subject's consents by pseudonym before deciding; an invalid
+     * number is reported by decide itself. */
+    if (env->subject && pnr_parse(env->subject->personnummer, today, &subj, NULL) == REMISS_OK) {
+        out->has_subject = true;
+        memcpy(out->canonical, subj.canonical, sizeof out->canonical);
+        intake_pseudonym(self, subj.canonical, out->pseudonym);
+        if (store_consents_for(self->store, out->pseudonym, S_MAX_CONSENTS, c->rows, &nrows,
+                               &err) != REMISS_OK) {
+            s_result(out, REMISS_E_STORAGE, NULL);
+            free(c);
+            return out->code;
+        }
+        s_consents_decode(c, nrows, today);
+    }
+    remiss_code_t r = decide_envelope(self->policy, sender, env, today, c->rec, c->n, &d, &err);
+    s_result(out, r, &err);
+    out->categories = d.categories ? d.categories : category_of_envelope(env);
+    if (r == REMISS_OK && d.consent)
+        snprintf(out->consent_used, sizeof out->consent_used, "%s", d.consent->consent_id);
+    if (d.rule)
+        snprintf(out->detail, sizeof out->detail, "rule=%s%s%s", d.rule->name,
+                 d.consent ? " consent=" : "", d.consent ? d.consent->consent_id : "");
+    s_consents_clear(c);
+    free(c);
+    return r;
+}
+
+static remiss_code_t
+s_grant(intake_t *self, const char *sender, const Remiss__Envelope *env, const uint8_t *bytes,
+        size_t len, int64_t now_ms, intake_result_t *out)
+{
+    remiss_err_t err = {0};
+    pnr_t subj;
+    remiss_code_t r =
+        decide_consent_grant(self->policy, sender, env, pnr_date_from_ms(now_ms), &subj, &err);
+    if (r != REMISS_OK) {
+        s_result(out, r, &err);
+        return r;
+    }
+    out->has_subject = true;
+    memcpy(out->canonical, subj.canonical, sizeof out->canonical);
+    intake_pseudonym(self, subj.canonical, out->pseudonym);
+    store_consent_t row;
+    memset(&row, 0, sizeof row);
+    snprintf(row.consent_id, sizeof row.consent_id, "%s", env->consent_id);
+    snprintf(row.granted_by, sizeof row.granted_by, "%s", sender);
+    memcpy(row.subject, out->pseudonym, 32);
+    row.grant = (uint8_t *)bytes;
+    row.grant_len = len;
+    row.granted_at = now_ms;
+    bool exists = false;
+    if (store_consent_put(self->store, &row, &exists, &err) != REMISS_OK) {
+        s_result(out, REMISS_E_STORAGE, NULL);
+        return out->code;
+    }
+    if (exists) {
+        /* Ids are never reused: a withdrawn consent granted again is a new
+         * consent with a new id, so the evidence trail stays unambiguous. */
+        snprintf(out->sentence, sizeof out->sentence,
+                 "The consent id %s is already registered; a new consent needs a new id.",
+                 env->consent_id);
+        out->code = REMISS_E_REPLAY;
+        return out->code;
+    }
+    snprintf(out->detail, sizeof out->detail, "consent=%s", env->consent_id);
+    s_result(out, REMISS_OK, NULL);
+    snprintf(out->sentence, sizeof out->sentence, "The consent %s is registered.",
+             env->consent_id);
+    return REMISS_OK;
+}
+
+static remiss_code_t
+s_revoke(intake_t *self, const char *sender, const Remiss__Envelope *env, int64_t now_ms,
+         intake_result_t *out)
+{
+    remiss_err_t err = {0};
+    s_consents_t *c = calloc(1, sizeof *c);
+    bool found = false;
+    const consent_rec_t *target = NULL;
+    pnr_date_t today = pnr_date_from_ms(now_ms);
+    if (!c) {
+        s_result(out, REMISS_E_INTERNAL, NULL);
+        return out->code;
+    }
+    if (env->consent_id && store_consent_get(self->store, env->consent_id, &found, &c->rows[0],
+                                             &err) != REMISS_OK) {
+        free(c);
+        s_result(out, REMISS_E_STORAGE, NULL);
+        return out->code;
+    }
+    s_consents_decode(c, found ? 1 : 0, today);
+    remiss_code_t r =
+        decide_consent_revoke(self->policy, sender, env, today, c->rec, c->n, &target, &err);
+    if (r == REMISS_OK && target) {
+        out->has_subject = true;
+        memcpy(out->canonical, c->subject[0].canonical, sizeof out->canonical);
+        intake_pseudonym(self, out->canonical, out->pseudonym);
+        if (store_consent_revoke(self->store, target->consent_id, now_ms, &err) != REMISS_OK)
+            r = REMISS_E_STORAGE;
+        out->withhold_pending = r == REMISS_OK;
+        snprintf(out->detail, sizeof out->detail, "consent=%s", target->consent_id);
+    }
+    s_result(out, r, &err);
+    if (r == REMISS_OK)
+        snprintf(out->sentence, sizeof out->sentence,
+                 "The consent %s is withdrawn; messages resting on it are withheld.",
+                 env->consent_id);
+    s_consents_clear(c);
+    free(c);
+    return r;
+}
+
+remiss_code_t
+intake_consent(intake_t *self, const char *sender, const Remiss__Envelope *env,
+               const uint8_t *envelope, size_t len, int64_t now_ms, intake_result_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->categories = category_of_envelope(env);
+    if (env->type == REMISS__MESSAGE_TYPE__CONSENT_GRANT)
+        return s_grant(self, sender, env, envelope, len, now_ms, out);
+    if (env->type == REMISS__MESSAGE_TYPE__CONSENT_REVOKE)
+        return s_revoke(self, sender, env, now_ms, out);
+    s_result(out, REMISS_E_MALFORMED, NULL);
+    return out->code;
+}

@@ -1,0 +1,58 @@
+/* intake: the secrecy decision for an authenticated, signature-checked
+ * envelope, with the consent registry in the store.
+ *
+ * The broker calls intake_decide for every routed message when it arrives
+ * and again when it is about to be delivered (a consent may have been
+ * withdrawn, or the policy changed, in between), and intake_consent for
+ * consent grants and revocations. The subject is looked up by its keyed
+ * pseudonym, never by personnummer in clear. */
+#ifndef INTAKE_H
+#define INTAKE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "category.h"
+#include "policy.h"
+#include "remiss.pb-c.h"
+#include "remiss_code.h"
+#include "store.h"
+
+typedef struct intake intake_t;
+
+/* What a decision found, for the receipt, the store and the audit log. */
+typedef struct intake_result {
+    remiss_code_t code;
+    char sentence[320];        /* why, for a person; never personal data */
+    catset_t categories;       /* present in the message */
+    bool has_subject;          /* a valid subject was found */
+    char canonical[13];        /* its 12-digit personnummer (for the audit pseudonym) */
+    uint8_t pseudonym[32];     /* HMAC of canonical */
+    char detail[160];          /* rule / consent used, non-personal */
+    char consent_used[128];    /* id of the consent relied on, "" if none */
+    bool withhold_pending;     /* a revocation: queued messages on consent_id must stop */
+} intake_result_t;
+
+/* store and policy are borrowed; hmac_key (32 bytes) is copied and wiped on
+ * free. NULL on out of memory. */
+intake_t *intake_new(store_t *store, const policy_t *policy, const uint8_t hmac_key[32]);
+void intake_free(intake_t **self_p);
+
+/* Replaces the policy in force (after a reload). Borrowed. */
+void intake_set_policy(intake_t *self, const policy_t *policy);
+
+/* Decides a routed message (not a consent message) from sender today. */
+remiss_code_t intake_decide(intake_t *self, const char *sender, const Remiss__Envelope *env,
+                            int64_t now_ms, intake_result_t *out);
+
+/* Validates a CONSENT_GRANT or CONSENT_REVOKE and writes it to the store
+ * (in the caller's transaction). envelope/len are the serialized Envelope,
+ * kept as the evidence of the grant. */
+remiss_code_t intake_consent(intake_t *self, const char *sender, const Remiss__Envelope *env,
+                             const uint8_t *envelope, size_t len, int64_t now_ms,
+                             intake_result_t *out);
+
+/* HMAC-SHA256(key, canonical) into out. */
+void intake_pseudonym(const intake_t *self, const char *canonical, uint8_t out[32]);
+
+#endif
