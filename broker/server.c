@@ -65,7 +65,7 @@ struct server {
     size_t nreplies, capreplies;
     char (*dirty)[PKI_ID_MAX + 1];/* recipients with something to deliver */
     size_t ndirty, capdirty;
-    int64_t next_reload, next_scan, next_ping, next_purge; /* timers, ms */
+    int64_t next_reload, next_scan, next_ping, next_purge, next_admin; /* timers, ms */
 };
 
 /* ------------------------------------------------------------ small helpers */
@@ -643,8 +643,8 @@ s_on_ack(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
     const uint8_t *id = ack->message_id.data;
     bool refuse = ack->kind == REMISS__ACK_KIND__REFUSE;
     const char *reason = ack->reason && ack->reason[0] ? ack->reason : "refused by the recipient";
-    if (store_finish(self->store, id, q->party->id, refuse ? STORE_DEAD : STORE_DONE,
-                     refuse ? REMISS_E_POLICY_DENIED : REMISS_OK, refuse ? reason : "",
+    if (store_finish(self->store, id, q->party->id, refuse ? STORE_DEAD : STORE_DONE, REMISS_OK,
+                     refuse ? reason : "",
                      log_now_ms(), &changed, &err) != REMISS_OK) {
         s_reply_result(self, q->rid, q->rid_len, q->request_id, id, STORE_ID_LEN,
                        REMISS_E_STORAGE, NULL);
@@ -796,6 +796,16 @@ s_deliver_one(server_t *self, s_conn_t *c, const store_msg_t *m, int64_t now)
     remiss_err_t err;
     bool sent = false;
 
+    if ((int64_t)m->attempts >= self->cfg.max_attempts) {
+        bool changed;
+        char sentence[200];
+        snprintf(sentence, sizeof sentence,
+                 "Not acknowledged after %u deliveries; moved to the dead-letter list.",
+                 m->attempts);
+        store_finish(self->store, m->message_id, NULL, STORE_DEAD, REMISS_OK, sentence, now,
+                     &changed, &err);
+        return true;
+    }
     if (!m->envelope ||
         !(se = remiss__signed_envelope__unpack(NULL, m->envelope_len, m->envelope))) {
         bool changed;
@@ -1194,6 +1204,45 @@ s_flush_replies(server_t *self, bool committed)
     self->nreplies = 0;
 }
 
+/* Carries out what remissctl asked for (in the cycle's transaction, so the
+ * action and its audit entry commit together). */
+static void
+s_admin(server_t *self, int64_t now)
+{
+    store_admin_t req[16];
+    size_t n = 0;
+    remiss_err_t err;
+    if (store_admin_pending(self->store, req, 16, &n, &err) != REMISS_OK)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        char result[256], hex[33];
+        log_hex(hex, req[i].message_id, STORE_ID_LEN);
+        if (strcmp(req[i].action, "requeue") == 0) {
+            bool changed = false;
+            store_msg_t m;
+            bool found = false;
+            if (store_requeue(self->store, req[i].message_id, &changed, &err) != REMISS_OK)
+                snprintf(result, sizeof result, "E_STORAGE: %.200s", err.text);
+            else if (!changed)
+                snprintf(result, sizeof result,
+                         "E_USAGE: message %s is not on the dead-letter list (or was purged)", hex);
+            else {
+                snprintf(result, sizeof result, "OK: message %s is queued again", hex);
+                if (store_find(self->store, req[i].message_id, &found, &m, &err) == REMISS_OK &&
+                    found) {
+                    s_mark_dirty(self, m.recipient);
+                    store_msg_clear(&m);
+                }
+            }
+        } else {
+            snprintf(result, sizeof result, "E_USAGE: unknown action %s", req[i].action);
+        }
+        store_admin_done(self->store, req[i].id, result, now, &err);
+        log_emit(LOG_INFO, "admin_action", "action=%s msg=%s actor=%s result=%.2s", req[i].action,
+                 hex, req[i].actor, result);
+    }
+}
+
 static void
 s_timers(server_t *self, int64_t now, volatile sig_atomic_t *reload)
 {
@@ -1274,6 +1323,10 @@ server_run(server_t *self, volatile sig_atomic_t *stop, volatile sig_atomic_t *r
             free(dirty);
         }
         s_read_batch(self);
+        if (now >= self->next_admin) {
+            s_admin(self, now);
+            self->next_admin = now + 500;
+        }
         remiss_code_t c = store_commit(self->store, &err);
         if (c != REMISS_OK) {
             char q[400];

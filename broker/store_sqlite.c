@@ -39,7 +39,11 @@ static const char s_schema[] =
     "CREATE TABLE IF NOT EXISTS audit_nodes("
     " level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,"
     " PRIMARY KEY(level, idx)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS tree_heads(tree_size INTEGER PRIMARY KEY, sth BLOB NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS tree_heads(tree_size INTEGER PRIMARY KEY, sth BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS admin_queue(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " action TEXT NOT NULL, message_id BLOB NOT NULL, actor TEXT NOT NULL,"
+    " requested_at INTEGER NOT NULL, done_at INTEGER NOT NULL DEFAULT 0,"
+    " result TEXT NOT NULL DEFAULT '');";
 
 #define S_MSG_COLS                                                                              \
     "seq, message_id, sender, recipient, type, purpose, consent_id, subject, envelope_sha256,"  \
@@ -80,6 +84,10 @@ enum {
     Q_STH_PUT,
     Q_STH_LATEST,
     Q_STH_EACH,
+    Q_ADM_PUT,
+    Q_ADM_PENDING,
+    Q_ADM_DONE,
+    Q_ADM_GET,
     Q_COUNT
 };
 
@@ -136,6 +144,13 @@ static const char *const s_sql[Q_COUNT] = {
     [Q_STH_PUT] = "INSERT OR REPLACE INTO tree_heads(tree_size, sth) VALUES(?1,?2)",
     [Q_STH_LATEST] = "SELECT sth FROM tree_heads ORDER BY tree_size DESC LIMIT 1",
     [Q_STH_EACH] = "SELECT tree_size, sth FROM tree_heads ORDER BY tree_size",
+    [Q_ADM_PUT] = "INSERT INTO admin_queue(action, message_id, actor, requested_at)"
+                  " VALUES(?1,?2,?3,?4)",
+    [Q_ADM_PENDING] = "SELECT id, action, message_id, actor, result, done_at FROM admin_queue"
+                      " WHERE done_at = 0 ORDER BY id LIMIT ?1",
+    [Q_ADM_DONE] = "UPDATE admin_queue SET done_at = ?2, result = ?3 WHERE id = ?1",
+    [Q_ADM_GET] = "SELECT id, action, message_id, actor, result, done_at FROM admin_queue"
+                  " WHERE id = ?1",
 };
 
 struct store {
@@ -759,4 +774,71 @@ store_audit_sth_each(store_t *self, store_sth_fn fn, void *ctx, remiss_err_t *er
     }
     sqlite3_reset(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? REMISS_OK : s_fail(self, err, "tree heads");
+}
+
+/* ------------------------------------------------------------ admin */
+
+remiss_code_t
+store_admin_request(store_t *self, const store_admin_t *req, int64_t now, int64_t *id,
+                    remiss_err_t *err)
+{
+    sqlite3_stmt *st = s_q(self, Q_ADM_PUT);
+    s_bind_text(st, 1, req->action);
+    s_bind_blob(st, 2, req->message_id, STORE_ID_LEN);
+    s_bind_text(st, 3, req->actor);
+    sqlite3_bind_int64(st, 4, now);
+    remiss_code_t r = s_exec(self, st, err, "admin request");
+    *id = r == REMISS_OK ? sqlite3_last_insert_rowid(self->db) : 0;
+    return r;
+}
+
+static remiss_code_t
+s_admin_rows(store_t *self, sqlite3_stmt *st, store_admin_t *out, size_t max, size_t *n,
+             remiss_err_t *err)
+{
+    int rc = SQLITE_DONE;
+    *n = 0;
+    while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_admin_t *a = &out[*n];
+        memset(a, 0, sizeof *a);
+        a->id = sqlite3_column_int64(st, 0);
+        s_col_text(st, 1, a->action, sizeof a->action);
+        if (!s_col_fixed(st, 2, a->message_id, STORE_ID_LEN))
+            continue;
+        s_col_text(st, 3, a->actor, sizeof a->actor);
+        s_col_text(st, 4, a->result, sizeof a->result);
+        a->done_at = sqlite3_column_int64(st, 5);
+        (*n)++;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? REMISS_OK : s_fail(self, err, "admin");
+}
+
+remiss_code_t
+store_admin_pending(store_t *self, store_admin_t *out, size_t max, size_t *n, remiss_err_t *err)
+{
+    sqlite3_stmt *st = s_q(self, Q_ADM_PENDING);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+    return s_admin_rows(self, st, out, max, n, err);
+}
+
+remiss_code_t
+store_admin_done(store_t *self, int64_t id, const char *result, int64_t now, remiss_err_t *err)
+{
+    sqlite3_stmt *st = s_q(self, Q_ADM_DONE);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, now);
+    s_bind_text(st, 3, result);
+    return s_exec(self, st, err, "admin done");
+}
+
+remiss_code_t
+store_admin_get(store_t *self, int64_t id, store_admin_t *out, bool *found, remiss_err_t *err)
+{
+    size_t n = 0;
+    sqlite3_stmt *st = s_q(self, Q_ADM_GET);
+    sqlite3_bind_int64(st, 1, id);
+    remiss_code_t r = s_admin_rows(self, st, out, 1, &n, err);
+    *found = n == 1;
+    return r;
 }

@@ -17,6 +17,7 @@
 
 #define S_DEFAULT_TIMEOUT 10000
 #define S_MAX_FRAME       (64u << 20)
+#define S_RESUBSCRIBE_MS  2000
 
 /* A set of 16-byte ids (open addressing, linear probing). */
 typedef struct s_idset {
@@ -47,6 +48,8 @@ struct remiss_client {
     int timeout_ms;
     uint64_t next_request;        /* request ids */
     bool subscribed;
+    unsigned window;              /* subscribed window */
+    int64_t last_subscribe;       /* ms, for renewal */
     bool auth_failed;             /* the broker refused our key */
     s_frame_t *deliveries, *deliveries_tail; /* deliveries not yet returned */
     s_frame_t *receipts, *receipts_tail;     /* receipts of pipelined submits */
@@ -722,8 +725,11 @@ remiss_subscribe(remiss_client_t *self, unsigned window, remiss_err_t *err)
     cf.kind_case = REMISS__CLIENT_FRAME__KIND_SUBSCRIBE;
     cf.subscribe = &sub;
     remiss_code_t r = s_request_result(self, &cf, err);
-    if (r == REMISS_OK)
+    if (r == REMISS_OK) {
         self->subscribed = true;
+        self->window = window;
+        self->last_subscribe = log_now_ms();
+    }
     return r;
 }
 
@@ -823,8 +829,25 @@ remiss_recv(remiss_client_t *self, int timeout_ms, remiss_message_t **out, remis
     }
     int64_t deadline = log_now_ms() + timeout_ms;
     for (;;) {
-        int64_t left = deadline - log_now_ms();
+        int64_t now = log_now_ms(), left = deadline - now;
+        /* A restarted broker has forgotten this subscription: renew it
+         * while idle (the broker treats a renewal as a no-op). */
+        if (now - self->last_subscribe >= S_RESUBSCRIBE_MS) {
+            Remiss__ClientFrame cf = REMISS__CLIENT_FRAME__INIT;
+            Remiss__Subscribe sub = REMISS__SUBSCRIBE__INIT;
+            sub.window = self->window;
+            cf.request_id = self->next_request++;
+            cf.kind_case = REMISS__CLIENT_FRAME__KIND_SUBSCRIBE;
+            cf.subscribe = &sub;
+            remiss_err_t ignored;
+            s_send_frame(self, &cf, &ignored);
+            self->last_subscribe = now;
+        }
+        if (left > S_RESUBSCRIBE_MS)
+            left = S_RESUBSCRIBE_MS;
         Remiss__BrokerFrame *f = s_wait(self, 0, true, left > 0 ? (int)left : 0, err);
+        if (!f && err && err->code == REMISS_E_TIMEOUT && log_now_ms() < deadline)
+            continue;
         if (!f)
             return err ? err->code : REMISS_E_TIMEOUT;
         const Remiss__Delivery *d = f->delivery;

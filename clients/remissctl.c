@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl_store.h"
 #include "pki_admin.h"
 #include "remiss_code.h"
 
@@ -74,6 +75,18 @@ s_pki_revoke(int argc, char **argv)
     return 0;
 }
 
+static int
+s_deadletter(int argc, char **argv)
+{
+    return ctl_deadletter_main(argc, argv);
+}
+
+static int
+s_consent(int argc, char **argv)
+{
+    return ctl_consent_main(argc, argv);
+}
+
 typedef int (*s_cmd_fn)(int argc, char **argv);
 
 static const struct {
@@ -86,6 +99,14 @@ static const struct {
      "pki issue DIR PARTY ROLE [--key-type p256|rsa|ed25519] [--days N]\n"
      "                               issue a party certificate, key and CURVE key"},
     {"pki", "revoke", s_pki_revoke, "pki revoke DIR PARTY         put a party on the CRL"},
+    {"deadletter", NULL, s_deadletter,
+     "deadletter list --db DB [--json]\n"
+     "                               messages refused by recipients or undeliverable\n"
+     "  deadletter requeue --db DB MESSAGE_ID\n"
+     "                               queue one again (remissd performs and audits it)"},
+    {"consent", NULL, s_consent,
+     "consent list --db DB --pki DIR --subject PNR [--json]\n"
+     "                               consents registered for a person"},
 };
 
 static void
@@ -106,8 +127,10 @@ main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++)
-        if (strcmp(argv[1], s_cmds[i].group) == 0 && argc >= 3 &&
-            strcmp(argv[2], s_cmds[i].name) == 0)
+        if (strcmp(argv[1], s_cmds[i].group) == 0 && !s_cmds[i].name)
+            return s_cmds[i].fn(argc - 2, argv + 2);
+        else if (strcmp(argv[1], s_cmds[i].group) == 0 && argc >= 3 &&
+                 strcmp(argv[2], s_cmds[i].name) == 0)
             return s_cmds[i].fn(argc - 3, argv + 3);
     return s_usage_error("unknown command");
 }

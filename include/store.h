@@ -139,6 +139,30 @@ remiss_code_t store_depth(store_t *self, const char *recipient, uint64_t *depth,
 
 void store_msg_clear(store_msg_t *m);
 
+/* ---- admin requests (remissctl asks, the broker acts and audits) */
+
+typedef struct store_admin {
+    int64_t id;                            /* request id */
+    char action[32];                       /* "requeue" */
+    uint8_t message_id[STORE_ID_LEN];
+    char actor[STORE_NAME_MAX];            /* who asked (login name) */
+    char result[256];                      /* filled when done */
+    int64_t done_at;                       /* 0 while pending */
+} store_admin_t;
+
+/* Files a request made at now; *id gets its id. */
+remiss_code_t store_admin_request(store_t *self, const store_admin_t *req, int64_t now,
+                                  int64_t *id, remiss_err_t *err);
+/* Up to max pending requests, oldest first. */
+remiss_code_t store_admin_pending(store_t *self, store_admin_t *out, size_t max, size_t *n,
+                                  remiss_err_t *err);
+/* Marks a request done with a result sentence. */
+remiss_code_t store_admin_done(store_t *self, int64_t id, const char *result, int64_t now,
+                               remiss_err_t *err);
+/* Reads one request (to wait for its result). */
+remiss_code_t store_admin_get(store_t *self, int64_t id, store_admin_t *out, bool *found,
+                              remiss_err_t *err);
+
 /* ---- consents */
 
 typedef struct store_consent {

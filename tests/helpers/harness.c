@@ -65,15 +65,32 @@ harness_log_has(harness_t *h, const char *needle)
     return s_file_has(h->log, needle);
 }
 
+static void s_start(harness_t *h, const char *const *extra, bool same_port);
+
 void
 harness_start(harness_t *h, const char *const *extra)
 {
+    s_start(h, extra, false);
+}
+
+void
+harness_restart(harness_t *h, const char *const *extra)
+{
+    s_start(h, extra, true);
+}
+
+static void
+s_start(harness_t *h, const char *const *extra, bool same_port)
+{
     char bin[256], port_s[16];
-    for (int attempt = 0; attempt < 20; attempt++) {
-        /* A random high port; retried if taken. */
+    for (int attempt = 0; attempt < (same_port ? 50 : 20); attempt++) {
+        /* A random high port; retried if taken. The same port on a restart
+         * (retried: the old socket may linger a moment). */
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        h->port = 20000 + (int)((ts.tv_nsec / 1000 + getpid() * 7919 + attempt * 104729) % 40000);
+        if (!same_port)
+            h->port =
+                20000 + (int)((ts.tv_nsec / 1000 + getpid() * 7919 + attempt * 104729) % 40000);
         snprintf(h->endpoint, sizeof h->endpoint, "tcp://127.0.0.1:%d", h->port);
         snprintf(port_s, sizeof port_s, "%d", h->port);
         const char *argv[64] = {harness_bin("remissd", bin, sizeof bin),

@@ -28,6 +28,9 @@ void harness_init(harness_t *h, const char *const *parties);
  * waits until it logs that it started. Asserts on failure. */
 void harness_start(harness_t *h, const char *const *extra);
 
+/* Starts remissd again on the same endpoint and store (after a kill). */
+void harness_restart(harness_t *h, const char *const *extra);
+
 /* Sends a signal to remissd (SIGHUP to reload). */
 void harness_signal(harness_t *h, int sig);
 
