@@ -1281,7 +1281,9 @@ s_timers(server_t *self, int64_t now, volatile sig_atomic_t *reload)
                 REMISS_OK &&
             purged)
             log_emit(LOG_INFO, "purged", "messages=%llu", (unsigned long long)purged);
-        self->next_purge = now + 60000;
+        /* Often enough that a body never outlives its retention by much. */
+        int64_t every = self->cfg.retention_s * 1000 / 2;
+        self->next_purge = now + (every < 1000 ? 1000 : every > 60000 ? 60000 : every);
     }
 }
 

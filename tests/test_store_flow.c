@@ -3,6 +3,7 @@
  * dead letters, a full disk, and SIGKILL at random moments. */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,6 +278,57 @@ Test(store_flow, a_full_disk_gives_e_storage_and_stored_messages_still_flow, .ti
     remiss_close(&sdf);
     harness_stop_broker(&h);
     umount2(mnt, MNT_DETACH);
+    harness_stop(&h);
+}
+
+/* Whether the store still holds the message body. */
+static bool
+s_body_kept(const char *db, const uint8_t id[REMISS_ID_LEN])
+{
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = NULL;
+    bool kept = true;
+    cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(h, 5000);
+    cr_assert_eq(sqlite3_prepare_v2(h, "SELECT envelope IS NOT NULL FROM messages WHERE "
+                                       "message_id = ?1",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    sqlite3_bind_blob(st, 1, id, REMISS_ID_LEN, SQLITE_STATIC);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    kept = sqlite3_column_int(st, 0) != 0;
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return kept;
+}
+
+Test(store_flow, bodies_are_purged_after_retention_but_metadata_stays, .timeout = 120)
+{
+    harness_t h;
+    remiss_err_t err;
+    uint8_t done[REMISS_ID_LEN], waiting[REMISS_ID_LEN];
+    const char *const short_retention[] = {"--retention", "1", NULL};
+    harness_init(&h, s_parties);
+    harness_start(&h, short_retention);
+    remiss_client_t *sdf = s_sender(&h);
+    remiss_client_t *jt = harness_client(&h, "jobbtorg", false);
+    s_send_ok(sdf, done);
+    remiss_message_t *m = NULL;
+    cr_assert_eq(remiss_recv(jt, 20000, &m, &err), REMISS_OK);
+    cr_assert_eq(remiss_ack(jt, remiss_message_id(m), &err), REMISS_OK);
+    remiss_message_free(&m);
+    remiss_close(&jt);
+    s_send_ok(sdf, waiting); /* not yet delivered: must be kept */
+    cr_assert(s_body_kept(h.db, done));
+    for (int i = 0; i < 60 && s_body_kept(h.db, done); i++)
+        usleep(100000);
+    cr_assert_not(s_body_kept(h.db, done), "the acknowledged body outlived its retention");
+    cr_assert(s_body_kept(h.db, waiting), "an undelivered body must never be purged");
+    Remiss__StatusReply *st = NULL;
+    cr_assert_eq(remiss_status(sdf, done, &st, &err), REMISS_OK);
+    cr_assert_eq(st->state, REMISS__MESSAGE_STATE__DONE, "the metadata stays");
+    remiss__status_reply__free_unpacked(st, NULL);
+    remiss_close(&sdf);
     harness_stop(&h);
 }
 
