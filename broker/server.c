@@ -452,7 +452,7 @@ s_accept(server_t *self, const s_req_t *q, const Remiss__Envelope *env,
         if (r == REMISS_OK && cr.withhold_pending)
             r = s_withhold_consent(self, env->consent_id, now);
     } else if ((r = store_insert(self->store, &m, &err)) == REMISS_OK && m.has_linked)
-        r = store_link_transfer(self->store, m.linked_id, m.recipient,
+        r = store_link_transfer(self->store, m.linked_id, m.recipient, m.sender,
                                 env->transfer_ack->decision,
                                 env->transfer_ack->receiving_unit, m.message_id, &err);
     if (r != REMISS_OK) {

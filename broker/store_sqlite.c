@@ -119,7 +119,7 @@ static const char *const s_sql[Q_COUNT] = {
                   " ended_at = 0, next_at = 0 WHERE message_id = ?1 AND state IN (4, 5)"
                   " AND envelope IS NOT NULL",
     [Q_LINK] = "UPDATE messages SET transfer_decision = ?3, receiving_unit = ?4,"
-               " transfer_ack_id = ?5 WHERE message_id = ?1 AND sender = ?2",
+               " transfer_ack_id = ?5 WHERE message_id = ?1 AND sender = ?2 AND recipient = ?6",
     [Q_DEAD] = "SELECT " S_MSG_COLS " FROM messages WHERE state IN (4, 5) ORDER BY seq DESC"
                " LIMIT ?1",
     [Q_BY_CONSENT] = "SELECT " S_MSG_COLS " FROM messages WHERE consent_id = ?1 AND"
@@ -515,8 +515,8 @@ store_requeue(store_t *self, const uint8_t id[STORE_ID_LEN], bool *changed, remi
 
 remiss_code_t
 store_link_transfer(store_t *self, const uint8_t orig[STORE_ID_LEN], const char *orig_sender,
-                    int decision, const char *unit, const uint8_t ack_id[STORE_ID_LEN],
-                    remiss_err_t *err)
+                    const char *orig_recipient, int decision, const char *unit,
+                    const uint8_t ack_id[STORE_ID_LEN], remiss_err_t *err)
 {
     sqlite3_stmt *st = s_q(self, Q_LINK);
     s_bind_blob(st, 1, orig, STORE_ID_LEN);
@@ -524,6 +524,7 @@ store_link_transfer(store_t *self, const uint8_t orig[STORE_ID_LEN], const char 
     sqlite3_bind_int(st, 3, decision);
     s_bind_text(st, 4, unit);
     s_bind_blob(st, 5, ack_id, STORE_ID_LEN);
+    s_bind_text(st, 6, orig_recipient);
     return s_exec(self, st, err, "link transfer");
 }
 

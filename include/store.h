@@ -116,9 +116,12 @@ remiss_code_t store_finish(store_t *self, const uint8_t id[STORE_ID_LEN], const 
 remiss_code_t store_requeue(store_t *self, const uint8_t id[STORE_ID_LEN], bool *changed,
                             remiss_err_t *err);
 
-/* Links a transfer decision to the original message sent by orig_sender. */
+/* Links a transfer decision to the original message, only if that went
+ * from orig_sender to orig_recipient (the decision's recipient and sender):
+ * nobody else can attach a decision to someone's case. */
 remiss_code_t store_link_transfer(store_t *self, const uint8_t orig[STORE_ID_LEN],
-                                  const char *orig_sender, int decision, const char *unit,
+                                  const char *orig_sender, const char *orig_recipient,
+                                  int decision, const char *unit,
                                   const uint8_t ack_id[STORE_ID_LEN], remiss_err_t *err);
 
 /* Lists messages in state DEAD or HELD (newest first, up to max). */
