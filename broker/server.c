@@ -34,6 +34,17 @@ typedef struct s_conn {
     uint32_t ninflight;
 } s_conn_t;
 
+/* Per-party accounting: the token bucket of its sending rate and a cached
+ * depth of its queue as a recipient (refreshed every second, so intake does
+ * not count rows for every message). */
+typedef struct s_account {
+    char party[PKI_ID_MAX + 1];
+    double tokens;               /* messages it may still send now */
+    int64_t refilled_at;         /* ms */
+    uint64_t depth;              /* queued + in flight, as of depth_at, plus since */
+    int64_t depth_at;            /* ms; 0 = unknown */
+} s_account_t;
+
 /* A reply waiting for the transaction to commit. */
 typedef struct s_reply {
     uint8_t rid[S_RID_MAX];
@@ -61,6 +72,8 @@ struct server {
     uint8_t curve_secret[32];     /* broker CURVE secret */
     s_conn_t *conns;              /* subscribed connections */
     size_t nconns;
+    s_account_t *accounts;        /* per-party rate and queue accounting */
+    size_t naccounts;
     s_reply_t *replies;           /* replies of the current cycle */
     size_t nreplies, capreplies;
     char (*dirty)[PKI_ID_MAX + 1];/* recipients with something to deliver */
@@ -271,6 +284,70 @@ s_reply_result(server_t *self, const uint8_t *rid, size_t rid_len, uint64_t requ
         self->nreplies--;
 }
 
+/* ------------------------------------------------------------ limits */
+
+static s_account_t *
+s_account(server_t *self, const char *party)
+{
+    for (size_t i = 0; i < self->naccounts; i++)
+        if (strcmp(self->accounts[i].party, party) == 0)
+            return &self->accounts[i];
+    s_account_t *grown = realloc(self->accounts, (self->naccounts + 1) * sizeof *grown);
+    if (!grown)
+        return NULL;
+    self->accounts = grown;
+    s_account_t *a = &self->accounts[self->naccounts++];
+    memset(a, 0, sizeof *a);
+    snprintf(a->party, sizeof a->party, "%s", party);
+    a->tokens = (double)self->cfg.rate_burst;
+    a->refilled_at = log_now_ms();
+    return a;
+}
+
+/* True if party may send one more message now (token bucket). */
+static bool
+s_rate_ok(server_t *self, const char *party, int64_t now)
+{
+    if (self->cfg.rate_per_s <= 0)
+        return true;
+    s_account_t *a = s_account(self, party);
+    if (!a)
+        return false;
+    double burst = (double)self->cfg.rate_burst;
+    a->tokens += (double)(now - a->refilled_at) * (double)self->cfg.rate_per_s / 1000.0;
+    if (a->tokens > burst)
+        a->tokens = burst;
+    a->refilled_at = now;
+    if (a->tokens < 1.0)
+        return false;
+    a->tokens -= 1.0;
+    return true;
+}
+
+/* True if recipient's queue has room for one more. */
+static bool
+s_queue_ok(server_t *self, const char *recipient, int64_t now)
+{
+    s_account_t *a = s_account(self, recipient);
+    remiss_err_t err;
+    if (!a)
+        return false;
+    if (now - a->depth_at >= 1000) {
+        if (store_depth(self->store, recipient, &a->depth, &err) != REMISS_OK)
+            return true; /* the insert will report the storage problem */
+        a->depth_at = now;
+    }
+    return a->depth < (uint64_t)self->cfg.max_queue;
+}
+
+static void
+s_queue_added(server_t *self, const char *recipient)
+{
+    s_account_t *a = s_account(self, recipient);
+    if (a)
+        a->depth++;
+}
+
 /* ------------------------------------------------------------ intake */
 
 static void s_inflight_done(server_t *self, const char *party, const uint8_t *id);
@@ -474,8 +551,10 @@ s_accept(server_t *self, const s_req_t *q, const Remiss__Envelope *env,
         rep->has_id = true;
         snprintf(rep->sender, sizeof rep->sender, "%s", q->party->id);
     }
-    if (!s_is_consent(env))
+    if (!s_is_consent(env)) {
         s_mark_dirty(self, m.recipient);
+        s_queue_added(self, m.recipient);
+    }
     if (self->cfg.verbose) {
         char hex[33];
         log_emit(LOG_INFO, "accepted", "msg=%s from=%s to=%s type=%s",
@@ -505,6 +584,16 @@ s_on_submit(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
     if (!se || se->envelope.len == 0) {
         s_reply_receipt(self, q->rid, q->rid_len, q->request_id, NULL, REMISS_E_MALFORMED,
                         "The frame carries no envelope.", 0, NULL, q->party->id);
+        return;
+    }
+    /* Before any expensive work: a flood must not buy signature checks. */
+    if (!s_rate_ok(self, q->party->id, now)) {
+        char slow[160];
+        snprintf(slow, sizeof slow,
+                 "More than %lld messages per second from this party; send again shortly.",
+                 (long long)self->cfg.rate_per_s);
+        s_reply_receipt(self, q->rid, q->rid_len, q->request_id, NULL, REMISS_E_RATE_LIMITED,
+                        slow, 0, NULL, q->party->id);
         return;
     }
     s_sha256(se->envelope.data, se->envelope.len, env_hash);
@@ -537,6 +626,12 @@ s_on_submit(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
             goto out;
         r = REMISS_E_REPLAY;
         why = "This message id was already used for a different message.";
+        goto refuse;
+    }
+    if (!s_is_consent(env) && !s_queue_ok(self, env->recipient, now)) {
+        r = REMISS_E_RATE_LIMITED;
+        why = "The recipient's queue is full (it is not collecting its messages); the message "
+              "was not accepted, send it again later.";
         goto refuse;
     }
     intake_result_t ir;
@@ -1091,6 +1186,7 @@ server_destroy(server_t **self_p)
     for (size_t i = 0; i < self->nconns; i++)
         free(self->conns[i].inflight);
     free(self->conns);
+    free(self->accounts);
     for (size_t i = 0; i < self->nreplies; i++)
         free(self->replies[i].data);
     free(self->replies);
