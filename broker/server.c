@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 #include "category.h"
 #include "intake.h"
 #include "log.h"
+#include "metrics.h"
 #include "parties.h"
 #include "pki.h"
 #include "policy.h"
@@ -67,6 +69,8 @@ struct server {
     store_t *store;               /* durable state */
     policy_t *policy;             /* secrecy policy in force, replaced on reload */
     intake_t *intake;             /* policy and consent decisions */
+    metrics_t *metrics;           /* /metrics and /healthz, NULL when off */
+    int64_t next_gauges;          /* ms: queue depth and connection gauges */
     EVP_PKEY *sign_key;           /* broker signing key */
     X509 *cert;                   /* broker certificate */
     uint8_t curve_secret[32];     /* broker CURVE secret */
@@ -235,6 +239,8 @@ s_reply_receipt(server_t *self, const uint8_t *rid, size_t rid_len, uint64_t req
     if (!s_make_receipt(self, request_id, id, code, sentence, audit_index, env_hash, sender,
                         &r->data, &r->len))
         self->nreplies--;
+    if (code != REMISS_OK)
+        metrics_refused(self->metrics, code);
     if (code != REMISS_OK && self->cfg.verbose) {
         char hex[33] = "-";
         if (id)
@@ -381,8 +387,14 @@ s_check_envelope(server_t *self, const s_req_t *q, const Remiss__SignedEnvelope 
         *why = "The message type is unknown or does not match the body.";
         return REMISS_E_MALFORMED;
     }
-    if (!pki_verify(q->party->pub, PKI_CTX_ENVELOPE, se->envelope.data, se->envelope.len,
-                    se->signature.data, se->signature.len))
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    bool good = pki_verify(q->party->pub, PKI_CTX_ENVELOPE, se->envelope.data, se->envelope.len,
+                           se->signature.data, se->signature.len);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    metrics_verify_seconds(self->metrics,
+                           (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    if (!good)
         return REMISS_E_BAD_SIGNATURE;
     if (strcmp(env->sender, q->party->id) != 0)
         return REMISS_E_SENDER_MISMATCH;
@@ -551,6 +563,7 @@ s_accept(server_t *self, const s_req_t *q, const Remiss__Envelope *env,
         rep->has_id = true;
         snprintf(rep->sender, sizeof rep->sender, "%s", q->party->id);
     }
+    metrics_accepted(self->metrics);
     if (!s_is_consent(env)) {
         s_mark_dirty(self, m.recipient);
         s_queue_added(self, m.recipient);
@@ -746,6 +759,8 @@ s_on_ack(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
         return;
     }
     s_inflight_done(self, q->party->id, id);
+    if (changed && !refuse)
+        metrics_acked(self->metrics);
     if (!changed) {
         /* Acknowledging twice is fine; acknowledging what is not yours is not. */
         store_msg_t m;
@@ -945,6 +960,7 @@ s_deliver_one(server_t *self, s_conn_t *c, const store_msg_t *m, int64_t now)
         int e = s_send_to(self, c->rid, c->rid_len, frame, flen);
         if (e == 0) {
             sent = true;
+            metrics_delivered(self->metrics);
             store_mark_sent(self->store, m->seq, now, now + self->cfg.redeliver_ms, &err);
             memcpy(c->inflight[c->ninflight++], m->message_id, STORE_ID_LEN);
         }
@@ -1033,6 +1049,7 @@ s_on_zap(server_t *self)
         }
     }
     if (strcmp(status, "200") != 0) {
+        metrics_auth_refused(self->metrics);
         char q[80];
         log_emit(LOG_WARN, "auth_refused", "peer=%s party=%s reason=%s", peer, p ? p->id : "-",
                  log_quote(q, sizeof q, text));
@@ -1163,6 +1180,10 @@ server_new(const broker_config_t *cfg, remiss_err_t *err)
         server_destroy(&self);
         return NULL;
     }
+    if (cfg->metrics[0] && !(self->metrics = metrics_start(cfg->metrics, err))) {
+        server_destroy(&self);
+        return NULL;
+    }
     int64_t now = log_now_ms();
     self->next_reload = now + cfg->crl_check_s * 1000;
     self->next_scan = now;
@@ -1177,6 +1198,7 @@ server_destroy(server_t **self_p)
     if (!self_p || !*self_p)
         return;
     server_t *self = *self_p;
+    metrics_stop(&self->metrics);
     if (self->router)
         zmq_close(self->router);
     if (self->zap)
@@ -1370,6 +1392,28 @@ s_timers(server_t *self, int64_t now, volatile sig_atomic_t *reload)
             }
         self->next_ping = now + S_PING_MS;
     }
+    if (self->metrics && now >= self->next_gauges) {
+        /* Queue depth of every party of the registry, and receiving parties. */
+        size_t n = parties_count(self->parties), k = 0, connected = 0;
+        const char **names = calloc(n ? n : 1, sizeof *names);
+        uint64_t *depths = calloc(n ? n : 1, sizeof *depths);
+        remiss_err_t err;
+        for (size_t i = 0; names && depths && i < n; i++) {
+            const party_t *p = parties_at(self->parties, i);
+            if (store_depth(self->store, p->id, &depths[k], &err) == REMISS_OK)
+                names[k++] = p->id;
+            for (size_t c = 0; c < self->nconns; c++)
+                if (strcmp(self->conns[c].party, p->id) == 0) {
+                    connected++;
+                    break;
+                }
+        }
+        metrics_set_queues(self->metrics, names, depths, k);
+        metrics_set_connected(self->metrics, connected);
+        free(names);
+        free(depths);
+        self->next_gauges = now + 1000;
+    }
     if (now >= self->next_purge) {
         remiss_err_t err;
         uint64_t purged = 0;
@@ -1425,7 +1469,13 @@ server_run(server_t *self, volatile sig_atomic_t *stop, volatile sig_atomic_t *r
             s_admin(self, now);
             self->next_admin = now + 500;
         }
+        struct timespec c0, c1;
+        clock_gettime(CLOCK_MONOTONIC, &c0);
         remiss_code_t c = store_commit(self->store, &err);
+        clock_gettime(CLOCK_MONOTONIC, &c1);
+        metrics_commit_seconds(self->metrics, (double)(c1.tv_sec - c0.tv_sec) +
+                                                  (double)(c1.tv_nsec - c0.tv_nsec) / 1e9);
+        metrics_set_health(self->metrics, c == REMISS_OK, self->policy != NULL);
         if (c != REMISS_OK) {
             char q[400];
             log_emit(LOG_ERROR, "commit_failed", "reason=%s", log_quote(q, sizeof q, err.text));

@@ -97,8 +97,10 @@ s_start(harness_t *h, const char *const *extra, bool same_port)
                                 "--pki", h->pki, "--db", h->db, "--listen", h->endpoint,
                                 "--policy", h->policy};
         int argc = 9;
+        char mport[32];
+        snprintf(mport, sizeof mport, "127.0.0.1:%d", h->port + 1);
         for (size_t i = 0; extra && extra[i] && argc < 62; i++)
-            argv[argc++] = extra[i];
+            argv[argc++] = strcmp(extra[i], "@metrics") == 0 ? mport : extra[i];
         argv[argc] = NULL;
         truncate(h->log, 0);
         pid_t pid = fork();

@@ -25,7 +25,8 @@ typedef struct harness {
 void harness_init(harness_t *h, const char *const *parties);
 
 /* Starts remissd with the extra NULL-terminated arguments (may be NULL);
- * waits until it logs that it started. Asserts on failure. */
+ * an argument "@metrics" becomes 127.0.0.1:(port + 1). Waits until it
+ * logs that it started. Asserts on failure. */
 void harness_start(harness_t *h, const char *const *extra);
 
 /* Starts remissd again on the same endpoint and store (after a kill). */

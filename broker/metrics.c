@@ -1,0 +1,315 @@
+/* metrics: Prometheus exposition over libmicrohttpd. */
+#include "metrics.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_NCODES     (REMISS_WIRE_CODE_MAX + 1)
+#define S_NBUCKETS   12
+#define S_MAX_QUEUES 256
+
+/* Upper bounds (seconds) of the latency histogram buckets. */
+static const double s_bounds[S_NBUCKETS] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                            0.01,   0.025,   0.05,   0.1,   0.25,   1.0};
+
+typedef struct s_hist {
+    _Atomic uint64_t buckets[S_NBUCKETS + 1]; /* last one: +Inf */
+    _Atomic uint64_t sum_ns;                  /* sum in nanoseconds */
+    _Atomic uint64_t count;
+} s_hist_t;
+
+struct metrics {
+    struct MHD_Daemon *daemon;            /* HTTP listener */
+    _Atomic uint64_t accepted, delivered, acked, auth_refused;
+    _Atomic uint64_t refused[S_NCODES];   /* by reason code */
+    _Atomic uint64_t connected, audit_size;
+    _Atomic bool store_ok, policy_ok;
+    s_hist_t commit, verify;
+    pthread_mutex_t lock;                 /* guards the queue gauges */
+    char queue_names[S_MAX_QUEUES][64];
+    uint64_t queue_depths[S_MAX_QUEUES];
+    size_t nqueues;
+};
+
+typedef struct s_buf {
+    char *data;
+    size_t len, cap;
+} s_buf_t;
+
+static void __attribute__((format(printf, 2, 3)))
+s_printf(s_buf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int n = vsnprintf(b->data ? b->data + b->len : NULL, b->data ? b->cap - b->len : 0, fmt,
+                          ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        if (b->data && b->len + (size_t)n < b->cap) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = (b->cap ? b->cap * 2 : 8192) + (size_t)n;
+        char *grown = realloc(b->data, cap);
+        if (!grown)
+            return;
+        b->data = grown;
+        b->cap = cap;
+    }
+}
+
+static void
+s_hist_print(s_buf_t *b, const char *name, const char *help, s_hist_t *h)
+{
+    s_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    uint64_t cum = 0;
+    for (int i = 0; i < S_NBUCKETS; i++) {
+        cum += atomic_load(&h->buckets[i]);
+        s_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, s_bounds[i], (unsigned long long)cum);
+    }
+    cum += atomic_load(&h->buckets[S_NBUCKETS]);
+    s_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
+    s_printf(b, "%s_sum %.9f\n%s_count %llu\n", name, (double)atomic_load(&h->sum_ns) / 1e9, name,
+             (unsigned long long)atomic_load(&h->count));
+}
+
+static void
+s_counter(s_buf_t *b, const char *name, const char *help, uint64_t v, bool gauge)
+{
+    s_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name,
+             gauge ? "gauge" : "counter", name, (unsigned long long)v);
+}
+
+static void
+s_render(metrics_t *m, s_buf_t *b)
+{
+    s_counter(b, "remiss_messages_accepted_total", "Messages accepted and stored.",
+              atomic_load(&m->accepted), false);
+    s_printf(b, "# HELP remiss_messages_refused_total Messages refused, by reason code.\n"
+                "# TYPE remiss_messages_refused_total counter\n");
+    for (int c = 1; c < S_NCODES; c++)
+        s_printf(b, "remiss_messages_refused_total{code=\"%s\"} %llu\n",
+                 remiss_code_name((remiss_code_t)c), (unsigned long long)atomic_load(&m->refused[c]));
+    s_counter(b, "remiss_deliveries_total", "Deliveries handed to recipients (incl. redeliveries).",
+              atomic_load(&m->delivered), false);
+    s_counter(b, "remiss_acknowledgements_total", "Messages acknowledged by recipients.",
+              atomic_load(&m->acked), false);
+    s_counter(b, "remiss_auth_refused_total", "Clients refused at the CURVE/ZAP handshake.",
+              atomic_load(&m->auth_refused), false);
+    s_counter(b, "remiss_connected_parties", "Parties with a receiving connection.",
+              atomic_load(&m->connected), true);
+    s_counter(b, "remiss_audit_tree_size", "Entries in the audit log.",
+              atomic_load(&m->audit_size), true);
+    s_printf(b, "# HELP remiss_queue_depth Queued and in-flight messages per recipient.\n"
+                "# TYPE remiss_queue_depth gauge\n");
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < m->nqueues; i++)
+        s_printf(b, "remiss_queue_depth{recipient=\"%s\"} %llu\n", m->queue_names[i],
+                 (unsigned long long)m->queue_depths[i]);
+    pthread_mutex_unlock(&m->lock);
+    s_hist_print(b, "remiss_commit_seconds", "Store commit latency per poll cycle.", &m->commit);
+    s_hist_print(b, "remiss_verify_seconds", "Envelope signature verification latency.",
+                 &m->verify);
+}
+
+static enum MHD_Result
+s_answer(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+         const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    metrics_t *m = cls;
+    (void)version;
+    (void)upload;
+    (void)upload_size;
+    (void)con_cls;
+    struct MHD_Response *resp;
+    unsigned status = MHD_HTTP_OK;
+    s_buf_t b = {0};
+    if (strcmp(method, "GET") != 0) {
+        status = MHD_HTTP_METHOD_NOT_ALLOWED;
+        s_printf(&b, "only GET\n");
+    } else if (strcmp(url, "/metrics") == 0) {
+        s_render(m, &b);
+    } else if (strcmp(url, "/healthz") == 0) {
+        bool store = atomic_load(&m->store_ok), policy = atomic_load(&m->policy_ok);
+        if (!store || !policy)
+            status = MHD_HTTP_SERVICE_UNAVAILABLE;
+        s_printf(&b, "%s store=%s policy=%s\n", store && policy ? "ok" : "unhealthy",
+                 store ? "writable" : "failing", policy ? "loaded" : "missing");
+    } else {
+        status = MHD_HTTP_NOT_FOUND;
+        s_printf(&b, "not found: try /metrics or /healthz\n");
+    }
+    if (!b.data)
+        return MHD_NO;
+    resp = MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(b.data);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type",
+                            strcmp(url, "/metrics") == 0 ? "text/plain; version=0.0.4"
+                                                         : "text/plain; charset=utf-8");
+    enum MHD_Result r = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+metrics_t *
+metrics_start(const char *address, remiss_err_t *err)
+{
+    struct sockaddr_in sin;
+    char host[64];
+    const char *colon = strrchr(address, ':');
+    memset(&sin, 0, sizeof sin);
+    if (!colon || (size_t)(colon - address) >= sizeof host) {
+        remiss_err_set(err, REMISS_E_CONFIG, "metrics address must be HOST:PORT");
+        return NULL;
+    }
+    memcpy(host, address, (size_t)(colon - address));
+    host[colon - address] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t)port);
+    if (*end || port <= 0 || port > 65535 || inet_pton(AF_INET, host, &sin.sin_addr) != 1 ||
+        (ntohl(sin.sin_addr.s_addr) >> 24) != 127) {
+        remiss_err_set(err, REMISS_E_CONFIG,
+                       "metrics must listen on a loopback address such as 127.0.0.1:9474");
+        return NULL;
+    }
+    metrics_t *m = calloc(1, sizeof *m);
+    if (!m) {
+        remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&m->lock, NULL);
+    m->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+                                 (uint16_t)port, NULL, NULL, s_answer, m, MHD_OPTION_SOCK_ADDR,
+                                 (struct sockaddr *)&sin, MHD_OPTION_CONNECTION_LIMIT, 16u,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+    if (!m->daemon) {
+        remiss_err_set(err, REMISS_E_CONFIG, "cannot listen for metrics on %s", address);
+        pthread_mutex_destroy(&m->lock);
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void
+metrics_stop(metrics_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    MHD_stop_daemon((*self_p)->daemon);
+    pthread_mutex_destroy(&(*self_p)->lock);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+void
+metrics_accepted(metrics_t *self)
+{
+    if (self)
+        atomic_fetch_add(&self->accepted, 1);
+}
+
+void
+metrics_refused(metrics_t *self, remiss_code_t code)
+{
+    if (self && remiss_code_is_wire((int)code))
+        atomic_fetch_add(&self->refused[code], 1);
+}
+
+void
+metrics_delivered(metrics_t *self)
+{
+    if (self)
+        atomic_fetch_add(&self->delivered, 1);
+}
+
+void
+metrics_acked(metrics_t *self)
+{
+    if (self)
+        atomic_fetch_add(&self->acked, 1);
+}
+
+void
+metrics_auth_refused(metrics_t *self)
+{
+    if (self)
+        atomic_fetch_add(&self->auth_refused, 1);
+}
+
+static void
+s_observe(s_hist_t *h, double seconds)
+{
+    int i = 0;
+    while (i < S_NBUCKETS && seconds > s_bounds[i])
+        i++;
+    atomic_fetch_add(&h->buckets[i], 1);
+    atomic_fetch_add(&h->sum_ns, (uint64_t)(seconds * 1e9));
+    atomic_fetch_add(&h->count, 1);
+}
+
+void
+metrics_commit_seconds(metrics_t *self, double seconds)
+{
+    if (self)
+        s_observe(&self->commit, seconds);
+}
+
+void
+metrics_verify_seconds(metrics_t *self, double seconds)
+{
+    if (self)
+        s_observe(&self->verify, seconds);
+}
+
+void
+metrics_set_connected(metrics_t *self, uint64_t parties)
+{
+    if (self)
+        atomic_store(&self->connected, parties);
+}
+
+void
+metrics_set_audit_size(metrics_t *self, uint64_t size)
+{
+    if (self)
+        atomic_store(&self->audit_size, size);
+}
+
+void
+metrics_set_health(metrics_t *self, bool store_ok, bool policy_ok)
+{
+    if (!self)
+        return;
+    atomic_store(&self->store_ok, store_ok);
+    atomic_store(&self->policy_ok, policy_ok);
+}
+
+void
+metrics_set_queues(metrics_t *self, const char *const *recipients, const uint64_t *depths,
+                   size_t n)
+{
+    if (!self)
+        return;
+    pthread_mutex_lock(&self->lock);
+    self->nqueues = 0;
+    for (size_t i = 0; i < n && self->nqueues < S_MAX_QUEUES; i++) {
+        snprintf(self->queue_names[self->nqueues], sizeof self->queue_names[0], "%s",
+                 recipients[i]);
+        self->queue_depths[self->nqueues++] = depths[i];
+    }
+    pthread_mutex_unlock(&self->lock);
+}

@@ -1,0 +1,40 @@
+/* metrics: Prometheus text-format metrics and a health check on a loopback
+ * HTTP listener (libmicrohttpd, its own thread).
+ *
+ * The broker thread updates counters with atomic operations; the HTTP
+ * thread only reads them, so it never touches broker state. GET /metrics
+ * answers the metrics, GET /healthz answers 200 "ok" when the store was
+ * writable at the last commit and a policy is loaded, 503 otherwise. */
+#ifndef METRICS_H
+#define METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "remiss_code.h"
+
+typedef struct metrics metrics_t;
+
+/* Starts the listener on "127.0.0.1:PORT" (or "[::1]:PORT"); only loopback
+ * addresses are accepted. NULL with err on failure. */
+metrics_t *metrics_start(const char *address, remiss_err_t *err);
+void metrics_stop(metrics_t **self_p);
+
+/* Counting. Every function accepts NULL (metrics off). */
+void metrics_accepted(metrics_t *self);
+void metrics_refused(metrics_t *self, remiss_code_t code);
+void metrics_delivered(metrics_t *self);
+void metrics_acked(metrics_t *self);
+void metrics_auth_refused(metrics_t *self);
+void metrics_commit_seconds(metrics_t *self, double seconds);
+void metrics_verify_seconds(metrics_t *self, double seconds);
+void metrics_set_connected(metrics_t *self, uint64_t parties);
+void metrics_set_audit_size(metrics_t *self, uint64_t size);
+void metrics_set_health(metrics_t *self, bool store_ok, bool policy_ok);
+
+/* Replaces the queue-depth gauges: n recipients with their depths. */
+void metrics_set_queues(metrics_t *self, const char *const *recipients, const uint64_t *depths,
+                        size_t n);
+
+#endif
