@@ -25,6 +25,7 @@
 #define S_FUTURE_SKEW  300000 /* ms an envelope may be dated ahead of our clock */
 #define S_PING_MS      5000  /* liveness check of receiving connections */
 #define S_HARD_FACTOR  4     /* frames over max_frame * this drop the connection */
+#define S_AUTH_LOG_PER_S 10  /* auth refusals logged per second at most */
 
 /* A connection that subscribed to deliveries. */
 typedef struct s_conn {
@@ -71,6 +72,9 @@ struct server {
     intake_t *intake;             /* policy and consent decisions */
     metrics_t *metrics;           /* /metrics and /healthz, NULL when off */
     int64_t next_gauges;          /* ms: queue depth and connection gauges */
+    int64_t auth_log_sec;         /* second of the current auth log allowance */
+    unsigned auth_logged;         /* auth refusals logged in that second */
+    uint64_t auth_suppressed;     /* ... and not logged */
     EVP_PKEY *sign_key;           /* broker signing key */
     X509 *cert;                   /* broker certificate */
     uint8_t curve_secret[32];     /* broker CURVE secret */
@@ -618,29 +622,32 @@ s_on_submit(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
     }
     if (env->message_id.len == STORE_ID_LEN)
         id = env->message_id.data;
+    /* A message id is used once. Looked up before the signature: a copy of
+     * someone else's envelope is a replay whoever sends it, and the same
+     * sender's identical resend gets its original receipt again. */
+    if (id) {
+        store_msg_t prev;
+        bool found = false;
+        if (store_find(self->store, id, &found, &prev, &err) != REMISS_OK) {
+            r = REMISS_E_STORAGE;
+            goto refuse;
+        }
+        if (found) {
+            bool same = memcmp(prev.envelope_sha256, env_hash, 32) == 0 &&
+                        strcmp(prev.sender, q->party->id) == 0;
+            if (same)
+                s_reply_raw(self, q->rid, q->rid_len, q->request_id, prev.receipt,
+                            prev.receipt_len);
+            store_msg_clear(&prev);
+            if (same)
+                goto out;
+            r = REMISS_E_REPLAY;
+            why = "This message id was already used for another message.";
+            goto refuse;
+        }
+    }
     if ((r = s_check_envelope(self, q, se, env, now, &why)) != REMISS_OK)
         goto refuse;
-
-    /* The same id: the same signed bytes get the same receipt; other bytes
-     * are a replay. */
-    store_msg_t prev;
-    bool found = false;
-    if (store_find(self->store, id, &found, &prev, &err) != REMISS_OK) {
-        r = REMISS_E_STORAGE;
-        goto refuse;
-    }
-    if (found) {
-        bool same = memcmp(prev.envelope_sha256, env_hash, 32) == 0 &&
-                    strcmp(prev.sender, q->party->id) == 0;
-        if (same)
-            s_reply_raw(self, q->rid, q->rid_len, q->request_id, prev.receipt, prev.receipt_len);
-        store_msg_clear(&prev);
-        if (same)
-            goto out;
-        r = REMISS_E_REPLAY;
-        why = "This message id was already used for a different message.";
-        goto refuse;
-    }
     if (!s_is_consent(env) && !s_queue_ok(self, env->recipient, now)) {
         r = REMISS_E_RATE_LIMITED;
         why = "The recipient's queue is full (it is not collecting its messages); the message "
@@ -1050,9 +1057,25 @@ s_on_zap(server_t *self)
     }
     if (strcmp(status, "200") != 0) {
         metrics_auth_refused(self->metrics);
-        char q[80];
-        log_emit(LOG_WARN, "auth_refused", "peer=%s party=%s reason=%s", peer, p ? p->id : "-",
-                 log_quote(q, sizeof q, text));
+        /* At most S_AUTH_LOG_PER_S lines a second: a flood of strangers must
+         * not flood the journal; the count of the rest is logged. */
+        int64_t sec = log_now_ms() / 1000;
+        if (sec != self->auth_log_sec) {
+            if (self->auth_suppressed)
+                log_emit(LOG_WARN, "auth_refused_suppressed", "count=%llu",
+                         (unsigned long long)self->auth_suppressed);
+            self->auth_log_sec = sec;
+            self->auth_logged = 0;
+            self->auth_suppressed = 0;
+        }
+        if (self->auth_logged < S_AUTH_LOG_PER_S) {
+            char q[80];
+            self->auth_logged++;
+            log_emit(LOG_WARN, "auth_refused", "peer=%s party=%s reason=%s", peer,
+                     p ? p->id : "-", log_quote(q, sizeof q, text));
+        } else {
+            self->auth_suppressed++;
+        }
     }
     /* Reply: version, request id, status code, status text, user id, metadata. */
     if (n >= 2) {
