@@ -118,6 +118,12 @@ test: deps
 check:
 	@REMISS_BIN=$(BIN) scripts/run-tests.sh $(TEST_BIN)
 
+# The test suite on release builds under valgrind memcheck, following every
+# process (Criterion's workers and each remissd a test starts). Slow.
+valgrind: deps
+	@$(MAKE) --no-print-directory SAN=0 all tests
+	@REMISS_BIN=bin VALGRIND=1 scripts/run-tests.sh $(if $(TESTS),$(TESTS),$(TEST_SRC:tests/%.c=build/rel/tests/%))
+
 # ---------------------------------------------------------------- running
 run: deps all
 	@scripts/run.sh
