@@ -1,6 +1,8 @@
 /* policy: loads and validates the secrecy policy file (see policy.h). */
 #include "policy.h"
 
+#include "pki.h"
+
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
@@ -487,8 +489,10 @@ s_begin_section(s_load_t *ld, const char *section)
     const char *id;
     if (strncmp(section, "party ", 6) == 0) {
         id = section + 6;
-        if (!s_id_ok(id))
-            return s_fail(ld, line, "party id must be a name of [a-z0-9_-]");
+        /* The certificate's rule, so every party named here can hold one. */
+        if (!pki_id_valid(id))
+            return s_fail(ld, line,
+                          "party id must be 1-63 of a-z, 0-9 and '-', as in its certificate");
         if (strcmp(id, "broker") == 0)
             return s_fail(ld, line, "party id \"broker\" is reserved for the broker itself");
         for (size_t i = 0; i < p->n_parties; i++)

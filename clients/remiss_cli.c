@@ -275,7 +275,7 @@ static const struct {
     {"ack", s_cmd_ack, "ack MESSAGE_ID ...    acknowledge processed messages"},
     {"refuse", s_cmd_refuse, "refuse MESSAGE_ID REASON\n"
                              "                        refuse a message permanently (dead-letter list)"},
-    {"status", s_cmd_status, "status MESSAGE_ID     state of a message this party sent"},
+    {"status", s_cmd_status, "status MESSAGE_ID     state of a message this party sent or received"},
 };
 
 static void

@@ -96,9 +96,9 @@ static const struct {
 } s_cmds[] = {
     {"pki", "init", s_pki_init, "pki init DIR                 create CA, broker certificate, CRL"},
     {"pki", "issue", s_pki_issue,
-     "pki issue DIR PARTY ROLE [--key-type p256|rsa|ed25519] [--days N]\n"
+     "pki issue DIR PARTY_ID ROLE [--key-type p256|rsa|ed25519] [--days N]\n"
      "                               issue a party certificate, key and CURVE key"},
-    {"pki", "revoke", s_pki_revoke, "pki revoke DIR PARTY         put a party on the CRL"},
+    {"pki", "revoke", s_pki_revoke, "pki revoke DIR PARTY_ID      put a party on the CRL"},
     {"deadletter", NULL, s_deadletter,
      "deadletter list --db DB [--json]\n"
      "                               messages refused by recipients or undeliverable\n"
