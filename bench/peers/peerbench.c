@@ -24,27 +24,29 @@
 #define NS_PER_S    1000000000.0
 
 struct pb_run {
-    const pb_opts_t *opts;     /* borrowed, outlives the run */
-    const char *peer;          /* "mosquitto" or "rabbitmq", for the report */
-    char tag[48];              /* unique per run: names topics and queues */
-    uint64_t deadline_ns;      /* monotonic time the timeout hits */
-    _Atomic uint64_t start_ns; /* first publish may happen; 0 before go */
-    _Atomic uint64_t last_ns;  /* latest first receipt */
-    _Atomic uint64_t sent;     /* acknowledged by the broker */
-    _Atomic uint64_t received; /* distinct messages received */
-    _Atomic uint64_t dups;     /* repeated deliveries */
-    _Atomic uint64_t bad;      /* payloads that are not ours */
-    _Atomic int stop;          /* set on failure, timeout or completion */
-    _Atomic int reported;      /* the report is printed once */
-    _Atomic int exit_code;     /* what the printed report said */
-    _Atomic uint64_t *lat_ns;  /* per message id: latency + 1, 0 = not yet */
-    pthread_mutex_t err_lock;  /* guards err */
-    char err[256];             /* first error, empty while none */
-    pthread_t watchdog;        /* prints and exits if the run hangs */
-    int watchdog_started;      /* whether watchdog needs joining */
-    pthread_t sigwaiter;       /* turns SIGINT/SIGTERM into a failed run */
-    int sigwaiter_started;     /* whether sigwaiter needs joining */
-    _Atomic int closing;       /* tells watchdog and sigwaiter to return */
+    const pb_opts_t *opts;      /* borrowed, outlives the run */
+    const char *peer;           /* "mosquitto" or "rabbitmq", for the report */
+    char tag[48];               /* unique per run: names topics and queues */
+    uint64_t deadline_ns;       /* monotonic time the timeout hits */
+    _Atomic uint64_t start_ns;  /* first publish may happen; 0 before go */
+    _Atomic uint64_t last_ns;   /* latest first receipt */
+    _Atomic uint64_t sent;      /* acknowledged by the broker */
+    _Atomic uint64_t received;  /* distinct messages received */
+    _Atomic uint64_t dups;      /* repeated deliveries */
+    _Atomic uint64_t bad;       /* payloads that are not ours */
+    _Atomic int stop;           /* set on failure, timeout or completion */
+    _Atomic int reported;       /* the report is printed once */
+    _Atomic int exit_code;      /* what the printed report said */
+    _Atomic uint64_t *lat_ns;   /* per message id: latency + 1, 0 = not yet */
+    _Atomic uint8_t *confirmed; /* per message id: the broker acknowledged it */
+    _Atomic int by_id;          /* confirmations come per id (pb_run_confirm) */
+    pthread_mutex_t err_lock;   /* guards err */
+    char err[256];              /* first error, empty while none */
+    pthread_t watchdog;         /* prints and exits if the run hangs */
+    int watchdog_started;       /* whether watchdog needs joining */
+    pthread_t sigwaiter;        /* turns SIGINT/SIGTERM into a failed run */
+    int sigwaiter_started;      /* whether sigwaiter needs joining */
+    _Atomic int closing;        /* tells watchdog and sigwaiter to return */
 };
 
 static void
@@ -272,7 +274,10 @@ pb_run_new(const pb_opts_t *opts, const char *peer)
     self->opts = opts;
     self->peer = peer;
     self->lat_ns = calloc(opts->count, sizeof(*self->lat_ns));
-    if (self->lat_ns == NULL) {
+    self->confirmed = calloc(opts->count, sizeof(*self->confirmed));
+    if (self->lat_ns == NULL || self->confirmed == NULL) {
+        free(self->lat_ns);
+        free(self->confirmed);
         free(self);
         return NULL;
     }
@@ -308,6 +313,7 @@ pb_run_free(pb_run_t **self_p)
         pthread_join(self->sigwaiter, NULL);
     pthread_mutex_destroy(&self->err_lock);
     free(self->lat_ns);
+    free(self->confirmed);
     free(self);
     *self_p = NULL;
 }
@@ -364,16 +370,23 @@ pb_run_wait_go(const pb_run_t *self)
     return atomic_load(&self->stop) ? -1 : 0;
 }
 
+uint64_t
+pb_run_due_ns(const pb_run_t *self, uint64_t g)
+{
+    if (self->opts->rate <= 0)
+        return 0;
+    /* Message g is due g/rate after the start, whichever sender sends it, so
+     * the senders together send evenly at --rate. */
+    return atomic_load(&self->start_ns) + (uint64_t)((double)g / self->opts->rate * NS_PER_S);
+}
+
 int
 pb_run_pace(const pb_run_t *self, uint64_t g)
 {
     if (self->opts->rate <= 0)
         return atomic_load(&self->stop) ? -1 : 0;
-    /* Message g is due g/rate after the start, whichever sender sends it, so
-     * the senders together send evenly at --rate. Sleep in slices to notice a
-     * stop. */
-    uint64_t due =
-        atomic_load(&self->start_ns) + (uint64_t)((double)g / self->opts->rate * NS_PER_S);
+    /* Sleep in slices to notice a stop. */
+    uint64_t due = pb_run_due_ns(self, g);
     for (;;) {
         if (atomic_load(&self->stop))
             return -1;
@@ -427,6 +440,26 @@ pb_run_sent(pb_run_t *self, uint64_t n)
     atomic_fetch_add(&self->sent, n);
 }
 
+void
+pb_run_confirm_by_id(pb_run_t *self)
+{
+    atomic_store(&self->by_id, 1);
+}
+
+int
+pb_run_confirm(pb_run_t *self, uint64_t g)
+{
+    uint8_t expect = 0;
+
+    atomic_store(&self->by_id, 1);
+    if (g >= self->opts->count)
+        return -1;
+    if (!atomic_compare_exchange_strong(&self->confirmed[g], &expect, 1))
+        return 0;
+    atomic_fetch_add(&self->sent, 1);
+    return 1;
+}
+
 int
 pb_run_record(pb_run_t *self, const void *payload, size_t len, uint64_t t_ns)
 {
@@ -436,7 +469,12 @@ pb_run_record(pb_run_t *self, const void *payload, size_t len, uint64_t t_ns)
         atomic_fetch_add(&self->bad, 1);
         return -1;
     }
-    uint64_t g = s_get_u64(p + 8), t0 = s_get_u64(p + 16);
+    return pb_run_record_stamp(self, s_get_u64(p + 8), s_get_u64(p + 16), t_ns);
+}
+
+int
+pb_run_record_stamp(pb_run_t *self, uint64_t g, uint64_t t0, uint64_t t_ns)
+{
     if (g >= self->opts->count || t0 > t_ns) {
         atomic_fetch_add(&self->bad, 1);
         return -1;
@@ -505,27 +543,37 @@ pb_run_report(pb_run_t *self)
     uint64_t sent = atomic_load(&self->sent), received = atomic_load(&self->received);
     uint64_t start = atomic_load(&self->start_ns), last = atomic_load(&self->last_ns);
     uint64_t *v = malloc((n ? n : 1) * sizeof(*v));
+    uint64_t unconfirmed = 0;
+    int by_id = atomic_load(&self->by_id);
     size_t k = 0;
 
+    /* With per-id confirmations a message counts only if the broker
+     * acknowledged it and it arrived. */
     for (uint64_t g = 0; v != NULL && g < n; g++) {
         uint64_t x = atomic_load(&self->lat_ns[g]);
-        if (x != 0)
+        if (x != 0 && by_id && !atomic_load(&self->confirmed[g]))
+            unconfirmed++;
+        else if (x != 0)
             v[k++] = x - 1;
     }
     qsort(v, k, sizeof(*v), s_cmp_u64);
     double secs = start != 0 && last > start ? (double)(last - start) / NS_PER_S : 0;
     pthread_mutex_lock(&self->err_lock);
-    int complete = self->err[0] == '\0' && sent >= n && received >= n;
+    int complete = self->err[0] == '\0' && sent >= n && received >= n && unconfirmed == 0;
     if (!complete && self->err[0] == '\0')
         snprintf(self->err, sizeof(self->err),
                  "incomplete: %" PRIu64 " sent, %" PRIu64 " received of %" PRIu64, sent, received,
                  n);
+    /* k: the messages that count (all received ones unless confirmed per id). */
+    double good = by_id ? (double)k : (double)received;
     printf("{\"peer\":\"%s\",\"sent\":%" PRIu64 ",\"received\":%" PRIu64
            ",\"seconds\":%.3f,\"msgs_per_s\":%.1f",
-           self->peer, sent, received, secs, secs > 0 ? (double)received / secs : 0.0);
+           self->peer, sent, received, secs, secs > 0 ? good / secs : 0.0);
     s_print_pct("p50_ms", v, k, 0.50);
     s_print_pct("p99_ms", v, k, 0.99);
     s_print_pct("p999_ms", v, k, 0.999);
+    if (by_id)
+        printf(",\"unconfirmed\":%" PRIu64, unconfirmed);
     printf(",\"duplicates\":%" PRIu64 ",\"complete\":%s}\n", atomic_load(&self->dups),
            complete ? "true" : "false");
     fflush(stdout);

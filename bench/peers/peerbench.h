@@ -89,6 +89,26 @@ void pb_run_sent(pb_run_t *self, uint64_t n);
  * duplicate, -1 for a payload that is not ours (counted as an error). */
 int pb_run_record(pb_run_t *self, const void *payload, size_t len, uint64_t t_ns);
 
+/* As pb_run_record for a load generator that carries the message id g and the
+ * send time t0_ns in its own payload format and has decoded them. */
+int pb_run_record_stamp(pb_run_t *self, uint64_t g, uint64_t t0_ns, uint64_t t_ns);
+
+/* Counts message g as acknowledged by the broker, for load generators that
+ * know which message a receipt is for (instead of pb_run_sent). Once used,
+ * the report counts a message only if it was both confirmed and received:
+ * msgs_per_s and the percentiles cover those, and "unconfirmed" says how many
+ * arrived without a confirmation. Returns 1 the first time, 0 for a repeated
+ * confirmation, -1 for an id out of range. */
+int pb_run_confirm(pb_run_t *self, uint64_t g);
+
+/* Declares up front that confirmations will come per id, so that the report
+ * has the same keys even when none arrived. */
+void pb_run_confirm_by_id(pb_run_t *self);
+
+/* Monotonic time message g is due with --rate (see pb_run_pace), 0 at
+ * saturation; valid after pb_run_go. */
+uint64_t pb_run_due_ns(const pb_run_t *self, uint64_t g);
+
 /* Blocks until every message was acknowledged and received, the run failed,
  * or the timeout passed (then records the timeout as the error). */
 void pb_run_wait_done(pb_run_t *self);

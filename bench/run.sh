@@ -1,0 +1,402 @@
+#!/bin/bash
+# The side-by-side benchmark behind `make bench` (bench/README.md): remiss
+# full path, remiss with the audit log off, Mosquitto and RabbitMQ, on this
+# machine, in one go and interleaved so the disk is in the same mood for all.
+#
+#   bench/run.sh            full run, under 10 minutes
+#   QUICK=1 bench/run.sh    small counts, under a minute (for development)
+#
+# Steps: install the peers' packages if missing (scripts/install-deps.sh
+# bench), build (release), make a throwaway dev PKI with remissctl for the
+# parties of bench/bench.policy and a TLS PKI for the peers, start Mosquitto
+# and RabbitMQ once, then per round:
+#   remiss saturation, mosquitto saturation, rabbitmq saturation,
+#   remiss audit-off saturation, remiss 1,000/s, mosquitto 1,000/s,
+#   rabbitmq 1,000/s
+# with a fresh remissd and database for every remiss run (the store slows as
+# it fills, so no run inherits another's rows). Every run is bounded by
+# TIMEOUT (plus timeout(1) as the last resort); a peer that cannot be built
+# or started gets a failed row, not a silent gap.
+#
+# Output: one table on stdout; every run's JSON line in
+# bench/results/runs.jsonl; the summary in bench/results/latest.json.
+# Exit 0 when every run completed, 1 otherwise (the table is printed anyway).
+#
+# Knobs (environment), full / QUICK defaults:
+#   SENDERS=4 RECEIVERS=4 SIZE=1024 WINDOW=64 RATE=1000
+#   COUNT=20000 / 2000       messages per saturation run
+#   RATE_COUNT=10000 / 1000  messages per paced run (at RATE msgs/s)
+#   TIMEOUT=90 / 20          seconds per run
+#   ROUNDS=2 / 1             rounds; a later round is skipped if it would
+#                            not fit in BUDGET (450 s) at the pace so far
+#   REMISS_PORT=17400 MQTT_PORT=18883 AMQP_PORT=15671
+#   PEERS="mosquitto rabbitmq"   which peers to run
+#   KEEP=1                   keep the work directory (logs, PKI, databases)
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+cd "$root"
+
+case ${QUICK:-0} in '' | 0 | no | false) quick=0 ;; *) quick=1 ;; esac
+if [ "$quick" -eq 1 ]; then
+    d_count=2000 d_rate_count=1000 d_timeout=20 d_rounds=1
+else
+    d_count=20000 d_rate_count=10000 d_timeout=90 d_rounds=2
+fi
+senders=${SENDERS:-4}
+receivers=${RECEIVERS:-4}
+size=${SIZE:-1024}
+window=${WINDOW:-64}
+rate=${RATE:-1000}
+count=${COUNT:-$d_count}
+rate_count=${RATE_COUNT:-$d_rate_count}
+tmo=${TIMEOUT:-$d_timeout}
+rounds=${ROUNDS:-$d_rounds}
+budget=${BUDGET:-450}
+remiss_port=${REMISS_PORT:-17400}
+mqtt_port=${MQTT_PORT:-18883}
+amqp_port=${AMQP_PORT:-15671}
+peers=${PEERS:-mosquitto rabbitmq}
+make=${MAKE:-make}
+bin="$root/build/bench"
+policy="$root/bench/bench.policy"
+results="$root/bench/results"
+
+for v in senders receivers size window count rate_count tmo rounds budget remiss_port; do
+    case ${!v} in '' | *[!0-9]*)
+        echo "error: $v must be a whole number (got '${!v}')" >&2
+        exit 2
+        ;;
+    esac
+done
+
+t0=$(date +%s)
+s_log() {
+    printf '[%3ds] %s\n' $(($(date +%s) - t0)) "$*" >&2
+}
+
+mkdir -p "$results"
+rm -f "$results"/*-start.log
+work=$(mktemp -d "${TMPDIR:-/tmp}/remiss-bench.XXXXXX")
+# Mosquitto drops to its own user when run as root and must reach its files
+# below here; every key inside stays 0600.
+chmod 755 "$work"
+runs="$results/runs.jsonl"
+: >"$runs"
+
+remissd_pid=""
+child=""
+started_peers=""
+declare -A starting=() # peer -> pid of its start script, while it boots
+
+# Stops the remissd of the current run: SIGTERM, SIGKILL after 10 s.
+s_remissd_stop() {
+    local i=0
+    [ -n "$remissd_pid" ] || return 0
+    kill -TERM "$remissd_pid" 2>/dev/null || true
+    while kill -0 "$remissd_pid" 2>/dev/null && [ "$i" -lt 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    kill -KILL "$remissd_pid" 2>/dev/null || true
+    wait "$remissd_pid" 2>/dev/null || true
+    remissd_pid=""
+}
+
+# shellcheck disable=SC2317 # called from the EXIT trap
+s_cleanup() {
+    local p
+    # A benchmark still running gets SIGTERM: it reports and exits at once.
+    [ -z "$child" ] || kill -TERM "$child" 2>/dev/null || true
+    [ -z "$child" ] || wait "$child" 2>/dev/null || true
+    child=""
+    # A start script still booting its broker stops it when signalled.
+    for p in "${!starting[@]}"; do
+        kill -TERM "${starting[$p]}" 2>/dev/null || true
+        wait "${starting[$p]}" 2>/dev/null || true
+    done
+    starting=()
+    s_remissd_stop
+    for p in $started_peers; do
+        "$here/peers/$p.sh" stop "$work" "$(s_peer_port "$p")" >/dev/null 2>&1 || true
+    done
+    started_peers=""
+    if [ "${KEEP:-0}" = 1 ]; then
+        echo "bench: work directory kept: $work" >&2
+    else
+        rm -rf "$work"
+    fi
+}
+# fd 9 is the script's own stderr, for traps that fire while a command's
+# stderr is redirected to a log.
+exec 9>&2
+trap s_cleanup EXIT
+trap 'echo "error: interrupted" >&9; exit 130' INT
+trap 'echo "error: terminated" >&9; exit 143' TERM
+
+s_peer_port() {
+    case $1 in
+    mosquitto) echo "$mqtt_port" ;;
+    rabbitmq) echo "$amqp_port" ;;
+    esac
+}
+
+# Runs "$@" in the background and waits, so a signal to this script is
+# handled at once rather than after the child.
+s_bg() {
+    local rc=0
+    "$@" &
+    child=$!
+    wait "$child" || rc=$?
+    child=""
+    return "$rc"
+}
+
+# Quotes $1 for a JSON string (the messages we quote are plain ASCII text).
+s_json_str() {
+    printf '"%s"' "$(printf '%s' "$1" | tr -d '\000-\037' | sed 's/\\/\\\\/g; s/"/\\"/g')"
+}
+
+# Appends a failed row for a run that could not happen: $1 config, $2 mode,
+# $3 round, $4 why.
+s_fail_row() {
+    local line
+    line="{\"config\":\"$1\",\"mode\":\"$2\",\"round\":$3,\"complete\":false"
+    line="$line,\"error\":$(s_json_str "$4")}"
+    echo "$line" >>"$runs"
+    s_log "$1 $2: $4"
+}
+
+# ------------------------------------------------------------------ build
+
+s_log "dependencies: scripts/install-deps.sh bench"
+if ! scripts/install-deps.sh bench; then
+    s_log "warning: could not install the bench packages; peers may be missing"
+fi
+
+s_log "build (release)"
+# SAN=0 on the command line beats a SAN=1 the caller's make passed down.
+"$make" --no-print-directory -s SAN=0 all >/dev/null || {
+    echo "error: the build failed; nothing to benchmark" >&2
+    exit 1
+}
+"$make" --no-print-directory -s SAN=0 "$bin/remiss_bench" >/dev/null || {
+    echo "error: build/bench/remiss_bench failed to build" >&2
+    exit 1
+}
+declare -A peer_broken=()
+for p in $peers; do
+    case $p in
+    mosquitto) prog=mqtt_bench ;;
+    rabbitmq) prog=amqp_bench ;;
+    *)
+        echo "error: unknown peer $p (mosquitto, rabbitmq)" >&2
+        exit 2
+        ;;
+    esac
+    if ! "$make" --no-print-directory -s SAN=0 "$bin/$prog" >"$work/build-$prog.log" 2>&1; then
+        peer_broken[$p]="load generator did not build (see scripts/install-deps.sh bench)"
+    fi
+done
+
+# ------------------------------------------------------------------ PKI
+
+# The remiss parties are the ones bench.policy lists, with their roles.
+mapfile -t parties < <(awk '
+    /^\[party / { p = $2; sub(/\]$/, "", p); next }
+    /^\[/ { p = "" }
+    p != "" && $1 == "role" { print p, $3; p = "" }' "$policy")
+n_s=0 n_r=0
+for pr in "${parties[@]}"; do
+    case $pr in bench-s*) n_s=$((n_s + 1)) ;; bench-r*) n_r=$((n_r + 1)) ;; esac
+done
+if [ "$senders" -lt 1 ] || [ "$senders" -gt "$n_s" ] || [ "$receivers" -lt 1 ] ||
+    [ "$receivers" -gt "$n_r" ]; then
+    echo "error: SENDERS 1..$n_s and RECEIVERS 1..$n_r (the parties in $policy)" >&2
+    exit 2
+fi
+"$here/peers/pki.sh" "$work/certs" $((senders + receivers)) >/dev/null 2>&1
+export CERTS="$work/certs"
+
+# The peers boot while the remiss PKI is made (RabbitMQ takes 7-25 s);
+# nothing is measured before both are up.
+for p in $peers; do
+    [ -z "${peer_broken[$p]:-}" ] || continue
+    s_log "starting $p on 127.0.0.1:$(s_peer_port "$p")"
+    started_peers="$p $started_peers"
+    "$here/peers/$p.sh" start "$work" "$(s_peer_port "$p")" >"$work/$p-start.log" 2>&1 &
+    starting[$p]=$!
+done
+
+s_log "dev PKI for ${#parties[@]} parties in $work/pki"
+pki="$work/pki"
+bin/remissctl pki init "$pki" >/dev/null
+for pr in "${parties[@]}"; do
+    # shellcheck disable=SC2086 # "party role"
+    bin/remissctl pki issue "$pki" $pr >/dev/null
+done
+
+# ------------------------------------------------------------------ disk
+
+# fsync latency dominates every durable broker here and this VM's disk
+# varies; 200 synchronous 4 KiB writes give the mood of the moment.
+s_disk_probe() {
+    local s e
+    s=$(date +%s%N)
+    dd if=/dev/zero of="$work/disk.probe" bs=4k count=200 oflag=dsync 2>/dev/null || true
+    e=$(date +%s%N)
+    rm -f "$work/disk.probe"
+    awk -v ns=$((e - s)) 'BEGIN { printf "%.3f", ns / 200 / 1e6 }'
+}
+disk_before=$(s_disk_probe)
+s_log "disk: ${disk_before} ms per synchronous 4 KiB write"
+
+for p in "${!starting[@]}"; do
+    rc=0
+    wait "${starting[$p]}" || rc=$?
+    unset "starting[$p]"
+    [ "$rc" -ne 0 ] || continue
+    # The first error and the log's last line usually say why; the whole log
+    # outlives the work directory.
+    cp "$work/$p-start.log" "$results/$p-start.log"
+    why="$(grep -m 1 '^error' "$work/$p-start.log" || true)"
+    last="$(grep -v '^ *$' "$work/$p-start.log" | tail -n 1)"
+    [ "$last" = "$why" ] || why="${why:+$why: }$last"
+    peer_broken[$p]="did not start (bench/results/$p-start.log): ${why#error: }"
+    s_log "$p ${peer_broken[$p]}"
+done
+[ -z "$started_peers" ] || s_log "peers up"
+
+# ------------------------------------------------------------------ remissd
+
+s_port_open() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Starts remissd on a fresh database; $1 = name, then extra options. On
+# failure returns 1 with the reason in $why (not a subshell: the pid must
+# stay ours).
+s_remissd_start() {
+    local name=$1 i=0
+    shift
+    if s_port_open "$remiss_port"; then
+        why="127.0.0.1:$remiss_port is already in use"
+        return 1
+    fi
+    rm -f "$work/$name.db" "$work/$name.db-wal" "$work/$name.db-shm"
+    bin/remissd --pki "$pki" --db "$work/$name.db" --policy "$policy" \
+        --listen "tcp://127.0.0.1:$remiss_port" "$@" >"$work/$name.log" 2>&1 &
+    remissd_pid=$!
+    # remissd logs "started" once it listens.
+    while ! grep -q 'event=started' "$work/$name.log" 2>/dev/null; do
+        if ! kill -0 "$remissd_pid" 2>/dev/null || [ "$i" -ge 100 ]; then
+            s_remissd_stop
+            why="remissd did not start: $(tail -n 1 "$work/$name.log")"
+            return 1
+        fi
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+
+
+# ------------------------------------------------------------------ runs
+
+# One measurement. $1 config, $2 mode, $3 round, $4 msgs, $5 rate, then the
+# program and its own options.
+s_measure() {
+    local config=$1 mode=$2 round=$3 n=$4 r=$5 rc=0 line err tput
+    shift 5
+    local prog=$1
+    shift
+    s_bg timeout -k 5 $((tmo + 15)) "$prog" --senders "$senders" --receivers "$receivers" \
+        --count "$n" --size "$size" --rate "$r" --timeout "$tmo" --window "$window" "$@" \
+        >"$work/last.json" 2>"$work/last.err" || rc=$?
+    line=$(head -n 1 "$work/last.json")
+    err=$(grep '^error: ' "$work/last.err" | head -n 1 | sed 's/^error: //' || true)
+    [ -n "$line" ] || line="{\"complete\":false}"
+    [ "$rc" -eq 0 ] || [ -n "$err" ] || err="exit status $rc"
+    line="{\"config\":\"$config\",\"mode\":\"$mode\",\"round\":$round,\"rate\":$r,${line#\{}"
+    [ -z "$err" ] || line="${line%\}},\"error\":$(s_json_str "$err")}"
+    echo "$line" >>"$runs"
+    tput=$(echo "$line" | sed -n 's/.*"msgs_per_s":\([^,]*\).*/\1 msgs\/s/p')
+    s_log "$config $mode: ${tput:-no figures}${err:+ ($err)}"
+    grep '^warning: ' "$work/last.err" | sort -u | head -n 3 | while read -r w; do
+        s_log "  $w"
+    done
+}
+
+# $1 config (remiss or remiss_noaudit), $2 mode, $3 round.
+s_remiss() {
+    local config=$1 mode=$2 round=$3 n r=0 extra=()
+    [ "$config" = remiss_noaudit ] && extra=(--audit no)
+    if [ "$mode" = paced ]; then n=$rate_count r=$rate; else n=$count; fi
+    why=""
+    if ! s_remissd_start "$config-$mode-$round" "${extra[@]}"; then
+        s_fail_row "$config" "$mode" "$round" "$why"
+        return
+    fi
+    s_measure "$config" "$mode" "$round" "$n" "$r" "$bin/remiss_bench" --pki "$pki" \
+        --endpoint "tcp://127.0.0.1:$remiss_port"
+    s_remissd_stop
+    rm -f "$work/$config-$mode-$round.db"*
+}
+
+# $1 peer, $2 mode, $3 round.
+s_peer() {
+    local p=$1 mode=$2 round=$3 n r=0 prog
+    case " $peers " in *" $p "*) ;; *) return ;; esac
+    if [ -n "${peer_broken[$p]:-}" ]; then
+        s_fail_row "$p" "$mode" "$round" "${peer_broken[$p]}"
+        return
+    fi
+    if [ "$mode" = paced ]; then n=$rate_count r=$rate; else n=$count; fi
+    [ "$p" = mosquitto ] && prog=mqtt_bench || prog=amqp_bench
+    s_measure "$p" "$mode" "$round" "$n" "$r" "$bin/$prog" --certs "$CERTS" \
+        --port "$(s_peer_port "$p")"
+}
+
+
+round=1
+while [ "$round" -le "$rounds" ]; do
+    elapsed=$(($(date +%s) - t0))
+    # A round takes about as long as the ones before.
+    if [ "$round" -gt 1 ] &&
+        [ $((elapsed + (elapsed - setup_s) / (round - 1))) -gt "$budget" ]; then
+        s_log "round $round skipped: it would not fit in BUDGET=$budget s"
+        break
+    fi
+    [ "$round" -gt 1 ] || setup_s=$elapsed
+    s_log "round $round of $rounds"
+    s_remiss remiss saturation "$round"
+    s_peer mosquitto saturation "$round"
+    s_peer rabbitmq saturation "$round"
+    s_remiss remiss_noaudit saturation "$round"
+    s_remiss remiss paced "$round"
+    s_peer mosquitto paced "$round"
+    s_peer rabbitmq paced "$round"
+    round=$((round + 1))
+done
+rounds_done=$((round - 1))
+disk_after=$(s_disk_probe)
+s_log "disk: ${disk_after} ms per synchronous 4 KiB write"
+s_cleanup
+trap - EXIT
+
+# ------------------------------------------------------------------ report
+
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
+mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null || true)
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+awk -v quick="$quick" -v senders="$senders" -v receivers="$receivers" -v size="$size" \
+    -v window="$window" -v rate="$rate" -v count="$count" -v rate_count="$rate_count" \
+    -v tmo="$tmo" -v rounds="$rounds_done" -v cores="$(nproc)" -v cpu="$cpu" -v mem="$mem" \
+    -v kernel="$(uname -r)" -v commit="$commit" -v date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    -v disk_before="$disk_before" -v disk_after="$disk_after" \
+    -v json_out="$results/latest.json" -f "$here/report.awk" "$runs" || exit 1
+if grep -q '"complete":false' "$runs"; then
+    echo "bench: some runs did not complete (see the table and $runs)" >&2
+    exit 1
+fi
+exit 0
