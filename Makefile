@@ -131,6 +131,12 @@ run: deps all
 demo: deps all
 	@scripts/demo.sh
 
+# make install PREFIX=/usr DESTDIR=/tmp/stage: binaries, library, headers,
+# pkg-config file, man pages, example config and policy, systemd unit.
+PREFIX ?= /usr/local
+install: all
+	@PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) scripts/install.sh
+
 clean:
 	rm -rf build bin lib run
 

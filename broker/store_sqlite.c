@@ -26,7 +26,10 @@ static const char s_schema[] =
     " code INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '',"
     " linked_id BLOB, transfer_decision INTEGER NOT NULL DEFAULT 0,"
     " receiving_unit TEXT NOT NULL DEFAULT '', transfer_ack_id BLOB);"
-    "CREATE INDEX IF NOT EXISTS messages_queue ON messages(recipient, state, seq);"
+    /* Only pending messages are in this index, so finding what is due
+     * costs the same however long the history grows. */
+    "CREATE INDEX IF NOT EXISTS messages_pending ON messages(recipient, seq)"
+    " WHERE state IN (1, 2);"
     "CREATE INDEX IF NOT EXISTS messages_consent ON messages(consent_id, state);"
     "CREATE TABLE IF NOT EXISTS consents("
     " consent_id TEXT PRIMARY KEY, subject BLOB NOT NULL, granted_by TEXT NOT NULL,"
@@ -103,12 +106,13 @@ static const char *const s_sql[Q_COUNT] = {
                  " subject, envelope_sha256, envelope, receipt, created_at, accepted_at,"
                  " audit_index, state, linked_id) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,"
                  "?13,1,?14)",
-    [Q_DUE] = "SELECT " S_MSG_COLS " FROM messages WHERE recipient = ?1 AND (state = 1 OR"
-              " (state = 2 AND next_at <= ?2)) ORDER BY seq LIMIT ?3",
+    [Q_DUE] = "SELECT " S_MSG_COLS " FROM messages WHERE recipient = ?1 AND state IN (1, 2)"
+              " AND (state = 1 OR next_at <= ?2) ORDER BY seq LIMIT ?3",
     [Q_MARK_SENT] = "UPDATE messages SET state = 2, attempts = attempts + 1, next_at = ?3,"
                     " delivered_at = CASE WHEN delivered_at = 0 THEN ?2 ELSE delivered_at END"
                     " WHERE seq = ?1 AND state IN (1, 2)",
-    [Q_RESEND_NOW] = "UPDATE messages SET next_at = 0 WHERE recipient = ?1 AND state = 2",
+    [Q_RESEND_NOW] = "UPDATE messages SET next_at = 0 WHERE recipient = ?1 AND state IN (1, 2)"
+                     " AND state = 2",
     [Q_FINISH] = "UPDATE messages SET state = ?2, code = ?3, reason = ?4, ended_at = ?5,"
                  " acked_at = CASE WHEN ?2 = 3 THEN ?5 ELSE acked_at END"
                  " WHERE message_id = ?1 AND recipient = ?6 AND state IN (1, 2)",
