@@ -175,6 +175,12 @@ remiss_code_t store_audit_put(store_t *self, uint64_t index, const uint8_t *entr
 /* Fetches entry index into a malloc'd buffer (caller frees). */
 remiss_code_t store_audit_get(store_t *self, uint64_t index, uint8_t **entry, size_t *len,
                               remiss_err_t *err);
+/* Runs fn for each entry with index >= from, in index order, with the bytes
+ * as stored (valid during the call only); fn returns non-zero to stop. Reads
+ * rows as they are, so a verifier sees gaps and damage instead of an error. */
+typedef int (*store_audit_fn)(void *ctx, uint64_t index, const uint8_t *entry, size_t len);
+remiss_code_t store_audit_each(store_t *self, uint64_t from, store_audit_fn fn, void *ctx,
+                               remiss_err_t *err);
 remiss_code_t store_audit_node_put(store_t *self, unsigned level, uint64_t index,
                                    const uint8_t hash[STORE_HASH_LEN], remiss_err_t *err);
 remiss_code_t store_audit_node_get(store_t *self, unsigned level, uint64_t index,
