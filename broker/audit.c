@@ -879,6 +879,7 @@ audit_verify_store(store_t *store, EVP_PKEY *broker_pub, uint64_t *entries, uint
 {
     s_check_t *c;
     uint8_t node[MERKLE_HASH_LEN];
+    bool snapshot = false;
     remiss_code_t r;
 
     if (entries != NULL)
@@ -896,7 +897,10 @@ audit_verify_store(store_t *store, EVP_PKEY *broker_pub, uint64_t *entries, uint
     c->pub = broker_pub;
     c->bad = c->head_bad = S_NONE;
     merkle_frontier_init(&c->tree);
-    if ((r = store_audit_each(store, 0, s_check_entry, c, err)) != REMISS_OK)
+    /* One snapshot for entries, nodes and heads, or a head the running
+     * broker signs meanwhile would look like a truncated log. */
+    if ((r = store_begin_read(store, &snapshot, err)) != REMISS_OK ||
+        (r = store_audit_each(store, 0, s_check_entry, c, err)) != REMISS_OK)
         goto out;
     /* Entries cut off the end leave their leaf nodes behind unless those
      * were deleted too (then the tree heads tell). */
@@ -922,6 +926,8 @@ audit_verify_store(store_t *store, EVP_PKEY *broker_pub, uint64_t *entries, uint
     r = remiss_err_set(err, REMISS_E_BAD_SIGNATURE, "%s",
                        c->bad <= c->head_bad ? c->why : c->head_why);
 out:
+    if (snapshot)
+        store_rollback(store);
     free(c);
     return r;
 }

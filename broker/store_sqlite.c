@@ -48,6 +48,7 @@ static const char s_schema[] =
 
 enum {
     Q_BEGIN,
+    Q_BEGIN_READ,
     Q_COMMIT,
     Q_ROLLBACK,
     Q_SAVEPOINT,
@@ -86,6 +87,7 @@ enum {
 
 static const char *const s_sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_BEGIN_READ] = "BEGIN DEFERRED",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_SAVEPOINT] = "SAVEPOINT msg",
@@ -239,6 +241,17 @@ store_begin(store_t *self, remiss_err_t *err)
 {
     remiss_code_t r = s_exec(self, s_q(self, Q_BEGIN), err, "begin");
     self->in_tx = r == REMISS_OK;
+    return r;
+}
+
+remiss_code_t
+store_begin_read(store_t *self, bool *started, remiss_err_t *err)
+{
+    *started = false;
+    if (!sqlite3_get_autocommit(self->db))
+        return REMISS_OK;
+    remiss_code_t r = s_exec(self, s_q(self, Q_BEGIN_READ), err, "begin read");
+    *started = r == REMISS_OK;
     return r;
 }
 

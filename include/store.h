@@ -74,6 +74,10 @@ void store_close(store_t **self_p);
 
 /* ---- transactions */
 remiss_code_t store_begin(store_t *self, remiss_err_t *err);
+/* Starts a read transaction: until store_rollback every read sees one
+ * snapshot while another connection (the broker) keeps writing. Inside a
+ * transaction already it does nothing and sets *started to false. */
+remiss_code_t store_begin_read(store_t *self, bool *started, remiss_err_t *err);
 remiss_code_t store_commit(store_t *self, remiss_err_t *err);
 void store_rollback(store_t *self);
 remiss_code_t store_savepoint(store_t *self, remiss_err_t *err);

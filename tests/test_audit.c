@@ -1172,6 +1172,36 @@ Test(audit, failed_transaction_then_reload)
     s_expect_ok();
 }
 
+Test(audit, verify_reads_one_snapshot_while_the_broker_writes)
+{
+    remiss_err_t err;
+    uint64_t size = 0, entries = 0, heads = 0, bad = 0;
+    bool started = false;
+
+    s_fill(0, 20, 0, true);
+    /* remissctl's own connection, as `audit verify` opens it. */
+    store_t *ctl = store_open(s_db, &err);
+    cr_assert_not_null(ctl, "%s", err.text);
+    cr_assert_eq(store_begin_read(ctl, &started, &err), REMISS_OK, "%s", err.text);
+    cr_assert(started);
+    cr_assert_eq(store_audit_size(ctl, &size, &err), REMISS_OK);
+    cr_assert_eq(size, 20);
+    s_fill(20, 30, 0, true);
+    cr_assert_eq(store_audit_size(ctl, &size, &err), REMISS_OK);
+    cr_assert_eq(size, 20, "the snapshot does not move");
+    /* Inside a transaction verify uses it and leaves it open. */
+    cr_assert_eq(audit_verify_store(ctl, s_pub, &entries, &heads, &bad, &err), REMISS_OK, "%s",
+                 err.text);
+    cr_assert_eq(entries, 20);
+    cr_assert_eq(heads, 1);
+    store_rollback(ctl);
+    cr_assert_eq(audit_verify_store(ctl, s_pub, &entries, &heads, &bad, &err), REMISS_OK, "%s",
+                 err.text);
+    cr_assert_eq(entries, 30);
+    cr_assert_eq(heads, 2);
+    store_close(&ctl);
+}
+
 /* ---------------------------------------------------------------- privacy */
 
 static uint8_t *
