@@ -55,6 +55,7 @@ static const char s_schema[] =
 
 enum {
     Q_BEGIN,
+    Q_BEGIN_READ,
     Q_COMMIT,
     Q_ROLLBACK,
     Q_SAVEPOINT,
@@ -80,6 +81,7 @@ enum {
     Q_A_SIZE,
     Q_A_PUT,
     Q_A_GET,
+    Q_A_EACH,
     Q_N_PUT,
     Q_N_GET,
     Q_A_BY_SUBJECT,
@@ -96,6 +98,7 @@ enum {
 
 static const char *const s_sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_BEGIN_READ] = "BEGIN DEFERRED",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_SAVEPOINT] = "SAVEPOINT msg",
@@ -141,6 +144,7 @@ static const char *const s_sql[Q_COUNT] = {
     [Q_A_SIZE] = "SELECT coalesce(max(idx) + 1, 0) FROM audit",
     [Q_A_PUT] = "INSERT INTO audit(idx, entry, subject, message_id) VALUES(?1,?2,?3,?4)",
     [Q_A_GET] = "SELECT entry FROM audit WHERE idx = ?1",
+    [Q_A_EACH] = "SELECT idx, entry FROM audit WHERE idx >= ?1 ORDER BY idx",
     [Q_N_PUT] = "INSERT OR REPLACE INTO audit_nodes(level, idx, hash) VALUES(?1,?2,?3)",
     [Q_N_GET] = "SELECT hash FROM audit_nodes WHERE level = ?1 AND idx = ?2",
     [Q_A_BY_SUBJECT] = "SELECT idx FROM audit WHERE subject = ?1 ORDER BY idx LIMIT ?2",
@@ -256,6 +260,17 @@ store_begin(store_t *self, remiss_err_t *err)
 {
     remiss_code_t r = s_exec(self, s_q(self, Q_BEGIN), err, "begin");
     self->in_tx = r == REMISS_OK;
+    return r;
+}
+
+remiss_code_t
+store_begin_read(store_t *self, bool *started, remiss_err_t *err)
+{
+    *started = false;
+    if (!sqlite3_get_autocommit(self->db))
+        return REMISS_OK;
+    remiss_code_t r = s_exec(self, s_q(self, Q_BEGIN_READ), err, "begin read");
+    *started = r == REMISS_OK;
     return r;
 }
 
@@ -698,6 +713,22 @@ store_audit_get(store_t *self, uint64_t index, uint8_t **entry, size_t *len, rem
                                     (unsigned long long)index)
                    : s_fail(self, err, "audit read");
     return REMISS_OK;
+}
+
+remiss_code_t
+store_audit_each(store_t *self, uint64_t from, store_audit_fn fn, void *ctx, remiss_err_t *err)
+{
+    sqlite3_stmt *st = s_q(self, Q_A_EACH);
+    int rc;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)from);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const void *p = sqlite3_column_blob(st, 1);
+        int n = sqlite3_column_bytes(st, 1);
+        if (fn(ctx, (uint64_t)sqlite3_column_int64(st, 0), p, (size_t)(n > 0 ? n : 0)) != 0)
+            break;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? REMISS_OK : s_fail(self, err, "audit entries");
 }
 
 remiss_code_t

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auditverify.h"
 #include "category.h"
 #include "remiss.pb-c.h"
 #include "remiss_code.h"
@@ -70,8 +71,18 @@ uint64_t audit_size(const audit_t *self);
 remiss_code_t audit_sign_head(audit_t *self, bool force, int64_t interval_ms, uint64_t every,
                               remiss_err_t *err);
 
-/* HMAC-SHA256(secret, canonical personnummer) into out. */
-void audit_pseudonym(const audit_t *self, const char *canonical, uint8_t out[32]);
+/* HMAC-SHA256(secret, canonical personnummer) into out. False (out zeroed)
+ * if canonical is not 12 digits or OpenSSL fails. */
+bool audit_pseudonym(const audit_t *self, const char *canonical, uint8_t out[32]);
+
+/* The same pseudonym without an open log, from the key itself (remissctl
+ * answering an access request). */
+bool audit_pseudonym_key(const uint8_t hmac_key[32], const char *canonical, uint8_t out[32]);
+
+/* Reads the broker secret file (pki.h: broker.secret, 64 hex digits) into
+ * key. Refuses a file that group or others can read (REMISS_E_CONFIG). The
+ * caller wipes key after use. */
+remiss_code_t audit_secret_load(const char *path, uint8_t key[32], remiss_err_t *err);
 
 /* Fills a ProofReply for the entry recording message_id's intake (the
  * ACCEPTED or REFUSED entry), or for index when message_id is NULL, against
@@ -84,17 +95,34 @@ remiss_code_t audit_proof(audit_t *self, const char *party, const uint8_t *messa
                           remiss_err_t *err);
 void audit_proof_clear(Remiss__ProofReply *reply);
 
-/* Verifies a ProofReply offline with the broker's public key: the tree head
- * signature, the inclusion of leaf_entry at leaf_index, that the entry names
- * message_id (if not NULL), and the consistency proof if present (against
- * old_root, 32 bytes, if not NULL). */
-remiss_code_t audit_verify_proof(const Remiss__ProofReply *reply, EVP_PKEY *broker_pub,
-                                 const uint8_t *message_id, const uint8_t *old_root,
-                                 remiss_err_t *err);
+/* As audit_proof for entry index, against the latest tree head already in
+ * store, for an administrator on the broker host (remissctl): signs nothing,
+ * writes nothing and checks no party. REMISS_E_USAGE if no stored head
+ * covers index yet. */
+remiss_code_t audit_proof_stored(store_t *store, uint64_t index, uint64_t consistency_from,
+                                 Remiss__ProofReply *out, remiss_err_t *err);
+
+/* audit_verify_proof, the offline verifier, is declared in auditverify.h
+ * (common/, so that libremiss can link it without broker code). */
 
 /* Recomputes the whole log in store: every entry's index, every tree head's
- * root and signature, the stored tree nodes. On failure *first_bad is the
- * first index that cannot be trusted and err says why. */
+ * root and signature, the stored tree nodes. Returns REMISS_OK with the
+ * counts, REMISS_E_STORAGE if the store cannot be read, or
+ * REMISS_E_BAD_SIGNATURE when the log was tampered with: then *first_bad is
+ * the first index that cannot be trusted and err says why, by the first
+ * (lowest) of these findings:
+ *   - a missing entry (deleted): its index;
+ *   - an entry that cannot be decoded, or names another index (changed,
+ *     reordered): its position;
+ *   - a recomputed leaf hash that differs from the stored leaf node (a
+ *     changed entry or node): that index; a higher stored node that differs
+ *     from the recomputation: the first leaf under it;
+ *   - fewer entries than a signed head covers, or leaf nodes left beyond the
+ *     last entry (truncated): the number of entries left;
+ *   - a tree head whose signature fails, or whose signed root differs from
+ *     the recomputed root (entries and nodes rewritten together): the first
+ *     entry that head was the first to cover (the size of the last good
+ *     head before it). */
 remiss_code_t audit_verify_store(store_t *store, EVP_PKEY *broker_pub, uint64_t *entries,
                                  uint64_t *heads, uint64_t *first_bad, remiss_err_t *err);
 

@@ -74,6 +74,10 @@ void store_close(store_t **self_p);
 
 /* ---- transactions */
 remiss_code_t store_begin(store_t *self, remiss_err_t *err);
+/* Starts a read transaction: until store_rollback every read sees one
+ * snapshot while another connection (the broker) keeps writing. Inside a
+ * transaction already it does nothing and sets *started to false. */
+remiss_code_t store_begin_read(store_t *self, bool *started, remiss_err_t *err);
 remiss_code_t store_commit(store_t *self, remiss_err_t *err);
 void store_rollback(store_t *self);
 remiss_code_t store_savepoint(store_t *self, remiss_err_t *err);
@@ -202,6 +206,12 @@ remiss_code_t store_audit_put(store_t *self, uint64_t index, const uint8_t *entr
 /* Fetches entry index into a malloc'd buffer (caller frees). */
 remiss_code_t store_audit_get(store_t *self, uint64_t index, uint8_t **entry, size_t *len,
                               remiss_err_t *err);
+/* Runs fn for each entry with index >= from, in index order, with the bytes
+ * as stored (valid during the call only); fn returns non-zero to stop. Reads
+ * rows as they are, so a verifier sees gaps and damage instead of an error. */
+typedef int (*store_audit_fn)(void *ctx, uint64_t index, const uint8_t *entry, size_t len);
+remiss_code_t store_audit_each(store_t *self, uint64_t from, store_audit_fn fn, void *ctx,
+                               remiss_err_t *err);
 remiss_code_t store_audit_node_put(store_t *self, unsigned level, uint64_t index,
                                    const uint8_t hash[STORE_HASH_LEN], remiss_err_t *err);
 remiss_code_t store_audit_node_get(store_t *self, unsigned level, uint64_t index,

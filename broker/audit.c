@@ -1,0 +1,933 @@
+/* audit: the tamper-evident audit log (include/audit.h).
+ *
+ * The log is three tables behind store.h: the serialized entries, the
+ * perfect-subtree nodes of their Merkle tree (written once, when they come
+ * into existence, so any proof is O(log n) reads) and the signed tree heads.
+ * This module owns their format; common/merkle.c does the tree arithmetic
+ * and common/auditverify.c the offline checks a party can run too.
+ *
+ * audit_append is on the broker's hot path (one or more entries for every
+ * message), so it allocates nothing: entries are packed into a buffer inside
+ * audit_t, the HMAC and SHA-256 objects are fetched once, and the frontier
+ * keeps the root without reading the store. */
+#include "audit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/params.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "merkle.h"
+#include "pki.h"
+
+#define S_KEY_LEN    32
+#define S_STR_MAX    (STORE_NAME_MAX - 1) /* longest party id, purpose, actor */
+#define S_DETAIL_MAX 512                  /* longest detail kept */
+#define S_FIND_MAX   32                   /* entries read to find a message's intake */
+
+_Static_assert(4 * S_STR_MAX + S_DETAIL_MAX + CAT_COUNT * 16 + 3 * 34 + 64 < AUDIT_ENTRY_MAX,
+               "a bounded entry must fit the pack buffer");
+
+struct audit {
+    store_t *store;               /* where the log lives (borrowed) */
+    EVP_PKEY *key;                /* broker signing key (borrowed) */
+    EVP_MAC_CTX *mac;             /* HMAC-SHA256 keyed with the broker secret */
+    EVP_MD *sha256;               /* fetched once for leaf hashes */
+    EVP_MD_CTX *md;               /* reused for every leaf hash */
+    merkle_frontier_t frontier;   /* right edge of the stored tree */
+    bool stale;                   /* frontier must be re-read before use */
+    bool has_head;                /* a signed tree head exists */
+    uint64_t head_size;           /* its tree size */
+    int64_t head_time;            /* when it was signed (ms) */
+    uint8_t buf[AUDIT_ENTRY_MAX]; /* pack buffer for one entry */
+};
+
+/* Merkle callbacks go straight to the store; its error text lands in err. */
+typedef struct s_io {
+    store_t *store;
+    remiss_err_t *err;
+} s_io_t;
+
+static const char s_denied[] = "the audit entry asked for does not exist or does not concern "
+                               "this party";
+
+static int64_t
+s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static remiss_code_t
+s_get(void *ctx, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_LEN])
+{
+    s_io_t *io = ctx;
+    return store_audit_node_get(io->store, level, index, out, io->err);
+}
+
+static remiss_code_t
+s_emit(void *ctx, unsigned level, uint64_t index, const uint8_t hash[MERKLE_HASH_LEN])
+{
+    s_io_t *io = ctx;
+    return store_audit_node_put(io->store, level, index, hash, io->err);
+}
+
+/* ---------------------------------------------------------------- pseudonyms */
+
+static bool
+s_canonical_ok(const char *s)
+{
+    size_t n = 0;
+    for (; s[n] != '\0' && n <= 12; n++)
+        if (s[n] < '0' || s[n] > '9')
+            return false;
+    return n == 12;
+}
+
+/* HMAC with a context keyed once: OpenSSL keeps the padded-key state, so a
+ * re-init without a key starts the next MAC from it instead of hashing the
+ * key again (half the work of a pseudonym). */
+static bool
+s_hmac(EVP_MAC_CTX *mac, const char *canonical, uint8_t out[32])
+{
+    size_t n = 0;
+    if (canonical == NULL || !s_canonical_ok(canonical) || EVP_MAC_init(mac, NULL, 0, NULL) != 1 ||
+        EVP_MAC_update(mac, (const uint8_t *)canonical, 12) != 1 ||
+        EVP_MAC_final(mac, out, &n, 32) != 1 || n != 32) {
+        memset(out, 0, 32);
+        return false;
+    }
+    return true;
+}
+
+/* An HMAC-SHA256 context keyed with key; NULL on failure. */
+static EVP_MAC_CTX *
+s_hmac_new(const uint8_t key[S_KEY_LEN])
+{
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end()};
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+
+    /* The context holds its own reference to the algorithm. */
+    EVP_MAC_free(mac);
+    if (ctx != NULL && EVP_MAC_init(ctx, key, S_KEY_LEN, params) != 1) {
+        EVP_MAC_CTX_free(ctx);
+        ctx = NULL;
+    }
+    return ctx;
+}
+
+bool
+audit_pseudonym(const audit_t *self, const char *canonical, uint8_t out[32])
+{
+    return s_hmac(self->mac, canonical, out);
+}
+
+bool
+audit_pseudonym_key(const uint8_t hmac_key[32], const char *canonical, uint8_t out[32])
+{
+    EVP_MAC_CTX *mac = s_hmac_new(hmac_key);
+    bool ok = mac != NULL && s_hmac(mac, canonical, out);
+
+    if (mac == NULL)
+        memset(out, 0, 32);
+    EVP_MAC_CTX_free(mac);
+    return ok;
+}
+
+static int
+s_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+remiss_code_t
+audit_secret_load(const char *path, uint8_t key[32], remiss_err_t *err)
+{
+    char text[80];
+    struct stat st;
+    ssize_t n = 0;
+    remiss_code_t r = REMISS_E_CONFIG;
+    int fd;
+
+    memset(key, 0, 32);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return remiss_err_set(err, REMISS_E_CONFIG, "cannot read %s: %s", path, strerror(errno));
+    /* fstat on the open file: the mode checked is the mode of what is read. */
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        remiss_err_set(err, REMISS_E_CONFIG, "%s is not a regular file", path);
+        goto out;
+    }
+    if ((st.st_mode & 077) != 0) {
+        remiss_err_set(err, REMISS_E_CONFIG, "%s is readable by group or others; chmod 600 it",
+                       path);
+        goto out;
+    }
+    n = read(fd, text, sizeof text - 1);
+    while (n > 64 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+        n--;
+    if (n != 64) {
+        remiss_err_set(err, REMISS_E_CONFIG, "%s does not hold 64 hex digits", path);
+        goto out;
+    }
+    for (int i = 0; i < 32; i++) {
+        int hi = s_hexval(text[2 * i]), lo = s_hexval(text[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            remiss_err_set(err, REMISS_E_CONFIG, "%s does not hold 64 hex digits", path);
+            goto out;
+        }
+        key[i] = (uint8_t)(hi << 4 | lo);
+    }
+    r = REMISS_OK;
+out:
+    if (r != REMISS_OK)
+        OPENSSL_cleanse(key, 32);
+    OPENSSL_cleanse(text, sizeof text);
+    close(fd);
+    return r;
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+/* Reads the latest stored tree head into self (and *out if not NULL),
+ * verifying it with our own key. */
+static remiss_code_t
+s_load_head(audit_t *self, audit_tree_head_t *out, remiss_err_t *err)
+{
+    audit_tree_head_t th;
+    remiss_err_t why;
+    uint8_t *sth = NULL;
+    size_t len = 0;
+    remiss_code_t r;
+
+    self->has_head = false;
+    self->head_size = 0;
+    self->head_time = 0;
+    if ((r = store_audit_sth_latest(self->store, &sth, &len, err)) != REMISS_OK || len == 0)
+        goto out;
+    if (audit_verify_tree_head_bytes(sth, len, self->key, &th, &why) != REMISS_OK) {
+        r = remiss_err_set(err, REMISS_E_STORAGE, "the latest audit tree head is damaged (%s)",
+                           why.text);
+        goto out;
+    }
+    self->has_head = true;
+    self->head_size = th.size;
+    self->head_time = th.timestamp;
+    if (out != NULL)
+        *out = th;
+out:
+    free(sth);
+    return r;
+}
+
+remiss_code_t
+audit_reload(audit_t *self, remiss_err_t *err)
+{
+    s_io_t io = {self->store, err};
+    uint8_t root[MERKLE_HASH_LEN];
+    audit_tree_head_t th;
+    uint64_t size;
+    remiss_code_t r;
+
+    self->stale = true;
+    if ((r = store_audit_size(self->store, &size, err)) != REMISS_OK ||
+        (r = merkle_frontier_load(&self->frontier, size, s_get, &io)) != REMISS_OK ||
+        (r = s_load_head(self, &th, err)) != REMISS_OK)
+        return r;
+    /* Refuse to extend a log that no longer matches what we signed: new
+     * heads over it would bless the damage. */
+    if (self->has_head && th.size > size)
+        return remiss_err_set(err, REMISS_E_STORAGE,
+                              "the audit log has %llu entries but a signed tree head covers "
+                              "%llu; run remissctl audit verify",
+                              (unsigned long long)size, (unsigned long long)th.size);
+    if (self->has_head) {
+        if ((r = merkle_root(th.size, s_get, &io, root)) != REMISS_OK)
+            return r;
+        if (memcmp(root, th.root, MERKLE_HASH_LEN) != 0)
+            return remiss_err_set(err, REMISS_E_STORAGE,
+                                  "the audit tree no longer matches its latest signed head; "
+                                  "run remissctl audit verify");
+    }
+    self->stale = false;
+    return REMISS_OK;
+}
+
+audit_t *
+audit_open(store_t *store, EVP_PKEY *key, const uint8_t hmac_key[32], remiss_err_t *err)
+{
+    audit_t *self;
+
+    if (store == NULL || key == NULL || hmac_key == NULL) {
+        remiss_err_set(err, REMISS_E_USAGE, "the audit log needs a store, a key and a secret");
+        return NULL;
+    }
+    if ((self = calloc(1, sizeof *self)) == NULL) {
+        remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
+        return NULL;
+    }
+    self->store = store;
+    self->key = key;
+    /* The keyed context is the only copy of the key; OpenSSL wipes it when
+     * the context is freed. */
+    if ((self->mac = s_hmac_new(hmac_key)) == NULL ||
+        (self->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
+        (self->md = EVP_MD_CTX_new()) == NULL) {
+        remiss_err_set(err, REMISS_E_INTERNAL, "cannot set up HMAC-SHA256 and SHA-256");
+        goto fail;
+    }
+    if (audit_reload(self, err) != REMISS_OK)
+        goto fail;
+    return self;
+fail:
+    audit_close(&self);
+    return NULL;
+}
+
+void
+audit_close(audit_t **self_p)
+{
+    if (self_p == NULL || *self_p == NULL)
+        return;
+    audit_t *self = *self_p;
+    EVP_MAC_CTX_free(self->mac);
+    EVP_MD_CTX_free(self->md);
+    EVP_MD_free(self->sha256);
+    free(self);
+    *self_p = NULL;
+}
+
+uint64_t
+audit_size(const audit_t *self)
+{
+    return self->frontier.size;
+}
+
+audit_mark_t
+audit_mark(const audit_t *self)
+{
+    return (audit_mark_t){self->frontier.size};
+}
+
+void
+audit_rollback_to(audit_t *self, audit_mark_t mark)
+{
+    s_io_t io = {self->store, NULL};
+
+    /* The savepoint's nodes are gone and the ones before it are still
+     * there, so the frontier at the mark can be read back; a head signed
+     * inside the savepoint is gone too. If a read fails the next append
+     * reloads (or fails) instead of extending a wrong tree. */
+    if (self->stale || mark.size > self->frontier.size ||
+        merkle_frontier_load(&self->frontier, mark.size, s_get, &io) != REMISS_OK ||
+        s_load_head(self, NULL, NULL) != REMISS_OK)
+        self->stale = true;
+}
+
+/* ---------------------------------------------------------------- append */
+
+/* s itself if it is at most max bytes, else its first max bytes (cut at a
+ * UTF-8 character boundary) copied into buf of max + 1 bytes. */
+static char *
+s_bounded(const char *s, size_t max, char *buf)
+{
+    size_t n;
+
+    if (s == NULL)
+        return NULL;
+    n = strnlen(s, max + 1);
+    if (n <= max)
+        return (char *)s;
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+static remiss_code_t
+s_leaf_hash(audit_t *self, const uint8_t *data, size_t len, uint8_t out[MERKLE_HASH_LEN])
+{
+    static const uint8_t leaf_prefix = 0x00;
+
+    /* merkle_leaf_hash, without its per-call fetch of SHA-256 (see the note
+     * on implicit fetches in merkle.c); tests check both agree. */
+    if (EVP_DigestInit_ex2(self->md, self->sha256, NULL) != 1 ||
+        EVP_DigestUpdate(self->md, &leaf_prefix, 1) != 1 ||
+        EVP_DigestUpdate(self->md, data, len) != 1 || EVP_DigestFinal_ex(self->md, out, NULL) != 1)
+        return REMISS_E_INTERNAL;
+    return REMISS_OK;
+}
+
+remiss_code_t
+audit_append(audit_t *self, const audit_event_t *ev, uint64_t *index, remiss_err_t *err)
+{
+    Remiss__AuditEntry e = REMISS__AUDIT_ENTRY__INIT;
+    char sender[S_STR_MAX + 1], recipient[S_STR_MAX + 1], purpose[S_STR_MAX + 1];
+    char detail[S_DETAIL_MAX + 1];
+    char *cats[CAT_COUNT];
+    uint8_t pseudonym[32], leaf[MERKLE_HASH_LEN];
+    s_io_t io = {self ? self->store : NULL, err};
+    size_t len;
+    remiss_code_t r;
+
+    if (index != NULL)
+        *index = 0;
+    if (self == NULL || ev == NULL)
+        return remiss_err_set(err, REMISS_E_USAGE, "audit_append needs a log and an event");
+    if (self->stale && (r = audit_reload(self, err)) != REMISS_OK)
+        return r;
+    e.index = self->frontier.size;
+    e.time = ev->time != 0 ? ev->time : s_now_ms();
+    e.event = ev->event;
+    e.sender = s_bounded(ev->sender ? ev->sender : "", S_STR_MAX, sender);
+    e.recipient = s_bounded(ev->recipient ? ev->recipient : "", S_STR_MAX, recipient);
+    e.type = ev->type;
+    e.purpose = s_bounded(ev->purpose ? ev->purpose : "", S_STR_MAX, purpose);
+    e.detail = s_bounded(ev->detail ? ev->detail : "", S_DETAIL_MAX, detail);
+    e.code = (Remiss__ReasonCode)ev->code;
+    e.categories = cats;
+    for (int c = 0; c < CAT_COUNT; c++)
+        if ((ev->categories & (1u << c)) != 0)
+            cats[e.n_categories++] = (char *)category_name((category_t)c);
+    if (ev->message_id != NULL)
+        e.message_id = (ProtobufCBinaryData){STORE_ID_LEN, (uint8_t *)ev->message_id};
+    if (ev->envelope_sha256 != NULL)
+        e.envelope_sha256 = (ProtobufCBinaryData){STORE_HASH_LEN, (uint8_t *)ev->envelope_sha256};
+    if (ev->subject != NULL) {
+        if (!audit_pseudonym(self, ev->subject, pseudonym))
+            return remiss_err_set(err,
+                                  s_canonical_ok(ev->subject) ? REMISS_E_INTERNAL : REMISS_E_USAGE,
+                                  "the audit subject must be a canonical 12-digit personnummer");
+        e.subject_pseudonym = (ProtobufCBinaryData){sizeof pseudonym, pseudonym};
+    }
+    /* Bounded above by construction; checked so a change to the entry can
+     * never write past the buffer. */
+    if ((len = remiss__audit_entry__get_packed_size(&e)) > sizeof self->buf)
+        return remiss_err_set(err, REMISS_E_INTERNAL, "an audit entry is too large");
+    remiss__audit_entry__pack(&e, self->buf);
+    if ((r = s_leaf_hash(self, self->buf, len, leaf)) != REMISS_OK)
+        return remiss_err_set(err, r, "cannot hash the audit entry");
+    /* The entry first, then its nodes: merkle_frontier_append leaves the
+     * frontier untouched if a node write fails, so on any failure memory
+     * still matches the store once the caller undoes its savepoint. */
+    if ((r = store_audit_put(self->store, e.index, self->buf, len,
+                             ev->subject != NULL ? pseudonym : NULL, ev->message_id, err)) !=
+            REMISS_OK ||
+        (r = merkle_frontier_append(&self->frontier, leaf, s_emit, &io)) != REMISS_OK)
+        return r == REMISS_E_STORAGE ? r : remiss_err_set(err, r, "cannot extend the audit tree");
+    if (index != NULL)
+        *index = e.index;
+    return REMISS_OK;
+}
+
+/* ---------------------------------------------------------------- tree heads */
+
+/* Signs the current tree and stores the head. */
+static remiss_code_t
+s_sign(audit_t *self, remiss_err_t *err)
+{
+    Remiss__TreeHead th = REMISS__TREE_HEAD__INIT;
+    Remiss__SignedTreeHead sth = REMISS__SIGNED_TREE_HEAD__INIT;
+    uint8_t root[MERKLE_HASH_LEN], head[128], sig[PKI_SIG_MAX], out[AUDIT_STH_MAX];
+    size_t head_len, sig_len = 0, out_len;
+    int64_t now = s_now_ms();
+    remiss_code_t r;
+
+    if ((r = merkle_frontier_root(&self->frontier, root)) != REMISS_OK)
+        return remiss_err_set(err, r, "cannot compute the audit root");
+    th.tree_size = self->frontier.size;
+    th.root_hash = (ProtobufCBinaryData){sizeof root, root};
+    th.timestamp = now;
+    if ((head_len = remiss__tree_head__get_packed_size(&th)) > sizeof head)
+        return remiss_err_set(err, REMISS_E_INTERNAL, "a tree head is too large");
+    remiss__tree_head__pack(&th, head);
+    if (!pki_sign(self->key, PKI_CTX_TREEHEAD, head, head_len, sig, &sig_len))
+        return remiss_err_set(err, REMISS_E_INTERNAL, "cannot sign the audit tree head");
+    sth.tree_head = (ProtobufCBinaryData){head_len, head};
+    sth.signature = (ProtobufCBinaryData){sig_len, sig};
+    if ((out_len = remiss__signed_tree_head__get_packed_size(&sth)) > sizeof out)
+        return remiss_err_set(err, REMISS_E_INTERNAL, "a signed tree head is too large");
+    remiss__signed_tree_head__pack(&sth, out);
+    if ((r = store_audit_sth_put(self->store, th.tree_size, out, out_len, err)) != REMISS_OK)
+        return r;
+    self->has_head = true;
+    self->head_size = th.tree_size;
+    self->head_time = now;
+    return REMISS_OK;
+}
+
+remiss_code_t
+audit_sign_head(audit_t *self, bool force, int64_t interval_ms, uint64_t every, remiss_err_t *err)
+{
+    uint64_t size;
+    bool due;
+    remiss_code_t r;
+
+    if (self->stale && (r = audit_reload(self, err)) != REMISS_OK)
+        return r;
+    size = self->frontier.size;
+    /* A head over an unchanged tree proves nothing new; force covers the
+     * tree as it is (also the empty one, once). */
+    if (self->has_head && self->head_size == size)
+        due = false;
+    else if (force)
+        due = true;
+    else
+        due = size > self->head_size &&
+              ((every > 0 && size - self->head_size >= every) ||
+               (interval_ms > 0 && s_now_ms() - self->head_time >= interval_ms));
+    return due ? s_sign(self, err) : REMISS_OK;
+}
+
+/* ---------------------------------------------------------------- proofs */
+
+/* Copies path[0..n) into a repeated bytes field as one block: the
+ * ProtobufCBinaryData array followed by the hashes it points at, so that
+ * audit_proof_clear frees it with one free. */
+static bool
+s_path_out(uint8_t path[][MERKLE_HASH_LEN], size_t n, ProtobufCBinaryData **out, size_t *n_out)
+{
+    ProtobufCBinaryData *b;
+    uint8_t *h;
+
+    *out = NULL;
+    *n_out = 0;
+    if (n == 0)
+        return true;
+    if ((b = malloc(n * (sizeof *b + MERKLE_HASH_LEN))) == NULL)
+        return false;
+    h = (uint8_t *)(b + n);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(h + i * MERKLE_HASH_LEN, path[i], MERKLE_HASH_LEN);
+        b[i] = (ProtobufCBinaryData){MERKLE_HASH_LEN, h + i * MERKLE_HASH_LEN};
+    }
+    *out = b;
+    *n_out = n;
+    return true;
+}
+
+void
+audit_proof_clear(Remiss__ProofReply *reply)
+{
+    if (reply == NULL)
+        return;
+    free(reply->leaf_entry.data);
+    free(reply->inclusion_path);
+    free(reply->consistency_path);
+    if (reply->tree_head != NULL)
+        remiss__signed_tree_head__free_unpacked(reply->tree_head, NULL);
+    remiss__proof_reply__init(reply);
+}
+
+/* Builds the proofs of entry index against the signed head sth (stored
+ * bytes, already known to be ours). */
+static remiss_code_t
+s_build(store_t *store, uint64_t index, const uint8_t *sth, size_t sth_len, uint64_t from,
+        Remiss__ProofReply *out, remiss_err_t *err)
+{
+    uint8_t path[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
+    Remiss__SignedTreeHead *s = NULL;
+    Remiss__TreeHead *th = NULL;
+    s_io_t io = {store, err};
+    uint64_t size;
+    size_t n;
+    remiss_code_t r;
+
+    remiss__proof_reply__init(out);
+    if (sth_len > AUDIT_STH_MAX ||
+        (s = remiss__signed_tree_head__unpack(NULL, sth_len, sth)) == NULL ||
+        (th = remiss__tree_head__unpack(NULL, s->tree_head.len, s->tree_head.data)) == NULL) {
+        r = remiss_err_set(err, REMISS_E_STORAGE, "the latest audit tree head is damaged");
+        goto out;
+    }
+    size = th->tree_size;
+    if (index >= size) {
+        r = remiss_err_set(err, REMISS_E_USAGE,
+                           "entry %llu is not covered by the latest signed tree head (%llu "
+                           "entries) yet",
+                           (unsigned long long)index, (unsigned long long)size);
+        goto out;
+    }
+    if (from > size) {
+        r = remiss_err_set(err, REMISS_E_MALFORMED,
+                           "a consistency proof from %llu entries was asked of a tree of %llu",
+                           (unsigned long long)from, (unsigned long long)size);
+        goto out;
+    }
+    if ((r = store_audit_get(store, index, &out->leaf_entry.data, &out->leaf_entry.len, err)) !=
+            REMISS_OK ||
+        (r = merkle_inclusion_proof(index, size, s_get, &io, path, MERKLE_MAX_PROOF, &n)) !=
+            REMISS_OK)
+        goto out;
+    out->leaf_index = index;
+    if (!s_path_out(path, n, &out->inclusion_path, &out->n_inclusion_path))
+        goto oom;
+    if (from > 0) {
+        if ((r = merkle_consistency_proof(from, size, s_get, &io, path, MERKLE_MAX_PROOF, &n)) !=
+            REMISS_OK)
+            goto out;
+        out->consistency_from = from;
+        if (!s_path_out(path, n, &out->consistency_path, &out->n_consistency_path))
+            goto oom;
+    }
+    out->tree_head = s;
+    s = NULL;
+    out->code = REMISS__REASON_CODE__OK;
+    r = REMISS_OK;
+    goto out;
+oom:
+    r = remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
+out:
+    if (r != REMISS_OK && r != REMISS_E_STORAGE && r != REMISS_E_USAGE && r != REMISS_E_MALFORMED)
+        remiss_err_set(err, r, "cannot build the audit proof");
+    if (th != NULL)
+        remiss__tree_head__free_unpacked(th, NULL);
+    if (s != NULL)
+        remiss__signed_tree_head__free_unpacked(s, NULL);
+    if (r != REMISS_OK)
+        audit_proof_clear(out);
+    return r;
+}
+
+remiss_code_t
+audit_proof_stored(store_t *store, uint64_t index, uint64_t consistency_from,
+                   Remiss__ProofReply *out, remiss_err_t *err)
+{
+    uint8_t *sth = NULL;
+    size_t len = 0;
+    remiss_code_t r;
+
+    remiss__proof_reply__init(out);
+    if ((r = store_audit_sth_latest(store, &sth, &len, err)) != REMISS_OK)
+        return r;
+    if (len == 0)
+        r = remiss_err_set(err, REMISS_E_USAGE, "the audit log has no signed tree head yet");
+    else
+        r = s_build(store, index, sth, len, consistency_from, out, err);
+    free(sth);
+    return r;
+}
+
+/* True if party is the sender or recipient of entry index. */
+static remiss_code_t
+s_concerns(audit_t *self, uint64_t index, const char *party, bool *yes, remiss_err_t *err)
+{
+    Remiss__AuditEntry *e;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    remiss_code_t r;
+
+    *yes = false;
+    if ((r = store_audit_get(self->store, index, &bytes, &len, err)) != REMISS_OK)
+        return r;
+    if ((e = audit_entry_decode(bytes, len)) == NULL) {
+        free(bytes);
+        return remiss_err_set(err, REMISS_E_STORAGE, "audit entry %llu is damaged",
+                              (unsigned long long)index);
+    }
+    *yes = strcmp(e->sender, party) == 0 || strcmp(e->recipient, party) == 0;
+    remiss__audit_entry__free_unpacked(e, NULL);
+    free(bytes);
+    return REMISS_OK;
+}
+
+/* Finds the intake entry of message_id (its first ACCEPTED or REFUSED) and
+ * says whether party may see it. */
+static remiss_code_t
+s_find_intake(audit_t *self, const uint8_t *message_id, const char *party, uint64_t *index,
+              bool *allowed, remiss_err_t *err)
+{
+    uint64_t found[S_FIND_MAX];
+    size_t n = 0;
+    remiss_code_t r;
+
+    *allowed = false;
+    if ((r = store_audit_find(self->store, NULL, message_id, found, S_FIND_MAX, &n, err)) !=
+        REMISS_OK)
+        return r;
+    for (size_t i = 0; i < n; i++) {
+        Remiss__AuditEntry *e;
+        uint8_t *bytes = NULL;
+        size_t len = 0;
+        bool intake;
+
+        if ((r = store_audit_get(self->store, found[i], &bytes, &len, err)) != REMISS_OK)
+            return r;
+        e = audit_entry_decode(bytes, len);
+        free(bytes);
+        if (e == NULL)
+            return remiss_err_set(err, REMISS_E_STORAGE, "audit entry %llu is damaged",
+                                  (unsigned long long)found[i]);
+        intake = e->event == REMISS__AUDIT_EVENT__EV_ACCEPTED ||
+                 e->event == REMISS__AUDIT_EVENT__EV_REFUSED;
+        if (intake) {
+            *index = found[i];
+            *allowed = strcmp(e->sender, party) == 0 || strcmp(e->recipient, party) == 0;
+        }
+        remiss__audit_entry__free_unpacked(e, NULL);
+        if (intake)
+            return REMISS_OK;
+    }
+    return REMISS_OK;
+}
+
+remiss_code_t
+audit_proof(audit_t *self, const char *party, const uint8_t *message_id, uint64_t index,
+            uint64_t consistency_from, Remiss__ProofReply *out, remiss_err_t *err)
+{
+    uint8_t *sth = NULL;
+    size_t len = 0;
+    bool allowed = false;
+    remiss_code_t r;
+
+    if (out != NULL)
+        remiss__proof_reply__init(out);
+    if (self == NULL || party == NULL || out == NULL)
+        return remiss_err_set(err, REMISS_E_USAGE, "audit_proof needs a log and the asking party");
+    if (self->stale && (r = audit_reload(self, err)) != REMISS_OK)
+        return r;
+    /* Not found and not yours get the same answer: the log must not tell a
+     * party which messages other parties exchanged. */
+    if (message_id != NULL)
+        r = s_find_intake(self, message_id, party, &index, &allowed, err);
+    else if (index < self->frontier.size)
+        r = s_concerns(self, index, party, &allowed, err);
+    else
+        r = REMISS_OK;
+    if (r != REMISS_OK)
+        return r;
+    if (!allowed)
+        return remiss_err_set(err, REMISS_E_POLICY_DENIED, "%s", s_denied);
+    if (!self->has_head || self->head_size <= index) {
+        if ((r = s_sign(self, err)) != REMISS_OK)
+            return r;
+    }
+    if ((r = store_audit_sth_latest(self->store, &sth, &len, err)) == REMISS_OK)
+        r = len > 0 ? s_build(self->store, index, sth, len, consistency_from, out, err)
+                    : remiss_err_set(err, REMISS_E_STORAGE, "the signed tree head is missing");
+    free(sth);
+    return r;
+}
+
+/* ---------------------------------------------------------------- verification */
+
+#define S_NONE UINT64_MAX
+
+/* State of one audit_verify_store run. */
+typedef struct s_check {
+    store_t *store;
+    EVP_PKEY *pub;          /* broker key the heads must verify with */
+    merkle_frontier_t tree; /* the tree recomputed from the entries */
+    uint64_t next;          /* index the next stored row must have */
+    uint64_t bad;           /* first bad index found by the entry scan */
+    char why[256];          /* and why */
+    uint64_t head_bad;      /* first bad index found by the head scan */
+    char head_why[256];     /* and why */
+    uint64_t heads;         /* tree heads seen */
+    uint64_t head_prev;     /* size of the last head that verified */
+} s_check_t;
+
+/* Emit callback of the recomputation: compares each node the recomputed
+ * tree completes with the stored one. A stored node that differs or is
+ * missing makes the first leaf under it the first bad index; all leaves
+ * before it are proven already (their nodes matched). */
+static remiss_code_t
+s_check_node(void *ctx, unsigned level, uint64_t index, const uint8_t hash[MERKLE_HASH_LEN])
+{
+    s_check_t *c = ctx;
+    uint8_t stored[MERKLE_HASH_LEN];
+
+    if (store_audit_node_get(c->store, level, index, stored, NULL) == REMISS_OK &&
+        memcmp(stored, hash, MERKLE_HASH_LEN) == 0)
+        return REMISS_OK;
+    c->bad = index << level;
+    if (level == 0)
+        snprintf(c->why, sizeof c->why,
+                 "entry %llu does not match its recorded leaf hash (changed entry or node)",
+                 (unsigned long long)index);
+    else
+        snprintf(c->why, sizeof c->why,
+                 "stored tree node %u/%llu differs from the hash recomputed from the entries",
+                 level, (unsigned long long)index);
+    return REMISS_E_BAD_SIGNATURE;
+}
+
+/* store_audit_each callback: one stored row, in index order. */
+static int
+s_check_entry(void *ctx, uint64_t index, const uint8_t *entry, size_t len)
+{
+    s_check_t *c = ctx;
+    uint8_t leaf[MERKLE_HASH_LEN];
+    Remiss__AuditEntry *e;
+    uint64_t named;
+
+    if (index != c->next) {
+        c->bad = c->next;
+        snprintf(c->why, sizeof c->why, "entry %llu is missing (deleted)",
+                 (unsigned long long)c->next);
+        return 1;
+    }
+    if ((e = audit_entry_decode(entry, len)) == NULL) {
+        c->bad = index;
+        snprintf(c->why, sizeof c->why, "entry %llu cannot be decoded (changed)",
+                 (unsigned long long)index);
+        return 1;
+    }
+    named = e->index;
+    remiss__audit_entry__free_unpacked(e, NULL);
+    if (named != index) {
+        c->bad = index;
+        snprintf(c->why, sizeof c->why, "position %llu holds entry %llu (reordered or changed)",
+                 (unsigned long long)index, (unsigned long long)named);
+        return 1;
+    }
+    if (merkle_leaf_hash(entry, len, leaf) != REMISS_OK) {
+        c->bad = index;
+        snprintf(c->why, sizeof c->why, "cannot hash entry %llu", (unsigned long long)index);
+        return 1;
+    }
+    if (merkle_frontier_append(&c->tree, leaf, s_check_node, c) != REMISS_OK) {
+        if (c->bad == S_NONE) {
+            c->bad = index;
+            snprintf(c->why, sizeof c->why, "cannot recompute the tree at entry %llu",
+                     (unsigned long long)index);
+        }
+        return 1;
+    }
+    c->next++;
+    return 0;
+}
+
+/* Records a failed head: the entries it was the first to cover, from the
+ * size of the last good head before it, cannot be trusted. */
+static void __attribute__((format(printf, 2, 3))) s_head_fail(s_check_t *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    c->head_bad = c->head_prev;
+    va_start(ap, fmt);
+    vsnprintf(c->head_why, sizeof c->head_why, fmt, ap);
+    va_end(ap);
+}
+
+/* store_audit_sth_each callback: one stored head, in size order. */
+static int
+s_check_head(void *ctx, uint64_t size, const uint8_t *sth, size_t len)
+{
+    s_check_t *c = ctx;
+    uint8_t root[MERKLE_HASH_LEN];
+    audit_tree_head_t th;
+    remiss_err_t why;
+    s_io_t io = {c->store, NULL};
+    /* Entries before good are proven to match their stored nodes. */
+    uint64_t good = c->bad == S_NONE ? c->next : c->bad;
+
+    c->heads++;
+    if (c->head_bad != S_NONE)
+        return 0; /* keep counting */
+    if (audit_verify_tree_head_bytes(sth, len, c->pub, &th, &why) != REMISS_OK) {
+        s_head_fail(c, "tree head for %llu entries: %s", (unsigned long long)size, why.text);
+        return 0;
+    }
+    if (th.size != size) {
+        s_head_fail(c, "tree head stored for %llu entries signs %llu", (unsigned long long)size,
+                    (unsigned long long)th.size);
+        return 0;
+    }
+    if (size <= good) {
+        if (merkle_root(size, s_get, &io, root) != REMISS_OK ||
+            memcmp(root, th.root, MERKLE_HASH_LEN) != 0) {
+            s_head_fail(c,
+                        "tree head for %llu entries: the signed root differs from the root "
+                        "of the entries",
+                        (unsigned long long)size);
+            return 0;
+        }
+    } else if (c->bad == S_NONE) {
+        c->head_bad = c->next;
+        snprintf(c->head_why, sizeof c->head_why,
+                 "the log has %llu entries but a tree head was signed for %llu (truncated)",
+                 (unsigned long long)c->next, (unsigned long long)size);
+        return 0;
+    }
+    c->head_prev = size;
+    return 0;
+}
+
+remiss_code_t
+audit_verify_store(store_t *store, EVP_PKEY *broker_pub, uint64_t *entries, uint64_t *heads,
+                   uint64_t *first_bad, remiss_err_t *err)
+{
+    s_check_t *c;
+    uint8_t node[MERKLE_HASH_LEN];
+    bool snapshot = false;
+    remiss_code_t r;
+
+    if (entries != NULL)
+        *entries = 0;
+    if (heads != NULL)
+        *heads = 0;
+    if (first_bad != NULL)
+        *first_bad = 0;
+    if (store == NULL || broker_pub == NULL)
+        return remiss_err_set(err, REMISS_E_USAGE, "no store or no broker key to verify with");
+    /* The recomputed frontier is 2 KiB: keep it off the caller's stack. */
+    if ((c = calloc(1, sizeof *c)) == NULL)
+        return remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
+    c->store = store;
+    c->pub = broker_pub;
+    c->bad = c->head_bad = S_NONE;
+    merkle_frontier_init(&c->tree);
+    /* One snapshot for entries, nodes and heads, or a head the running
+     * broker signs meanwhile would look like a truncated log. */
+    if ((r = store_begin_read(store, &snapshot, err)) != REMISS_OK ||
+        (r = store_audit_each(store, 0, s_check_entry, c, err)) != REMISS_OK)
+        goto out;
+    /* Entries cut off the end leave their leaf nodes behind unless those
+     * were deleted too (then the tree heads tell). */
+    if (c->bad == S_NONE && store_audit_node_get(store, 0, c->next, node, NULL) == REMISS_OK) {
+        c->bad = c->next;
+        snprintf(c->why, sizeof c->why,
+                 "tree nodes exist for entries from %llu on: the log was truncated",
+                 (unsigned long long)c->next);
+    }
+    if ((r = store_audit_sth_each(store, s_check_head, c, err)) != REMISS_OK)
+        goto out;
+    if (entries != NULL)
+        *entries = c->next;
+    if (heads != NULL)
+        *heads = c->heads;
+    if (c->bad == S_NONE && c->head_bad == S_NONE) {
+        r = REMISS_OK;
+        goto out;
+    }
+    /* Ties go to the entry scan: its reason names the entry. */
+    if (first_bad != NULL)
+        *first_bad = c->bad <= c->head_bad ? c->bad : c->head_bad;
+    r = remiss_err_set(err, REMISS_E_BAD_SIGNATURE, "%s",
+                       c->bad <= c->head_bad ? c->why : c->head_why);
+out:
+    if (snapshot)
+        store_rollback(store);
+    free(c);
+    return r;
+}
