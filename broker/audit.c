@@ -418,6 +418,9 @@ audit_append(audit_t *self, const audit_event_t *ev, uint64_t *index, remiss_err
                                   s_canonical_ok(ev->subject) ? REMISS_E_INTERNAL : REMISS_E_USAGE,
                                   "the audit subject must be a canonical 12-digit personnummer");
         e.subject_pseudonym = (ProtobufCBinaryData){sizeof pseudonym, pseudonym};
+    } else if (ev->subject_pseudonym != NULL) {
+        memcpy(pseudonym, ev->subject_pseudonym, sizeof pseudonym);
+        e.subject_pseudonym = (ProtobufCBinaryData){sizeof pseudonym, pseudonym};
     }
     /* Bounded above by construction; checked so a change to the entry can
      * never write past the buffer. */
@@ -430,7 +433,7 @@ audit_append(audit_t *self, const audit_event_t *ev, uint64_t *index, remiss_err
      * frontier untouched if a node write fails, so on any failure memory
      * still matches the store once the caller undoes its savepoint. */
     if ((r = store_audit_put(self->store, e.index, self->buf, len,
-                             ev->subject != NULL ? pseudonym : NULL, ev->message_id, err)) !=
+                             e.subject_pseudonym.len ? pseudonym : NULL, ev->message_id, err)) !=
             REMISS_OK ||
         (r = merkle_frontier_append(&self->frontier, leaf, s_emit, &io)) != REMISS_OK)
         return r == REMISS_E_STORAGE ? r : remiss_err_set(err, r, "cannot extend the audit tree");
@@ -677,8 +680,11 @@ s_find_intake(audit_t *self, const uint8_t *message_id, const char *party, uint6
         if (e == NULL)
             return remiss_err_set(err, REMISS_E_STORAGE, "audit entry %llu is damaged",
                                   (unsigned long long)found[i]);
+        /* The entry recording the broker's decision on the message. */
         intake = e->event == REMISS__AUDIT_EVENT__EV_ACCEPTED ||
-                 e->event == REMISS__AUDIT_EVENT__EV_REFUSED;
+                 e->event == REMISS__AUDIT_EVENT__EV_REFUSED ||
+                 e->event == REMISS__AUDIT_EVENT__EV_CONSENT_GRANTED ||
+                 e->event == REMISS__AUDIT_EVENT__EV_CONSENT_REVOKED;
         if (intake) {
             *index = found[i];
             *allowed = strcmp(e->sender, party) == 0 || strcmp(e->recipient, party) == 0;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <zmq.h>
 
+#include "audit.h"
 #include "category.h"
 #include "intake.h"
 #include "log.h"
@@ -70,6 +71,7 @@ struct server {
     store_t *store;               /* durable state */
     policy_t *policy;             /* secrecy policy in force, replaced on reload */
     intake_t *intake;             /* policy and consent decisions */
+    audit_t *audit;               /* tamper-evident log, NULL when switched off */
     metrics_t *metrics;           /* /metrics and /healthz, NULL when off */
     int64_t next_gauges;          /* ms: queue depth and connection gauges */
     int64_t auth_log_sec;         /* second of the current auth log allowance */
@@ -224,12 +226,39 @@ out:
     return ok;
 }
 
-/* Queues a receipt reply for the current cycle. */
+/* Appends an audit entry; returns its index (0 when the log is off or the
+ * append failed: the commit then fails too and nothing of the cycle stays). */
+static uint64_t
+s_audit(server_t *self, const audit_event_t *ev)
+{
+    uint64_t index = 0;
+    remiss_err_t err;
+    if (self->audit && audit_append(self->audit, ev, &index, &err) != REMISS_OK) {
+        char q[400];
+        log_emit(LOG_ERROR, "audit_failed", "reason=%s", log_quote(q, sizeof q, err.text));
+        return 0;
+    }
+    return index;
+}
+
+/* Queues a receipt reply for the current cycle. A refusal is recorded in
+ * the audit log first (ev adds what is known about the message; NULL for a
+ * frame that could not be read) and the receipt names its entry. */
 static void
 s_reply_receipt(server_t *self, const uint8_t *rid, size_t rid_len, uint64_t request_id,
                 const uint8_t *id, remiss_code_t code, const char *sentence,
-                uint64_t audit_index, const uint8_t *env_hash, const char *sender)
+                uint64_t audit_index, const uint8_t *env_hash, const char *sender,
+                const audit_event_t *ev)
 {
+    if (code != REMISS_OK && code != REMISS_E_STORAGE) {
+        audit_event_t e = ev ? *ev : (audit_event_t){0};
+        e.event = REMISS__AUDIT_EVENT__EV_REFUSED;
+        e.code = code;
+        e.sender = sender;
+        e.message_id = id;
+        e.envelope_sha256 = env_hash;
+        audit_index = s_audit(self, &e);
+    }
     s_reply_t *r = s_reply_add(self, rid, rid_len);
     if (!r)
         return;
@@ -436,6 +465,29 @@ s_is_consent(const Remiss__Envelope *env)
            env->type == REMISS__MESSAGE_TYPE__CONSENT_REVOKE;
 }
 
+/* An audit entry about a stored message (delivery, withholding, ...). */
+static void
+s_audit_stored(server_t *self, const store_msg_t *m, Remiss__AuditEvent event, remiss_code_t code,
+               const char *detail)
+{
+    if (!self->audit)
+        return;
+    audit_event_t e = {
+        .event = event,
+        .sender = m->sender,
+        .recipient = m->recipient,
+        .type = (Remiss__MessageType)m->type,
+        .message_id = m->message_id,
+        .purpose = m->purpose,
+        .code = code,
+        .envelope_sha256 = m->envelope_sha256,
+        .detail = detail,
+        /* The store keeps only the pseudonym: it goes in as it is. */
+        .subject_pseudonym = m->has_subject ? m->subject : NULL,
+    };
+    s_audit(self, &e);
+}
+
 /* A withdrawn consent stops every queued message that rested on it. */
 static remiss_code_t
 s_withhold_consent(server_t *self, const char *consent_id, int64_t now)
@@ -454,6 +506,8 @@ s_withhold_consent(server_t *self, const char *consent_id, int64_t now)
             bool changed;
             store_finish(self->store, batch[i].message_id, NULL, STORE_HELD,
                          REMISS_E_CONSENT_REVOKED, sentence, now, &changed, &err);
+            s_audit_stored(self, &batch[i], REMISS__AUDIT_EVENT__EV_WITHHELD,
+                           REMISS_E_CONSENT_REVOKED, consent_id);
             s_inflight_done(self, batch[i].recipient, batch[i].message_id);
             store_msg_clear(&batch[i]);
         }
@@ -461,7 +515,31 @@ s_withhold_consent(server_t *self, const char *consent_id, int64_t now)
     return REMISS_OK;
 }
 
-/* Stores an accepted message and queues its receipt; E_STORAGE undoes it. */
+/* The audit event of a message, from its envelope and the decision. */
+static audit_event_t
+s_event_of(const Remiss__Envelope *env, const intake_result_t *ir, Remiss__AuditEvent event,
+           const uint8_t *env_hash)
+{
+    audit_event_t e = {
+        .event = event,
+        .sender = env->sender,
+        .recipient = env->recipient,
+        .type = env->type,
+        .message_id = env->message_id.len == STORE_ID_LEN ? env->message_id.data : NULL,
+        .purpose = env->purpose,
+        .categories = ir && ir->categories ? ir->categories : category_of_envelope(env),
+        .code = ir ? ir->code : REMISS_OK,
+        .envelope_sha256 = env_hash,
+        .subject = ir && ir->has_subject ? ir->canonical : NULL,
+        .detail = ir && ir->detail[0] ? ir->detail : NULL,
+    };
+    return e;
+}
+
+/* Stores an accepted message, records it in the audit log and queues its
+ * receipt, all in one savepoint: E_STORAGE undoes every part. Consent
+ * messages are registered (or withdrawn) in the same savepoint; their own
+ * refusal is answered here (and REMISS_OK returned). */
 static remiss_code_t
 s_accept(server_t *self, const s_req_t *q, const Remiss__Envelope *env,
          const Remiss__SignedEnvelope *se, const uint8_t env_hash[32], int64_t now,
@@ -469,11 +547,13 @@ s_accept(server_t *self, const s_req_t *q, const Remiss__Envelope *env,
 {
     remiss_err_t err;
     store_msg_t m;
-    uint8_t *receipt = NULL, *frame = NULL;
-    size_t rlen = 0, flen = 0;
+    uint8_t *receipt = NULL, *frame = NULL, *packed = NULL;
+    size_t rlen = 0, flen = 0, plen = remiss__signed_envelope__get_packed_size(se);
+    Remiss__BrokerFrame *bf = NULL;
+    intake_result_t cr;
     remiss_code_t r;
-    uint8_t *packed = NULL;
-    size_t plen = remiss__signed_envelope__get_packed_size(se);
+    audit_mark_t mark = {0};
+    bool in_savepoint = false;
 
     memset(&m, 0, sizeof m);
     memcpy(m.message_id, env->message_id.data, STORE_ID_LEN);
@@ -484,10 +564,6 @@ s_accept(server_t *self, const s_req_t *q, const Remiss__Envelope *env,
     /* The consent actually relied on, so a revocation finds the message. */
     snprintf(m.consent_id, sizeof m.consent_id, "%s",
              ir->consent_used[0] ? ir->consent_used : env->consent_id ? env->consent_id : "");
-    if (ir->has_subject) {
-        m.has_subject = true;
-        memcpy(m.subject, ir->pseudonym, STORE_HASH_LEN);
-    }
     memcpy(m.envelope_sha256, env_hash, STORE_HASH_LEN);
     m.created_at = env->created_at;
     m.accepted_at = now;
@@ -502,60 +578,68 @@ s_accept(server_t *self, const s_req_t *q, const Remiss__Envelope *env,
     m.envelope = packed;
     m.envelope_len = plen;
 
-    /* The receipt is stored with the message so a resend gets it again. */
-    Remiss__BrokerFrame *bf = NULL;
-    if (!s_make_receipt(self, q->request_id, m.message_id, REMISS_OK, NULL, 0, env_hash,
-                        q->party->id, &frame, &flen) ||
-        !(bf = remiss__broker_frame__unpack(NULL, flen, frame)) || !bf->receipt) {
-        r = REMISS_E_INTERNAL;
-        goto out;
-    }
-    rlen = remiss__signed_receipt__get_packed_size(bf->receipt);
-    if (!(receipt = malloc(rlen))) {
-        r = REMISS_E_INTERNAL;
-        goto out;
-    }
-    remiss__signed_receipt__pack(bf->receipt, receipt);
-    m.receipt = receipt;
-    m.receipt_len = rlen;
-
     if ((r = store_savepoint(self->store, &err)) != REMISS_OK)
         goto out;
+    in_savepoint = true;
+    if (self->audit)
+        mark = audit_mark(self->audit);
+    const intake_result_t *decided = ir;
+    Remiss__AuditEvent event = REMISS__AUDIT_EVENT__EV_ACCEPTED;
     if (s_is_consent(env)) {
-        /* Registered (or withdrawn) in the same savepoint as the message
-         * row that makes a resend idempotent. */
-        intake_result_t cr;
         r = intake_consent(self->intake, q->party->id, env, se->envelope.data, se->envelope.len,
                            now, &cr);
         if (r != REMISS_OK) {
             store_rollback_to(self->store);
-            s_reply_receipt(self, q->rid, q->rid_len, q->request_id, m.message_id, r, cr.sentence,
-                            0, env_hash, q->party->id);
+            in_savepoint = false;
+            audit_event_t e = s_event_of(env, &cr, REMISS__AUDIT_EVENT__EV_REFUSED, env_hash);
+            s_reply_receipt(self, q->rid, q->rid_len, q->request_id, m.message_id, r,
+                            cr.sentence, 0, env_hash, q->party->id, &e);
             r = REMISS_OK; /* answered */
             goto out;
         }
-        if (cr.has_subject) {
-            m.has_subject = true;
-            memcpy(m.subject, cr.pseudonym, STORE_HASH_LEN);
-        }
+        decided = &cr;
+        event = env->type == REMISS__MESSAGE_TYPE__CONSENT_GRANT
+                    ? REMISS__AUDIT_EVENT__EV_CONSENT_GRANTED
+                    : REMISS__AUDIT_EVENT__EV_CONSENT_REVOKED;
+    }
+    if (decided->has_subject) {
+        m.has_subject = true;
+        memcpy(m.subject, decided->pseudonym, STORE_HASH_LEN);
+    }
+    audit_event_t e = s_event_of(env, decided, event, env_hash);
+    if (self->audit && audit_append(self->audit, &e, &m.audit_index, &err) != REMISS_OK) {
+        r = REMISS_E_STORAGE;
+        goto fail;
+    }
+    /* The receipt names the audit entry and is stored with the message so
+     * a resend gets the same one. */
+    if (!s_make_receipt(self, q->request_id, m.message_id, REMISS_OK,
+                        s_is_consent(env) ? decided->sentence : NULL, m.audit_index, env_hash,
+                        q->party->id, &frame, &flen) ||
+        !(bf = remiss__broker_frame__unpack(NULL, flen, frame)) || !bf->receipt ||
+        !(receipt = malloc(rlen = remiss__signed_receipt__get_packed_size(bf->receipt)))) {
+        r = REMISS_E_INTERNAL;
+        goto fail;
+    }
+    remiss__signed_receipt__pack(bf->receipt, receipt);
+    m.receipt = receipt;
+    m.receipt_len = rlen;
+    if (s_is_consent(env)) {
         bool changed;
         if ((r = store_insert(self->store, &m, &err)) == REMISS_OK)
             r = store_finish(self->store, m.message_id, NULL, STORE_DONE, REMISS_OK, "", now,
                              &changed, &err);
         if (r == REMISS_OK && cr.withhold_pending)
             r = s_withhold_consent(self, env->consent_id, now);
-    } else if ((r = store_insert(self->store, &m, &err)) == REMISS_OK && m.has_linked)
+    } else if ((r = store_insert(self->store, &m, &err)) == REMISS_OK && m.has_linked) {
         r = store_link_transfer(self->store, m.linked_id, m.recipient, m.sender,
-                                env->transfer_ack->decision,
-                                env->transfer_ack->receiving_unit, m.message_id, &err);
-    if (r != REMISS_OK) {
-        store_rollback_to(self->store);
-        char qs[400];
-        log_emit(LOG_ERROR, "store_failed", "reason=%s", log_quote(qs, sizeof qs, err.text));
-        r = REMISS_E_STORAGE;
-        goto out;
+                                env->transfer_ack->decision, env->transfer_ack->receiving_unit,
+                                m.message_id, &err);
     }
+    if (r != REMISS_OK)
+        goto fail;
     store_release(self->store);
+    in_savepoint = false;
     s_reply_t *rep = s_reply_add(self, q->rid, q->rid_len);
     if (rep) {
         rep->data = frame;
@@ -574,11 +658,26 @@ s_accept(server_t *self, const s_req_t *q, const Remiss__Envelope *env,
     }
     if (self->cfg.verbose) {
         char hex[33];
-        log_emit(LOG_INFO, "accepted", "msg=%s from=%s to=%s type=%s",
+        log_emit(LOG_INFO, "accepted", "msg=%s from=%s to=%s type=%s audit=%llu",
                  log_hex(hex, m.message_id, STORE_ID_LEN), m.sender, m.recipient,
-                 msgtype_name(env->type));
+                 msgtype_name(env->type), (unsigned long long)m.audit_index);
+    }
+    goto out;
+fail:
+    if (in_savepoint) {
+        store_rollback_to(self->store);
+        in_savepoint = false;
+    }
+    if (self->audit)
+        audit_rollback_to(self->audit, mark);
+    if (r != REMISS_E_INTERNAL) {
+        char qs[400];
+        log_emit(LOG_ERROR, "store_failed", "reason=%s", log_quote(qs, sizeof qs, err.text));
+        r = REMISS_E_STORAGE;
     }
 out:
+    if (in_savepoint)
+        store_release(self->store);
     remiss__broker_frame__free_unpacked(bf, NULL);
     free(frame);
     free(receipt);
@@ -597,10 +696,12 @@ s_on_submit(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
     remiss_code_t r;
     int64_t now = log_now_ms();
     remiss_err_t err;
+    intake_result_t ir;
+    memset(&ir, 0, sizeof ir);
 
     if (!se || se->envelope.len == 0) {
         s_reply_receipt(self, q->rid, q->rid_len, q->request_id, NULL, REMISS_E_MALFORMED,
-                        "The frame carries no envelope.", 0, NULL, q->party->id);
+                        "The frame carries no envelope.", 0, NULL, q->party->id, NULL);
         return;
     }
     /* Before any expensive work: a flood must not buy signature checks. */
@@ -610,14 +711,14 @@ s_on_submit(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
                  "More than %lld messages per second from this party; send again shortly.",
                  (long long)self->cfg.rate_per_s);
         s_reply_receipt(self, q->rid, q->rid_len, q->request_id, NULL, REMISS_E_RATE_LIMITED,
-                        slow, 0, NULL, q->party->id);
+                        slow, 0, NULL, q->party->id, NULL);
         return;
     }
     s_sha256(se->envelope.data, se->envelope.len, env_hash);
     env = remiss__envelope__unpack(NULL, se->envelope.len, se->envelope.data);
     if (!env) {
         s_reply_receipt(self, q->rid, q->rid_len, q->request_id, NULL, REMISS_E_MALFORMED,
-                        "The envelope could not be decoded.", 0, env_hash, q->party->id);
+                        "The envelope could not be decoded.", 0, env_hash, q->party->id, NULL);
         return;
     }
     if (env->message_id.len == STORE_ID_LEN)
@@ -654,8 +755,6 @@ s_on_submit(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
               "was not accepted, send it again later.";
         goto refuse;
     }
-    intake_result_t ir;
-    memset(&ir, 0, sizeof ir);
     if (!s_is_consent(env) && intake_decide(self->intake, q->party->id, env, now, &ir) != REMISS_OK) {
         r = ir.code;
         why = ir.sentence;
@@ -664,9 +763,17 @@ s_on_submit(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
     if ((r = s_accept(self, q, env, se, env_hash, now, &ir)) != REMISS_OK)
         goto refuse;
     goto out;
-refuse:
+refuse:;
+    /* What is known about a refused message goes into its audit entry;
+     * the sender field is the channel's, whatever the envelope claims. */
+    audit_event_t e = s_event_of(env, &ir, REMISS__AUDIT_EVENT__EV_REFUSED, env_hash);
+    e.sender = q->party->id;
+    if (r == REMISS_E_SENDER_MISMATCH || r == REMISS_E_BAD_SIGNATURE) {
+        e.subject = NULL; /* unsigned claims are not a person's record */
+        e.categories = 0;
+    }
     s_reply_receipt(self, q->rid, q->rid_len, q->request_id, id, r, why, 0, env_hash,
-                    q->party->id);
+                    q->party->id, &e);
 out:
     remiss__envelope__free_unpacked(env, NULL);
 }
@@ -768,6 +875,17 @@ s_on_ack(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
     s_inflight_done(self, q->party->id, id);
     if (changed && !refuse)
         metrics_acked(self->metrics);
+    if (changed && self->audit) {
+        store_msg_t m;
+        bool found = false;
+        if (store_find(self->store, id, &found, &m, &err) == REMISS_OK && found) {
+            s_audit_stored(self, &m,
+                           refuse ? REMISS__AUDIT_EVENT__EV_DEAD_LETTERED
+                                  : REMISS__AUDIT_EVENT__EV_ACKNOWLEDGED,
+                           REMISS_OK, refuse ? "refused by the recipient" : NULL);
+            store_msg_clear(&m);
+        }
+    }
     if (!changed) {
         /* Acknowledging twice is fine; acknowledging what is not yours is not. */
         store_msg_t m;
@@ -842,9 +960,37 @@ s_on_status(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
 static void
 s_on_proof(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
 {
-    (void)cf;
-    s_reply_result(self, q->rid, q->rid_len, q->request_id, NULL, 0, REMISS_E_INTERNAL,
-                   "Proofs are not available from this broker yet.");
+    Remiss__ProofReply pr = REMISS__PROOF_REPLY__INIT;
+    Remiss__BrokerFrame bf = REMISS__BROKER_FRAME__INIT;
+    remiss_err_t err;
+    const Remiss__ProofQuery *pq = cf->proof;
+    if (!pq || (pq->message_id.len != 0 && pq->message_id.len != STORE_ID_LEN)) {
+        s_reply_result(self, q->rid, q->rid_len, q->request_id, NULL, 0, REMISS_E_MALFORMED,
+                       "A proof query needs a 16-byte message id or an index.");
+        return;
+    }
+    if (!self->audit) {
+        s_reply_result(self, q->rid, q->rid_len, q->request_id, NULL, 0, REMISS_E_POLICY_DENIED,
+                       "This broker runs without an audit log.");
+        return;
+    }
+    /* Only the parties to a message get its entry; anything else looks the
+     * same as an unknown message. */
+    remiss_code_t r = audit_proof(self->audit, q->party->id,
+                                  pq->message_id.len ? pq->message_id.data : NULL, pq->index,
+                                  pq->consistency_from, &pr, &err);
+    if (r != REMISS_OK) {
+        pr.code = (Remiss__ReasonCode)r;
+        pr.sentence = err.text;
+    }
+    bf.request_id = q->request_id;
+    bf.kind_case = REMISS__BROKER_FRAME__KIND_PROOF;
+    bf.proof = &pr;
+    s_reply_t *rep = s_reply_add(self, q->rid, q->rid_len);
+    if (rep && !s_pack_frame(&bf, &rep->data, &rep->len))
+        self->nreplies--;
+    if (r == REMISS_OK)
+        audit_proof_clear(&pr);
 }
 
 typedef void (*s_handler_t)(server_t *, const s_req_t *, const Remiss__ClientFrame *);
@@ -873,19 +1019,19 @@ s_on_frame(server_t *self, const uint8_t *rid, size_t rid_len, const char *user_
         /* Admitted earlier, revoked since: refuse from the next message on. */
         s_reply_receipt(self, rid, rid_len, 0, NULL, REMISS_E_CERT_REVOKED,
                         party && !party->revoked ? "The sender's certificate has expired." : NULL,
-                        0, NULL, user_id);
+                        0, NULL, user_id, NULL);
         return;
     }
     q.party = party;
     if ((int64_t)len > self->cfg.max_frame) {
         s_reply_receipt(self, rid, rid_len, 0, NULL, REMISS_E_TOO_LARGE, NULL, 0, NULL,
-                        party->id);
+                        party->id, NULL);
         return;
     }
     Remiss__ClientFrame *cf = remiss__client_frame__unpack(NULL, len, data);
     if (!cf) {
         s_reply_receipt(self, rid, rid_len, 0, NULL, REMISS_E_MALFORMED,
-                        "The frame could not be decoded.", 0, NULL, party->id);
+                        "The frame could not be decoded.", 0, NULL, party->id, NULL);
         return;
     }
     q.request_id = cf->request_id;
@@ -896,7 +1042,7 @@ s_on_frame(server_t *self, const uint8_t *rid, size_t rid_len, const char *user_
             return;
         }
     s_reply_receipt(self, rid, rid_len, cf->request_id, NULL, REMISS_E_MALFORMED,
-                    "The frame asks for nothing the broker knows.", 0, NULL, party->id);
+                    "The frame asks for nothing the broker knows.", 0, NULL, party->id, NULL);
     remiss__client_frame__free_unpacked(cf, NULL);
 }
 
@@ -921,6 +1067,8 @@ s_deliver_one(server_t *self, s_conn_t *c, const store_msg_t *m, int64_t now)
                  m->attempts);
         store_finish(self->store, m->message_id, NULL, STORE_DEAD, REMISS_OK, sentence, now,
                      &changed, &err);
+        s_audit_stored(self, m, REMISS__AUDIT_EVENT__EV_DEAD_LETTERED, REMISS_OK,
+                       "not acknowledged");
         return true;
     }
     if (!m->envelope ||
@@ -949,6 +1097,7 @@ s_deliver_one(server_t *self, s_conn_t *c, const store_msg_t *m, int64_t now)
                  env ? ir.sentence : "the stored envelope is damaged");
         store_finish(self->store, m->message_id, NULL, STORE_HELD, verdict, sentence, now,
                      &changed, &err);
+        s_audit_stored(self, m, REMISS__AUDIT_EVENT__EV_WITHHELD, verdict, "at delivery");
         remiss__signed_envelope__free_unpacked(se, NULL);
         return true;
     }
@@ -968,6 +1117,7 @@ s_deliver_one(server_t *self, s_conn_t *c, const store_msg_t *m, int64_t now)
         if (e == 0) {
             sent = true;
             metrics_delivered(self->metrics);
+            s_audit_stored(self, m, REMISS__AUDIT_EVENT__EV_DELIVERED, REMISS_OK, NULL);
             store_mark_sent(self->store, m->seq, now, now + self->cfg.redeliver_ms, &err);
             memcpy(c->inflight[c->ninflight++], m->message_id, STORE_ID_LEN);
         }
@@ -1061,16 +1211,30 @@ s_on_zap(server_t *self)
          * not flood the journal; the count of the rest is logged. */
         int64_t sec = log_now_ms() / 1000;
         if (sec != self->auth_log_sec) {
-            if (self->auth_suppressed)
+            if (self->auth_suppressed) {
+                char detail[80];
                 log_emit(LOG_WARN, "auth_refused_suppressed", "count=%llu",
                          (unsigned long long)self->auth_suppressed);
+                snprintf(detail, sizeof detail, "%llu more refusals in one second",
+                         (unsigned long long)self->auth_suppressed);
+                audit_event_t e = {.event = REMISS__AUDIT_EVENT__EV_AUTH_REFUSED,
+                                   .code = REMISS_E_CERT_REVOKED,
+                                   .detail = detail};
+                s_audit(self, &e);
+            }
             self->auth_log_sec = sec;
             self->auth_logged = 0;
             self->auth_suppressed = 0;
         }
         if (self->auth_logged < S_AUTH_LOG_PER_S) {
-            char q[80];
+            char q[80], detail[160];
             self->auth_logged++;
+            snprintf(detail, sizeof detail, "peer=%s reason=%s", peer, text);
+            audit_event_t e = {.event = REMISS__AUDIT_EVENT__EV_AUTH_REFUSED,
+                               .sender = p ? p->id : "",
+                               .code = REMISS_E_CERT_REVOKED,
+                               .detail = detail};
+            s_audit(self, &e);
             log_emit(LOG_WARN, "auth_refused", "peer=%s party=%s reason=%s", peer,
                      p ? p->id : "-", log_quote(q, sizeof q, text));
         } else {
@@ -1124,33 +1288,27 @@ s_load_identity(server_t *self, remiss_err_t *err)
 static remiss_code_t
 s_load_secret(server_t *self, remiss_err_t *err)
 {
-    char path[CONFIG_PATH_MAX + 32], hex[80] = {0};
+    char path[CONFIG_PATH_MAX + 32];
     uint8_t key[32];
-    struct stat st;
     snprintf(path, sizeof path, "%s/broker.secret", self->cfg.pki);
-    FILE *f = fopen(path, "r");
-    if (!f || fstat(fileno(f), &st) != 0 || (st.st_mode & 077)) {
-        if (f)
-            fclose(f);
-        return remiss_err_set(err, REMISS_E_CONFIG,
-                              "%s is missing or readable by others (it must be 0600)", path);
-    }
-    size_t n = fread(hex, 1, sizeof hex - 1, f);
-    fclose(f);
-    while (n && (hex[n - 1] == '\n' || hex[n - 1] == '\r'))
-        hex[--n] = '\0';
-    bool ok = n == 64;
-    for (size_t i = 0; ok && i < 32; i++) {
-        unsigned v;
-        ok = sscanf(hex + 2 * i, "%2x", &v) == 1;
-        key[i] = (uint8_t)v;
-    }
-    OPENSSL_cleanse(hex, sizeof hex);
-    if (!ok)
-        return remiss_err_set(err, REMISS_E_CONFIG, "%s does not hold 64 hex digits", path);
+    if (audit_secret_load(path, key, err) != REMISS_OK)
+        return REMISS_E_CONFIG;
     self->intake = intake_new(self->store, self->policy, key);
     OPENSSL_cleanse(key, sizeof key);
     return self->intake ? REMISS_OK : remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
+}
+
+static audit_t *
+s_open_audit(server_t *self, remiss_err_t *err)
+{
+    char path[CONFIG_PATH_MAX + 32];
+    uint8_t key[32];
+    snprintf(path, sizeof path, "%s/broker.secret", self->cfg.pki);
+    if (audit_secret_load(path, key, err) != REMISS_OK)
+        return NULL;
+    audit_t *a = audit_open(self->store, self->sign_key, key, err);
+    OPENSSL_cleanse(key, sizeof key);
+    return a;
 }
 
 static remiss_code_t
@@ -1203,6 +1361,10 @@ server_new(const broker_config_t *cfg, remiss_err_t *err)
         server_destroy(&self);
         return NULL;
     }
+    if (cfg->audit && !(self->audit = s_open_audit(self, err))) {
+        server_destroy(&self);
+        return NULL;
+    }
     if (cfg->metrics[0] && !(self->metrics = metrics_start(cfg->metrics, err))) {
         server_destroy(&self);
         return NULL;
@@ -1236,6 +1398,7 @@ server_destroy(server_t **self_p)
         free(self->replies[i].data);
     free(self->replies);
     free(self->dirty);
+    audit_close(&self->audit);
     intake_free(&self->intake);
     store_close(&self->store);
     policy_free(&self->policy);
@@ -1262,6 +1425,11 @@ s_reload_policy(server_t *self)
     intake_set_policy(self->intake, fresh);
     policy_free(&self->policy);
     self->policy = fresh;
+    char detail[CONFIG_PATH_MAX + 32];
+    snprintf(detail, sizeof detail, "%s rules=%zu", self->cfg.policy, policy_rule_count(fresh));
+    audit_event_t e = {.event = REMISS__AUDIT_EVENT__EV_POLICY_RELOADED, .sender = "broker",
+                       .detail = detail};
+    s_audit(self, &e);
     log_emit(LOG_INFO, "policy_reloaded", "file=%s rules=%zu", self->cfg.policy,
              policy_rule_count(fresh));
 }
@@ -1279,8 +1447,18 @@ s_reload(server_t *self)
         return;
     }
     size_t revoked = 0;
-    for (size_t i = 0; i < parties_count(fresh); i++)
-        revoked += parties_at(fresh, i)->revoked;
+    for (size_t i = 0; i < parties_count(fresh); i++) {
+        const party_t *np = parties_at(fresh, i), *op = parties_by_id(self->parties, np->id);
+        revoked += np->revoked;
+        if (np->revoked && (!op || !op->revoked)) {
+            audit_event_t e = {.event = REMISS__AUDIT_EVENT__EV_CERT_REVOKED,
+                               .sender = np->id,
+                               .code = REMISS_E_CERT_REVOKED,
+                               .detail = "certificate on the CRL"};
+            s_audit(self, &e);
+            log_emit(LOG_WARN, "party_revoked", "party=%s", np->id);
+        }
+    }
     parties_free(&self->parties);
     self->parties = fresh;
     log_emit(LOG_INFO, "certificates_reloaded", "parties=%zu revoked=%zu", parties_count(fresh),
@@ -1313,7 +1491,7 @@ s_read_batch(server_t *self)
             const char *user = zmq_msg_gets(&body, "User-Id");
             if (extra)
                 s_reply_receipt(self, zmq_msg_data(&idm), rid_len, 0, NULL, REMISS_E_MALFORMED,
-                                "A request is exactly one frame.", 0, NULL, user ? user : "");
+                                "A request is exactly one frame.", 0, NULL, user ? user : "", NULL);
             else
                 s_on_frame(self, zmq_msg_data(&idm), rid_len, user ? user : "",
                            zmq_msg_data(&body), zmq_msg_size(&body));
@@ -1371,6 +1549,9 @@ s_admin(server_t *self, int64_t now)
                 snprintf(result, sizeof result, "OK: message %s is queued again", hex);
                 if (store_find(self->store, req[i].message_id, &found, &m, &err) == REMISS_OK &&
                     found) {
+                    char detail[160];
+                    snprintf(detail, sizeof detail, "requeued by %s", req[i].actor);
+                    s_audit_stored(self, &m, REMISS__AUDIT_EVENT__EV_REQUEUED, REMISS_OK, detail);
                     s_mark_dirty(self, m.recipient);
                     store_msg_clear(&m);
                 }
@@ -1450,12 +1631,38 @@ s_timers(server_t *self, int64_t now, volatile sig_atomic_t *reload)
     }
 }
 
+/* Appends a broker life-cycle event and signs a tree head, in its own
+ * transaction (start and stop are outside the poll cycles). */
+static void
+s_lifecycle(server_t *self, Remiss__AuditEvent event, const char *detail)
+{
+    remiss_err_t err;
+    if (!self->audit || store_begin(self->store, &err) != REMISS_OK)
+        return;
+    audit_event_t e = {.event = event, .sender = "broker", .detail = detail};
+    if (s_audit(self, &e) == 0 && audit_size(self->audit) == 0) {
+        store_rollback(self->store);
+        return;
+    }
+    if (audit_sign_head(self->audit, true, 0, 0, &err) != REMISS_OK ||
+        store_commit(self->store, &err) != REMISS_OK) {
+        char q[400];
+        store_rollback(self->store);
+        audit_reload(self->audit, &err);
+        log_emit(LOG_ERROR, "audit_failed", "reason=%s", log_quote(q, sizeof q, err.text));
+    }
+}
+
 int
 server_run(server_t *self, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload)
 {
     remiss_err_t err;
-    log_emit(LOG_INFO, "started", "listen=%s parties=%zu db=%s", self->cfg.listen,
-             parties_count(self->parties), self->cfg.db);
+    char detail[CONFIG_PATH_MAX + 64];
+    snprintf(detail, sizeof detail, "listen=%s parties=%zu", self->cfg.listen,
+             parties_count(self->parties));
+    s_lifecycle(self, REMISS__AUDIT_EVENT__EV_BROKER_STARTED, detail);
+    log_emit(LOG_INFO, "started", "listen=%s parties=%zu db=%s audit=%s", self->cfg.listen,
+             parties_count(self->parties), self->cfg.db, self->audit ? "on" : "off");
     while (!*stop) {
         zmq_pollitem_t items[] = {
             {self->router, 0, ZMQ_POLLIN, 0},
@@ -1465,18 +1672,23 @@ server_run(server_t *self, volatile sig_atomic_t *stop, volatile sig_atomic_t *r
         if (zmq_poll(items, 2, timeout) < 0 && zmq_errno() != EINTR)
             break;
         int64_t now = log_now_ms();
-        while (zmq_poll(&items[1], 1, 0) > 0 && (items[1].revents & ZMQ_POLLIN))
-            s_on_zap(self);
-        s_timers(self, now, reload);
 
         if (store_begin(self->store, &err) != REMISS_OK) {
             char q[400];
             log_emit(LOG_ERROR, "store_failed", "reason=%s", log_quote(q, sizeof q, err.text));
-            /* Still answer: every frame read now is refused with E_STORAGE. */
+            metrics_set_health(self->metrics, false, self->policy != NULL);
+            /* Still answer: handshakes go on, every frame is E_STORAGE. */
+            while (zmq_poll(&items[1], 1, 0) > 0 && (items[1].revents & ZMQ_POLLIN))
+                s_on_zap(self);
             s_read_batch(self);
             s_flush_replies(self, false);
             continue;
         }
+        /* Everything of the cycle, handshake refusals and timer work too,
+         * commits together with its audit entries. */
+        while (zmq_poll(&items[1], 1, 0) > 0 && (items[1].revents & ZMQ_POLLIN))
+            s_on_zap(self);
+        s_timers(self, now, reload);
         /* Deliver what earlier cycles committed; then read new frames. */
         size_t ndirty = self->ndirty;
         char(*dirty)[PKI_ID_MAX + 1] = NULL;
@@ -1492,6 +1704,14 @@ server_run(server_t *self, volatile sig_atomic_t *stop, volatile sig_atomic_t *r
             s_admin(self, now);
             self->next_admin = now + 500;
         }
+        if (self->audit) {
+            if (audit_sign_head(self->audit, false, self->cfg.sth_interval_s * 1000,
+                                (uint64_t)self->cfg.sth_every, &err) != REMISS_OK) {
+                char q[400];
+                log_emit(LOG_ERROR, "audit_failed", "reason=%s", log_quote(q, sizeof q, err.text));
+            }
+            metrics_set_audit_size(self->metrics, audit_size(self->audit));
+        }
         struct timespec c0, c1;
         clock_gettime(CLOCK_MONOTONIC, &c0);
         remiss_code_t c = store_commit(self->store, &err);
@@ -1502,9 +1722,15 @@ server_run(server_t *self, volatile sig_atomic_t *stop, volatile sig_atomic_t *r
         if (c != REMISS_OK) {
             char q[400];
             log_emit(LOG_ERROR, "commit_failed", "reason=%s", log_quote(q, sizeof q, err.text));
+            /* Nothing of the cycle is kept: the log's frontier goes back to
+             * what the store holds. */
+            if (self->audit && audit_reload(self->audit, &err) != REMISS_OK)
+                log_emit(LOG_ERROR, "audit_failed", "reason=%s",
+                         log_quote(q, sizeof q, err.text));
         }
         s_flush_replies(self, c == REMISS_OK);
     }
+    s_lifecycle(self, REMISS__AUDIT_EVENT__EV_BROKER_STOPPED, "signal");
     log_emit(LOG_INFO, "stopped", "listen=%s", self->cfg.listen);
     return 0;
 }

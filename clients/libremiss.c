@@ -12,6 +12,7 @@
 #include <zmq.h>
 
 #include "log.h"
+#include "auditverify.h"
 #include "msgjson.h"
 #include "pki.h"
 
@@ -986,11 +987,45 @@ remiss_code_t
 remiss_proof(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], uint64_t consistency_from,
              Remiss__ProofReply **out, remiss_err_t *err)
 {
-    (void)self;
-    (void)id;
-    (void)consistency_from;
+    Remiss__ClientFrame cf = REMISS__CLIENT_FRAME__INIT;
+    Remiss__ProofQuery q = REMISS__PROOF_QUERY__INIT;
     *out = NULL;
-    return remiss_err_set(err, REMISS_E_INTERNAL, "proofs are not implemented yet");
+    q.message_id.data = (uint8_t *)id;
+    q.message_id.len = REMISS_ID_LEN;
+    q.consistency_from = consistency_from;
+    cf.request_id = self->next_request++;
+    cf.kind_case = REMISS__CLIENT_FRAME__KIND_PROOF;
+    cf.proof = &q;
+    remiss_code_t r = s_send_frame(self, &cf, err);
+    if (r != REMISS_OK)
+        return r;
+    Remiss__BrokerFrame *f = s_wait(self, cf.request_id, false, self->timeout_ms, err);
+    if (!f)
+        return err ? err->code : REMISS_E_TIMEOUT;
+    if (f->kind_case == REMISS__BROKER_FRAME__KIND_PROOF && f->proof) {
+        Remiss__ProofReply *pr = f->proof;
+        if (pr->code != REMISS__REASON_CODE__OK)
+            r = remiss_err_set(err, remiss_code_is_wire(pr->code) ? (remiss_code_t)pr->code
+                                                                   : REMISS_E_INTERNAL,
+                               "%s", pr->sentence ? pr->sentence : "no proof");
+        /* Never take the broker's word: the tree head must carry its
+         * signature and the entry must be in that tree and name our id. */
+        else
+            r = audit_verify_proof(pr, self->broker_pub, id, NULL, err);
+        if (r == REMISS_OK) {
+            *out = pr;
+            f->proof = NULL;
+            f->kind_case = REMISS__BROKER_FRAME__KIND__NOT_SET;
+        }
+    } else if (f->kind_case == REMISS__BROKER_FRAME__KIND_RESULT && f->result) {
+        r = remiss_err_set(err, remiss_code_is_wire(f->result->code) ? (remiss_code_t)f->result->code
+                                                                     : REMISS_E_INTERNAL,
+                           "%s", f->result->sentence);
+    } else {
+        r = remiss_err_set(err, REMISS_E_MALFORMED, "unexpected answer from the broker");
+    }
+    remiss__broker_frame__free_unpacked(f, NULL);
+    return r;
 }
 
 remiss_code_t

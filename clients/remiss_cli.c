@@ -262,6 +262,44 @@ s_cmd_status(s_args_t *a)
     return 0;
 }
 
+static int
+s_cmd_proof(s_args_t *a)
+{
+    remiss_err_t err;
+    uint8_t id[REMISS_ID_LEN];
+    Remiss__ProofReply *pr = NULL;
+    if (a->argc != 1 || !remiss_id_from_hex(a->argv[0], id))
+        return s_usage_error("proof MESSAGE_ID (32 hex digits)");
+    remiss_client_t *c = s_connect(a, &err);
+    if (!c)
+        return s_fail(&err);
+    remiss_code_t r = remiss_proof(c, id, 0, &pr, &err);
+    remiss_close(&c);
+    if (r != REMISS_OK)
+        return s_fail(&err);
+    /* remiss_proof verified the signed tree head and the inclusion path. */
+    Remiss__TreeHead *th = pr->tree_head ? remiss__tree_head__unpack(
+                                               NULL, pr->tree_head->tree_head.len,
+                                               pr->tree_head->tree_head.data)
+                                         : NULL;
+    char root[65] = "";
+    for (size_t i = 0; th && i < th->root_hash.len && i < 32; i++)
+        snprintf(root + 2 * i, 3, "%02x", th->root_hash.data[i]);
+    if (a->json)
+        printf("{\"message_id\":\"%s\",\"audit_index\":%llu,\"tree_size\":%llu,"
+               "\"root_hash\":\"%s\",\"path_length\":%zu,\"verified\":true}\n",
+               a->argv[0], (unsigned long long)pr->leaf_index,
+               (unsigned long long)(th ? th->tree_size : 0), root, pr->n_inclusion_path);
+    else
+        printf("message %s is entry %llu of the audit log; the broker-signed tree head of size "
+               "%llu (root %s) includes it (%zu hashes), verified with the broker certificate\n",
+               a->argv[0], (unsigned long long)pr->leaf_index,
+               (unsigned long long)(th ? th->tree_size : 0), root, pr->n_inclusion_path);
+    remiss__tree_head__free_unpacked(th, NULL);
+    remiss__proof_reply__free_unpacked(pr, NULL);
+    return 0;
+}
+
 typedef int (*s_cmd_fn)(s_args_t *);
 
 static const struct {
@@ -276,6 +314,7 @@ static const struct {
     {"refuse", s_cmd_refuse, "refuse MESSAGE_ID REASON\n"
                              "                        refuse a message permanently (dead-letter list)"},
     {"status", s_cmd_status, "status MESSAGE_ID     state of a message this party sent or received"},
+    {"proof", s_cmd_proof, "proof MESSAGE_ID      prove from the audit log that the broker recorded the message"},
 };
 
 static void

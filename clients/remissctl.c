@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl_audit.h"
 #include "ctl_store.h"
 #include "pki_admin.h"
 #include "remiss_code.h"
@@ -82,6 +83,12 @@ s_deadletter(int argc, char **argv)
 }
 
 static int
+s_audit(int argc, char **argv)
+{
+    return ctl_audit_main(argc, argv);
+}
+
+static int
 s_consent(int argc, char **argv)
 {
     return ctl_consent_main(argc, argv);
@@ -104,6 +111,14 @@ static const struct {
      "                               messages refused by recipients or undeliverable\n"
      "  deadletter requeue --db DB MESSAGE_ID\n"
      "                               queue one again (remissd performs and audits it)"},
+    {"audit", NULL, s_audit,
+     "audit verify DB --pki DIR   recompute the log, check every signed tree head\n"
+     "  audit subject PNR --db DB --pki DIR [--json]\n"
+     "                               every exchange about a person (access request)\n"
+     "  audit export DB [--since INDEX]\n"
+     "                               the log as JSON lines (pseudonyms, never personnummer)\n"
+     "  audit proof DB INDEX --pki DIR\n"
+     "                               inclusion proof of one entry, verified"},
     {"consent", NULL, s_consent,
      "consent list --db DB --pki DIR --subject PNR [--json]\n"
      "                               consents registered for a person"},

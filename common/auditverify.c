@@ -104,7 +104,9 @@ s_check_entry(const ProtobufCBinaryData *bytes, uint64_t index, const uint8_t *m
     else if (message_id != NULL &&
              (e->message_id.len != 16 || memcmp(e->message_id.data, message_id, 16) != 0 ||
               (e->event != REMISS__AUDIT_EVENT__EV_ACCEPTED &&
-               e->event != REMISS__AUDIT_EVENT__EV_REFUSED)))
+               e->event != REMISS__AUDIT_EVENT__EV_REFUSED &&
+               e->event != REMISS__AUDIT_EVENT__EV_CONSENT_GRANTED &&
+               e->event != REMISS__AUDIT_EVENT__EV_CONSENT_REVOKED)))
         r = remiss_err_set(err, REMISS_E_BAD_SIGNATURE,
                            "the proven entry does not record the intake of this message");
     remiss__audit_entry__free_unpacked(e, NULL);

@@ -40,6 +40,7 @@ typedef struct audit_event {
     remiss_code_t code;
     const uint8_t *envelope_sha256; /* 32 bytes or NULL */
     const char *subject;            /* canonical 12-digit personnummer, or NULL */
+    const uint8_t *subject_pseudonym; /* or its pseudonym already made (32 bytes), or NULL */
     const char *detail;             /* non-personal detail, or NULL */
 } audit_event_t;
 
