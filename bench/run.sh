@@ -177,11 +177,11 @@ fi
 
 s_log "build (release)"
 # SAN=0 on the command line beats a SAN=1 the caller's make passed down.
-"$make" --no-print-directory -s SAN=0 all >/dev/null || {
+"$make" -C "$root" --no-print-directory -s SAN=0 all >/dev/null || {
     echo "error: the build failed; nothing to benchmark" >&2
     exit 1
 }
-"$make" --no-print-directory -s SAN=0 "$bin/remiss_bench" >/dev/null || {
+"$make" -C "$root" --no-print-directory -s SAN=0 build/bench/remiss_bench >/dev/null || {
     echo "error: build/bench/remiss_bench failed to build" >&2
     exit 1
 }
@@ -195,7 +195,7 @@ for p in $peers; do
         exit 2
         ;;
     esac
-    if ! "$make" --no-print-directory -s SAN=0 "$bin/$prog" >"$work/build-$prog.log" 2>&1; then
+    if ! "$make" -C "$root" --no-print-directory -s SAN=0 "build/bench/$prog" >"$work/build-$prog.log" 2>&1; then
         peer_broken[$p]="load generator did not build (see scripts/install-deps.sh bench)"
     fi
 done
