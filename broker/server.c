@@ -27,6 +27,7 @@
 #define S_PING_MS      5000  /* liveness check of receiving connections */
 #define S_HARD_FACTOR  4     /* frames over max_frame * this drop the connection */
 #define S_AUTH_LOG_PER_S 10  /* auth refusals logged per second at most */
+#define S_TX_MAX_MS    50    /* a transaction stays open at most this long */
 
 /* A connection that subscribed to deliveries. */
 typedef struct s_conn {
@@ -56,6 +57,7 @@ typedef struct s_reply {
     uint8_t *data;               /* packed BrokerFrame */
     size_t len;
     bool is_receipt;             /* re-made as E_STORAGE if the commit fails */
+    bool durable;                /* may only leave after a commit */
     uint64_t request_id;
     uint8_t message_id[STORE_ID_LEN];
     bool has_id;
@@ -89,6 +91,8 @@ struct server {
     char (*dirty)[PKI_ID_MAX + 1];/* recipients with something to deliver */
     size_t ndirty, capdirty;
     int64_t next_reload, next_scan, next_ping, next_purge, next_admin; /* timers, ms */
+    bool tx_open;                 /* a store transaction spans cycles */
+    int64_t tx_since;             /* ms, when it began */
 };
 
 /* ------------------------------------------------------------ small helpers */
@@ -263,6 +267,7 @@ s_reply_receipt(server_t *self, const uint8_t *rid, size_t rid_len, uint64_t req
     if (!r)
         return;
     r->is_receipt = true;
+    r->durable = true;
     r->request_id = request_id;
     if (id) {
         memcpy(r->message_id, id, STORE_ID_LEN);
@@ -646,6 +651,7 @@ s_accept(server_t *self, const s_req_t *q, const Remiss__Envelope *env,
         rep->len = flen;
         frame = NULL;
         rep->is_receipt = true;
+        rep->durable = true;
         rep->request_id = q->request_id;
         memcpy(rep->message_id, m.message_id, STORE_ID_LEN);
         rep->has_id = true;
@@ -989,6 +995,8 @@ s_on_proof(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
     s_reply_t *rep = s_reply_add(self, q->rid, q->rid_len);
     if (rep && !s_pack_frame(&bf, &rep->data, &rep->len))
         self->nreplies--;
+    else if (rep)
+        rep->durable = true; /* a signed head must never cover entries a crash could undo */
     if (r == REMISS_OK)
         audit_proof_clear(&pr);
 }
@@ -1505,6 +1513,16 @@ s_read_batch(server_t *self)
 
 /* Sends the cycle's replies; after a failed commit every receipt is
  * re-made as E_STORAGE, since nothing of the cycle was kept. */
+/* True if a reply of this cycle may only leave after a commit. */
+static bool
+s_need_durable(const server_t *self)
+{
+    for (size_t i = 0; i < self->nreplies; i++)
+        if (self->replies[i].durable)
+            return true;
+    return false;
+}
+
 static void
 s_flush_replies(server_t *self, bool committed)
 {
@@ -1669,11 +1687,15 @@ server_run(server_t *self, volatile sig_atomic_t *stop, volatile sig_atomic_t *r
             {self->zap, 0, ZMQ_POLLIN, 0},
         };
         long timeout = self->ndirty ? 0 : 100;
+        if (self->tx_open && timeout > 0) {
+            int64_t left = S_TX_MAX_MS - (log_now_ms() - self->tx_since);
+            timeout = left < 0 ? 0 : left < timeout ? (long)left : timeout;
+        }
         if (zmq_poll(items, 2, timeout) < 0 && zmq_errno() != EINTR)
             break;
         int64_t now = log_now_ms();
 
-        if (store_begin(self->store, &err) != REMISS_OK) {
+        if (!self->tx_open && store_begin(self->store, &err) != REMISS_OK) {
             char q[400];
             log_emit(LOG_ERROR, "store_failed", "reason=%s", log_quote(q, sizeof q, err.text));
             metrics_set_health(self->metrics, false, self->policy != NULL);
@@ -1683,6 +1705,10 @@ server_run(server_t *self, volatile sig_atomic_t *stop, volatile sig_atomic_t *r
             s_read_batch(self);
             s_flush_replies(self, false);
             continue;
+        }
+        if (!self->tx_open) {
+            self->tx_open = true;
+            self->tx_since = now;
         }
         /* Everything of the cycle, handshake refusals and timer work too,
          * commits together with its audit entries. */
@@ -1712,9 +1738,18 @@ server_run(server_t *self, volatile sig_atomic_t *stop, volatile sig_atomic_t *r
             }
             metrics_set_audit_size(self->metrics, audit_size(self->audit));
         }
+        /* Commit (and fsync) when a reply needs it, or at least every
+         * S_TX_MAX_MS. Acknowledgements and delivery marks alone can wait:
+         * lost in a crash they only cause a redelivery, which the client
+         * library recognises. So acks do not cost an fsync each. */
+        if (!s_need_durable(self) && now - self->tx_since < S_TX_MAX_MS && !*stop) {
+            s_flush_replies(self, true);
+            continue;
+        }
         struct timespec c0, c1;
         clock_gettime(CLOCK_MONOTONIC, &c0);
         remiss_code_t c = store_commit(self->store, &err);
+        self->tx_open = false;
         clock_gettime(CLOCK_MONOTONIC, &c1);
         metrics_commit_seconds(self->metrics, (double)(c1.tv_sec - c0.tv_sec) +
                                                   (double)(c1.tv_nsec - c0.tv_nsec) / 1e9);
@@ -1729,6 +1764,12 @@ server_run(server_t *self, volatile sig_atomic_t *stop, volatile sig_atomic_t *r
                          log_quote(q, sizeof q, err.text));
         }
         s_flush_replies(self, c == REMISS_OK);
+    }
+    if (self->tx_open) {
+        /* What the last cycles did (acks, delivery marks) is kept. */
+        if (store_commit(self->store, &err) != REMISS_OK && self->audit)
+            audit_reload(self->audit, &err);
+        self->tx_open = false;
     }
     s_lifecycle(self, REMISS__AUDIT_EVENT__EV_BROKER_STOPPED, "signal");
     log_emit(LOG_INFO, "stopped", "listen=%s", self->cfg.listen);

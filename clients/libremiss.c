@@ -734,9 +734,25 @@ remiss_subscribe(remiss_client_t *self, unsigned window, remiss_err_t *err)
     return r;
 }
 
+/* Remembers an id as processed: in memory and, if kept, in the state file
+ * (synced, so a crash after this never hands the message out again). */
+static void
+s_remember(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN])
+{
+    s_idset_del(&self->handed, id);
+    s_idset_add(&self->acked, id);
+    if (self->state) {
+        char hex[33];
+        remiss_id_to_hex(id, hex);
+        fprintf(self->state, "%s\n", hex);
+        fflush(self->state);
+        fsync(fileno(self->state));
+    }
+}
+
 static remiss_code_t
 s_ack(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], Remiss__AckKind kind,
-      const char *reason, remiss_err_t *err)
+      const char *reason, bool wait, remiss_err_t *err)
 {
     Remiss__ClientFrame cf = REMISS__CLIENT_FRAME__INIT;
     Remiss__Ack ack = REMISS__ACK__INIT;
@@ -746,32 +762,34 @@ s_ack(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], Remiss__AckKind ki
     ack.reason = (char *)(reason ? reason : "");
     cf.kind_case = REMISS__CLIENT_FRAME__KIND_ACK;
     cf.ack = &ack;
-    remiss_code_t r = s_request_result(self, &cf, err);
-    if (r == REMISS_OK) {
-        s_idset_del(&self->handed, id);
-        s_idset_add(&self->acked, id);
-        if (self->state) {
-            char hex[33];
-            remiss_id_to_hex(id, hex);
-            fprintf(self->state, "%s\n", hex);
-            fflush(self->state);
-            fsync(fileno(self->state));
-        }
+    if (!wait) {
+        s_remember(self, id);
+        cf.request_id = self->next_request++;
+        return s_send_frame(self, &cf, err); /* the Result is dropped when it comes */
     }
+    remiss_code_t r = s_request_result(self, &cf, err);
+    if (r == REMISS_OK)
+        s_remember(self, id);
     return r;
 }
 
 remiss_code_t
 remiss_ack(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], remiss_err_t *err)
 {
-    return s_ack(self, id, REMISS__ACK_KIND__RECEIVED, NULL, err);
+    return s_ack(self, id, REMISS__ACK_KIND__RECEIVED, NULL, false, err);
+}
+
+remiss_code_t
+remiss_ack_sync(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], remiss_err_t *err)
+{
+    return s_ack(self, id, REMISS__ACK_KIND__RECEIVED, NULL, true, err);
 }
 
 remiss_code_t
 remiss_refuse(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], const char *reason,
               remiss_err_t *err)
 {
-    return s_ack(self, id, REMISS__ACK_KIND__REFUSE, reason, err);
+    return s_ack(self, id, REMISS__ACK_KIND__REFUSE, reason, true, err);
 }
 
 /* Checks a delivery end to end: the sender's certificate chains to the CA
@@ -862,7 +880,8 @@ remiss_recv(remiss_client_t *self, int timeout_ms, remiss_message_t **out, remis
                 Remiss__Envelope *peek = remiss__envelope__unpack(
                     NULL, d->envelope->envelope.len, d->envelope->envelope.data);
                 if (peek && peek->message_id.len == REMISS_ID_LEN)
-                    s_ack(self, peek->message_id.data, REMISS__ACK_KIND__REFUSE, why.text, NULL);
+                    s_ack(self, peek->message_id.data, REMISS__ACK_KIND__REFUSE, why.text, false,
+                          NULL);
                 remiss__envelope__free_unpacked(peek, NULL);
             }
             remiss__broker_frame__free_unpacked(f, NULL);
@@ -872,7 +891,7 @@ remiss_recv(remiss_client_t *self, int timeout_ms, remiss_message_t **out, remis
         if (s_idset_has(&self->acked, id)) {
             /* Processed before: the ack was lost; say it again, quietly. */
             remiss_err_t ignored;
-            s_ack(self, id, REMISS__ACK_KIND__RECEIVED, NULL, &ignored);
+            s_ack(self, id, REMISS__ACK_KIND__RECEIVED, NULL, false, &ignored);
             remiss__envelope__free_unpacked(env, NULL);
             remiss__broker_frame__free_unpacked(f, NULL);
             continue;

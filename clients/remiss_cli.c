@@ -155,7 +155,7 @@ s_cmd_recv(s_args_t *a)
             fflush(stdout);
             free(out);
         }
-        if (a->ack && remiss_ack(c, remiss_message_id(m), &err) != REMISS_OK) {
+        if (a->ack && remiss_ack_sync(c, remiss_message_id(m), &err) != REMISS_OK) {
             remiss_message_free(&m);
             remiss_close(&c);
             return s_fail(&err);
@@ -189,7 +189,8 @@ s_cmd_ack_or_refuse(s_args_t *a, bool refuse)
     for (int i = 0; i < n && rc == 0; i++) {
         uint8_t id[REMISS_ID_LEN];
         remiss_id_from_hex(a->argv[i], id);
-        remiss_code_t r = refuse ? remiss_refuse(c, id, a->argv[1], &err) : remiss_ack(c, id, &err);
+        remiss_code_t r =
+            refuse ? remiss_refuse(c, id, a->argv[1], &err) : remiss_ack_sync(c, id, &err);
         if (r != REMISS_OK)
             rc = s_fail(&err);
         else if (a->json)

@@ -114,9 +114,18 @@ int64_t remiss_message_accepted_at(const remiss_message_t *m);
 uint32_t remiss_message_attempt(const remiss_message_t *m);
 void remiss_message_free(remiss_message_t **m_p);
 
-/* Acknowledges a processed message (the broker stops redelivering it). */
+/* Acknowledges a processed message (the broker stops redelivering it).
+ * The id is recorded as processed here first (and in state_path), then the
+ * acknowledgement is sent without waiting for the broker's answer: if it is
+ * lost, the broker delivers again and the library acknowledges again
+ * without returning the message. */
 remiss_code_t remiss_ack(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN],
                          remiss_err_t *err);
+
+/* As remiss_ack, but waits for the broker to confirm (for tools that must
+ * report whether the acknowledgement was taken, like `remiss ack`). */
+remiss_code_t remiss_ack_sync(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN],
+                              remiss_err_t *err);
 
 /* Refuses a message permanently; it goes to the broker's dead-letter list. */
 remiss_code_t remiss_refuse(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN],

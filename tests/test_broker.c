@@ -88,7 +88,7 @@ Test(broker, referral_reaches_jobbtorg_with_a_verifiable_receipt, .timeout = 60)
     cr_assert_eq(got->type, REMISS__MESSAGE_TYPE__REFERRAL);
     cr_assert_str_eq(got->subject->personnummer, "20080229-4728");
     cr_assert_str_eq(got->referral->reason, "Behöver stöd mot arbete");
-    cr_assert_eq(remiss_ack(to, remiss_message_id(m), &err), REMISS_OK, "%s", err.text);
+    cr_assert_eq(remiss_ack_sync(to, remiss_message_id(m), &err), REMISS_OK, "%s", err.text);
 
     Remiss__StatusReply *st = NULL;
     cr_assert_eq(remiss_status(from, rc.message_id, &st, &err), REMISS_OK, "%s", err.text);

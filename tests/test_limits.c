@@ -69,7 +69,7 @@ Test(limits, a_party_over_its_rate_is_refused_and_others_are_not, .timeout = 120
     remiss_message_t *m = NULL;
     while (remiss_recv(jt, 3000, &m, &err) == REMISS_OK) {
         got++;
-        remiss_ack(jt, remiss_message_id(m), &err);
+        remiss_ack_sync(jt, remiss_message_id(m), &err);
         remiss_message_free(&m);
     }
     cr_assert_eq(got, ok + 1);
@@ -97,7 +97,7 @@ Test(limits, a_full_queue_refuses_with_a_clear_sentence, .timeout = 120)
     for (int i = 0; i < 3; i++) {
         remiss_message_t *m = NULL;
         cr_assert_eq(remiss_recv(jt, 20000, &m, &err), REMISS_OK);
-        cr_assert_eq(remiss_ack(jt, remiss_message_id(m), &err), REMISS_OK);
+        cr_assert_eq(remiss_ack_sync(jt, remiss_message_id(m), &err), REMISS_OK);
         remiss_message_free(&m);
     }
     bool accepted = false;

@@ -94,7 +94,7 @@ Test(metrics, counters_move_by_the_right_amounts, .timeout = 120)
     for (int i = 0; i < 3; i++) {
         remiss_message_t *m = NULL;
         cr_assert_eq(remiss_recv(jt, 20000, &m, &err), REMISS_OK);
-        cr_assert_eq(remiss_ack(jt, remiss_message_id(m), &err), REMISS_OK);
+        cr_assert_eq(remiss_ack_sync(jt, remiss_message_id(m), &err), REMISS_OK);
         remiss_message_free(&m);
     }
     char *after = s_get(mport, "/metrics");

@@ -71,7 +71,7 @@ Test(transfer, a_transfer_decision_closes_the_loop, .timeout = 120)
     cr_assert_eq(remiss_recv(af, 20000, &m, &err), REMISS_OK, "%s", err.text);
     cr_assert_eq(remiss_message_envelope(m)->type, REMISS__MESSAGE_TYPE__CASE_SUBMISSION);
     cr_assert_str_eq(remiss_message_sender(m), "jobbtorg");
-    cr_assert_eq(remiss_ack(af, remiss_message_id(m), &err), REMISS_OK);
+    cr_assert_eq(remiss_ack_sync(af, remiss_message_id(m), &err), REMISS_OK);
     remiss_message_free(&m);
 
     Remiss__Envelope *ack = s_example("transfer_ack");
@@ -84,7 +84,7 @@ Test(transfer, a_transfer_decision_closes_the_loop, .timeout = 120)
     const Remiss__Envelope *got = remiss_message_envelope(m);
     cr_assert_eq(got->type, REMISS__MESSAGE_TYPE__TRANSFER_ACK);
     cr_assert_arr_eq(got->transfer_ack->original_message_id.data, case_id, REMISS_ID_LEN);
-    cr_assert_eq(remiss_ack(jt, remiss_message_id(m), &err), REMISS_OK);
+    cr_assert_eq(remiss_ack_sync(jt, remiss_message_id(m), &err), REMISS_OK);
     remiss_message_free(&m);
 
     Remiss__StatusReply *st = NULL;
