@@ -55,10 +55,34 @@ fuzz_pack(const ProtobufCMessage *m, size_t *len)
     return buf;
 }
 
+static bool s_any_sub(const ProtobufCMessage *m,
+                      bool (*fn)(const ProtobufCMessage *parent, const ProtobufCFieldDescriptor *f,
+                                 const ProtobufCMessage *sub));
+
+static bool
+s_tag0_fn(const ProtobufCMessage *parent, const ProtobufCFieldDescriptor *f,
+          const ProtobufCMessage *sub)
+{
+    (void)parent;
+    (void)f;
+    return fuzz_has_unknown_tag0(sub);
+}
+
+bool
+fuzz_has_unknown_tag0(const ProtobufCMessage *m)
+{
+    for (unsigned i = 0; i < m->n_unknown_fields; i++)
+        if (m->unknown_fields[i].tag == 0)
+            return true;
+    return s_any_sub(m, s_tag0_fn);
+}
+
 void
 fuzz_check_repack(const ProtobufCMessage *m)
 {
     size_t len1, len2;
+    if (fuzz_has_unknown_tag0(m))
+        return; /* protobuf-c's own bug, see fuzz_common.h */
     uint8_t *b1 = fuzz_pack(m, &len1);
     ProtobufCMessage *m2 = protobuf_c_message_unpack(m->descriptor, NULL, len1, b1);
     FUZZ_CHECK(m2, "%s does not unpack what it packed", m->descriptor->name);

@@ -1,8 +1,8 @@
 /* fuzz_policy: the policy file parser. Each input is written to a
- * temporary file and loaded with policy_load; a policy that loads must
+ * memory file and loaded with policy_load; a policy that loads must
  * hold together (every party's role and every rule's roles and purposes
  * known, age ranges ordered). */
-#include <fcntl.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,24 +14,20 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The policy file lives in memory: a file on disk that is truncated and
+ * rewritten for every input makes ext4 flush it on close, which cut the
+ * speed tenfold. policy_load reads it through /proc/self/fd. */
+static int s_fd = -1;
 static char s_path[64];
-
-static void
-s_cleanup(void)
-{
-    unlink(s_path);
-}
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    snprintf(s_path, sizeof s_path, "/tmp/remiss-fuzz-policy-XXXXXX");
-    int fd = mkstemp(s_path);
-    FUZZ_CHECK(fd >= 0, "cannot make a temporary file");
-    close(fd);
-    atexit(s_cleanup);
+    s_fd = memfd_create("remiss-fuzz-policy", MFD_CLOEXEC);
+    FUZZ_CHECK(s_fd >= 0, "cannot make a memory file");
+    snprintf(s_path, sizeof s_path, "/proc/self/fd/%d", s_fd);
     return 0;
 }
 
@@ -72,14 +68,12 @@ s_check(const policy_t *p)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int fd = open(s_path, O_WRONLY | O_TRUNC);
-    FUZZ_CHECK(fd >= 0, "cannot open %s", s_path);
+    FUZZ_CHECK(ftruncate(s_fd, 0) == 0, "cannot truncate %s", s_path);
     for (size_t off = 0; off < size;) {
-        ssize_t n = write(fd, data + off, size - off);
+        ssize_t n = pwrite(s_fd, data + off, size - off, (off_t)off);
         FUZZ_CHECK(n > 0, "cannot write %s", s_path);
         off += (size_t)n;
     }
-    close(fd);
     remiss_err_t err = {0};
     policy_t *p = policy_load(s_path, &err);
     if (p) {

@@ -24,7 +24,9 @@ mkdir -p "$work" "$seeds" "$crashes" build/fuzz/log
 dict=""
 [ -f "tests/fuzz/$t.dict" ] && dict="-dict=tests/fuzz/$t.dict"
 
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}"
+# A small quarantine keeps ASan from touching fresh pages on every input,
+# which made the slower targets several times slower on a VM.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1:quarantine_size_mb=32}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 # shellcheck disable=SC2086
 "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len="$maxlen" \
