@@ -507,6 +507,15 @@ s_on_submit(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
                         "The frame carries no envelope.", 0, NULL, q->party->id);
         return;
     }
+    /* The SignedEnvelope is stored and forwarded re-encoded: a field the
+     * broker does not know would travel unchecked, and protobuf-c writes
+     * some (an over-long tag 0) back as bytes it cannot decode again. */
+    if (se->base.n_unknown_fields > 0) {
+        s_reply_receipt(self, q->rid, q->rid_len, q->request_id, NULL, REMISS_E_MALFORMED,
+                        "The signed envelope has fields this broker does not know.", 0, NULL,
+                        q->party->id);
+        return;
+    }
     s_sha256(se->envelope.data, se->envelope.len, env_hash);
     env = remiss__envelope__unpack(NULL, se->envelope.len, se->envelope.data);
     if (!env) {
