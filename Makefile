@@ -114,6 +114,7 @@ tests: $(TEST_BIN)
 test: deps
 	@$(MAKE) --no-print-directory SAN=1 all tests
 	@$(MAKE) --no-print-directory SAN=1 check
+	@$(MAKE) --no-print-directory fuzz-smoke
 
 check:
 	@REMISS_BIN=$(BIN) scripts/run-tests.sh $(TEST_BIN)

@@ -92,8 +92,10 @@ s_consents_decode(s_consents_t *c, size_t nrows, pnr_date_t today)
         Remiss__Envelope *env =
             remiss__envelope__unpack(NULL, c->rows[i].grant_len, c->rows[i].grant);
         pnr_t p;
-        if (!env || !env->consent_grant || !env->subject ||
-            pnr_parse(env->subject->personnummer, today, &p, NULL) != REMISS_OK) {
+        /* consent_grant shares a union with the other bodies: only the
+         * body case says which one a damaged row decoded to. */
+        if (!env || env->body_case != REMISS__ENVELOPE__BODY_CONSENT_GRANT || !env->consent_grant ||
+            !env->subject || pnr_parse(env->subject->personnummer, today, &p, NULL) != REMISS_OK) {
             remiss__envelope__free_unpacked(env, NULL);
             store_consent_clear(&c->rows[i]);
             continue;

@@ -20,6 +20,7 @@
 #include "policy.h"
 #include "remiss.pb-c.h"
 #include "store.h"
+#include "utf8.h"
 
 #define S_BATCH        256   /* frames read per poll cycle (one transaction) */
 #define S_RID_MAX      256   /* ZeroMQ routing ids are at most 255 bytes */
@@ -28,6 +29,7 @@
 #define S_HARD_FACTOR  4     /* frames over max_frame * this drop the connection */
 #define S_AUTH_LOG_PER_S 10  /* auth refusals logged per second at most */
 #define S_TX_MAX_MS    50    /* a transaction stays open at most this long */
+#define S_TEXT_MAX     (64 * 1024) /* longest text field */
 
 /* A connection that subscribed to deliveries. */
 typedef struct s_conn {
@@ -425,6 +427,14 @@ s_check_envelope(server_t *self, const s_req_t *q, const Remiss__SignedEnvelope 
         *why = "The message type is unknown or does not match the body.";
         return REMISS_E_MALFORMED;
     }
+    /* Every text a person will read is valid UTF-8 without NUL, and nothing
+     * travels that the policy's category checks did not see. */
+    if (env->base.n_unknown_fields > 0 ||
+        !utf8_message_valid((const ProtobufCMessage *)env, S_TEXT_MAX)) {
+        *why = "The envelope holds text that is not valid UTF-8, or fields this broker does not "
+               "know.";
+        return REMISS_E_MALFORMED;
+    }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     bool good = pki_verify(q->party->pub, PKI_CTX_ENVELOPE, se->envelope.data, se->envelope.len,
@@ -718,6 +728,15 @@ s_on_submit(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
                  (long long)self->cfg.rate_per_s);
         s_reply_receipt(self, q->rid, q->rid_len, q->request_id, NULL, REMISS_E_RATE_LIMITED,
                         slow, 0, NULL, q->party->id, NULL);
+        return;
+    }
+    /* The SignedEnvelope is stored and forwarded re-encoded: a field the
+     * broker does not know would travel unchecked, and protobuf-c writes
+     * some (an over-long tag 0) back as bytes it cannot decode again. */
+    if (se->base.n_unknown_fields > 0) {
+        s_reply_receipt(self, q->rid, q->rid_len, q->request_id, NULL, REMISS_E_MALFORMED,
+                        "The signed envelope has fields this broker does not know.", 0, NULL,
+                        q->party->id, NULL);
         return;
     }
     s_sha256(se->envelope.data, se->envelope.len, env_hash);

@@ -249,7 +249,9 @@ ctl_consent_main(int argc, char **argv)
     }
     for (size_t i = 0; i < n; i++) {
         Remiss__Envelope *env = remiss__envelope__unpack(NULL, rows[i].grant_len, rows[i].grant);
-        const Remiss__ConsentGrant *g = env ? env->consent_grant : NULL;
+        const Remiss__ConsentGrant *g =
+            env && env->body_case == REMISS__ENVELOPE__BODY_CONSENT_GRANT ? env->consent_grant
+                                                                          : NULL;
         char granted[32], revoked[32];
         s_iso(rows[i].granted_at, granted);
         s_iso(rows[i].revoked_at, revoked);

@@ -15,6 +15,7 @@
 #include "auditverify.h"
 #include "msgjson.h"
 #include "pki.h"
+#include "remiss_private.h"
 
 #define S_DEFAULT_TIMEOUT 10000
 #define S_MAX_FRAME       (64u << 20)
@@ -837,6 +838,29 @@ s_verify_delivery(remiss_client_t *self, const Remiss__Delivery *d, Remiss__Enve
     return REMISS_OK;
 }
 
+/* What remiss_recv does with a delivery before it answers the broker:
+ * verify it and, when that fails, find the id to refuse it by (*refuse is
+ * false when the envelope does not yield a 16-byte id). On REMISS_OK *env
+ * and sender are set as by s_verify_delivery. */
+static remiss_code_t
+s_take_delivery(remiss_client_t *self, const Remiss__Delivery *d, Remiss__Envelope **env,
+                char sender[PKI_ID_MAX + 1], uint8_t refuse_id[REMISS_ID_LEN], bool *refuse,
+                remiss_err_t *why)
+{
+    *refuse = false;
+    remiss_code_t r = s_verify_delivery(self, d, env, sender, why);
+    if (r != REMISS_OK && d->envelope && d->envelope->envelope.len) {
+        Remiss__Envelope *peek =
+            remiss__envelope__unpack(NULL, d->envelope->envelope.len, d->envelope->envelope.data);
+        if (peek && peek->message_id.len == REMISS_ID_LEN) {
+            memcpy(refuse_id, peek->message_id.data, REMISS_ID_LEN);
+            *refuse = true;
+        }
+        remiss__envelope__free_unpacked(peek, NULL);
+    }
+    return r;
+}
+
 remiss_code_t
 remiss_recv(remiss_client_t *self, int timeout_ms, remiss_message_t **out, remiss_err_t *err)
 {
@@ -869,21 +893,17 @@ remiss_recv(remiss_client_t *self, int timeout_ms, remiss_message_t **out, remis
             continue;
         if (!f)
             return err ? err->code : REMISS_E_TIMEOUT;
-        const Remiss__Delivery *d = f->delivery;
         Remiss__Envelope *env = NULL;
         char sender[PKI_ID_MAX + 1];
+        uint8_t refuse_id[REMISS_ID_LEN];
+        bool refuse;
         remiss_err_t why;
-        remiss_code_t r = s_verify_delivery(self, d, &env, sender, &why);
+        remiss_code_t r =
+            s_take_delivery(self, f->delivery, &env, sender, refuse_id, &refuse, &why);
         if (r != REMISS_OK) {
             /* Never hand out what does not verify; tell the broker why. */
-            if (d->envelope && d->envelope->envelope.len) {
-                Remiss__Envelope *peek = remiss__envelope__unpack(
-                    NULL, d->envelope->envelope.len, d->envelope->envelope.data);
-                if (peek && peek->message_id.len == REMISS_ID_LEN)
-                    s_ack(self, peek->message_id.data, REMISS__ACK_KIND__REFUSE, why.text, false,
-                          NULL);
-                remiss__envelope__free_unpacked(peek, NULL);
-            }
+            if (refuse)
+                s_ack(self, refuse_id, REMISS__ACK_KIND__REFUSE, why.text, false, NULL);
             remiss__broker_frame__free_unpacked(f, NULL);
             continue;
         }
@@ -1104,5 +1124,45 @@ remiss_send_json(remiss_client_t *self, const char *json, size_t len, remiss_rec
     }
     r = remiss_send(self, env, rc, err);
     msgjson_free(&env);
+    return r;
+}
+
+/* ------------------------------------------------------------ private */
+
+remiss_code_t
+remiss_private_check_frame(remiss_client_t *self, const uint8_t *frame, size_t len,
+                           remiss_err_t *err)
+{
+    /* As s_wait decodes what the socket hands it. */
+    Remiss__BrokerFrame *f = remiss__broker_frame__unpack(NULL, len, frame);
+    remiss_code_t r = REMISS_OK;
+    if (!f)
+        return remiss_err_set(err, REMISS_E_MALFORMED, "not a broker frame");
+    switch (f->kind_case) {
+    case REMISS__BROKER_FRAME__KIND__NOT_SET: /* liveness ping */
+        break;
+    case REMISS__BROKER_FRAME__KIND_DELIVERY: {
+        Remiss__Envelope *env = NULL;
+        char sender[PKI_ID_MAX + 1];
+        uint8_t refuse_id[REMISS_ID_LEN];
+        bool refuse;
+        r = s_take_delivery(self, f->delivery, &env, sender, refuse_id, &refuse, err);
+        if (r == REMISS_OK)
+            (void)(s_idset_has(&self->acked, env->message_id.data) ||
+                   s_idset_has(&self->handed, env->message_id.data));
+        remiss__envelope__free_unpacked(env, NULL);
+        break;
+    }
+    case REMISS__BROKER_FRAME__KIND_STATUS: /* remiss_status hands it over as it is */
+        break;
+    default: {
+        /* Receipts and results, as remiss_send_raw and s_request_result read them. */
+        remiss_receipt_t rc;
+        r = s_receipt(self, f, &rc, err);
+        remiss_receipt_clear(&rc);
+        break;
+    }
+    }
+    remiss__broker_frame__free_unpacked(f, NULL);
     return r;
 }

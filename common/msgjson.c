@@ -1075,7 +1075,10 @@ s_envelope_json(const Remiss__Envelope *env, const msgjson_meta_t *meta)
     cJSON *obj;
     bool ok;
 
-    if (!env || !s_body(env, &body) || !(obj = cJSON_CreateObject()))
+    /* msgjson_parse requires "to": without a recipient the text would
+     * not read back. */
+    if (!env || !env->recipient || !env->recipient[0] || !s_body(env, &body) ||
+        !(obj = cJSON_CreateObject()))
         return NULL;
     if (!meta)
         meta = &none;

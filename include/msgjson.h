@@ -86,8 +86,8 @@ void msgjson_free(Remiss__Envelope **env_p);
 /* The JSON form of env, with meta's fields added (meta may be NULL), as
  * one line without a trailing newline. The caller frees it with free().
  * NULL when env cannot be shown faithfully (unknown type, body not the
- * type's, a string that is not valid UTF-8, an id that is not 16 bytes, a
- * time before 1970 or after 9999) or on allocation failure. What it returns
+ * type's, no recipient, a string that is not valid UTF-8, an id that is not
+ * 16 bytes, a time before 1970 or after 9999) or on allocation failure. What it returns
  * parses back with msgjson_parse to an envelope that packs to the same
  * bytes (for an envelope without unknown fields). */
 char *msgjson_format(const Remiss__Envelope *env, const msgjson_meta_t *meta);

@@ -295,3 +295,62 @@ Test(broker, an_oversized_frame_is_too_large, .timeout = 60)
     remiss_close(&c);
     harness_stop(&h);
 }
+
+/* Found by fuzz_envelope: protobuf-c 1.4.1 keeps an unknown field whose tag
+ * is an over-long encoding of field number 0 ("80 00") and writes it back
+ * as "00", which it then refuses to decode. The broker stores the
+ * SignedEnvelope re-encoded, so such a message was accepted with an OK
+ * receipt and then dead-lettered as damaged. Fields the broker does not
+ * know in a SignedEnvelope are refused at intake. */
+Test(broker, a_signed_envelope_with_unknown_fields_is_malformed, .timeout = 60)
+{
+    harness_t h;
+    remiss_err_t err;
+    harness_init(&h, s_parties);
+    harness_start(&h, NULL);
+    remiss_client_t *from = harness_client(&h, "sdf-rinkeby-kista", false);
+    cr_assert_eq(harness_grant(from, "c-test-1", "sdf-rinkeby-kista", "jobbtorg", "anvisning",
+                               "identity,social"),
+                 REMISS_OK);
+    Remiss__Envelope *env = harness_referral("jobbtorg", "anvisning");
+    uint8_t *sealed = NULL;
+    size_t len;
+    cr_assert_eq(remiss_seal(from, env, &sealed, &len, &err), REMISS_OK, "%s", err.text);
+
+    static const struct {
+        const char *bytes;
+        size_t len;
+    } extra[] = {{"\x80\x00\x00", 3}, {"\x48\x01", 2}};
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
+        /* request_id 77, then field 2 (submit) holding the sealed bytes plus
+         * the extra field, written by hand so nothing re-encodes them. */
+        size_t se_len = len + extra[i].len, n = 0;
+        uint8_t *frame = malloc(se_len + 16);
+        cr_assert_not_null(frame);
+        frame[n++] = 0x08;
+        frame[n++] = 77;
+        frame[n++] = 0x12;
+        size_t v = se_len;
+        for (; v >= 0x80; v >>= 7)
+            frame[n++] = (uint8_t)((v & 0x7f) | 0x80);
+        frame[n++] = (uint8_t)v;
+        memcpy(frame + n, sealed, len);
+        memcpy(frame + n + len, extra[i].bytes, extra[i].len);
+        n += se_len;
+        uint8_t *reply = NULL;
+        size_t rlen = 0;
+        cr_assert_eq(remiss_raw_request(from, frame, n, &reply, &rlen, &err), REMISS_OK, "%s",
+                     err.text);
+        cr_assert_eq(s_reply_code(reply, rlen), REMISS_E_MALFORMED, "extra field %zu", i);
+        free(reply);
+        free(frame);
+    }
+    /* The same envelope without the extra field is accepted. */
+    remiss_receipt_t rc;
+    cr_assert_eq(remiss_send_raw(from, sealed, len, &rc, &err), REMISS_OK, "%s", err.text);
+    remiss_receipt_clear(&rc);
+    free(sealed);
+    harness_envelope_free(env);
+    remiss_close(&from);
+    harness_stop(&h);
+}

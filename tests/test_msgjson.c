@@ -393,6 +393,13 @@ Test(msgjson, format_refuses_what_would_not_read_back)
     cr_assert_null(msgjson_format(&env, &meta));
     env.type = (Remiss__MessageType)99;
     cr_assert_null(msgjson_format(&env, NULL));
+    /* Found by fuzz_envelope: without a recipient the text lacked "to",
+     * which msgjson_parse requires. */
+    env.type = REMISS__MESSAGE_TYPE__REFERRAL;
+    env.recipient = "";
+    cr_assert_null(msgjson_format(&env, NULL));
+    env.recipient = NULL;
+    cr_assert_null(msgjson_format(&env, NULL));
     s_no_leaks();
 }
 

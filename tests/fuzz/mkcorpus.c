@@ -1,0 +1,458 @@
+/* mkcorpus: writes the seed corpus of the fuzz targets from the example
+ * messages (docs/examples) and the example policy (config/stockholm.policy).
+ * Deterministic: fixed ids and times, marker signatures ("SIGN") instead
+ * of real ones, no keys. `make fuzz-corpus` runs it from the repository
+ * root: mkcorpus OUTDIR. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fuzz_common.h"
+#include "msgjson.h"
+#include "pnr.h"
+#include "policy.h"
+
+#define S_T0 INT64_C(1795392000000) /* 2026-11-23T00:00:00Z */
+
+static const char *s_out;
+
+static const struct {
+    const char *name;
+    const char *sender;
+} s_examples[] = {
+    {"referral", "sdf-rinkeby-kista"},       {"case_submission", "jobbtorg"},
+    {"transfer_ack", "af-kommunhubb"},       {"inquiry", "jobbtorg"},
+    {"inquiry_answer", "af-kommunhubb"},     {"consent_grant", "sdf-rinkeby-kista"},
+    {"consent_revoke", "sdf-rinkeby-kista"}, {"concern_report", "jobbtorg"},
+};
+#define S_NEX (sizeof s_examples / sizeof s_examples[0])
+
+static void
+s_write(const char *target, const char *name, const void *data, size_t len)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", s_out, target);
+    FUZZ_CHECK(mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s", path);
+    snprintf(path, sizeof path, "%s/%s/%s", s_out, target, name);
+    FILE *f = fopen(path, "wb");
+    FUZZ_CHECK(f && fwrite(data, 1, len, f) == len && fclose(f) == 0, "cannot write %s", path);
+}
+
+static void
+s_write_msg(const char *target, const char *name, const ProtobufCMessage *m)
+{
+    size_t len;
+    uint8_t *buf = fuzz_pack(m, &len);
+    s_write(target, name, buf, len);
+    free(buf);
+}
+
+/* A file's bytes (caller frees). */
+static char *
+s_read(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    FUZZ_CHECK(f, "cannot open %s (run from the repository root)", path);
+    char *buf = malloc(1 << 20);
+    FUZZ_CHECK(buf, "out of memory");
+    *len = fread(buf, 1, 1 << 20, f);
+    fclose(f);
+    return buf;
+}
+
+/* Example i as an envelope with id, sender and time filled in. */
+static Remiss__Envelope *
+s_example(size_t i, char **json, size_t *json_len)
+{
+    char path[256];
+    snprintf(path, sizeof path, "docs/examples/%s.json", s_examples[i].name);
+    *json = s_read(path, json_len);
+    Remiss__Envelope *env = NULL;
+    remiss_err_t err;
+    FUZZ_CHECK(msgjson_parse(*json, *json_len, &env, &err) == REMISS_OK, "%s: %s", path, err.text);
+    env->message_id.data = malloc(16);
+    FUZZ_CHECK(env->message_id.data, "out of memory");
+    for (int k = 0; k < 16; k++)
+        env->message_id.data[k] = (uint8_t)(0x10 * i + (size_t)k);
+    env->message_id.len = 16;
+    env->sender = strdup(s_examples[i].sender);
+    env->created_at = S_T0 + (int64_t)i;
+    return env;
+}
+
+static ProtobufCBinaryData
+s_bin(const void *data, size_t len)
+{
+    return (ProtobufCBinaryData){len, (uint8_t *)data};
+}
+
+/* ------------------------------------------------------------ per target */
+
+static void
+s_envelope_seeds(size_t i, const Remiss__Envelope *env, const uint8_t *bytes, size_t len)
+{
+    char name[64];
+    Remiss__SignedEnvelope se = REMISS__SIGNED_ENVELOPE__INIT;
+    Remiss__ClientFrame cf = REMISS__CLIENT_FRAME__INIT;
+    se.envelope = s_bin(bytes, len);
+    se.signature = s_bin(FUZZ_SIGN, FUZZ_SIGN_LEN);
+    cf.request_id = i + 1;
+    cf.kind_case = REMISS__CLIENT_FRAME__KIND_SUBMIT;
+    cf.submit = &se;
+    snprintf(name, sizeof name, "%s.frame", s_examples[i].name);
+    s_write_msg("envelope", name, &cf.base);
+    snprintf(name, sizeof name, "%s.signed", s_examples[i].name);
+    s_write_msg("envelope", name, &se.base);
+    snprintf(name, sizeof name, "%s.envelope", s_examples[i].name);
+    s_write_msg("envelope", name, &env->base);
+    if (i == 0) {
+        uint8_t bad[72];
+        memset(bad, 0x30, sizeof bad);
+        se.signature = s_bin(bad, sizeof bad);
+        s_write_msg("envelope", "referral.badsig", &se.base);
+    }
+}
+
+static void
+s_body_seed(uint8_t index, const char *name, const ProtobufCMessage *m)
+{
+    size_t len;
+    uint8_t *buf = fuzz_pack(m, &len), *seed = malloc(len + 1);
+    FUZZ_CHECK(seed, "out of memory");
+    seed[0] = index;
+    memcpy(seed + 1, buf, len);
+    s_write("bodies", name, seed, len + 1);
+    free(buf);
+    free(seed);
+}
+
+/* Indexes as in fuzz_bodies.c's table. */
+static void
+s_bodies_seeds(size_t i, const Remiss__Envelope *env)
+{
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(
+        &remiss__envelope__descriptor, (unsigned)env->body_case);
+    const ProtobufCMessage *body = *(ProtobufCMessage *const *)((const char *)env + f->offset);
+    s_body_seed((uint8_t)(env->type - 1), s_examples[i].name, body);
+    if (i != 0 && i != 7)
+        return;
+    const char *tag = i == 0 ? "referral" : "concern";
+    char name[64];
+    const ProtobufCMessage *blocks[] = {
+        &env->subject->base, env->subject->contact ? &env->subject->contact->base : NULL,
+        env->education ? &env->education->base : NULL,
+        env->employment ? &env->employment->base : NULL, env->social ? &env->social->base : NULL};
+    for (uint8_t k = 0; k < 5; k++) {
+        if (!blocks[k])
+            continue;
+        snprintf(name, sizeof name, "%s.block%u", tag, (unsigned)(8 + k));
+        s_body_seed((uint8_t)(8 + k), name, blocks[k]);
+    }
+}
+
+static void
+s_bodies_extra(void)
+{
+    static uint8_t id[16] = {0xa1, 0xa2, 0xa3};
+    static uint8_t hash[32] = {0xee};
+    Remiss__Health h = REMISS__HEALTH__INIT;
+    Remiss__Criminal c = REMISS__CRIMINAL__INIT;
+    Remiss__Receipt rc = REMISS__RECEIPT__INIT;
+    Remiss__Ack ack = REMISS__ACK__INIT;
+    Remiss__StatusReply st = REMISS__STATUS_REPLY__INIT;
+    h.notes = "Kontakt med socialpsykiatrin.";
+    h.social_psychiatry = 1;
+    h.work_capacity = "deltid";
+    c.notes = "Frivårdspåföljd.";
+    c.probation = 1;
+    s_body_seed(13, "health", &h.base);
+    s_body_seed(14, "criminal", &c.base);
+    rc.message_id = s_bin(id, 16);
+    rc.code = REMISS__REASON_CODE__E_NO_CONSENT;
+    rc.sentence = "No registered consent covers this.";
+    rc.audit_index = 17;
+    rc.envelope_sha256 = s_bin(hash, 32);
+    rc.broker_time = S_T0;
+    rc.sender = "jobbtorg";
+    s_body_seed(15, "receipt", &rc.base);
+    ack.message_id = s_bin(id, 16);
+    ack.kind = REMISS__ACK_KIND__REFUSE;
+    ack.reason = "not for us";
+    s_body_seed(21, "ack", &ack.base);
+    st.message_id = s_bin(id, 16);
+    st.state = REMISS__MESSAGE_STATE__DONE;
+    st.recipient = "af-kommunhubb";
+    st.transfer_decision = REMISS__TRANSFER_DECISION__ACCEPTED;
+    st.transfer_ack_id = s_bin(id, 16);
+    s_body_seed(26, "status_reply", &st.base);
+}
+
+/* Index of party in the policy, as fuzz_consent's control byte. */
+static uint8_t
+s_party_index(const policy_t *p, const char *party)
+{
+    for (size_t i = 0; i < policy_party_count(p); i++)
+        if (strcmp(policy_party_at(p, i), party) == 0)
+            return (uint8_t)i;
+    FUZZ_CHECK(0, "party %s is not in the policy", party);
+}
+
+static void
+s_consent_seed(const char *name, uint8_t sender, int16_t days, const uint8_t *env, size_t len,
+               const uint8_t *grant, size_t glen, uint8_t flags)
+{
+    uint8_t *buf = malloc(3 + len + FUZZ_SEP_LEN + 1 + glen);
+    FUZZ_CHECK(buf, "out of memory");
+    size_t n = 0;
+    buf[n++] = sender;
+    buf[n++] = (uint8_t)((uint16_t)days >> 8);
+    buf[n++] = (uint8_t)days;
+    memcpy(buf + n, env, len);
+    n += len;
+    if (grant) {
+        memcpy(buf + n, FUZZ_SEP, FUZZ_SEP_LEN);
+        n += FUZZ_SEP_LEN;
+        buf[n++] = flags;
+        memcpy(buf + n, grant, glen);
+        n += glen;
+    }
+    fuzz_part_t parts[3];
+    FUZZ_CHECK(fuzz_split(buf + 3, n - 3, parts, 3) == (grant ? 2u : 1u),
+               "the separator occurs inside seed %s", name);
+    s_write("consent", name, buf, n);
+    free(buf);
+}
+
+static void
+s_client_seeds(size_t i, const uint8_t *bytes, size_t len)
+{
+    char name[64];
+    Remiss__SignedEnvelope se = REMISS__SIGNED_ENVELOPE__INIT;
+    Remiss__Delivery d = REMISS__DELIVERY__INIT;
+    Remiss__BrokerFrame bf = REMISS__BROKER_FRAME__INIT;
+    se.envelope = s_bin(bytes, len);
+    se.signature = s_bin(FUZZ_SIGN, FUZZ_SIGN_LEN);
+    d.envelope = &se;
+    d.sender_cert = s_bin("CERT", 4);
+    d.accepted_at = S_T0 + 1000;
+    d.attempt = 1;
+    d.audit_index = 40 + i;
+    bf.kind_case = REMISS__BROKER_FRAME__KIND_DELIVERY;
+    bf.delivery = &d;
+    snprintf(name, sizeof name, "delivery.%s", s_examples[i].name);
+    s_write_msg("client", name, &bf.base);
+}
+
+/* A delivery from the party fuzz_client revokes ("RVKD"). */
+static void
+s_client_revoked(Remiss__Envelope *env)
+{
+    char *sender = env->sender;
+    size_t len;
+    env->sender = "sdf-spanga-tensta";
+    uint8_t *bytes = fuzz_pack(&env->base, &len);
+    env->sender = sender;
+    Remiss__SignedEnvelope se = REMISS__SIGNED_ENVELOPE__INIT;
+    Remiss__Delivery d = REMISS__DELIVERY__INIT;
+    Remiss__BrokerFrame bf = REMISS__BROKER_FRAME__INIT;
+    se.envelope = s_bin(bytes, len);
+    se.signature = s_bin(FUZZ_SIGN, FUZZ_SIGN_LEN);
+    d.envelope = &se;
+    d.sender_cert = s_bin("RVKD", 4);
+    d.accepted_at = S_T0 + 1000;
+    d.attempt = 2;
+    bf.kind_case = REMISS__BROKER_FRAME__KIND_DELIVERY;
+    bf.delivery = &d;
+    s_write_msg("client", "delivery.revoked", &bf.base);
+    free(bytes);
+}
+
+static void
+s_client_replies(void)
+{
+    static uint8_t id[16] = {0x01, 0x11, 0x21};
+    static uint8_t hash[32] = {0x5a};
+    Remiss__Receipt rc = REMISS__RECEIPT__INIT;
+    Remiss__SignedReceipt sr = REMISS__SIGNED_RECEIPT__INIT;
+    Remiss__Result res = REMISS__RESULT__INIT;
+    Remiss__StatusReply st = REMISS__STATUS_REPLY__INIT;
+    Remiss__BrokerFrame bf = REMISS__BROKER_FRAME__INIT;
+    rc.message_id = s_bin(id, 16);
+    rc.sentence = "The message is stored for delivery.";
+    rc.audit_index = 17;
+    rc.envelope_sha256 = s_bin(hash, 32);
+    rc.broker_time = S_T0 + 5;
+    rc.sender = "jobbtorg";
+    size_t len;
+    uint8_t *packed = fuzz_pack(&rc.base, &len);
+    sr.receipt = s_bin(packed, len);
+    sr.signature = s_bin(FUZZ_SIGN, FUZZ_SIGN_LEN);
+    bf.request_id = 3;
+    bf.kind_case = REMISS__BROKER_FRAME__KIND_RECEIPT;
+    bf.receipt = &sr;
+    s_write_msg("client", "receipt.ok", &bf.base);
+    free(packed);
+    rc.code = REMISS__REASON_CODE__E_NO_CONSENT;
+    rc.sentence = "No registered consent covers sender jobbtorg.";
+    packed = fuzz_pack(&rc.base, &len);
+    sr.receipt = s_bin(packed, len);
+    s_write_msg("client", "receipt.refused", &bf.base);
+    free(packed);
+    res.message_id = s_bin(id, 16);
+    res.code = REMISS__REASON_CODE__E_RATE_LIMITED;
+    res.sentence = "Slow down.";
+    bf.kind_case = REMISS__BROKER_FRAME__KIND_RESULT;
+    bf.result = &res;
+    s_write_msg("client", "result", &bf.base);
+    st.message_id = s_bin(id, 16);
+    st.state = REMISS__MESSAGE_STATE__HELD;
+    st.code = REMISS__REASON_CODE__E_CONSENT_REVOKED;
+    bf.kind_case = REMISS__BROKER_FRAME__KIND_STATUS;
+    bf.status = &st;
+    s_write_msg("client", "status", &bf.base);
+}
+
+static void
+s_pnr_seeds(void)
+{
+    /* Byte 0 picks the reference date in fuzz_pnr.c (0: 2026-11-23). */
+    static const char *const nums[] = {
+        "\x00"
+        "20060115-2382",
+        "\x00"
+        "200601152382",
+        "\x00"
+        "060115-2382",
+        "\x00"
+        "0601152382",
+        "\x00"
+        "20090514-2386",
+        "\x00"
+        "060175-2389",
+        "\x00"
+        "19120101+0194",
+        "\x00"
+        "120101+0194",
+        "\x01"
+        "000229-2381",
+        "\x06"
+        "20000229-2381",
+        "\x00"
+        "2006-01-15",
+        "\x08"
+        "19991231-1231",
+    };
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "pnr%02zu", i);
+        s_write("pnr", name, nums[i], 1 + strlen(nums[i] + 1));
+    }
+}
+
+static const char s_small_policy[] = "[general]\n"
+                                     "roles = a, b\n"
+                                     "purposes = p, q\n"
+                                     "minor_age = 18\n"
+                                     "minor_consent = subject\n"
+                                     "\n"
+                                     "[party one]\n"
+                                     "role = a\n"
+                                     "\n"
+                                     "[party two]\n"
+                                     "role = b\n"
+                                     "\n"
+                                     "[rule r1]\n"
+                                     "type = referral\n"
+                                     "from = a\n"
+                                     "to = b\n"
+                                     "purposes = p\n"
+                                     "categories = identity, contact ; comment\n"
+                                     "basis = consent\n"
+                                     "min_age = 16\n"
+                                     "max_age = 29\n"
+                                     "\n"
+                                     "[rule r2]\n"
+                                     "type = concern_report\n"
+                                     "from = b\n"
+                                     "to = a\n"
+                                     "purposes = q\n"
+                                     "categories = identity\n"
+                                     "basis = statute\n"
+                                     "statute = \"SoL 14 kap. 1 §\"\n";
+
+int
+main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: mkcorpus OUTDIR (from the repository root)\n");
+        return 2;
+    }
+    s_out = argv[1];
+    remiss_err_t err;
+    policy_t *policy = policy_load("config/stockholm.policy", &err);
+    FUZZ_CHECK(policy, "%s", err.text);
+
+    uint8_t *grant = NULL;
+    size_t grant_len = 0;
+    for (size_t i = 0; i < S_NEX; i++) {
+        char *json;
+        size_t json_len, len;
+        Remiss__Envelope *env = s_example(i, &json, &json_len);
+        uint8_t *bytes = fuzz_pack(&env->base, &len);
+        char name[64];
+        s_envelope_seeds(i, env, bytes, len);
+        s_bodies_seeds(i, env);
+        snprintf(name, sizeof name, "%s.json", s_examples[i].name);
+        s_write("msgjson", name, json, json_len);
+        if (i == 0) {
+            msgjson_meta_t meta = {.from = s_examples[i].sender, .received_at = S_T0 + 2000};
+            char *recv = msgjson_format(env, &meta);
+            FUZZ_CHECK(recv, "cannot format the referral");
+            s_write("msgjson", "referral.recv.json", recv, strlen(recv));
+            free(recv);
+        }
+        s_client_seeds(i, bytes, len);
+        if (i == 0)
+            s_client_revoked(env);
+        if (env->type == REMISS__MESSAGE_TYPE__CONSENT_GRANT) {
+            grant = bytes;
+            grant_len = len;
+            bytes = NULL;
+        }
+        free(bytes);
+        free(json);
+        msgjson_free(&env);
+    }
+    FUZZ_CHECK(grant, "no consent grant among the examples");
+    /* Consent seeds need the grant, so a second pass. */
+    for (size_t i = 0; i < S_NEX; i++) {
+        char *json, name[64];
+        size_t json_len, len;
+        Remiss__Envelope *env = s_example(i, &json, &json_len);
+        uint8_t *bytes = fuzz_pack(&env->base, &len);
+        uint8_t who = s_party_index(policy, s_examples[i].sender);
+        snprintf(name, sizeof name, "%s", s_examples[i].name);
+        s_consent_seed(name, who, 0, bytes, len, grant, grant_len, 0);
+        if (i == 0) {
+            s_consent_seed("referral.revoked", who, 0, bytes, len, grant, grant_len, 3);
+            s_consent_seed("referral.expired", who, 200, bytes, len, grant, grant_len, 0);
+            s_consent_seed("referral.none", who, 0, bytes, len, NULL, 0, 0);
+        }
+        free(bytes);
+        free(json);
+        msgjson_free(&env);
+    }
+    free(grant);
+    s_bodies_extra();
+    s_client_replies();
+    s_pnr_seeds();
+    size_t plen;
+    char *text = s_read("config/stockholm.policy", &plen);
+    s_write("policy", "stockholm.policy", text, plen);
+    free(text);
+    s_write("policy", "small.policy", s_small_policy, sizeof s_small_policy - 1);
+    policy_free(&policy);
+    return 0;
+}
