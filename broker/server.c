@@ -407,6 +407,30 @@ typedef struct s_req {
     size_t raw_len;
 } s_req_t;
 
+/* True if the envelope or any message inside it carries fields that no
+ * version of the contract defines: they would travel unchecked. */
+static bool
+s_has_unknown(const Remiss__Envelope *env)
+{
+    const ProtobufCMessage *parts[] = {
+        &env->base,
+        (const ProtobufCMessage *)env->subject,
+        env->subject ? (const ProtobufCMessage *)env->subject->contact : NULL,
+        (const ProtobufCMessage *)env->education,
+        (const ProtobufCMessage *)env->employment,
+        (const ProtobufCMessage *)env->social,
+        (const ProtobufCMessage *)env->health,
+        (const ProtobufCMessage *)env->criminal,
+        /* every body is a message without nested messages; the oneof
+         * shares one pointer */
+        env->body_case ? (const ProtobufCMessage *)env->referral : NULL,
+    };
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        if (parts[i] && parts[i]->n_unknown_fields > 0)
+            return true;
+    return false;
+}
+
 /* Checks the parts of an envelope that need no store: shape, time, the
  * signature against the channel party's certificate, the sender. */
 static remiss_code_t
@@ -429,7 +453,7 @@ s_check_envelope(server_t *self, const s_req_t *q, const Remiss__SignedEnvelope 
     }
     /* Every text a person will read is valid UTF-8 without NUL, and nothing
      * travels that the policy's category checks did not see. */
-    if (env->base.n_unknown_fields > 0 ||
+    if (s_has_unknown(env) ||
         !utf8_message_valid((const ProtobufCMessage *)env, S_TEXT_MAX)) {
         *why = "The envelope holds text that is not valid UTF-8, or fields this broker does not "
                "know.";
@@ -1076,7 +1100,7 @@ s_on_frame(server_t *self, const uint8_t *rid, size_t rid_len, const char *user_
 /* ------------------------------------------------------------ delivery */
 
 static bool
-s_deliver_one(server_t *self, s_conn_t *c, const store_msg_t *m, int64_t now)
+s_deliver_one(server_t *self, s_conn_t *c, const store_msg_t *m, int64_t now, bool *busy)
 {
     Remiss__SignedEnvelope *se = NULL;
     Remiss__Delivery d = REMISS__DELIVERY__INIT;
@@ -1141,6 +1165,10 @@ s_deliver_one(server_t *self, s_conn_t *c, const store_msg_t *m, int64_t now)
     bf.delivery = &d;
     if (s_pack_frame(&bf, &frame, &flen)) {
         int e = s_send_to(self, c->rid, c->rid_len, frame, flen);
+        /* A full queue towards a slow recipient is not a vanished one: try
+         * again next cycle; only an unreachable peer is dropped. */
+        if (e == EAGAIN)
+            *busy = true;
         if (e == 0) {
             sent = true;
             metrics_delivered(self->metrics);
@@ -1169,12 +1197,15 @@ s_pump(server_t *self, const char *party, int64_t now)
         store_msg_t batch[64];
         if (store_due(self->store, party, now, room, batch, &n, &err) != REMISS_OK)
             return;
-        bool gone = false;
+        bool gone = false, busy = false;
         for (size_t k = 0; k < n; k++) {
-            /* Skip what is already in flight on another live connection. */
-            if (!gone && !s_deliver_one(self, c, &batch[k], now))
+            if (!gone && !busy && !s_deliver_one(self, c, &batch[k], now, &busy) && !busy)
                 gone = true;
             store_msg_clear(&batch[k]);
+        }
+        if (busy) {
+            s_mark_dirty(self, party); /* its queue drains; go on next cycle */
+            continue;
         }
         if (gone) {
             s_conn_drop(self, c);

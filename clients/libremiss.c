@@ -20,6 +20,8 @@
 #define S_DEFAULT_TIMEOUT 10000
 #define S_MAX_FRAME       (64u << 20)
 #define S_RESUBSCRIBE_MS  2000
+#define S_CERT_CACHE      64
+#define S_CERT_TTL_MS     60000
 
 /* A set of 16-byte ids (open addressing, linear probing). */
 typedef struct s_idset {
@@ -27,6 +29,18 @@ typedef struct s_idset {
     uint8_t *used;
     size_t cap, count;
 } s_idset_t;
+
+/* A sender certificate already checked: parsing and chain verification
+ * cost several times a signature check, and a party's certificate rarely
+ * changes. Entries are checked again after S_CERT_TTL_MS (a CRL may have
+ * changed on disk). */
+typedef struct s_cert_entry {
+    uint8_t der_sha256[32];  /* which certificate */
+    X509 *cert;              /* parsed */
+    pki_identity_t id;       /* what it names */
+    remiss_code_t verdict;   /* REMISS_OK, or E_CERT_REVOKED (signature still usable) */
+    int64_t checked_at;      /* ms */
+} s_cert_entry_t;
 
 /* A frame received while waiting for something else. */
 typedef struct s_frame {
@@ -58,6 +72,7 @@ struct remiss_client {
     s_idset_t acked;              /* acknowledged ids: never surface again */
     s_idset_t handed;             /* returned to the application, not yet acked */
     FILE *state;                  /* appends acknowledged ids, if state_path */
+    s_cert_entry_t certs[S_CERT_CACHE]; /* verified sender certificates */
 };
 
 /* ------------------------------------------------------------ id set */
@@ -352,6 +367,8 @@ remiss_close(remiss_client_t **self_p)
     s_frames_free(self->receipts);
     s_idset_free(&self->acked);
     s_idset_free(&self->handed);
+    for (size_t i = 0; i < S_CERT_CACHE; i++)
+        X509_free(self->certs[i].cert);
     if (self->state)
         fclose(self->state);
     EVP_PKEY_free(self->key);
@@ -793,25 +810,69 @@ remiss_refuse(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], const char
     return s_ack(self, id, REMISS__ACK_KIND__REFUSE, reason, true, err);
 }
 
+/* The sender certificate of a delivery, verified against the CA (and CRL)
+ * or taken from the cache. The entry belongs to the cache. */
+static remiss_code_t
+s_sender_cert(remiss_client_t *self, const uint8_t *der, size_t len, const s_cert_entry_t **out,
+              remiss_err_t *err)
+{
+    uint8_t h[32];
+    unsigned int hl = 32;
+    int64_t now = log_now_ms();
+    s_cert_entry_t *slot = &self->certs[0];
+    *out = NULL;
+    if (!der || len == 0 || EVP_Digest(der, len, h, &hl, EVP_sha256(), NULL) != 1)
+        return remiss_err_set(err, REMISS_E_BAD_SIGNATURE,
+                              "the delivery lacks the sender's certificate");
+    for (size_t i = 0; i < S_CERT_CACHE; i++) {
+        s_cert_entry_t *e = &self->certs[i];
+        if (e->cert && memcmp(e->der_sha256, h, 32) == 0 && now - e->checked_at < S_CERT_TTL_MS) {
+            *out = e;
+            return REMISS_OK;
+        }
+        if (!e->cert || e->checked_at < slot->checked_at)
+            slot = e; /* empty, or the oldest: replaced below */
+    }
+    X509 *cert = pki_cert_from_der(der, len);
+    if (!cert)
+        return remiss_err_set(err, REMISS_E_BAD_SIGNATURE,
+                              "the delivery lacks the sender's certificate");
+    pki_identity_t id;
+    remiss_code_t r = pki_verify_cert(self->trust, cert, 0, &id, err);
+    /* A certificate revoked after the broker accepted the message does not
+     * undo a signature made while it was valid; any other failure does. */
+    if (r == REMISS_E_CERT_REVOKED)
+        r = pki_cert_identity(cert, &id, err) == REMISS_OK ? REMISS_E_CERT_REVOKED
+                                                           : REMISS_E_BAD_SIGNATURE;
+    if (r != REMISS_OK && r != REMISS_E_CERT_REVOKED) {
+        X509_free(cert);
+        return r;
+    }
+    X509_free(slot->cert);
+    memcpy(slot->der_sha256, h, 32);
+    slot->cert = cert;
+    slot->id = id;
+    slot->verdict = r;
+    slot->checked_at = now;
+    *out = slot;
+    return REMISS_OK;
+}
+
 /* Checks a delivery end to end: the sender's certificate chains to the CA
  * and names the envelope's sender, the signature verifies, it is for us. */
 static remiss_code_t
 s_verify_delivery(remiss_client_t *self, const Remiss__Delivery *d, Remiss__Envelope **env_out,
                   char sender[PKI_ID_MAX + 1], remiss_err_t *err)
 {
-    pki_identity_t id;
     *env_out = NULL;
     if (!d->envelope || d->envelope->envelope.len == 0)
         return remiss_err_set(err, REMISS_E_MALFORMED, "the delivery carries no envelope");
-    X509 *cert = pki_cert_from_der(d->sender_cert.data, d->sender_cert.len);
-    if (!cert)
-        return remiss_err_set(err, REMISS_E_BAD_SIGNATURE,
-                              "the delivery lacks the sender's certificate");
-    remiss_code_t r = pki_verify_cert(self->trust, cert, 0, &id, err);
-    /* A certificate revoked after the broker accepted the message does not
-     * undo a signature made while it was valid; any other failure does. */
-    if (r == REMISS_E_CERT_REVOKED)
-        r = pki_cert_identity(cert, &id, err);
+    const s_cert_entry_t *ce = NULL;
+    remiss_code_t r = s_sender_cert(self, d->sender_cert.data, d->sender_cert.len, &ce, err);
+    if (r != REMISS_OK)
+        return r;
+    const pki_identity_t id = ce->id;
+    X509 *cert = ce->cert; /* belongs to the cache */
     Remiss__Envelope *env = NULL;
     if (r == REMISS_OK &&
         !(env = remiss__envelope__unpack(NULL, d->envelope->envelope.len,
@@ -828,7 +889,6 @@ s_verify_delivery(remiss_client_t *self, const Remiss__Delivery *d, Remiss__Enve
         r = remiss_err_set(err, REMISS_E_UNKNOWN_RECIPIENT, "the message is not addressed to us");
     if (r == REMISS_OK && env->message_id.len != REMISS_ID_LEN)
         r = remiss_err_set(err, REMISS_E_MALFORMED, "the message id is not 16 bytes");
-    X509_free(cert);
     if (r != REMISS_OK) {
         remiss__envelope__free_unpacked(env, NULL);
         return r;

@@ -263,6 +263,60 @@ s_cmd_status(s_args_t *a)
     return 0;
 }
 
+/* consent grant FILE.json | consent revoke CONSENT_ID [REASON] */
+static int
+s_cmd_consent(s_args_t *a)
+{
+    remiss_err_t err;
+    remiss_receipt_t rc;
+    Remiss__Envelope *env = NULL;
+    if (a->argc >= 2 && strcmp(a->argv[0], "grant") == 0 && a->argc == 2) {
+        size_t len;
+        char *json = s_read_file(a->argv[1], &len, &err);
+        if (!json)
+            return s_fail(&err);
+        remiss_code_t r = msgjson_parse(json, len, &env, &err);
+        free(json);
+        if (r != REMISS_OK)
+            return s_fail(&err);
+        if (env->type != REMISS__MESSAGE_TYPE__CONSENT_GRANT) {
+            msgjson_free(&env);
+            return s_usage_error("consent grant needs a file of type consent_grant");
+        }
+    } else if (a->argc >= 2 && strcmp(a->argv[0], "revoke") == 0 && a->argc <= 3) {
+        env = calloc(1, sizeof *env);
+        Remiss__ConsentRevoke *rv = calloc(1, sizeof *rv);
+        if (!env || !rv) {
+            free(env);
+            free(rv);
+            remiss_err_set(&err, REMISS_E_INTERNAL, "out of memory");
+            return s_fail(&err);
+        }
+        remiss__envelope__init(env);
+        remiss__consent_revoke__init(rv);
+        env->type = REMISS__MESSAGE_TYPE__CONSENT_REVOKE;
+        env->body_case = REMISS__ENVELOPE__BODY_CONSENT_REVOKE;
+        env->consent_revoke = rv;
+        env->recipient = strdup("broker");
+        env->consent_id = strdup(a->argv[1]);
+        rv->revoke_reason = strdup(a->argc == 3 ? a->argv[2] : "withdrawn by the person");
+    } else {
+        return s_usage_error("consent grant FILE.json | consent revoke CONSENT_ID [REASON]");
+    }
+    remiss_client_t *c = s_connect(a, &err);
+    if (!c) {
+        msgjson_free(&env);
+        return s_fail(&err);
+    }
+    remiss_code_t r = remiss_send(c, env, &rc, &err);
+    if (rc.signed_receipt)
+        s_print_receipt(a, &rc);
+    remiss_receipt_clear(&rc);
+    remiss_close(&c);
+    msgjson_free(&env);
+    return r == REMISS_OK ? 0 : s_fail(&err);
+}
+
 static int
 s_cmd_proof(s_args_t *a)
 {
@@ -315,6 +369,8 @@ static const struct {
     {"refuse", s_cmd_refuse, "refuse MESSAGE_ID REASON\n"
                              "                        refuse a message permanently (dead-letter list)"},
     {"status", s_cmd_status, "status MESSAGE_ID     state of a message this party sent or received"},
+    {"consent", s_cmd_consent, "consent grant FILE.json | consent revoke CONSENT_ID [REASON]\n"
+                               "                        register or withdraw a person's consent"},
     {"proof", s_cmd_proof, "proof MESSAGE_ID      prove from the audit log that the broker recorded the message"},
 };
 

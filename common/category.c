@@ -2,6 +2,7 @@
 #include "category.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const s_cat_names[CAT_COUNT] = {
@@ -47,12 +48,57 @@ category_parse(const char *name, category_t *out)
     return false;
 }
 
-/* A block counts only when it holds data: protobuf packs a message whose
- * fields are all default to zero bytes, so the packed size says it. */
+/* A block counts only when it holds data: a field set to something other
+ * than its default, or a nested message that does (recursively). A present
+ * but empty nested block, and fields no version of the contract defines,
+ * are not data: nobody can read anything in them. */
+static bool s_filled(const void *block);
+
+static bool
+s_field_filled(const ProtobufCFieldDescriptor *f, const void *member, const void *qmember)
+{
+    if (f->label == PROTOBUF_C_LABEL_REPEATED)
+        return *(const size_t *)qmember > 0;
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING: {
+        const char *str = *(const char *const *)member;
+        return str && str[0];
+    }
+    case PROTOBUF_C_TYPE_BYTES:
+        return ((const ProtobufCBinaryData *)member)->len > 0;
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return s_filled(*(const void *const *)member);
+    case PROTOBUF_C_TYPE_BOOL:
+        return *(const protobuf_c_boolean *)member != 0;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return *(const uint64_t *)member != 0;
+    default: /* 32-bit integers, enums, float */
+        return *(const uint32_t *)member != 0;
+    }
+}
+
 static bool
 s_filled(const void *block)
 {
-    return block && protobuf_c_message_get_packed_size((const ProtobufCMessage *)block) > 0;
+    const ProtobufCMessage *m = block;
+    if (!m || !m->descriptor)
+        return false;
+    const char *base = (const char *)m;
+    for (unsigned i = 0; i < m->descriptor->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &m->descriptor->fields[i];
+        /* A oneof member counts only when it is the one set. */
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+            continue;
+        if (s_field_filled(f, base + f->offset, base + f->quantifier_offset))
+            return true;
+    }
+    return false;
 }
 
 catset_t

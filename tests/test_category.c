@@ -67,3 +67,18 @@ Test(category, message_types)
     cr_assert_not(msgtype_parse("REFERRAL", &t));
     cr_assert_null(msgtype_name(REMISS__MESSAGE_TYPE__MESSAGE_TYPE_UNSPECIFIED));
 }
+
+/* Found by fuzzing: a subject whose only content is an empty contact block
+ * is not identity data (its JSON form has no subject at all). */
+Test(category, an_empty_nested_block_is_not_data)
+{
+    Remiss__Envelope env = REMISS__ENVELOPE__INIT;
+    Remiss__Person subj = REMISS__PERSON__INIT;
+    Remiss__Contact contact = REMISS__CONTACT__INIT;
+    subj.contact = &contact;
+    env.subject = &subj;
+    cr_assert_gt(remiss__person__get_packed_size(&subj), 0, "present in binary");
+    cr_assert_eq(category_of_envelope(&env), 0, "but holds nothing");
+    contact.email = "a@example.org";
+    cr_assert_eq(category_of_envelope(&env), (1u << CAT_IDENTITY) | (1u << CAT_CONTACT));
+}
