@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "category.h"
 #include "log.h"
 #include "pnr.h"
@@ -176,32 +177,6 @@ ctl_deadletter_main(int argc, char **argv)
     return rc;
 }
 
-int
-ctl_read_secret(const char *pki_dir, unsigned char key[32])
-{
-    char path[4096], hex[80] = {0};
-    struct stat sb;
-    snprintf(path, sizeof path, "%s/broker.secret", pki_dir);
-    FILE *f = fopen(path, "r");
-    if (!f || fstat(fileno(f), &sb) != 0 || (sb.st_mode & 077)) {
-        if (f)
-            fclose(f);
-        return -1;
-    }
-    size_t n = fread(hex, 1, sizeof hex - 1, f);
-    fclose(f);
-    while (n && (hex[n - 1] == '\n' || hex[n - 1] == '\r'))
-        hex[--n] = '\0';
-    int ok = n == 64;
-    for (int i = 0; ok && i < 32; i++) {
-        unsigned v;
-        ok = sscanf(hex + 2 * i, "%2x", &v) == 1;
-        key[i] = (unsigned char)v;
-    }
-    OPENSSL_cleanse(hex, sizeof hex);
-    return ok ? 0 : -1;
-}
-
 static void
 s_join(char *out, size_t size, char **items, size_t n)
 {
@@ -233,8 +208,10 @@ ctl_consent_main(int argc, char **argv)
         return s_err(REMISS_E_USAGE, "consent list --db DB --pki DIR --subject PNR [--json]");
     if (pnr_parse(o.subject, pnr_date_from_ms(log_now_ms()), &p, &err) != REMISS_OK)
         return s_err(err.code, err.text);
-    if (ctl_read_secret(o.pki, key) != 0)
-        return s_err(REMISS_E_CONFIG, "cannot read DIR/broker.secret (64 hex digits, mode 0600)");
+    char secret[4200];
+    snprintf(secret, sizeof secret, "%s/broker.secret", o.pki);
+    if (audit_secret_load(secret, key, &err) != REMISS_OK)
+        return s_err(err.code, err.text);
     HMAC(EVP_sha256(), key, 32, (const uint8_t *)p.canonical, strlen(p.canonical), pseudo, &hl);
     OPENSSL_cleanse(key, sizeof key);
     store_t *st = store_open(o.db, &err);

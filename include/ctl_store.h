@@ -10,7 +10,4 @@ int ctl_deadletter_main(int argc, char **argv);
 /* consent list --db DB --pki DIR --subject PNR [--json] */
 int ctl_consent_main(int argc, char **argv);
 
-/* Reads PKI_DIR/broker.secret (64 hex digits, must be 0600) into key. */
-int ctl_read_secret(const char *pki_dir, unsigned char key[32]);
-
 #endif

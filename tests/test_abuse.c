@@ -232,18 +232,35 @@ Test(abuse, a_handshake_flood_is_refused_logged_sparingly_and_bounded, .timeout 
     cr_assert_gt(before, 0);
     /* The bound: under 4 MiB of growth for 600 refused handshakes (nothing
      * per stranger is kept; what grows is allocator and ZeroMQ slack). */
-    cr_assert_lt(after - before, 4 * 1024, "RSS grew %ld kB", after - before);
+    /* Under valgrind RSS is valgrind's shadow memory: the bound is checked in
+     * the native and sanitizer runs only. */
+    const char *vg = getenv("VALGRIND");
+    if (!vg || strcmp(vg, "1") != 0)
+        cr_assert_lt(after - before, 4 * 1024, "RSS grew %ld kB", after - before);
 
-    /* Logged, but sparingly: at most 10 lines a second plus a count. */
+    /* Logged, but sparingly: at most 10 lines in any one second (the rest
+     * as a count), whatever the speed of the flood. */
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "grep -c 'event=auth_refused ' %s", h.log);
+    snprintf(cmd, sizeof cmd,
+             "grep 'event=auth_refused ' %s | cut -c4-22 | sort | uniq -c | sort -rn | head -1",
+             h.log);
     FILE *p = popen(cmd, "r");
+    int busiest = 0;
+    cr_assert_eq(fscanf(p, "%d", &busiest), 1, "no refusal was logged at all");
+    pclose(p);
+    cr_assert_gt(busiest, 0);
+    cr_assert_leq(busiest, 10, "%d refusals logged in one second", busiest);
+    snprintf(cmd, sizeof cmd, "grep -c 'event=auth_refused ' %s", h.log);
+    p = popen(cmd, "r");
     int lines = 0;
     cr_assert_eq(fscanf(p, "%d", &lines), 1);
     pclose(p);
-    cr_assert_gt(lines, 0);
+    /* Natively and under ASan the flood outruns 10 a second, so part of it
+     * is summarised as a count. (Under valgrind strangers mostly give up
+     * before their handshake reaches the broker, so there may be none.) */
     cr_assert_lt(lines, 700, "every refusal was logged (%d lines)", lines);
-    cr_assert(harness_log_has(&h, "event=auth_refused_suppressed"));
+    if (!vg || strcmp(vg, "1") != 0)
+        cr_assert(harness_log_has(&h, "event=auth_refused_suppressed"));
 
     /* And the broker still serves its parties. */
     remiss_client_t *c = s_sender(&h, "sdf-rinkeby-kista", "c-x");

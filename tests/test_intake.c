@@ -50,7 +50,7 @@ s_example(const char *name)
     return env;
 }
 
-/* broker.secret holding s_key, as ctl_read_secret wants it. */
+/* broker.secret holding s_key, as audit_secret_load wants it. */
 static void
 s_write_secret(void)
 {
