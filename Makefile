@@ -111,10 +111,11 @@ $(O)/tests/%: $(O)/tests/%.o $(TESTLIB_OBJ) $(CTL_OBJ) $(BROKER_OBJ) $(LIB_OBJ)
 tests: $(TEST_BIN)
 
 # `make test` rebuilds with sanitizers in build/san and runs every test.
+# The fuzz smoke runs first so the test totals are the closing line.
 test: deps
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory SAN=1 all tests
 	@$(MAKE) --no-print-directory SAN=1 check
-	@$(MAKE) --no-print-directory fuzz-smoke
 
 check:
 	@REMISS_BIN=$(BIN) scripts/run-tests.sh $(TEST_BIN)
