@@ -600,6 +600,24 @@ s_submit_raw(remiss_client_t *self, const uint8_t *signed_env, size_t len, uint6
     return r;
 }
 
+/* A reason code from the wire; anything outside the enum is an internal
+ * error, never trusted as another code. */
+static remiss_code_t
+s_wire_code(int value)
+{
+    return remiss_code_is_wire(value) ? (remiss_code_t)value : REMISS_E_INTERNAL;
+}
+
+/* The code of a broker Result; err gets its sentence when it is not OK. */
+static remiss_code_t
+s_result_code(const Remiss__Result *res, remiss_err_t *err)
+{
+    remiss_code_t r = s_wire_code(res->code);
+    if (r != REMISS_OK)
+        remiss_err_set(err, r, "%s", res->sentence);
+    return r;
+}
+
 /* Verifies a receipt frame and fills rc. */
 static remiss_code_t
 s_receipt(remiss_client_t *self, const Remiss__BrokerFrame *f, remiss_receipt_t *rc,
@@ -608,8 +626,7 @@ s_receipt(remiss_client_t *self, const Remiss__BrokerFrame *f, remiss_receipt_t 
     memset(rc, 0, sizeof *rc);
     if (f->kind_case == REMISS__BROKER_FRAME__KIND_RESULT && f->result) {
         /* A result instead of a receipt: the broker answered outside intake. */
-        rc->code = remiss_code_is_wire(f->result->code) ? (remiss_code_t)f->result->code
-                                                        : REMISS_E_INTERNAL;
+        rc->code = s_wire_code(f->result->code);
         snprintf(rc->sentence, sizeof rc->sentence, "%s", f->result->sentence);
         return remiss_err_set(err, rc->code, "%s", rc->sentence);
     }
@@ -625,7 +642,7 @@ s_receipt(remiss_client_t *self, const Remiss__BrokerFrame *f, remiss_receipt_t 
         return remiss_err_set(err, REMISS_E_MALFORMED, "the receipt could not be decoded");
     if (r->message_id.len == REMISS_ID_LEN)
         memcpy(rc->message_id, r->message_id.data, REMISS_ID_LEN);
-    rc->code = remiss_code_is_wire(r->code) ? (remiss_code_t)r->code : REMISS_E_INTERNAL;
+    rc->code = s_wire_code(r->code);
     snprintf(rc->sentence, sizeof rc->sentence, "%s", r->sentence ? r->sentence : "");
     rc->audit_index = r->audit_index;
     rc->broker_time = r->broker_time;
@@ -720,10 +737,7 @@ s_request_result(remiss_client_t *self, Remiss__ClientFrame *cf, remiss_err_t *e
     if (!f)
         return err ? err->code : REMISS_E_TIMEOUT;
     if (f->kind_case == REMISS__BROKER_FRAME__KIND_RESULT && f->result) {
-        r = remiss_code_is_wire(f->result->code) ? (remiss_code_t)f->result->code
-                                                 : REMISS_E_INTERNAL;
-        if (r != REMISS_OK)
-            remiss_err_set(err, r, "%s", f->result->sentence);
+        r = s_result_code(f->result, err);
     } else {
         remiss_receipt_t rc;
         r = s_receipt(self, f, &rc, err); /* a refusal comes as a receipt */
@@ -1068,9 +1082,7 @@ remiss_status(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], Remiss__St
         f->kind_case = REMISS__BROKER_FRAME__KIND__NOT_SET;
         r = REMISS_OK;
     } else if (f->kind_case == REMISS__BROKER_FRAME__KIND_RESULT && f->result) {
-        r = remiss_err_set(err, remiss_code_is_wire(f->result->code) ? (remiss_code_t)f->result->code
-                                                                     : REMISS_E_INTERNAL,
-                           "%s", f->result->sentence);
+        r = s_result_code(f->result, err);
     } else {
         remiss_receipt_t rc;
         r = s_receipt(self, f, &rc, err);
@@ -1104,9 +1116,8 @@ remiss_proof(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], uint64_t co
     if (f->kind_case == REMISS__BROKER_FRAME__KIND_PROOF && f->proof) {
         Remiss__ProofReply *pr = f->proof;
         if (pr->code != REMISS__REASON_CODE__OK)
-            r = remiss_err_set(err, remiss_code_is_wire(pr->code) ? (remiss_code_t)pr->code
-                                                                   : REMISS_E_INTERNAL,
-                               "%s", pr->sentence ? pr->sentence : "no proof");
+            r = remiss_err_set(err, s_wire_code(pr->code), "%s",
+                               pr->sentence ? pr->sentence : "no proof");
         /* Never take the broker's word: the tree head must carry its
          * signature and the entry must be in that tree and name our id. */
         else
@@ -1117,9 +1128,7 @@ remiss_proof(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], uint64_t co
             f->kind_case = REMISS__BROKER_FRAME__KIND__NOT_SET;
         }
     } else if (f->kind_case == REMISS__BROKER_FRAME__KIND_RESULT && f->result) {
-        r = remiss_err_set(err, remiss_code_is_wire(f->result->code) ? (remiss_code_t)f->result->code
-                                                                     : REMISS_E_INTERNAL,
-                           "%s", f->result->sentence);
+        r = s_result_code(f->result, err);
     } else {
         r = remiss_err_set(err, REMISS_E_MALFORMED, "unexpected answer from the broker");
     }
