@@ -343,6 +343,15 @@ audit_rollback_to(audit_t *self, audit_mark_t mark)
 
 /* ---------------------------------------------------------------- append */
 
+/* The entry recording the broker's decision on a message. */
+static bool
+s_is_intake(Remiss__AuditEvent event)
+{
+    return event == REMISS__AUDIT_EVENT__EV_ACCEPTED || event == REMISS__AUDIT_EVENT__EV_REFUSED ||
+           event == REMISS__AUDIT_EVENT__EV_CONSENT_GRANTED ||
+           event == REMISS__AUDIT_EVENT__EV_CONSENT_REVOKED;
+}
+
 /* s itself if it is at most max bytes, else its first max bytes (cut at a
  * UTF-8 character boundary) copied into buf of max + 1 bytes. */
 static char *
@@ -432,8 +441,13 @@ audit_append(audit_t *self, const audit_event_t *ev, uint64_t *index, remiss_err
     /* The entry first, then its nodes: merkle_frontier_append leaves the
      * frontier untouched if a node write fails, so on any failure memory
      * still matches the store once the caller undoes its savepoint. */
+    /* Proofs look up only intake entries by message id, and those whose
+     * message row names them are found there (s_find_intake): indexing
+     * fewer random ids keeps index pages from being rewritten. */
     if ((r = store_audit_put(self->store, e.index, self->buf, len,
-                             e.subject_pseudonym.len ? pseudonym : NULL, ev->message_id, err)) !=
+                             e.subject_pseudonym.len ? pseudonym : NULL,
+                             s_is_intake(ev->event) && !ev->in_row ? ev->message_id : NULL,
+                             err)) !=
             REMISS_OK ||
         (r = merkle_frontier_append(&self->frontier, leaf, s_emit, &io)) != REMISS_OK)
         return r == REMISS_E_STORAGE ? r : remiss_err_set(err, r, "cannot extend the audit tree");
@@ -653,45 +667,74 @@ s_concerns(audit_t *self, uint64_t index, const char *party, bool *yes, remiss_e
     return REMISS_OK;
 }
 
-/* Finds the intake entry of message_id (its first ACCEPTED or REFUSED) and
- * says whether party may see it. */
+/* Whether entry index records the broker's decision on message_id (its
+ * ACCEPTED, REFUSED or consent entry), and if so whether party may see it. */
+static remiss_code_t
+s_intake_at(audit_t *self, uint64_t index, const uint8_t *message_id, const char *party,
+            bool *intake, bool *allowed, remiss_err_t *err)
+{
+    Remiss__AuditEntry *e;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    remiss_code_t r;
+
+    *intake = false;
+    if ((r = store_audit_get(self->store, index, &bytes, &len, err)) != REMISS_OK)
+        return r;
+    e = audit_entry_decode(bytes, len);
+    free(bytes);
+    if (e == NULL)
+        return remiss_err_set(err, REMISS_E_STORAGE, "audit entry %llu is damaged",
+                              (unsigned long long)index);
+    *intake = s_is_intake(e->event) && e->message_id.len == STORE_ID_LEN &&
+              memcmp(e->message_id.data, message_id, STORE_ID_LEN) == 0;
+    if (*intake)
+        *allowed = strcmp(e->sender, party) == 0 || strcmp(e->recipient, party) == 0;
+    remiss__audit_entry__free_unpacked(e, NULL);
+    return REMISS_OK;
+}
+
+/* Finds the intake entry of message_id and says whether party may see it:
+ * through the message's row if it names the entry, else through the index
+ * (refusals have no row; see audit_append). */
 static remiss_code_t
 s_find_intake(audit_t *self, const uint8_t *message_id, const char *party, uint64_t *index,
               bool *allowed, remiss_err_t *err)
 {
     uint64_t found[S_FIND_MAX];
     size_t n = 0;
+    store_msg_t m;
+    bool stored = false, intake = false;
     remiss_code_t r;
 
     *allowed = false;
+    memset(&m, 0, sizeof m);
+    if ((r = store_find(self->store, message_id, &stored, &m, err)) != REMISS_OK)
+        return r;
+    if (stored) {
+        uint64_t at = m.audit_index;
+        store_msg_clear(&m);
+        /* A message accepted while the log was off names entry 0, which is
+         * not its own: then only the index can tell. */
+        if (at < self->frontier.size &&
+            (r = s_intake_at(self, at, message_id, party, &intake, allowed, err)) != REMISS_OK)
+            return r;
+        if (intake) {
+            *index = at;
+            return REMISS_OK;
+        }
+    }
     if ((r = store_audit_find(self->store, NULL, message_id, found, S_FIND_MAX, &n, err)) !=
         REMISS_OK)
         return r;
     for (size_t i = 0; i < n; i++) {
-        Remiss__AuditEntry *e;
-        uint8_t *bytes = NULL;
-        size_t len = 0;
-        bool intake;
-
-        if ((r = store_audit_get(self->store, found[i], &bytes, &len, err)) != REMISS_OK)
+        if ((r = s_intake_at(self, found[i], message_id, party, &intake, allowed, err)) !=
+            REMISS_OK)
             return r;
-        e = audit_entry_decode(bytes, len);
-        free(bytes);
-        if (e == NULL)
-            return remiss_err_set(err, REMISS_E_STORAGE, "audit entry %llu is damaged",
-                                  (unsigned long long)found[i]);
-        /* The entry recording the broker's decision on the message. */
-        intake = e->event == REMISS__AUDIT_EVENT__EV_ACCEPTED ||
-                 e->event == REMISS__AUDIT_EVENT__EV_REFUSED ||
-                 e->event == REMISS__AUDIT_EVENT__EV_CONSENT_GRANTED ||
-                 e->event == REMISS__AUDIT_EVENT__EV_CONSENT_REVOKED;
         if (intake) {
             *index = found[i];
-            *allowed = strcmp(e->sender, party) == 0 || strcmp(e->recipient, party) == 0;
-        }
-        remiss__audit_entry__free_unpacked(e, NULL);
-        if (intake)
             return REMISS_OK;
+        }
     }
     return REMISS_OK;
 }

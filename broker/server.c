@@ -646,6 +646,7 @@ s_accept(server_t *self, const s_req_t *q, const Remiss__Envelope *env,
         memcpy(m.subject, decided->pseudonym, STORE_HASH_LEN);
     }
     audit_event_t e = s_event_of(env, decided, event, env_hash);
+    e.in_row = true; /* store_insert below keeps m.audit_index */
     if (self->audit && audit_append(self->audit, &e, &m.audit_index, &err) != REMISS_OK) {
         r = REMISS_E_STORAGE;
         goto fail;
@@ -1412,7 +1413,8 @@ server_new(const broker_config_t *cfg, remiss_err_t *err)
     self->cfg = *cfg;
     if (!(self->parties = parties_load(cfg->pki, err)) || s_load_identity(self, err) != REMISS_OK ||
         !(self->policy = policy_load(cfg->policy, err)) ||
-        !(self->store = store_open(cfg->db, err)) || s_load_secret(self, err) != REMISS_OK ||
+        !(self->store = store_open(cfg->db, err)) ||
+        store_checkpoint_behind(self->store, err) != REMISS_OK || s_load_secret(self, err) != REMISS_OK ||
         !(self->zctx = zmq_ctx_new()) || s_bind(self, err) != REMISS_OK) {
         if (!self->zctx && self->store)
             remiss_err_set(err, REMISS_E_INTERNAL, "cannot create the ZeroMQ context");

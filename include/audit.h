@@ -42,6 +42,9 @@ typedef struct audit_event {
     const char *subject;            /* canonical 12-digit personnummer, or NULL */
     const uint8_t *subject_pseudonym; /* or its pseudonym already made (32 bytes), or NULL */
     const char *detail;             /* non-personal detail, or NULL */
+    bool in_row;                    /* the message's stored row names this entry
+                                       (store_msg_t.audit_index), so proofs find
+                                       it there and it is not indexed by id */
 } audit_event_t;
 
 /* Opens the log on store; signs with key (the broker's, borrowed) and makes

@@ -71,6 +71,9 @@ typedef struct store_msg {
 /* Opens (creating if needed) the store at path. NULL with err on failure. */
 store_t *store_open(const char *path, remiss_err_t *err);
 void store_close(store_t **self_p);
+/* Copies the write-ahead log into the database on a thread of its own
+ * instead of in the writer's commits (the broker; tools leave it). */
+remiss_code_t store_checkpoint_behind(store_t *self, remiss_err_t *err);
 
 /* ---- transactions */
 remiss_code_t store_begin(store_t *self, remiss_err_t *err);
@@ -200,6 +203,8 @@ void store_consent_clear(store_consent_t *c);
 /* ---- audit log storage (the audit module owns the format) */
 
 remiss_code_t store_audit_size(store_t *self, uint64_t *size, remiss_err_t *err);
+/* subject and message_id (either may be NULL) are the keys
+ * store_audit_find looks entries up by. */
 remiss_code_t store_audit_put(store_t *self, uint64_t index, const uint8_t *entry, size_t len,
                               const uint8_t *subject, const uint8_t *message_id,
                               remiss_err_t *err);

@@ -95,6 +95,35 @@ Test(broker, referral_reaches_jobbtorg_with_a_verifiable_receipt, .timeout = 60)
     cr_assert_eq(st->state, REMISS__MESSAGE_STATE__DONE);
     remiss__status_reply__free_unpacked(st, NULL);
 
+    /* Both parties can prove the acceptance entry the receipt names; an id
+     * the broker never saw proves nothing. */
+    Remiss__ProofReply *pr = NULL;
+    cr_assert_eq(remiss_proof(from, rc.message_id, 0, &pr, &err), REMISS_OK, "%s", err.text);
+    cr_assert_eq(pr->leaf_index, rc.audit_index);
+    remiss__proof_reply__free_unpacked(pr, NULL);
+    cr_assert_eq(remiss_proof(to, rc.message_id, 0, &pr, &err), REMISS_OK, "%s", err.text);
+    cr_assert_eq(pr->leaf_index, rc.audit_index);
+    remiss__proof_reply__free_unpacked(pr, NULL);
+    uint8_t unseen[REMISS_ID_LEN];
+    memcpy(unseen, rc.message_id, REMISS_ID_LEN);
+    unseen[0] ^= 0xff;
+    pr = NULL;
+    cr_assert_neq(remiss_proof(from, unseen, 0, &pr, &err), REMISS_OK);
+    cr_assert_null(pr);
+    /* A refusal has no stored message; its entry is found by id. */
+    Remiss__Envelope *bad = harness_referral("jobbtorg", "anvisning");
+    free(bad->consent_id);
+    bad->consent_id = strdup("c-never-given");
+    remiss_receipt_t refused;
+    cr_assert_eq(remiss_send(from, bad, &refused, &err), REMISS_E_NO_CONSENT, "%s", err.text);
+    cr_assert_gt(refused.audit_index, rc.audit_index);
+    cr_assert_eq(remiss_proof(from, refused.message_id, 0, &pr, &err), REMISS_OK, "%s",
+                 err.text);
+    cr_assert_eq(pr->leaf_index, refused.audit_index);
+    remiss__proof_reply__free_unpacked(pr, NULL);
+    remiss_receipt_clear(&refused);
+    harness_envelope_free(bad);
+
     remiss_message_free(&m);
     remiss_receipt_clear(&rc);
     harness_envelope_free(env);
