@@ -18,6 +18,7 @@
 #include "parties.h"
 #include "pki.h"
 #include "policy.h"
+#include "receipt.h"
 #include "remiss.pb-c.h"
 #include "store.h"
 #include "utf8.h"
@@ -56,8 +57,11 @@ typedef struct s_account {
 typedef struct s_reply {
     uint8_t rid[S_RID_MAX];
     size_t rid_len;
-    uint8_t *data;               /* packed BrokerFrame */
+    uint8_t *data;               /* packed BrokerFrame (NULL for a receipt until
+                                    s_flush_replies signs the batch) */
     size_t len;
+    uint8_t *body;               /* a receipt: the serialized Receipt */
+    size_t body_len;
     bool is_receipt;             /* re-made as E_STORAGE if the commit fails */
     bool durable;                /* may only leave after a commit */
     uint64_t request_id;
@@ -187,18 +191,13 @@ s_reply_add(server_t *self, const uint8_t *rid, size_t rid_len)
 
 /* ------------------------------------------------------------ receipts */
 
-/* Builds a signed receipt frame into *out (malloc'd). */
+/* Builds a serialized Receipt into *out (malloc'd). It is signed with the
+ * other receipts of its commit in s_flush_replies. */
 static bool
-s_make_receipt(server_t *self, uint64_t request_id, const uint8_t *id, remiss_code_t code,
-               const char *sentence, uint64_t audit_index, const uint8_t *env_hash,
-               const char *sender, uint8_t **out, size_t *len)
+s_receipt_body(uint64_t audit_index, const uint8_t *id, remiss_code_t code, const char *sentence,
+               const uint8_t *env_hash, const char *sender, uint8_t **out, size_t *len)
 {
     Remiss__Receipt rc = REMISS__RECEIPT__INIT;
-    Remiss__SignedReceipt sr = REMISS__SIGNED_RECEIPT__INIT;
-    Remiss__BrokerFrame bf = REMISS__BROKER_FRAME__INIT;
-    uint8_t sig[PKI_SIG_MAX], *body = NULL;
-    size_t siglen;
-    bool ok = false;
 
     if (id) {
         rc.message_id.data = (uint8_t *)id;
@@ -213,23 +212,33 @@ s_make_receipt(server_t *self, uint64_t request_id, const uint8_t *id, remiss_co
     }
     rc.broker_time = log_now_ms();
     rc.sender = (char *)(sender ? sender : "");
-    size_t blen = remiss__receipt__get_packed_size(&rc);
-    if (!(body = malloc(blen ? blen : 1)))
+    *len = remiss__receipt__get_packed_size(&rc);
+    if (!(*out = malloc(*len ? *len : 1)))
         return false;
-    remiss__receipt__pack(&rc, body);
-    if (!pki_sign(self->sign_key, PKI_CTX_RECEIPT, body, blen, sig, &siglen))
-        goto out;
-    sr.receipt.data = body;
-    sr.receipt.len = blen;
-    sr.signature.data = sig;
-    sr.signature.len = siglen;
-    bf.request_id = request_id;
-    bf.kind_case = REMISS__BROKER_FRAME__KIND_RECEIPT;
-    bf.receipt = &sr;
-    ok = s_pack_frame(&bf, out, len);
-out:
-    free(body);
-    return ok;
+    remiss__receipt__pack(&rc, *out);
+    return true;
+}
+
+/* Queues a receipt (body, taken over) for the signing at commit. */
+static void
+s_reply_body(server_t *self, const uint8_t *rid, size_t rid_len, uint64_t request_id,
+             const uint8_t *id, const char *sender, uint8_t *body, size_t body_len)
+{
+    s_reply_t *r = s_reply_add(self, rid, rid_len);
+    if (!r) {
+        free(body);
+        return;
+    }
+    r->body = body;
+    r->body_len = body_len;
+    r->is_receipt = true;
+    r->durable = true;
+    r->request_id = request_id;
+    if (id) {
+        memcpy(r->message_id, id, STORE_ID_LEN);
+        r->has_id = true;
+    }
+    snprintf(r->sender, sizeof r->sender, "%s", sender ? sender : "");
 }
 
 /* Appends an audit entry; returns its index (0 when the log is off or the
@@ -265,20 +274,10 @@ s_reply_receipt(server_t *self, const uint8_t *rid, size_t rid_len, uint64_t req
         e.envelope_sha256 = env_hash;
         audit_index = s_audit(self, &e);
     }
-    s_reply_t *r = s_reply_add(self, rid, rid_len);
-    if (!r)
-        return;
-    r->is_receipt = true;
-    r->durable = true;
-    r->request_id = request_id;
-    if (id) {
-        memcpy(r->message_id, id, STORE_ID_LEN);
-        r->has_id = true;
-    }
-    snprintf(r->sender, sizeof r->sender, "%s", sender ? sender : "");
-    if (!s_make_receipt(self, request_id, id, code, sentence, audit_index, env_hash, sender,
-                        &r->data, &r->len))
-        self->nreplies--;
+    uint8_t *body;
+    size_t blen;
+    if (s_receipt_body(audit_index, id, code, sentence, env_hash, sender, &body, &blen))
+        s_reply_body(self, rid, rid_len, request_id, id, sender, body, blen);
     if (code != REMISS_OK)
         metrics_refused(self->metrics, code);
     if (code != REMISS_OK && self->cfg.verbose) {
@@ -290,23 +289,36 @@ s_reply_receipt(server_t *self, const uint8_t *rid, size_t rid_len, uint64_t req
     }
 }
 
-/* Queues a receipt already stored (idempotent resend). */
+/* Queues a receipt already stored (idempotent resend): the same Receipt,
+ * signed again with this commit's batch unless it was stored signed. */
 static void
 s_reply_raw(server_t *self, const uint8_t *rid, size_t rid_len, uint64_t request_id,
             const uint8_t *signed_receipt, size_t len)
 {
     Remiss__SignedReceipt *sr = remiss__signed_receipt__unpack(NULL, len, signed_receipt);
     Remiss__BrokerFrame bf = REMISS__BROKER_FRAME__INIT;
+    Remiss__Receipt *rc = NULL;
     s_reply_t *r;
-    if (!sr || !(r = s_reply_add(self, rid, rid_len))) {
-        remiss__signed_receipt__free_unpacked(sr, NULL);
+    uint8_t *body;
+
+    if (!sr)
         return;
+    if (sr->signature.len == 0) {
+        if ((rc = remiss__receipt__unpack(NULL, sr->receipt.len, sr->receipt.data)) &&
+            (body = malloc(sr->receipt.len ? sr->receipt.len : 1))) {
+            memcpy(body, sr->receipt.data, sr->receipt.len);
+            s_reply_body(self, rid, rid_len, request_id,
+                         rc->message_id.len == STORE_ID_LEN ? rc->message_id.data : NULL,
+                         rc->sender, body, sr->receipt.len);
+        }
+        remiss__receipt__free_unpacked(rc, NULL);
+    } else if ((r = s_reply_add(self, rid, rid_len))) {
+        bf.request_id = request_id;
+        bf.kind_case = REMISS__BROKER_FRAME__KIND_RECEIPT;
+        bf.receipt = sr;
+        if (!s_pack_frame(&bf, &r->data, &r->len))
+            self->nreplies--;
     }
-    bf.request_id = request_id;
-    bf.kind_case = REMISS__BROKER_FRAME__KIND_RECEIPT;
-    bf.receipt = sr;
-    if (!s_pack_frame(&bf, &r->data, &r->len))
-        self->nreplies--;
     remiss__signed_receipt__free_unpacked(sr, NULL);
 }
 
@@ -586,9 +598,9 @@ s_accept(server_t *self, const s_req_t *q, const Remiss__Envelope *env,
 {
     remiss_err_t err;
     store_msg_t m;
-    uint8_t *receipt = NULL, *frame = NULL, *packed = NULL;
-    size_t rlen = 0, flen = 0, plen = remiss__signed_envelope__get_packed_size(se);
-    Remiss__BrokerFrame *bf = NULL;
+    uint8_t *receipt = NULL, *body = NULL, *packed = NULL;
+    size_t rlen = 0, blen = 0, plen = remiss__signed_envelope__get_packed_size(se);
+    Remiss__SignedReceipt unsigned_rc = REMISS__SIGNED_RECEIPT__INIT;
     intake_result_t cr;
     remiss_code_t r;
     audit_mark_t mark = {0};
@@ -652,16 +664,19 @@ s_accept(server_t *self, const s_req_t *q, const Remiss__Envelope *env,
         goto fail;
     }
     /* The receipt names the audit entry and is stored with the message so
-     * a resend gets the same one. */
-    if (!s_make_receipt(self, q->request_id, m.message_id, REMISS_OK,
-                        s_is_consent(env) ? decided->sentence : NULL, m.audit_index, env_hash,
-                        q->party->id, &frame, &flen) ||
-        !(bf = remiss__broker_frame__unpack(NULL, flen, frame)) || !bf->receipt ||
-        !(receipt = malloc(rlen = remiss__signed_receipt__get_packed_size(bf->receipt)))) {
+     * a resend gets the same one (signed with the batch it goes out in). */
+    if (!s_receipt_body(m.audit_index, m.message_id, REMISS_OK,
+                        s_is_consent(env) ? decided->sentence : NULL, env_hash, q->party->id,
+                        &body, &blen)) {
         r = REMISS_E_INTERNAL;
         goto fail;
     }
-    remiss__signed_receipt__pack(bf->receipt, receipt);
+    unsigned_rc.receipt = (ProtobufCBinaryData){blen, body};
+    if (!(receipt = malloc(rlen = remiss__signed_receipt__get_packed_size(&unsigned_rc)))) {
+        r = REMISS_E_INTERNAL;
+        goto fail;
+    }
+    remiss__signed_receipt__pack(&unsigned_rc, receipt);
     m.receipt = receipt;
     m.receipt_len = rlen;
     if (s_is_consent(env)) {
@@ -680,18 +695,9 @@ s_accept(server_t *self, const s_req_t *q, const Remiss__Envelope *env,
         goto fail;
     store_release(self->store);
     in_savepoint = false;
-    s_reply_t *rep = s_reply_add(self, q->rid, q->rid_len);
-    if (rep) {
-        rep->data = frame;
-        rep->len = flen;
-        frame = NULL;
-        rep->is_receipt = true;
-        rep->durable = true;
-        rep->request_id = q->request_id;
-        memcpy(rep->message_id, m.message_id, STORE_ID_LEN);
-        rep->has_id = true;
-        snprintf(rep->sender, sizeof rep->sender, "%s", q->party->id);
-    }
+    s_reply_body(self, q->rid, q->rid_len, q->request_id, m.message_id, q->party->id, body,
+                 blen);
+    body = NULL;
     metrics_accepted(self->metrics);
     if (!s_is_consent(env)) {
         s_mark_dirty(self, m.recipient);
@@ -719,8 +725,7 @@ fail:
 out:
     if (in_savepoint)
         store_release(self->store);
-    remiss__broker_frame__free_unpacked(bf, NULL);
-    free(frame);
+    free(body);
     free(receipt);
     free(packed);
     return r;
@@ -1454,8 +1459,10 @@ server_destroy(server_t **self_p)
         free(self->conns[i].inflight);
     free(self->conns);
     free(self->accounts);
-    for (size_t i = 0; i < self->nreplies; i++)
+    for (size_t i = 0; i < self->nreplies; i++) {
         free(self->replies[i].data);
+        free(self->replies[i].body);
+    }
     free(self->replies);
     free(self->dirty);
     audit_close(&self->audit);
@@ -1563,8 +1570,6 @@ s_read_batch(server_t *self)
     return handled;
 }
 
-/* Sends the cycle's replies; after a failed commit every receipt is
- * re-made as E_STORAGE, since nothing of the cycle was kept. */
 /* True if a reply of this cycle may only leave after a commit. */
 static bool
 s_need_durable(const server_t *self)
@@ -1575,20 +1580,89 @@ s_need_durable(const server_t *self)
     return false;
 }
 
+/* Signs the cycle's receipts as one batch and packs their frames. After a
+ * failed commit every receipt is re-made as E_STORAGE first, since nothing
+ * of the cycle was kept. A receipt that cannot be made is dropped: its
+ * sender's request times out and is resent, as after a lost frame. */
+static void
+s_seal_receipts(server_t *self, bool committed)
+{
+    const uint8_t **bodies = NULL;
+    size_t *lens = NULL, n = 0;
+    receipt_batch_t b = {0};
+
+    for (size_t i = 0; i < self->nreplies; i++) {
+        s_reply_t *r = &self->replies[i];
+        if (!r->is_receipt || r->data)
+            continue;
+        if (!committed || !r->body) {
+            free(r->body);
+            r->body = NULL;
+            s_receipt_body(0, r->has_id ? r->message_id : NULL, REMISS_E_STORAGE, NULL, NULL,
+                           r->sender, &r->body, &r->body_len);
+        }
+        n += r->body != NULL;
+    }
+    if (n == 0)
+        return;
+    bodies = malloc(n * sizeof *bodies);
+    lens = malloc(n * sizeof *lens);
+    n = 0;
+    for (size_t i = 0; bodies && lens && i < self->nreplies; i++)
+        if (self->replies[i].body && !self->replies[i].data) {
+            bodies[n] = self->replies[i].body;
+            lens[n++] = self->replies[i].body_len;
+        }
+    remiss_code_t c = bodies && lens ? receipt_batch_sign(&b, self->sign_key, bodies, lens, n,
+                                                          log_now_ms())
+                                     : REMISS_E_INTERNAL;
+    if (c != REMISS_OK)
+        log_emit(LOG_ERROR, "receipt_failed", "receipts=%zu code=%s", n, remiss_code_name(c));
+    size_t k = 0;
+    for (size_t i = 0; c == REMISS_OK && i < self->nreplies; i++) {
+        s_reply_t *r = &self->replies[i];
+        uint8_t path[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
+        ProtobufCBinaryData hashes[MERKLE_MAX_PROOF];
+        Remiss__SignedReceipt sr = REMISS__SIGNED_RECEIPT__INIT;
+        Remiss__BrokerFrame bf = REMISS__BROKER_FRAME__INIT;
+        size_t plen = 0;
+
+        if (!r->body || r->data)
+            continue;
+        if (receipt_batch_path(&b, k, path, MERKLE_MAX_PROOF, &plen) != REMISS_OK) {
+            k++;
+            continue;
+        }
+        for (size_t h = 0; h < plen; h++)
+            hashes[h] = (ProtobufCBinaryData){MERKLE_HASH_LEN, path[h]};
+        sr.receipt = (ProtobufCBinaryData){r->body_len, r->body};
+        sr.signature = (ProtobufCBinaryData){b.sig_len, b.sig};
+        sr.batch = (ProtobufCBinaryData){b.head_len, b.head};
+        sr.batch_index = k++;
+        sr.n_batch_path = plen;
+        sr.batch_path = hashes;
+        bf.request_id = r->request_id;
+        bf.kind_case = REMISS__BROKER_FRAME__KIND_RECEIPT;
+        bf.receipt = &sr;
+        if (!s_pack_frame(&bf, &r->data, &r->len))
+            r->data = NULL;
+    }
+    receipt_batch_clear(&b);
+    free(bodies);
+    free(lens);
+}
+
+/* Sends the cycle's replies. */
 static void
 s_flush_replies(server_t *self, bool committed)
 {
+    s_seal_receipts(self, committed);
     for (size_t i = 0; i < self->nreplies; i++) {
         s_reply_t *r = &self->replies[i];
-        if (!committed && r->is_receipt) {
-            free(r->data);
-            r->data = NULL;
-            if (!s_make_receipt(self, r->request_id, r->has_id ? r->message_id : NULL,
-                                REMISS_E_STORAGE, NULL, 0, NULL, r->sender, &r->data, &r->len))
-                continue;
-        }
-        s_send_to(self, r->rid, r->rid_len, r->data, r->len);
+        if (r->data)
+            s_send_to(self, r->rid, r->rid_len, r->data, r->len);
         free(r->data);
+        free(r->body);
     }
     self->nreplies = 0;
 }

@@ -15,6 +15,7 @@
 #include "auditverify.h"
 #include "msgjson.h"
 #include "pki.h"
+#include "receipt.h"
 #include "remiss_private.h"
 
 #define S_DEFAULT_TIMEOUT 10000
@@ -73,6 +74,7 @@ struct remiss_client {
     s_idset_t handed;             /* returned to the application, not yet acked */
     FILE *state;                  /* appends acknowledged ids, if state_path */
     s_cert_entry_t certs[S_CERT_CACHE]; /* verified sender certificates */
+    receipt_seen_t receipts_seen; /* last receipt batch whose signature held */
 };
 
 /* ------------------------------------------------------------ id set */
@@ -633,8 +635,7 @@ s_receipt(remiss_client_t *self, const Remiss__BrokerFrame *f, remiss_receipt_t 
     if (f->kind_case != REMISS__BROKER_FRAME__KIND_RECEIPT || !f->receipt)
         return remiss_err_set(err, REMISS_E_MALFORMED, "the broker sent no receipt");
     const Remiss__SignedReceipt *sr = f->receipt;
-    if (!pki_verify(self->broker_pub, PKI_CTX_RECEIPT, sr->receipt.data, sr->receipt.len,
-                    sr->signature.data, sr->signature.len))
+    if (!receipt_verify(self->broker_pub, sr, &self->receipts_seen))
         return remiss_err_set(err, REMISS_E_BAD_SIGNATURE,
                               "The receipt does not carry a valid broker signature.");
     Remiss__Receipt *r = remiss__receipt__unpack(NULL, sr->receipt.len, sr->receipt.data);

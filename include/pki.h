@@ -37,6 +37,7 @@
 
 #define PKI_CTX_ENVELOPE "remiss-envelope-v1"
 #define PKI_CTX_RECEIPT  "remiss-receipt-v1"
+#define PKI_CTX_RECEIPTS "remiss-receipts-v1"
 #define PKI_CTX_TREEHEAD "remiss-treehead-v1"
 
 /* The identity a verified certificate names. */
