@@ -1188,6 +1188,23 @@ s_deliver_one(server_t *self, s_conn_t *c, const store_msg_t *m, int64_t now, bo
     return sent;
 }
 
+static void s_pump(server_t *self, const char *party, int64_t now);
+
+/* Delivers what is due for every recipient marked dirty. */
+static void
+s_pump_dirty(server_t *self, int64_t now)
+{
+    size_t ndirty = self->ndirty;
+    char(*dirty)[PKI_ID_MAX + 1] = NULL;
+    if (ndirty && (dirty = malloc(ndirty * sizeof *dirty))) {
+        memcpy(dirty, self->dirty, ndirty * sizeof *dirty);
+        self->ndirty = 0;
+        for (size_t i = 0; i < ndirty; i++)
+            s_pump(self, dirty[i], now);
+        free(dirty);
+    }
+}
+
 /* Delivers what is due for one recipient over its subscribed connections. */
 static void
 s_pump(server_t *self, const char *party, int64_t now)
@@ -1842,15 +1859,7 @@ server_run(server_t *self, volatile sig_atomic_t *stop, volatile sig_atomic_t *r
             s_on_zap(self);
         s_timers(self, now, reload);
         /* Deliver what earlier cycles committed; then read new frames. */
-        size_t ndirty = self->ndirty;
-        char(*dirty)[PKI_ID_MAX + 1] = NULL;
-        if (ndirty && (dirty = malloc(ndirty * sizeof *dirty))) {
-            memcpy(dirty, self->dirty, ndirty * sizeof *dirty);
-            self->ndirty = 0;
-            for (size_t i = 0; i < ndirty; i++)
-                s_pump(self, dirty[i], now);
-            free(dirty);
-        }
+        s_pump_dirty(self, now);
         s_read_batch(self);
         if (now >= self->next_admin) {
             s_admin(self, now);
@@ -1888,6 +1897,13 @@ server_run(server_t *self, volatile sig_atomic_t *stop, volatile sig_atomic_t *r
             if (self->audit && audit_reload(self->audit, &err) != REMISS_OK)
                 log_emit(LOG_ERROR, "audit_failed", "reason=%s",
                          log_quote(q, sizeof q, err.text));
+        } else if (self->ndirty && store_begin(self->store, &err) == REMISS_OK) {
+            /* What just became durable goes out first, in the next
+             * transaction; the receipts follow (latency is to the
+             * recipient). */
+            self->tx_open = true;
+            self->tx_since = log_now_ms();
+            s_pump_dirty(self, self->tx_since);
         }
         s_flush_replies(self, c == REMISS_OK);
     }
