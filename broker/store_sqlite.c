@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_SCHEMA_VERSION 1
+#define S_SCHEMA_VERSION 2 /* 2: audit_nodes keyed by post-order position */
 
 static const char s_schema[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -47,9 +47,12 @@ static const char s_schema[] =
     "DROP INDEX IF EXISTS audit_message;"
     "CREATE INDEX IF NOT EXISTS audit_refused ON audit(message_id)"
     " WHERE message_id IS NOT NULL;"
+    /* Keyed by the node's position in creation (post) order, so every new
+     * node lands at the end of one B-tree instead of at one place per
+     * level (s_node_pos); level and idx are kept for people and tools. */
     "CREATE TABLE IF NOT EXISTS audit_nodes("
-    " level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,"
-    " PRIMARY KEY(level, idx)) WITHOUT ROWID;"
+    " pos INTEGER PRIMARY KEY, level INTEGER NOT NULL, idx INTEGER NOT NULL,"
+    " hash BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS tree_heads(tree_size INTEGER PRIMARY KEY, sth BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS admin_queue(id INTEGER PRIMARY KEY AUTOINCREMENT,"
     " action TEXT NOT NULL, message_id BLOB NOT NULL, actor TEXT NOT NULL,"
@@ -153,8 +156,8 @@ static const char *const s_sql[Q_COUNT] = {
     [Q_A_PUT] = "INSERT INTO audit(idx, entry, subject, message_id) VALUES(?1,?2,?3,?4)",
     [Q_A_GET] = "SELECT entry FROM audit WHERE idx = ?1",
     [Q_A_EACH] = "SELECT idx, entry FROM audit WHERE idx >= ?1 ORDER BY idx",
-    [Q_N_PUT] = "INSERT OR REPLACE INTO audit_nodes(level, idx, hash) VALUES(?1,?2,?3)",
-    [Q_N_GET] = "SELECT hash FROM audit_nodes WHERE level = ?1 AND idx = ?2",
+    [Q_N_PUT] = "INSERT OR REPLACE INTO audit_nodes(pos, level, idx, hash) VALUES(?1,?2,?3,?4)",
+    [Q_N_GET] = "SELECT hash FROM audit_nodes WHERE pos = ?1",
     [Q_A_BY_SUBJECT] = "SELECT idx FROM audit WHERE subject = ?1 ORDER BY idx LIMIT ?2",
     [Q_A_BY_MESSAGE] = "SELECT idx FROM audit WHERE message_id = ?1 ORDER BY idx LIMIT ?2",
     [Q_STH_PUT] = "INSERT OR REPLACE INTO tree_heads(tree_size, sth) VALUES(?1,?2)",
@@ -219,6 +222,65 @@ s_exec(store_t *self, sqlite3_stmt *st, remiss_err_t *err, const char *what)
     return rc == SQLITE_DONE ? REMISS_OK : s_fail(self, err, what);
 }
 
+/* The position of Merkle node (level, index) in the order the frontier
+ * creates nodes (merkle.h): it completes when leaf n - 1 = ((index + 1) <<
+ * level) - 1 is appended, after the 2(n - 1) - popcount(n - 1) nodes of the
+ * tree of n - 1 leaves and the level nodes below it on its own path. -1 if
+ * no audit log could hold it. */
+static int64_t
+s_node_pos(unsigned level, uint64_t index)
+{
+    if (level >= 62 || index >= (UINT64_C(1) << (61 - level)))
+        return -1;
+    uint64_t before = ((index + 1) << level) - 1;
+    return (int64_t)(2 * before - (uint64_t)__builtin_popcountll(before) + level);
+}
+
+static void
+s_node_pos_sql(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    sqlite3_result_int64(ctx, s_node_pos((unsigned)sqlite3_value_int(argv[0]),
+                                         (uint64_t)sqlite3_value_int64(argv[1])));
+}
+
+/* A store of schema 1 keyed audit_nodes by (level, idx); rewrites it keyed
+ * by position, in one transaction, before the schema below runs. */
+static int
+s_migrate(sqlite3 *db, char **msg)
+{
+    sqlite3_stmt *st;
+    bool old = false;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE"
+                           " name = 'audit_nodes') AND NOT EXISTS (SELECT 1 FROM"
+                           " pragma_table_info('audit_nodes') WHERE name = 'pos')",
+                           -1, &st, NULL) != SQLITE_OK)
+        return SQLITE_ERROR;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        old = sqlite3_column_int(st, 0) != 0;
+    sqlite3_finalize(st);
+    if (!old)
+        return SQLITE_OK;
+    if (sqlite3_create_function(db, "remiss_node_pos", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                NULL, s_node_pos_sql, NULL, NULL) != SQLITE_OK)
+        return SQLITE_ERROR;
+    int rc = sqlite3_exec(db,
+                          "BEGIN IMMEDIATE;"
+                          "ALTER TABLE audit_nodes RENAME TO audit_nodes_v1;"
+                          "CREATE TABLE audit_nodes(pos INTEGER PRIMARY KEY,"
+                          " level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL);"
+                          "INSERT INTO audit_nodes(pos, level, idx, hash) SELECT"
+                          " remiss_node_pos(level, idx), level, idx, hash FROM audit_nodes_v1;"
+                          "DROP TABLE audit_nodes_v1;"
+                          "UPDATE meta SET value = '2' WHERE key = 'schema_version';"
+                          "COMMIT;",
+                          NULL, NULL, msg);
+    if (rc != SQLITE_OK)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
 store_t *
 store_open(const char *path, remiss_err_t *err)
 {
@@ -240,6 +302,7 @@ store_open(const char *path, remiss_err_t *err)
                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
                      "PRAGMA secure_delete=ON;",
                      NULL, NULL, &msg) != SQLITE_OK ||
+        s_migrate(self->db, &msg) != SQLITE_OK ||
         sqlite3_exec(self->db, s_schema, NULL, NULL, &msg) != SQLITE_OK) {
         remiss_err_set(err, REMISS_E_STORAGE, "cannot initialise the store %s: %s", path,
                        msg ? msg : sqlite3_errmsg(self->db));
@@ -856,10 +919,15 @@ remiss_code_t
 store_audit_node_put(store_t *self, unsigned level, uint64_t index,
                      const uint8_t hash[STORE_HASH_LEN], remiss_err_t *err)
 {
+    int64_t pos = s_node_pos(level, index);
+    if (pos < 0)
+        return remiss_err_set(err, REMISS_E_STORAGE, "audit tree node %u/%llu is out of range",
+                              level, (unsigned long long)index);
     sqlite3_stmt *st = s_q(self, Q_N_PUT);
-    sqlite3_bind_int(st, 1, (int)level);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
-    s_bind_blob(st, 3, hash, STORE_HASH_LEN);
+    sqlite3_bind_int64(st, 1, pos);
+    sqlite3_bind_int(st, 2, (int)level);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)index);
+    s_bind_blob(st, 4, hash, STORE_HASH_LEN);
     return s_exec(self, st, err, "audit node");
 }
 
@@ -867,9 +935,9 @@ remiss_code_t
 store_audit_node_get(store_t *self, unsigned level, uint64_t index, uint8_t hash[STORE_HASH_LEN],
                      remiss_err_t *err)
 {
+    int64_t pos = s_node_pos(level, index);
     sqlite3_stmt *st = s_q(self, Q_N_GET);
-    sqlite3_bind_int(st, 1, (int)level);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
+    sqlite3_bind_int64(st, 1, pos);
     int rc = sqlite3_step(st);
     bool ok = rc == SQLITE_ROW && s_col_fixed(st, 0, hash, STORE_HASH_LEN);
     sqlite3_reset(st);

@@ -8,6 +8,7 @@
  * folds the perfect subtrees for the set bits of n below L. */
 #include "merkle.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -19,13 +20,22 @@ static const uint8_t s_empty_root[MERKLE_HASH_LEN] = {
     0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55};
 
 /* Hashing state for one public call. OpenSSL 3 looks SHA-256 up in its
- * provider tables on every EVP_sha256() init (an "implicit fetch"), which
- * costs more than the hash of 65 bytes; fetching once and reusing one
- * context makes a 64-hash proof check several times faster. */
+ * provider tables on every EVP_sha256() init (an "implicit fetch") and on
+ * every EVP_MD_fetch, each of which costs more than the hash of 65 bytes:
+ * SHA-256 is fetched once per process (the one piece of state here, never
+ * changed after) and a call reuses one context for all its hashes. */
 typedef struct {
-    EVP_MD *md;      /* SHA-256, fetched on first use */
-    EVP_MD_CTX *ctx; /* reused for every hash of the call */
+    const EVP_MD *md; /* SHA-256 */
+    EVP_MD_CTX *ctx;  /* reused for every hash of the call */
 } s_hasher_t;
+
+static EVP_MD *s_sha256;
+
+static void
+s_fetch_sha256(void)
+{
+    s_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
 
 /* Where the proof walks read nodes and hash. */
 typedef struct {
@@ -47,7 +57,6 @@ static void
 s_hasher_close(s_hasher_t *h)
 {
     EVP_MD_CTX_free(h->ctx);
-    EVP_MD_free(h->md);
     h->ctx = NULL;
     h->md = NULL;
 }
@@ -58,8 +67,12 @@ static remiss_code_t
 s_hash(s_hasher_t *h, uint8_t prefix, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
        uint8_t out[MERKLE_HASH_LEN])
 {
-    if (h->md == NULL && (h->md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
-        return REMISS_E_INTERNAL;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    if (h->md == NULL) {
+        pthread_once(&once, s_fetch_sha256);
+        if ((h->md = s_sha256) == NULL)
+            return REMISS_E_INTERNAL;
+    }
     if (h->ctx == NULL && (h->ctx = EVP_MD_CTX_new()) == NULL)
         return REMISS_E_INTERNAL;
     if (EVP_DigestInit_ex2(h->ctx, h->md, NULL) != 1 || EVP_DigestUpdate(h->ctx, &prefix, 1) != 1 ||

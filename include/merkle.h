@@ -14,8 +14,9 @@
  * right edge of a tree whose size is not a power of two are recomputed from
  * perfect subtrees. Verifiers need no store: they check proofs offline.
  *
- * Nothing here allocates memory for the caller or keeps global state; every
- * buffer is the caller's and every function is reentrant. Hash and node
+ * Nothing here allocates memory for the caller or keeps global state beyond
+ * OpenSSL's SHA-256, fetched once per process; every buffer is the caller's
+ * and every function is reentrant and thread-safe. Hash and node
  * buffers are MERKLE_HASH_LEN bytes. Functions that can fail return a
  * remiss_code_t: REMISS_OK, REMISS_E_USAGE for arguments outside the
  * contract (stated per function), REMISS_E_INTERNAL if OpenSSL fails, or

@@ -1058,18 +1058,80 @@ Test(audit, tamper_altered_stored_node)
     sqlite3_close(db);
 }
 
+Test(audit, a_schema_1_store_is_migrated_and_its_log_still_verifies)
+{
+    sqlite3 *db;
+    uint8_t before[HL], after[HL];
+    remiss_err_t err;
+
+    s_tamper_log();
+    s_close();
+    /* Schema 1 kept the nodes in a table keyed by (level, idx). */
+    db = s_raw();
+    s_blob(db, "SELECT hash FROM audit_nodes WHERE level = 3 AND idx = 5", before, HL);
+    s_exec(db, "BEGIN;"
+               "CREATE TABLE v1(level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,"
+               " PRIMARY KEY(level, idx)) WITHOUT ROWID;"
+               "INSERT INTO v1 SELECT level, idx, hash FROM audit_nodes;"
+               "DROP TABLE audit_nodes; ALTER TABLE v1 RENAME TO audit_nodes;"
+               "UPDATE meta SET value = '1' WHERE key = 'schema_version'; COMMIT;");
+    sqlite3_close(db);
+
+    s_open();
+    s_expect_ok();
+    cr_assert_eq(audit_size(s_audit), N_LOG);
+    db = s_raw();
+    s_blob(db, "SELECT hash FROM audit_nodes WHERE level = 3 AND idx = 5", after, HL);
+    cr_assert_arr_eq(before, after, HL);
+    s_blob(db, "SELECT value FROM meta WHERE key = 'schema_version'", after, HL);
+    cr_assert_eq(after[0], '2');
+    /* Every node sits at its creation position: dense from 0, and the first
+     * ones as the frontier makes them (leaf 0, leaf 1, their parent, ...). */
+    static const struct {
+        int level, idx, pos;
+    } first[] = {{0, 0, 0}, {0, 1, 1}, {1, 0, 2}, {0, 2, 3}, {0, 3, 4}, {1, 1, 5}, {2, 0, 6},
+                 {0, 4, 7}};
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT min(pos), max(pos), count(*) FROM audit_nodes", -1,
+                                    &st, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_assert_eq(sqlite3_column_int(st, 0), 0);
+    cr_assert_eq(sqlite3_column_int(st, 1), sqlite3_column_int(st, 2) - 1);
+    sqlite3_finalize(st);
+    for (size_t i = 0; i < sizeof first / sizeof first[0]; i++) {
+        cr_assert_eq(sqlite3_prepare_v2(db, "SELECT pos FROM audit_nodes WHERE level = ?1 AND idx = ?2",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+        sqlite3_bind_int(st, 1, first[i].level);
+        sqlite3_bind_int(st, 2, first[i].idx);
+        cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+        cr_assert_eq(sqlite3_column_int(st, 0), first[i].pos, "node %d/%d", first[i].level,
+                     first[i].idx);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    /* And the log grows on from there. */
+    s_fill(N_LOG, N_LOG + 20, 0, true);
+    s_expect_ok();
+    cr_assert_eq(audit_reload(s_audit, &err), REMISS_OK, "%s", err.text);
+}
+
 /* emit callback: the attacker rewrites every node to match changed entries. */
 static remiss_code_t
 s_forge_node(void *ctx, unsigned level, uint64_t index, const uint8_t hash[HL])
 {
     sqlite3_stmt *st;
-    cr_assert_eq(sqlite3_prepare_v2(ctx, "INSERT OR REPLACE INTO audit_nodes VALUES(?1,?2,?3)", -1,
-                                    &st, NULL),
+    cr_assert_eq(sqlite3_prepare_v2(ctx,
+                                    "UPDATE audit_nodes SET hash = ?3 WHERE level = ?1 AND idx = ?2",
+                                    -1, &st, NULL),
                  SQLITE_OK);
     sqlite3_bind_int(st, 1, (int)level);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
     sqlite3_bind_blob(st, 3, hash, HL, SQLITE_STATIC);
     cr_assert_eq(sqlite3_step(st), SQLITE_DONE);
+    cr_assert_eq(sqlite3_changes(ctx), 1, "node %u/%llu exists", level,
+                 (unsigned long long)index);
     sqlite3_finalize(st);
     return REMISS_OK;
 }
