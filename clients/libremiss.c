@@ -492,25 +492,28 @@ s_wait(remiss_client_t *self, uint64_t request_id, bool want_delivery, int timeo
             return s_pop(&self->deliveries, &self->deliveries_tail);
         if (!want_delivery && request_id == 0 && self->receipts)
             return s_pop(&self->receipts, &self->receipts_tail);
-        s_check_monitor(self);
-        if (self->auth_failed) {
-            remiss_err_set(err, REMISS_E_CERT_REVOKED,
-                           "The broker refused this party at the handshake: its certificate is "
-                           "unknown to the broker, revoked or expired.");
-            return NULL;
-        }
         int64_t left = deadline - log_now_ms();
         if (left <= 0) {
             remiss_err_set(err, REMISS_E_TIMEOUT, NULL);
             return NULL;
         }
-        zmq_pollitem_t it[] = {{self->sock, 0, ZMQ_POLLIN, 0}, {self->monitor, 0, ZMQ_POLLIN, 0}};
-        if (zmq_poll(it, 2, left > 200 ? 200 : (long)left) <= 0 || !(it[0].revents & ZMQ_POLLIN))
-            continue;
+        /* What has arrived is taken without a poll; the handshake monitor
+         * is looked at only before waiting (each ZeroMQ call costs system
+         * calls). */
         zmq_msg_t msg;
         zmq_msg_init(&msg);
-        if (zmq_msg_recv(&msg, self->sock, 0) < 0) {
+        if (zmq_msg_recv(&msg, self->sock, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&msg);
+            s_check_monitor(self);
+            if (self->auth_failed) {
+                remiss_err_set(err, REMISS_E_CERT_REVOKED,
+                               "The broker refused this party at the handshake: its "
+                               "certificate is unknown to the broker, revoked or expired.");
+                return NULL;
+            }
+            zmq_pollitem_t it[] = {{self->sock, 0, ZMQ_POLLIN, 0},
+                                   {self->monitor, 0, ZMQ_POLLIN, 0}};
+            zmq_poll(it, 2, left > 200 ? 200 : (long)left);
             continue;
         }
         Remiss__BrokerFrame *f =
