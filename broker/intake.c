@@ -12,12 +12,31 @@
 #include "pnr.h"
 
 #define S_MAX_CONSENTS 64 /* consents looked at per subject */
+#define S_CACHE        64 /* subjects whose consents are kept decoded */
+
+typedef struct s_consents s_consents_t;
+
+/* A subject's pseudonym and decoded consents as of one day. Every message
+ * is decided twice (at intake and at delivery), so reading and decoding
+ * them again each time was a tenth of the broker's work. The registry
+ * changes only through intake_consent, which empties the cache, and the
+ * broker calls intake_forget when a transaction is undone. */
+typedef struct {
+    bool used;
+    char canonical[13];
+    pnr_date_t today;
+    uint8_t pseudonym[32];
+    s_consents_t *c;
+} s_cached_t;
 
 struct intake {
     store_t *store;          /* consent registry (borrowed) */
     const policy_t *policy;  /* in force (borrowed) */
     uint8_t key[32];         /* pseudonym key */
+    s_cached_t cache[S_CACHE];
 };
+
+static void s_consents_clear(s_consents_t *c);
 
 intake_t *
 intake_new(store_t *store, const policy_t *policy, const uint8_t hmac_key[32])
@@ -32,10 +51,24 @@ intake_new(store_t *store, const policy_t *policy, const uint8_t hmac_key[32])
 }
 
 void
+intake_forget(intake_t *self)
+{
+    for (size_t i = 0; self && i < S_CACHE; i++) {
+        s_cached_t *e = &self->cache[i];
+        if (!e->used)
+            continue;
+        s_consents_clear(e->c);
+        free(e->c);
+        OPENSSL_cleanse(e, sizeof *e);
+    }
+}
+
+void
 intake_free(intake_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    intake_forget(*self_p);
     OPENSSL_cleanse((*self_p)->key, sizeof (*self_p)->key);
     free(*self_p);
     *self_p = NULL;
@@ -65,13 +98,13 @@ s_result(intake_result_t *out, remiss_code_t code, const remiss_err_t *err)
 /* The registered consents of a subject, decoded for decide. The store
  * keeps each grant's whole Envelope, so the subject of a consent is known
  * without keeping personnummer anywhere else. */
-typedef struct s_consents {
+struct s_consents {
     store_consent_t rows[S_MAX_CONSENTS];
     Remiss__Envelope *env[S_MAX_CONSENTS];
     pnr_t subject[S_MAX_CONSENTS];
     consent_rec_t rec[S_MAX_CONSENTS];
     size_t n;
-} s_consents_t;
+};
 
 static void
 s_consents_clear(s_consents_t *c)
@@ -115,6 +148,45 @@ s_consents_decode(s_consents_t *c, size_t nrows, pnr_date_t today)
     c->n = k;
 }
 
+/* The decoded consents of the subject canonical as of today, from the cache
+ * or the store; its pseudonym into pseudonym. NULL with err on failure. */
+static const s_consents_t *
+s_lookup(intake_t *self, const char *canonical, pnr_date_t today, uint8_t pseudonym[32],
+         remiss_err_t *err)
+{
+    size_t h = 5381, nrows = 0;
+    for (const char *p = canonical; *p; p++)
+        h = h * 33 + (unsigned char)*p;
+    s_cached_t *e = &self->cache[h % S_CACHE];
+    if (e->used && strcmp(e->canonical, canonical) == 0 &&
+        memcmp(&e->today, &today, sizeof today) == 0) {
+        memcpy(pseudonym, e->pseudonym, 32);
+        return e->c;
+    }
+    intake_pseudonym(self, canonical, pseudonym);
+    s_consents_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
+        return NULL;
+    }
+    if (store_consents_for(self->store, pseudonym, S_MAX_CONSENTS, c->rows, &nrows, err) !=
+        REMISS_OK) {
+        free(c);
+        return NULL;
+    }
+    s_consents_decode(c, nrows, today);
+    if (e->used) {
+        s_consents_clear(e->c);
+        free(e->c);
+    }
+    e->used = true;
+    snprintf(e->canonical, sizeof e->canonical, "%s", canonical);
+    e->today = today;
+    memcpy(e->pseudonym, pseudonym, 32);
+    e->c = c;
+    return c;
+}
+
 remiss_code_t
 intake_decide(intake_t *self, const char *sender, const Remiss__Envelope *env, int64_t now_ms,
               intake_result_t *out)
@@ -123,26 +195,19 @@ intake_decide(intake_t *self, const char *sender, const Remiss__Envelope *env, i
     decision_t d;
     pnr_t subj;
     pnr_date_t today = pnr_date_from_ms(now_ms);
-    s_consents_t *c = calloc(1, sizeof *c);
-    size_t nrows = 0;
+    static const s_consents_t none;
+    const s_consents_t *c = &none;
     memset(out, 0, sizeof *out);
-    if (!c) {
-        s_result(out, REMISS_E_INTERNAL, NULL);
-        return out->code;
-    }
     /* Find the subject's consents by pseudonym before deciding; an invalid
      * number is reported by decide itself. */
     if (env->subject && pnr_parse(env->subject->personnummer, today, &subj, NULL) == REMISS_OK) {
         out->has_subject = true;
         memcpy(out->canonical, subj.canonical, sizeof out->canonical);
-        intake_pseudonym(self, subj.canonical, out->pseudonym);
-        if (store_consents_for(self->store, out->pseudonym, S_MAX_CONSENTS, c->rows, &nrows,
-                               &err) != REMISS_OK) {
-            s_result(out, REMISS_E_STORAGE, NULL);
-            free(c);
+        if (!(c = s_lookup(self, subj.canonical, today, out->pseudonym, &err))) {
+            s_result(out, err.code == REMISS_E_STORAGE ? REMISS_E_STORAGE : REMISS_E_INTERNAL,
+                     NULL);
             return out->code;
         }
-        s_consents_decode(c, nrows, today);
     }
     remiss_code_t r = decide_envelope(self->policy, sender, env, today, c->rec, c->n, &d, &err);
     s_result(out, r, &err);
@@ -152,8 +217,6 @@ intake_decide(intake_t *self, const char *sender, const Remiss__Envelope *env, i
     if (d.rule)
         snprintf(out->detail, sizeof out->detail, "rule=%s%s%s", d.rule->name,
                  d.consent ? " consent=" : "", d.consent ? d.consent->consent_id : "");
-    s_consents_clear(c);
-    free(c);
     return r;
 }
 
@@ -247,6 +310,7 @@ intake_consent(intake_t *self, const char *sender, const Remiss__Envelope *env,
                const uint8_t *envelope, size_t len, int64_t now_ms, intake_result_t *out)
 {
     memset(out, 0, sizeof *out);
+    intake_forget(self); /* the registry is about to change */
     out->categories = category_of_envelope(env);
     if (env->type == REMISS__MESSAGE_TYPE__CONSENT_GRANT)
         return s_grant(self, sender, env, envelope, len, now_ms, out);

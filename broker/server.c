@@ -714,6 +714,7 @@ fail:
     if (in_savepoint) {
         store_rollback_to(self->store);
         in_savepoint = false;
+        intake_forget(self->intake); /* a consent it registered is undone */
     }
     if (self->audit)
         audit_rollback_to(self->audit, mark);
@@ -1892,8 +1893,9 @@ server_run(server_t *self, volatile sig_atomic_t *stop, volatile sig_atomic_t *r
         if (c != REMISS_OK) {
             char q[400];
             log_emit(LOG_ERROR, "commit_failed", "reason=%s", log_quote(q, sizeof q, err.text));
-            /* Nothing of the cycle is kept: the log's frontier goes back to
-             * what the store holds. */
+            /* Nothing of the cycle is kept: the log's frontier and the
+             * consents intake remembers go back to what the store holds. */
+            intake_forget(self->intake);
             if (self->audit && audit_reload(self->audit, &err) != REMISS_OK)
                 log_emit(LOG_ERROR, "audit_failed", "reason=%s",
                          log_quote(q, sizeof q, err.text));

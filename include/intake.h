@@ -40,6 +40,9 @@ void intake_free(intake_t **self_p);
 
 /* Replaces the policy in force (after a reload). Borrowed. */
 void intake_set_policy(intake_t *self, const policy_t *policy);
+/* Drops the consents kept decoded since the store last changed under them:
+ * call it when a transaction that may have registered consents is undone. */
+void intake_forget(intake_t *self);
 
 /* Decides a routed message (not a consent message) from sender today. */
 remiss_code_t intake_decide(intake_t *self, const char *sender, const Remiss__Envelope *env,

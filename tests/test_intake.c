@@ -120,3 +120,66 @@ Test(intake, damaged_consent_row_is_dropped)
     store_close(&st);
     policy_free(&policy);
 }
+
+/* intake keeps a subject's consents decoded between decisions: a grant or
+ * revocation through intake_consent shows at once, a grant whose
+ * transaction is undone is gone after intake_forget, and the day is part of
+ * what is kept (a consent expires at midnight). */
+Test(intake, kept_consents_follow_the_registry)
+{
+    remiss_err_t err;
+    char db[128];
+    intake_result_t out;
+    snprintf(db, sizeof db, "%s/remiss.db", s_dir);
+    policy_t *policy = policy_load("config/stockholm.policy", &err);
+    cr_assert_not_null(policy, "%s", err.text);
+    store_t *st = store_open(db, &err);
+    cr_assert_not_null(st, "%s", err.text);
+    intake_t *in = intake_new(st, policy, s_key);
+    cr_assert_not_null(in);
+    Remiss__Envelope *referral = s_example("referral");
+    Remiss__Envelope *grant = s_example("consent_grant");
+    Remiss__Envelope *revoke = s_example("consent_revoke");
+    size_t glen = remiss__envelope__get_packed_size(grant);
+    uint8_t *gbytes = malloc(glen);
+    remiss__envelope__pack(grant, gbytes);
+
+    cr_assert_eq(intake_decide(in, "sdf-rinkeby-kista", referral, S_NOW_MS, &out),
+                 REMISS_E_NO_CONSENT, "%s", out.sentence);
+
+    /* Granted in a transaction that is then undone. */
+    cr_assert_eq(store_begin(st, &err), REMISS_OK);
+    cr_assert_eq(intake_consent(in, "sdf-rinkeby-kista", grant, gbytes, glen, S_NOW_MS, &out),
+                 REMISS_OK, "%s", out.sentence);
+    cr_assert_eq(intake_decide(in, "sdf-rinkeby-kista", referral, S_NOW_MS, &out), REMISS_OK,
+                 "%s", out.sentence);
+    store_rollback(st);
+    /* Kept until told: that is what intake_forget is for. */
+    cr_assert_eq(intake_decide(in, "sdf-rinkeby-kista", referral, S_NOW_MS, &out), REMISS_OK);
+    intake_forget(in);
+    cr_assert_eq(intake_decide(in, "sdf-rinkeby-kista", referral, S_NOW_MS, &out),
+                 REMISS_E_NO_CONSENT, "%s", out.sentence);
+
+    /* Granted for good, then used past its end date, then withdrawn. */
+    cr_assert_eq(intake_consent(in, "sdf-rinkeby-kista", grant, gbytes, glen, S_NOW_MS, &out),
+                 REMISS_OK, "%s", out.sentence);
+    cr_assert_eq(intake_decide(in, "sdf-rinkeby-kista", referral, S_NOW_MS, &out), REMISS_OK,
+                 "%s", out.sentence);
+    const int64_t day = 86400000;
+    cr_assert_eq(intake_decide(in, "sdf-rinkeby-kista", referral, S_NOW_MS + 200 * day, &out),
+                 REMISS_E_CONSENT_EXPIRED, "%s", out.sentence);
+    cr_assert_eq(intake_decide(in, "sdf-rinkeby-kista", referral, S_NOW_MS, &out), REMISS_OK,
+                 "%s", out.sentence);
+    cr_assert_eq(intake_consent(in, "sdf-rinkeby-kista", revoke, NULL, 0, S_NOW_MS, &out),
+                 REMISS_OK, "%s", out.sentence);
+    cr_assert_eq(intake_decide(in, "sdf-rinkeby-kista", referral, S_NOW_MS, &out),
+                 REMISS_E_CONSENT_REVOKED, "%s", out.sentence);
+
+    free(gbytes);
+    msgjson_free(&referral);
+    msgjson_free(&grant);
+    msgjson_free(&revoke);
+    intake_free(&in);
+    store_close(&st);
+    policy_free(&policy);
+}
