@@ -644,26 +644,36 @@ audit_proof_stored(store_t *store, uint64_t index, uint64_t consistency_from,
     return r;
 }
 
+/* Reads and decodes entry index into *e (free with
+ * remiss__audit_entry__free_unpacked). */
+static remiss_code_t
+s_entry_at(audit_t *self, uint64_t index, Remiss__AuditEntry **e, remiss_err_t *err)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    remiss_code_t r;
+
+    if ((r = store_audit_get(self->store, index, &bytes, &len, err)) != REMISS_OK)
+        return r;
+    *e = audit_entry_decode(bytes, len);
+    free(bytes);
+    return *e ? REMISS_OK
+              : remiss_err_set(err, REMISS_E_STORAGE, "audit entry %llu is damaged",
+                               (unsigned long long)index);
+}
+
 /* True if party is the sender or recipient of entry index. */
 static remiss_code_t
 s_concerns(audit_t *self, uint64_t index, const char *party, bool *yes, remiss_err_t *err)
 {
     Remiss__AuditEntry *e;
-    uint8_t *bytes = NULL;
-    size_t len = 0;
     remiss_code_t r;
 
     *yes = false;
-    if ((r = store_audit_get(self->store, index, &bytes, &len, err)) != REMISS_OK)
+    if ((r = s_entry_at(self, index, &e, err)) != REMISS_OK)
         return r;
-    if ((e = audit_entry_decode(bytes, len)) == NULL) {
-        free(bytes);
-        return remiss_err_set(err, REMISS_E_STORAGE, "audit entry %llu is damaged",
-                              (unsigned long long)index);
-    }
     *yes = strcmp(e->sender, party) == 0 || strcmp(e->recipient, party) == 0;
     remiss__audit_entry__free_unpacked(e, NULL);
-    free(bytes);
     return REMISS_OK;
 }
 
@@ -674,18 +684,11 @@ s_intake_at(audit_t *self, uint64_t index, const uint8_t *message_id, const char
             bool *intake, bool *allowed, remiss_err_t *err)
 {
     Remiss__AuditEntry *e;
-    uint8_t *bytes = NULL;
-    size_t len = 0;
     remiss_code_t r;
 
     *intake = false;
-    if ((r = store_audit_get(self->store, index, &bytes, &len, err)) != REMISS_OK)
+    if ((r = s_entry_at(self, index, &e, err)) != REMISS_OK)
         return r;
-    e = audit_entry_decode(bytes, len);
-    free(bytes);
-    if (e == NULL)
-        return remiss_err_set(err, REMISS_E_STORAGE, "audit entry %llu is damaged",
-                              (unsigned long long)index);
     *intake = s_is_intake(e->event) && e->message_id.len == STORE_ID_LEN &&
               memcmp(e->message_id.data, message_id, STORE_ID_LEN) == 0;
     if (*intake)

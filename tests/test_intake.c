@@ -66,6 +66,22 @@ s_write_secret(void)
 
 TestSuite(intake, .init = s_setup, .fini = s_teardown);
 
+/* The Stockholm policy, a store in the test directory (its path into db)
+ * and an intake over both. */
+static intake_t *
+s_intake(char *db, size_t dbsize, policy_t **policy, store_t **st)
+{
+    remiss_err_t err;
+    snprintf(db, dbsize, "%s/remiss.db", s_dir);
+    *policy = policy_load("config/stockholm.policy", &err);
+    cr_assert_not_null(*policy, "%s", err.text);
+    *st = store_open(db, &err);
+    cr_assert_not_null(*st, "%s", err.text);
+    intake_t *in = intake_new(*st, *policy, s_key);
+    cr_assert_not_null(in);
+    return in;
+}
+
 /* Found by fuzz_consent: a stored consent row whose bytes decode to an
  * envelope with another body (here a revocation) was read through the
  * consent_grant member of the body union, and decide then read a
@@ -75,13 +91,9 @@ Test(intake, damaged_consent_row_is_dropped)
 {
     remiss_err_t err;
     char db[128];
-    snprintf(db, sizeof db, "%s/remiss.db", s_dir);
-    policy_t *policy = policy_load("config/stockholm.policy", &err);
-    cr_assert_not_null(policy, "%s", err.text);
-    store_t *st = store_open(db, &err);
-    cr_assert_not_null(st, "%s", err.text);
-    intake_t *in = intake_new(st, policy, s_key);
-    cr_assert_not_null(in);
+    policy_t *policy;
+    store_t *st;
+    intake_t *in = s_intake(db, sizeof db, &policy, &st);
 
     Remiss__Envelope *revoke = s_example("consent_revoke");
     size_t len = remiss__envelope__get_packed_size(revoke);
@@ -130,13 +142,9 @@ Test(intake, kept_consents_follow_the_registry)
     remiss_err_t err;
     char db[128];
     intake_result_t out;
-    snprintf(db, sizeof db, "%s/remiss.db", s_dir);
-    policy_t *policy = policy_load("config/stockholm.policy", &err);
-    cr_assert_not_null(policy, "%s", err.text);
-    store_t *st = store_open(db, &err);
-    cr_assert_not_null(st, "%s", err.text);
-    intake_t *in = intake_new(st, policy, s_key);
-    cr_assert_not_null(in);
+    policy_t *policy;
+    store_t *st;
+    intake_t *in = s_intake(db, sizeof db, &policy, &st);
     Remiss__Envelope *referral = s_example("referral");
     Remiss__Envelope *grant = s_example("consent_grant");
     Remiss__Envelope *revoke = s_example("consent_revoke");
