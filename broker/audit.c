@@ -444,11 +444,9 @@ audit_append(audit_t *self, const audit_event_t *ev, uint64_t *index, remiss_err
     /* Proofs look up only intake entries by message id, and those whose
      * message row names them are found there (s_find_intake): indexing
      * fewer random ids keeps index pages from being rewritten. */
-    if ((r = store_audit_put(self->store, e.index, self->buf, len,
-                             e.subject_pseudonym.len ? pseudonym : NULL,
-                             s_is_intake(ev->event) && !ev->in_row ? ev->message_id : NULL,
-                             err)) !=
-            REMISS_OK ||
+    if ((r = store_audit_put(
+             self->store, e.index, self->buf, len, e.subject_pseudonym.len ? pseudonym : NULL,
+             s_is_intake(ev->event) && !ev->in_row ? ev->message_id : NULL, err)) != REMISS_OK ||
         (r = merkle_frontier_append(&self->frontier, leaf, s_emit, &io)) != REMISS_OK)
         return r == REMISS_E_STORAGE ? r : remiss_err_set(err, r, "cannot extend the audit tree");
     if (index != NULL)

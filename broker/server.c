@@ -57,10 +57,10 @@ typedef struct s_account {
 typedef struct s_reply {
     uint8_t rid[S_RID_MAX];
     size_t rid_len;
-    uint8_t *data;               /* packed BrokerFrame (NULL for a receipt until
-                                    s_flush_replies signs the batch) */
+    uint8_t *data; /* packed BrokerFrame (NULL for a receipt until
+                      s_flush_replies signs the batch) */
     size_t len;
-    uint8_t *body;               /* a receipt: the serialized Receipt */
+    uint8_t *body; /* a receipt: the serialized Receipt */
     size_t body_len;
     bool is_receipt;             /* re-made as E_STORAGE if the commit fails */
     bool durable;                /* may only leave after a commit */
@@ -666,8 +666,8 @@ s_accept(server_t *self, const s_req_t *q, const Remiss__Envelope *env,
     /* The receipt names the audit entry and is stored with the message so
      * a resend gets the same one (signed with the batch it goes out in). */
     if (!s_receipt_body(m.audit_index, m.message_id, REMISS_OK,
-                        s_is_consent(env) ? decided->sentence : NULL, env_hash, q->party->id,
-                        &body, &blen)) {
+                        s_is_consent(env) ? decided->sentence : NULL, env_hash, q->party->id, &body,
+                        &blen)) {
         r = REMISS_E_INTERNAL;
         goto fail;
     }
@@ -695,8 +695,7 @@ s_accept(server_t *self, const s_req_t *q, const Remiss__Envelope *env,
         goto fail;
     store_release(self->store);
     in_savepoint = false;
-    s_reply_body(self, q->rid, q->rid_len, q->request_id, m.message_id, q->party->id, body,
-                 blen);
+    s_reply_body(self, q->rid, q->rid_len, q->request_id, m.message_id, q->party->id, body, blen);
     body = NULL;
     metrics_accepted(self->metrics);
     if (!s_is_consent(env)) {
@@ -1437,8 +1436,9 @@ server_new(const broker_config_t *cfg, remiss_err_t *err)
     if (!(self->parties = parties_load(cfg->pki, err)) || s_load_identity(self, err) != REMISS_OK ||
         !(self->policy = policy_load(cfg->policy, err)) ||
         !(self->store = store_open(cfg->db, err)) ||
-        store_checkpoint_behind(self->store, err) != REMISS_OK || s_load_secret(self, err) != REMISS_OK ||
-        !(self->zctx = zmq_ctx_new()) || s_bind(self, err) != REMISS_OK) {
+        store_checkpoint_behind(self->store, err) != REMISS_OK ||
+        s_load_secret(self, err) != REMISS_OK || !(self->zctx = zmq_ctx_new()) ||
+        s_bind(self, err) != REMISS_OK) {
         if (!self->zctx && self->store)
             remiss_err_set(err, REMISS_E_INTERNAL, "cannot create the ZeroMQ context");
         server_destroy(&self);
@@ -1631,9 +1631,9 @@ s_seal_receipts(server_t *self, bool committed)
             bodies[n] = self->replies[i].body;
             lens[n++] = self->replies[i].body_len;
         }
-    remiss_code_t c = bodies && lens ? receipt_batch_sign(&b, self->sign_key, bodies, lens, n,
-                                                          log_now_ms())
-                                     : REMISS_E_INTERNAL;
+    remiss_code_t c = bodies && lens
+                          ? receipt_batch_sign(&b, self->sign_key, bodies, lens, n, log_now_ms())
+                          : REMISS_E_INTERNAL;
     if (c != REMISS_OK)
         log_emit(LOG_ERROR, "receipt_failed", "receipts=%zu code=%s", n, remiss_code_name(c));
     size_t k = 0;

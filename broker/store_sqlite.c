@@ -178,14 +178,14 @@ static const char *const s_sql[Q_COUNT] = {
  * writer only finishes it (a few frames) when the WAL has grown past
  * S_WAL_RESTART frames, since the WAL starts over only when a write
  * transaction begins with every frame copied. */
-#define S_WAL_KICK    512     /* frames in the WAL that wake the checkpointer */
-#define S_WAL_RESTART 4096    /* frames at which the writer completes a checkpoint */
+#define S_WAL_KICK    512  /* frames in the WAL that wake the checkpointer */
+#define S_WAL_RESTART 4096 /* frames at which the writer completes a checkpoint */
 
 typedef struct {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    sqlite3 *db;              /* the checkpointer's own connection */
+    sqlite3 *db; /* the checkpointer's own connection */
     bool kicked, stop;
 } s_ckpt_t;
 
@@ -262,8 +262,8 @@ s_migrate(sqlite3 *db, char **msg)
     sqlite3_finalize(st);
     if (!old)
         return SQLITE_OK;
-    if (sqlite3_create_function(db, "remiss_node_pos", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
-                                NULL, s_node_pos_sql, NULL, NULL) != SQLITE_OK)
+    if (sqlite3_create_function(db, "remiss_node_pos", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                s_node_pos_sql, NULL, NULL) != SQLITE_OK)
         return SQLITE_ERROR;
     int rc = sqlite3_exec(db,
                           "BEGIN IMMEDIATE;"

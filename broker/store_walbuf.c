@@ -26,11 +26,11 @@
 #define S_BUF_CAP (124u * 1024)
 
 typedef struct {
-    sqlite3_file base;     /* pMethods: s_methods */
-    sqlite3_file *real;    /* the wrapped VFS's file, after this struct */
+    sqlite3_file base;  /* pMethods: s_methods */
+    sqlite3_file *real; /* the wrapped VFS's file, after this struct */
     unsigned char *buf;
-    size_t len;            /* bytes gathered */
-    sqlite3_int64 at;      /* file offset of buf[0] */
+    size_t len;       /* bytes gathered */
+    sqlite3_int64 at; /* file offset of buf[0] */
 } s_file_t;
 
 static sqlite3_vfs *s_orig;

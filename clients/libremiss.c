@@ -74,7 +74,7 @@ struct remiss_client {
     s_idset_t handed;             /* returned to the application, not yet acked */
     FILE *state;                  /* appends acknowledged ids, if state_path */
     s_cert_entry_t certs[S_CERT_CACHE]; /* verified sender certificates */
-    receipt_seen_t receipts_seen; /* last receipt batch whose signature held */
+    receipt_seen_t receipts_seen;       /* last receipt batch whose signature held */
 };
 
 /* ------------------------------------------------------------ id set */

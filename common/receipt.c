@@ -65,8 +65,8 @@ receipt_batch_sign(receipt_batch_t *b, EVP_PKEY *key, const uint8_t *const *bodi
 }
 
 remiss_code_t
-receipt_batch_path(const receipt_batch_t *b, size_t i, uint8_t path[][MERKLE_HASH_LEN],
-                   size_t cap, size_t *len)
+receipt_batch_path(const receipt_batch_t *b, size_t i, uint8_t path[][MERKLE_HASH_LEN], size_t cap,
+                   size_t *len)
 {
     return merkle_inclusion_proof(i, b->size, s_get, (void *)b, path, cap, len);
 }

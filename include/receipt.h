@@ -29,11 +29,11 @@
 typedef struct receipt_batch {
     uint8_t head[RECEIPT_HEAD_MAX]; /* serialized ReceiptBatch */
     size_t head_len;
-    uint8_t sig[PKI_SIG_MAX];       /* over PKI_CTX_RECEIPTS, head */
+    uint8_t sig[PKI_SIG_MAX]; /* over PKI_CTX_RECEIPTS, head */
     size_t sig_len;
-    size_t size;                    /* receipts */
-    uint8_t (*nodes)[MERKLE_HASH_LEN]; /* every perfect-subtree node, by level */
-    size_t level_at[MERKLE_MAX_LEVELS];/* where each level starts in nodes */
+    size_t size;                        /* receipts */
+    uint8_t (*nodes)[MERKLE_HASH_LEN];  /* every perfect-subtree node, by level */
+    size_t level_at[MERKLE_MAX_LEVELS]; /* where each level starts in nodes */
 } receipt_batch_t;
 
 /* Builds the tree over the n receipts bodies[i] (lens[i] bytes each,

@@ -1089,8 +1089,8 @@ Test(audit, a_schema_1_store_is_migrated_and_its_log_still_verifies)
      * ones as the frontier makes them (leaf 0, leaf 1, their parent, ...). */
     static const struct {
         int level, idx, pos;
-    } first[] = {{0, 0, 0}, {0, 1, 1}, {1, 0, 2}, {0, 2, 3}, {0, 3, 4}, {1, 1, 5}, {2, 0, 6},
-                 {0, 4, 7}};
+    } first[] = {{0, 0, 0}, {0, 1, 1}, {1, 0, 2}, {0, 2, 3},
+                 {0, 3, 4}, {1, 1, 5}, {2, 0, 6}, {0, 4, 7}};
     sqlite3_stmt *st;
     cr_assert_eq(sqlite3_prepare_v2(db, "SELECT min(pos), max(pos), count(*) FROM audit_nodes", -1,
                                     &st, NULL),
@@ -1100,7 +1100,8 @@ Test(audit, a_schema_1_store_is_migrated_and_its_log_still_verifies)
     cr_assert_eq(sqlite3_column_int(st, 1), sqlite3_column_int(st, 2) - 1);
     sqlite3_finalize(st);
     for (size_t i = 0; i < sizeof first / sizeof first[0]; i++) {
-        cr_assert_eq(sqlite3_prepare_v2(db, "SELECT pos FROM audit_nodes WHERE level = ?1 AND idx = ?2",
+        cr_assert_eq(sqlite3_prepare_v2(db,
+                                        "SELECT pos FROM audit_nodes WHERE level = ?1 AND idx = ?2",
                                         -1, &st, NULL),
                      SQLITE_OK);
         sqlite3_bind_int(st, 1, first[i].level);
@@ -1122,16 +1123,15 @@ static remiss_code_t
 s_forge_node(void *ctx, unsigned level, uint64_t index, const uint8_t hash[HL])
 {
     sqlite3_stmt *st;
-    cr_assert_eq(sqlite3_prepare_v2(ctx,
-                                    "UPDATE audit_nodes SET hash = ?3 WHERE level = ?1 AND idx = ?2",
-                                    -1, &st, NULL),
-                 SQLITE_OK);
+    cr_assert_eq(
+        sqlite3_prepare_v2(ctx, "UPDATE audit_nodes SET hash = ?3 WHERE level = ?1 AND idx = ?2",
+                           -1, &st, NULL),
+        SQLITE_OK);
     sqlite3_bind_int(st, 1, (int)level);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
     sqlite3_bind_blob(st, 3, hash, HL, SQLITE_STATIC);
     cr_assert_eq(sqlite3_step(st), SQLITE_DONE);
-    cr_assert_eq(sqlite3_changes(ctx), 1, "node %u/%llu exists", level,
-                 (unsigned long long)index);
+    cr_assert_eq(sqlite3_changes(ctx), 1, "node %u/%llu exists", level, (unsigned long long)index);
     sqlite3_finalize(st);
     return REMISS_OK;
 }

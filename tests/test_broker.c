@@ -119,8 +119,7 @@ Test(broker, referral_reaches_jobbtorg_with_a_verifiable_receipt, .timeout = 60)
     remiss_receipt_t refused;
     cr_assert_eq(remiss_send(from, bad, &refused, &err), REMISS_E_NO_CONSENT, "%s", err.text);
     cr_assert_gt(refused.audit_index, rc.audit_index);
-    cr_assert_eq(remiss_proof(from, refused.message_id, 0, &pr, &err), REMISS_OK, "%s",
-                 err.text);
+    cr_assert_eq(remiss_proof(from, refused.message_id, 0, &pr, &err), REMISS_OK, "%s", err.text);
     cr_assert_eq(pr->leaf_index, refused.audit_index);
     remiss__proof_reply__free_unpacked(pr, NULL);
     remiss_receipt_clear(&refused);

@@ -159,8 +159,8 @@ Test(intake, kept_consents_follow_the_registry)
     cr_assert_eq(store_begin(st, &err), REMISS_OK);
     cr_assert_eq(intake_consent(in, "sdf-rinkeby-kista", grant, gbytes, glen, S_NOW_MS, &out),
                  REMISS_OK, "%s", out.sentence);
-    cr_assert_eq(intake_decide(in, "sdf-rinkeby-kista", referral, S_NOW_MS, &out), REMISS_OK,
-                 "%s", out.sentence);
+    cr_assert_eq(intake_decide(in, "sdf-rinkeby-kista", referral, S_NOW_MS, &out), REMISS_OK, "%s",
+                 out.sentence);
     store_rollback(st);
     /* Kept until told: that is what intake_forget is for. */
     cr_assert_eq(intake_decide(in, "sdf-rinkeby-kista", referral, S_NOW_MS, &out), REMISS_OK);
@@ -171,13 +171,13 @@ Test(intake, kept_consents_follow_the_registry)
     /* Granted for good, then used past its end date, then withdrawn. */
     cr_assert_eq(intake_consent(in, "sdf-rinkeby-kista", grant, gbytes, glen, S_NOW_MS, &out),
                  REMISS_OK, "%s", out.sentence);
-    cr_assert_eq(intake_decide(in, "sdf-rinkeby-kista", referral, S_NOW_MS, &out), REMISS_OK,
-                 "%s", out.sentence);
+    cr_assert_eq(intake_decide(in, "sdf-rinkeby-kista", referral, S_NOW_MS, &out), REMISS_OK, "%s",
+                 out.sentence);
     const int64_t day = 86400000;
     cr_assert_eq(intake_decide(in, "sdf-rinkeby-kista", referral, S_NOW_MS + 200 * day, &out),
                  REMISS_E_CONSENT_EXPIRED, "%s", out.sentence);
-    cr_assert_eq(intake_decide(in, "sdf-rinkeby-kista", referral, S_NOW_MS, &out), REMISS_OK,
-                 "%s", out.sentence);
+    cr_assert_eq(intake_decide(in, "sdf-rinkeby-kista", referral, S_NOW_MS, &out), REMISS_OK, "%s",
+                 out.sentence);
     cr_assert_eq(intake_consent(in, "sdf-rinkeby-kista", revoke, NULL, 0, S_NOW_MS, &out),
                  REMISS_OK, "%s", out.sentence);
     cr_assert_eq(intake_decide(in, "sdf-rinkeby-kista", referral, S_NOW_MS, &out),

@@ -120,10 +120,10 @@ Test(store_flow, resend_is_idempotent_and_other_bytes_are_a_replay, .timeout = 1
     cr_assert_eq(remiss_send_raw(sdf, sealed, len, &b, &err), REMISS_OK, "%s", err.text);
     /* The same Receipt (same entry, same time), signed again in the batch
      * of the commit it goes out with. */
-    Remiss__SignedReceipt *sa = remiss__signed_receipt__unpack(NULL, a.signed_len,
-                                                               a.signed_receipt);
-    Remiss__SignedReceipt *sb = remiss__signed_receipt__unpack(NULL, b.signed_len,
-                                                               b.signed_receipt);
+    Remiss__SignedReceipt *sa =
+        remiss__signed_receipt__unpack(NULL, a.signed_len, a.signed_receipt);
+    Remiss__SignedReceipt *sb =
+        remiss__signed_receipt__unpack(NULL, b.signed_len, b.signed_receipt);
     cr_assert(sa && sb);
     cr_assert_eq(sa->receipt.len, sb->receipt.len);
     cr_assert_arr_eq(sa->receipt.data, sb->receipt.data, sa->receipt.len, "the same receipt");

@@ -34,8 +34,7 @@ static void
 s_exec(sqlite3 *db, const char *sql)
 {
     char *msg = NULL;
-    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, &msg), SQLITE_OK, "%s: %s", sql,
-                 msg ? msg : "");
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, &msg), SQLITE_OK, "%s: %s", sql, msg ? msg : "");
 }
 
 static sqlite3_int64

@@ -121,7 +121,11 @@ s_fixup(const uint8_t *data, size_t size, size_t *len)
     } else if (f->kind_case == REMISS__BROKER_FRAME__KIND_RECEIPT && f->receipt) {
         sigfield = &f->receipt->signature;
         orig_sig = *sigfield;
-        s_sign(sigfield, &f->receipt->receipt, s_broker_key, PKI_CTX_RECEIPT, sig);
+        /* A batched receipt's signature is over its batch head. */
+        if (f->receipt->batch.len > 0)
+            s_sign(sigfield, &f->receipt->batch, s_broker_key, PKI_CTX_RECEIPTS, sig);
+        else
+            s_sign(sigfield, &f->receipt->receipt, s_broker_key, PKI_CTX_RECEIPT, sig);
     }
     out = fuzz_pack(&f->base, len);
     /* Put back what belongs to the frame before freeing it. */

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "fuzz_common.h"
+#include "merkle.h"
 #include "msgjson.h"
 #include "pnr.h"
 #include "policy.h"
@@ -299,6 +300,19 @@ s_client_replies(void)
     packed = fuzz_pack(&rc.base, &len);
     sr.receipt = s_bin(packed, len);
     s_write_msg("client", "receipt.refused", &bf.base);
+    /* Signed in a batch of one: the root is the receipt's leaf hash. */
+    Remiss__ReceiptBatch head = REMISS__RECEIPT_BATCH__INIT;
+    uint8_t root[MERKLE_HASH_LEN];
+    size_t hlen;
+    merkle_leaf_hash(packed, len, root);
+    head.root_hash = s_bin(root, sizeof root);
+    head.size = 1;
+    head.broker_time = S_T0 + 5;
+    uint8_t *hpacked = fuzz_pack(&head.base, &hlen);
+    sr.batch = s_bin(hpacked, hlen);
+    s_write_msg("client", "receipt.batch", &bf.base);
+    sr.batch = s_bin(NULL, 0);
+    free(hpacked);
     free(packed);
     res.message_id = s_bin(id, 16);
     res.code = REMISS__REASON_CODE__E_RATE_LIMITED;
