@@ -289,29 +289,26 @@ s_reply_receipt(server_t *self, const uint8_t *rid, size_t rid_len, uint64_t req
     }
 }
 
-/* Queues a receipt already stored (idempotent resend): the same Receipt,
- * signed again with this commit's batch unless it was stored signed. */
+/* Queues the stored receipt of message m (idempotent resend): the same
+ * Receipt, signed again with this commit's batch unless it was stored
+ * signed. */
 static void
 s_reply_raw(server_t *self, const uint8_t *rid, size_t rid_len, uint64_t request_id,
-            const uint8_t *signed_receipt, size_t len)
+            const store_msg_t *m)
 {
-    Remiss__SignedReceipt *sr = remiss__signed_receipt__unpack(NULL, len, signed_receipt);
+    Remiss__SignedReceipt *sr = remiss__signed_receipt__unpack(NULL, m->receipt_len, m->receipt);
     Remiss__BrokerFrame bf = REMISS__BROKER_FRAME__INIT;
-    Remiss__Receipt *rc = NULL;
     s_reply_t *r;
     uint8_t *body;
 
     if (!sr)
         return;
     if (sr->signature.len == 0) {
-        if ((rc = remiss__receipt__unpack(NULL, sr->receipt.len, sr->receipt.data)) &&
-            (body = malloc(sr->receipt.len ? sr->receipt.len : 1))) {
+        if ((body = malloc(sr->receipt.len ? sr->receipt.len : 1))) {
             memcpy(body, sr->receipt.data, sr->receipt.len);
-            s_reply_body(self, rid, rid_len, request_id,
-                         rc->message_id.len == STORE_ID_LEN ? rc->message_id.data : NULL,
-                         rc->sender, body, sr->receipt.len);
+            s_reply_body(self, rid, rid_len, request_id, m->message_id, m->sender, body,
+                         sr->receipt.len);
         }
-        remiss__receipt__free_unpacked(rc, NULL);
     } else if ((r = s_reply_add(self, rid, rid_len))) {
         bf.request_id = request_id;
         bf.kind_case = REMISS__BROKER_FRAME__KIND_RECEIPT;
@@ -792,8 +789,7 @@ s_on_submit(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
             bool same = memcmp(prev.envelope_sha256, env_hash, 32) == 0 &&
                         strcmp(prev.sender, q->party->id) == 0;
             if (same)
-                s_reply_raw(self, q->rid, q->rid_len, q->request_id, prev.receipt,
-                            prev.receipt_len);
+                s_reply_raw(self, q->rid, q->rid_len, q->request_id, &prev);
             store_msg_clear(&prev);
             if (same)
                 goto out;
