@@ -64,7 +64,7 @@ deps-quiet:
 	@scripts/install-deps.sh
 
 # ---------------------------------------------------------------- codegen
-$(GEN)/remiss.pb-c.c $(GEN)/remiss.pb-c.h: proto/remiss.proto
+$(GEN)/remiss.pb-c.c $(GEN)/remiss.pb-c.h: proto/remiss.proto | deps-quiet
 	@mkdir -p $(GEN)
 	protoc-c --c_out=$(GEN) -Iproto proto/remiss.proto
 
@@ -112,7 +112,10 @@ tests: $(TEST_BIN)
 
 # `make test` rebuilds with sanitizers in build/san and runs every test.
 # The fuzz smoke runs first so the test totals are the closing line.
+# The release configuration (what `make`, `make run` and `make bench` build)
+# is built first with the same -Werror: a release build that fails must fail CI.
 test: deps
+	@$(MAKE) --no-print-directory SAN=0 all
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory SAN=1 all tests
 	@$(MAKE) --no-print-directory SAN=1 check

@@ -67,7 +67,7 @@ typedef struct s_reply {
     uint64_t request_id;
     uint8_t message_id[STORE_ID_LEN];
     bool has_id;
-    char sender[PKI_ID_MAX + 1];
+    char sender[STORE_NAME_MAX]; /* as stored: a receipt may be re-made from a row */
 } s_reply_t;
 
 struct server {
