@@ -153,4 +153,11 @@ remiss_code_t remiss_raw_request(remiss_client_t *self, const uint8_t *frame, si
 void remiss_id_to_hex(const uint8_t id[REMISS_ID_LEN], char hex[2 * REMISS_ID_LEN + 1]);
 bool remiss_id_from_hex(const char *hex, uint8_t id[REMISS_ID_LEN]);
 
+/* ------------------------------------------------ for remiss-gateway (issue 17) */
+
+/* The SignedEnvelope bytes of a received message as the sender signed them
+ * (envelope bytes and signature), e.g. to hand a case system the evidence.
+ * malloc'd, the caller frees; NULL when out of memory. */
+uint8_t *remiss_message_signed_envelope(const remiss_message_t *m, size_t *len);
+
 #endif

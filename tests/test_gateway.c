@@ -1,0 +1,348 @@
+/* remiss-gateway end to end: a real remissd, two real gateways (a district
+ * and Jobbtorg) and the case systems played by HTTP requests (libcurl). */
+#include <criterion/criterion.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gateway_harness.h"
+#include "gw_push.h"
+
+#define DISTRICT "sdf-rinkeby-kista"
+
+static const char *const s_parties[] = {DISTRICT ":sdf", "jobbtorg:jobbtorg", NULL};
+
+static harness_t s_h;
+static gwh_t s_a, s_b; /* the district's gateway and Jobbtorg's */
+
+static void
+s_setup(void)
+{
+    harness_init(&s_h, s_parties);
+    harness_start(&s_h, NULL);
+    gwh_start(&s_a, &s_h, DISTRICT, NULL);
+}
+
+static void
+s_teardown(void)
+{
+    gwh_stop(&s_a);
+    gwh_stop(&s_b);
+    harness_stop(&s_h);
+}
+
+/* A consent grant for HARNESS_PNR from the district to Jobbtorg. */
+static char *
+s_grant_json(const char *consent_id, const char *categories)
+{
+    char *out = malloc(1024);
+    snprintf(out, 1024,
+             "{\"type\":\"consent_grant\",\"to\":\"broker\",\"consent_id\":\"%s\","
+             "\"subject\":{\"personnummer\":\"%s\"},\"from_parties\":[\"" DISTRICT "\"],"
+             "\"to_parties\":[\"jobbtorg\"],\"purposes\":[\"anvisning\"],\"categories\":[%s],"
+             "\"valid_from\":\"2020-01-01\",\"valid_until\":\"2036-01-01\","
+             "\"given_by\":\"subject\",\"evidence_sha256\":\"%064d\"}",
+             consent_id, HARNESS_PNR, categories, 7);
+    return out;
+}
+
+/* A referral with the fields to vary; extra is more top-level members. */
+static char *
+s_referral_json(const char *to, const char *pnr, const char *consent_id, const char *extra)
+{
+    char *out = malloc(2048);
+    snprintf(out, 2048,
+             "{\"type\":\"referral\",\"to\":\"%s\",\"purpose\":\"anvisning\","
+             "\"consent_id\":\"%s\",\"subject\":{\"personnummer\":\"%s\",\"name\":\"Test "
+             "Testsson\"},\"social\":{\"income_support\":true,\"notes\":\"Bistånd.\"},"
+             "\"reason\":\"Behöver stöd mot arbete\"%s}",
+             to, consent_id, pnr, extra ? extra : "");
+    return out;
+}
+
+static void
+s_grant(const gwh_t *g, const char *consent_id, const char *categories)
+{
+    char *body = s_grant_json(consent_id, categories), *out = NULL;
+    long st = gwh_call(g, "POST", "/v1/consents", body, &out);
+    cr_assert_eq(st, 200, "grant: %ld %s", st, out);
+    free(body);
+    free(out);
+}
+
+/* Sends a referral through g; returns the HTTP status, id gets the id. */
+static long
+s_send(const gwh_t *g, const char *body, const char *key, char id[33], char **out_p)
+{
+    char hdr[200], *out = NULL;
+    snprintf(hdr, sizeof hdr, "Idempotency-Key: %s", key ? key : "");
+    long st = gwh_request(g, "POST", "/v1/messages", GWH_TOKEN, body, key ? hdr : NULL, &out);
+    if (id)
+        gwh_field(out, "message_id", id, 33);
+    if (out_p)
+        *out_p = out;
+    else
+        free(out);
+    return st;
+}
+
+/* Long-polls the inbox of g for up to wait seconds; the first message id. */
+static const char *
+s_inbox_first(const gwh_t *g, int wait, char id[33], char **out_p)
+{
+    char path[64], *out = NULL;
+    snprintf(path, sizeof path, "/v1/inbox?wait=%d&max=10", wait);
+    cr_assert_eq(gwh_call(g, "GET", path, NULL, &out), 200, "%s", out);
+    gwh_field(out, "message_id", id, 33);
+    if (out_p)
+        *out_p = out;
+    else
+        free(out);
+    return id;
+}
+
+static void
+s_expect_state(const gwh_t *g, const char *id, const char *state)
+{
+    char path[128], *out = NULL, got[32] = "";
+    snprintf(path, sizeof path, "/v1/messages/%s", id);
+    for (int i = 0; i < 50; i++) {
+        free(out);
+        cr_assert_eq(gwh_call(g, "GET", path, NULL, &out), 200, "%s", out);
+        if (strcmp(gwh_field(out, "state", got, sizeof got), state) == 0)
+            break;
+        usleep(100000);
+    }
+    cr_assert_str_eq(got, state, "%s", out);
+    free(out);
+}
+
+TestSuite(gateway, .init = s_setup, .fini = s_teardown, .timeout = 120);
+
+Test(gateway, referral_over_http_arrives_is_acked_and_status_shows_it)
+{
+    char id[33], again[33], got[33], *out = NULL, path[128];
+    gwh_start(&s_b, &s_h, "jobbtorg", NULL);
+    s_grant(&s_a, "c-gw-1", "\"identity\",\"social\"");
+    char *body = s_referral_json("jobbtorg", HARNESS_PNR, "c-gw-1", NULL);
+    cr_assert_eq(s_send(&s_a, body, "case-4711", id, &out), 200, "%s", out);
+    cr_assert(strstr(out, "\"code\":\"OK\"") && strstr(out, "\"signed_receipt\":\""), "%s", out);
+    free(out);
+    /* The same key gets the same receipt, never a second message. */
+    cr_assert_eq(s_send(&s_a, body, "case-4711", again, NULL), 200);
+    cr_assert_str_eq(again, id);
+    s_inbox_first(&s_b, 20, got, &out);
+    cr_assert_str_eq(got, id, "%s", out);
+    cr_assert(strstr(out, "\"from\":\"" DISTRICT "\"") && strstr(out, "\"signed_envelope\":\""),
+              "%s", out);
+    cr_assert(strstr(out, HARNESS_PNR), "%s", out);
+    free(out);
+    s_expect_state(&s_a, id, "delivered");
+    snprintf(path, sizeof path, "/v1/messages/%s/ack", id);
+    cr_assert_eq(gwh_call(&s_b, "POST", path, NULL, NULL), 200);
+    s_expect_state(&s_a, id, "acknowledged");
+    /* Nothing more arrives: the retry above made no second message. */
+    s_inbox_first(&s_b, 1, got, NULL);
+    cr_assert_str_eq(got, "");
+    snprintf(path, sizeof path, "/v1/messages/%s/proof", id);
+    cr_assert_eq(gwh_call(&s_a, "GET", path, NULL, &out), 200, "%s", out);
+    cr_assert(strstr(out, "\"verified\":true"), "%s", out);
+    free(out);
+    free(body);
+}
+
+Test(gateway, wrong_or_missing_token_gets_401_and_nothing_else)
+{
+    char *body = s_referral_json("jobbtorg", HARNESS_PNR, "c-x", NULL), *out = NULL;
+    const char *tokens[] = {NULL, "", "wrong", GWH_TOKEN "x", "test-token-0123456789abcdeF"};
+    for (size_t i = 0; i < sizeof tokens / sizeof tokens[0]; i++) {
+        cr_assert_eq(gwh_request(&s_a, "POST", "/v1/messages", tokens[i], body, NULL, &out), 401);
+        cr_assert(strstr(out, "E_UNAUTHORIZED"), "%s", out);
+        free(out);
+        cr_assert_eq(gwh_request(&s_a, "GET", "/v1/inbox", tokens[i], NULL, NULL, NULL), 401);
+        cr_assert_eq(gwh_request(&s_a, "GET", "/metrics", tokens[i], NULL, NULL, NULL), 401);
+    }
+    cr_assert_eq(
+        gwh_request(&s_a, "POST", "/v1/messages", "x", body, "Authorization: Basic eA==", NULL),
+        401);
+    /* Nothing reached the broker. */
+    cr_assert_eq(gwh_call(&s_a, "GET", "/metrics", NULL, &out), 200);
+    cr_assert(strstr(out, "remiss_gateway_sent_total 0\n") &&
+                  strstr(out, "remiss_gateway_refused_total 0\n"),
+              "%s", out);
+    free(out);
+    free(body);
+}
+
+/* Expects status and code for body sent through the district's gateway. */
+static void
+s_refused(const char *body, long status, const char *code)
+{
+    char *out = NULL, want[64];
+    long st = s_send(&s_a, body, NULL, NULL, &out);
+    snprintf(want, sizeof want, "\"code\":\"%s\"", code);
+    cr_assert_eq(st, status, "%s: %ld %s", code, st, out);
+    cr_assert(strstr(out, "{\"error\":{") == out && strstr(out, want), "%s: %s", code, out);
+    free(out);
+}
+
+static void
+s_refused_free(char *body, long status, const char *code)
+{
+    s_refused(body, status, code);
+    free(body);
+}
+
+Test(gateway, every_refusal_an_agency_can_cause_is_a_4xx_with_its_code)
+{
+    s_grant(&s_a, "c-gw-2", "\"identity\",\"social\"");
+    s_refused("{\"type\":\"referral\"", 400, "E_MALFORMED");
+    s_refused("{\"type\":\"referral\",\"to\":\"jobbtorg\",\"bogus\":1}", 400, "E_MALFORMED");
+    s_refused_free(s_referral_json("nobody-here", HARNESS_PNR, "c-gw-2", NULL), 422,
+                   "E_UNKNOWN_RECIPIENT");
+    s_refused_free(s_referral_json("jobbtorg", "20080229-4729", "c-gw-2", NULL), 422,
+                   "E_INVALID_PERSONNUMMER");
+    s_refused_free(s_referral_json("jobbtorg", HARNESS_PNR, "c-none", NULL), 422, "E_NO_CONSENT");
+    s_refused_free(
+        s_referral_json("jobbtorg", HARNESS_PNR, "c-gw-2", ",\"health\":{\"notes\":\"Diagnos.\"}"),
+        422, "E_CATEGORY_NOT_COVERED");
+    s_refused_free(s_referral_json(DISTRICT, HARNESS_PNR, "c-gw-2", NULL), 422, "E_POLICY_DENIED");
+    s_refused_free(s_referral_json("jobbtorg", HARNESS_PNR, "c-gw-2", ",\"from\":\"jobbtorg\""),
+                   403, "E_SENDER_MISMATCH");
+    /* 1950-01-01: far outside the 16-29 of the referral rule. */
+    s_refused_free(s_referral_json("jobbtorg", "19500101-0007", "c-gw-2", NULL), 422,
+                   "E_AGE_OUT_OF_SCOPE");
+    /* A message id used for another body. */
+    char *one = s_referral_json("jobbtorg", HARNESS_PNR, "c-gw-2",
+                                ",\"message_id\":\"00112233445566778899aabbccddeeff\"");
+    char *two = s_referral_json("jobbtorg", HARNESS_PNR, "c-gw-2",
+                                ",\"message_id\":\"00112233445566778899aabbccddeeff\","
+                                "\"free_text\":\"x\"");
+    cr_assert_eq(s_send(&s_a, one, NULL, NULL, NULL), 200);
+    s_refused_free(two, 409, "E_REPLAY");
+    free(one);
+    /* A withdrawn consent. */
+    cr_assert_eq(gwh_call(&s_a, "DELETE", "/v1/consents/c-gw-2", NULL, NULL), 200);
+    s_refused_free(s_referral_json("jobbtorg", HARNESS_PNR, "c-gw-2", NULL), 422,
+                   "E_CONSENT_REVOKED");
+    /* Too large for the gateway. */
+    char *big = calloc(1, 1100000);
+    memset(big, ' ', 1099999);
+    s_refused_free(big, 413, "E_TOO_LARGE");
+}
+
+Test(gateway, consent_withdrawn_through_the_gateway_withholds_a_queued_referral)
+{
+    char id[33], got[33];
+    s_grant(&s_a, "c-gw-3", "\"identity\",\"social\"");
+    char *body = s_referral_json("jobbtorg", HARNESS_PNR, "c-gw-3", NULL);
+    cr_assert_eq(s_send(&s_a, body, NULL, id, NULL), 200);
+    free(body);
+    s_expect_state(&s_a, id, "queued"); /* Jobbtorg's gateway is not running */
+    cr_assert_eq(
+        gwh_call(&s_a, "DELETE", "/v1/consents/c-gw-3", "{\"reason\":\"återkallat\"}", NULL), 200);
+    /* Withdrawing again is the same request: the same receipt. */
+    cr_assert_eq(gwh_call(&s_a, "DELETE", "/v1/consents/c-gw-3", NULL, NULL), 200);
+    gwh_start(&s_b, &s_h, "jobbtorg", NULL);
+    s_inbox_first(&s_b, 3, got, NULL);
+    cr_assert_str_eq(got, "");
+    s_expect_state(&s_a, id, "withheld");
+}
+
+Test(gateway, sigkill_between_receipt_and_the_case_systems_ack_redelivers)
+{
+    char id[33], got[33], path[128];
+    gwh_start(&s_b, &s_h, "jobbtorg", NULL);
+    s_grant(&s_a, "c-gw-4", "\"identity\",\"social\"");
+    char *body = s_referral_json("jobbtorg", HARNESS_PNR, "c-gw-4", NULL);
+    cr_assert_eq(s_send(&s_a, body, NULL, id, NULL), 200);
+    free(body);
+    s_inbox_first(&s_b, 20, got, NULL);
+    cr_assert_str_eq(got, id);
+    gwh_kill(&s_b);
+    gwh_restart(&s_b);
+    s_inbox_first(&s_b, 40, got, NULL);
+    cr_assert_str_eq(got, id, "the message was not delivered again after the crash");
+    snprintf(path, sizeof path, "/v1/messages/%s/ack", id);
+    cr_assert_eq(gwh_call(&s_b, "POST", path, NULL, NULL), 200);
+    s_expect_state(&s_a, id, "acknowledged");
+}
+
+/* ------------------------------------------------------------ push */
+
+/* A case system's push endpoint: answers 500 to the first POST, 200 after,
+ * and keeps the last body and signature header. */
+typedef struct {
+    pthread_mutex_t lock;
+    int posts;
+    char body[8192];
+    size_t len;
+    char sig[80];
+} s_target_t;
+
+static enum MHD_Result
+s_target_answer(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                const char *version, const char *data, size_t *size, void **con_cls)
+{
+    (void)url, (void)method, (void)version;
+    s_target_t *t = cls;
+    if (!*con_cls) {
+        *con_cls = t;
+        pthread_mutex_lock(&t->lock);
+        t->len = 0;
+        pthread_mutex_unlock(&t->lock);
+        return MHD_YES;
+    }
+    pthread_mutex_lock(&t->lock);
+    if (*size) {
+        size_t n = *size < sizeof t->body - 1 - t->len ? *size : sizeof t->body - 1 - t->len;
+        memcpy(t->body + t->len, data, n);
+        t->len += n;
+        *size = 0;
+        pthread_mutex_unlock(&t->lock);
+        return MHD_YES;
+    }
+    t->body[t->len] = '\0';
+    const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Remiss-Signature");
+    snprintf(t->sig, sizeof t->sig, "%s", sig ? sig : "");
+    unsigned status = t->posts++ == 0 ? 500 : 200;
+    pthread_mutex_unlock(&t->lock);
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, (char *)"", MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result res = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return res;
+}
+
+Test(gateway, push_mode_posts_with_hmac_retries_and_acks_after_2xx)
+{
+    char id[33], extra[512], secret_path[300], want[72];
+    static s_target_t t = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    int port = s_a.port + 7;
+    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)port, NULL,
+                                            NULL, s_target_answer, &t, MHD_OPTION_END);
+    cr_assert_not_null(d);
+    snprintf(secret_path, sizeof secret_path, "%s/push.secret", s_h.dir);
+    FILE *f = fopen(secret_path, "w");
+    fputs("push-secret-0123456789\n", f);
+    fclose(f);
+    chmod(secret_path, 0600);
+    snprintf(extra, sizeof extra,
+             "deliver_to = http://127.0.0.1:%d/remiss\npush_secret_file = %s\n", port, secret_path);
+    gwh_start(&s_b, &s_h, "jobbtorg", extra);
+    s_grant(&s_a, "c-gw-5", "\"identity\",\"social\"");
+    char *body = s_referral_json("jobbtorg", HARNESS_PNR, "c-gw-5", NULL);
+    cr_assert_eq(s_send(&s_a, body, NULL, id, NULL), 200);
+    free(body);
+    s_expect_state(&s_a, id, "acknowledged");
+    pthread_mutex_lock(&t.lock);
+    cr_assert_geq(t.posts, 2, "the first (failed) push was not retried");
+    cr_assert(strstr(t.body, id), "%s", t.body);
+    gw_push_signature((const uint8_t *)"push-secret-0123456789", 22, t.body, t.len, want);
+    cr_assert_str_eq(t.sig, want);
+    pthread_mutex_unlock(&t.lock);
+    MHD_stop_daemon(d);
+}
