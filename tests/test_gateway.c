@@ -346,3 +346,21 @@ Test(gateway, push_mode_posts_with_hmac_retries_and_acks_after_2xx)
     pthread_mutex_unlock(&t.lock);
     MHD_stop_daemon(d);
 }
+
+/* clients/python: the standard-library client against the same gateways. */
+Test(gateway, python_client_sends_receives_acks_and_reads_status)
+{
+    char cmd[1024];
+    gwh_start(&s_b, &s_h, "jobbtorg", NULL);
+    snprintf(cmd, sizeof cmd,
+             "GW_A=%s GW_B=%s GW_TOKEN=%s GW_PNR=%s python3 clients/python/test_e2e.py "
+             ">%s/python.log 2>&1",
+             s_a.url, s_b.url, GWH_TOKEN, HARNESS_PNR, s_h.dir);
+    int rc = system(cmd);
+    if (rc != 0) {
+        snprintf(cmd, sizeof cmd, "cat %s/python.log >&2", s_h.dir);
+        if (system(cmd) != 0)
+            cr_log_warn("could not show the log");
+    }
+    cr_assert_eq(rc, 0, "clients/python/test_e2e.py failed");
+}
