@@ -57,7 +57,7 @@ LIBDIR     := lib
 endif
 PROGS      := $(BIN)/remissd $(BIN)/remiss $(BIN)/remissctl $(BIN)/remiss-gateway
 
-.PHONY: all deps test check run demo bench fuzz clean install valgrind format tests
+.PHONY: all deps test check run demo bench fuzz clean install valgrind format tests openapi-lint
 all: deps-quiet $(PROGS) $(LIBDIR)/libremiss.a $(LIBDIR)/libremiss.so
 
 deps:
@@ -123,9 +123,15 @@ tests: $(TEST_BIN)
 # is built first with the same -Werror: a release build that fails must fail CI.
 test: deps
 	@$(MAKE) --no-print-directory SAN=0 all
+	@$(MAKE) --no-print-directory openapi-lint
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory SAN=1 all tests
 	@$(MAKE) --no-print-directory SAN=1 check
+
+# docs/openapi.yaml, linted by Redocly's CLI (tools/package.json, installed by deps).
+openapi-lint:
+	@REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+	    tools/node_modules/.bin/redocly lint --format=stylish docs/openapi.yaml
 
 check:
 	@REMISS_BIN=$(BIN) scripts/run-tests.sh $(TEST_BIN)

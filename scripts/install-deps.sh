@@ -18,6 +18,13 @@ for p in $PKGS; do
         missing="$missing $p"
     fi
 done
+# The OpenAPI linter (docs/openapi.yaml) from npm, pinned by tools/package-lock.json,
+# into tools/node_modules (not committed).
+if [ "${1:-build}" = build ] && [ ! -x tools/node_modules/.bin/redocly ] && command -v npm >/dev/null 2>&1; then
+    echo "install-deps: installing the OpenAPI linter into tools/node_modules" >&2
+    (cd tools && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+        echo "install-deps: npm ci failed; make openapi-lint will fail" >&2
+fi
 [ -z "$missing" ] && exit 0
 
 echo "install-deps: installing:$missing" >&2

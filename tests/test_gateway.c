@@ -364,3 +364,21 @@ Test(gateway, python_client_sends_receives_acks_and_reads_status)
     }
     cr_assert_eq(rc, 0, "clients/python/test_e2e.py failed");
 }
+
+/* docs/openapi.yaml: every example sent, every response validated. */
+Test(gateway, openapi_examples_and_responses_match_the_document)
+{
+    char cmd[1024];
+    gwh_start(&s_b, &s_h, "jobbtorg", NULL);
+    snprintf(cmd, sizeof cmd,
+             "GW_A=%s GW_B=%s GW_TOKEN=%s /usr/bin/python3 tests/contract/openapi_contract.py "
+             ">%s/contract.log 2>&1",
+             s_a.url, s_b.url, GWH_TOKEN, s_h.dir);
+    int rc = system(cmd);
+    if (rc != 0) {
+        snprintf(cmd, sizeof cmd, "cat %s/contract.log >&2", s_h.dir);
+        if (system(cmd) != 0)
+            cr_log_warn("could not show the log");
+    }
+    cr_assert_eq(rc, 0, "tests/contract/openapi_contract.py failed");
+}
