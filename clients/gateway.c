@@ -28,7 +28,7 @@ static void
 s_usage(FILE *out)
 {
     fprintf(out, "usage: remiss-gateway --config FILE | --pki DIR --party ID --broker ENDPOINT\n"
-                 "                      --state DIR --token-file FILE [options]\n\n"
+                 "                      --state DIR --token-file FILE ...\n\n"
                  "An agency's local HTTP gateway to the remiss broker: case-management systems\n"
                  "send and receive messages as JSON over HTTP (docs/openapi.yaml); the gateway\n"
                  "holds the party's keys, signs, verifies and keeps the delivery guarantees.\n\n"

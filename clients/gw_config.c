@@ -32,7 +32,7 @@ static const s_opt_t s_opts[] = {
     S_STR("pki", pki, "PKI directory (ca.crt, broker.crt, parties/PARTY.{crt,key,curve})"),
     S_STR("party", party, "this agency's party id"),
     S_STR("broker", broker, "broker endpoint, e.g. tcp://broker.example:7400"),
-    S_STR("state", state, "directory for gateway.db and PARTY.seen (kept across restarts)"),
+    S_STR("state", state, "directory for gateway.db and PARTY.seen, kept across restarts"),
     S_STR("listen", listen, "HOST:PORT on loopback or unix:PATH [127.0.0.1:8480]"),
     S_STR("token-file", token_file, "file (mode 0600) holding the bearer token"),
     S_STR("deliver-to", deliver_to, "push each message to this https:// (or loopback http://) URL"),

@@ -170,6 +170,7 @@ check() {
 check remissd remissd.8
 check remiss remiss.1
 check remissctl remissctl.8
+check remiss-gateway remiss-gateway.8
 
 for page in "$mandir"/*.[1-8]; do
     [ -f "$page" ] || continue
@@ -181,5 +182,5 @@ if [ "$problems" -gt 0 ]; then
     say "$problems problem(s): the man pages in $mandir and --help differ"
     exit 1
 fi
-say "ok: remissd.8, remiss.1 and remissctl.8 agree with --help"
+say "ok: remissd.8, remiss.1, remissctl.8 and remiss-gateway.8 agree with --help"
 exit 0
