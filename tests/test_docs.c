@@ -11,7 +11,8 @@
 
 #define S_CHECKER "scripts/check-man.sh"
 
-static const char *const s_pages[] = {"remissd.8", "remiss.1", "remissctl.8", "policy.5"};
+static const char *const s_pages[] = {"remissd.8", "remiss.1", "remissctl.8", "policy.5",
+                                      "remiss-gateway.8"};
 #define S_NPAGES (sizeof s_pages / sizeof s_pages[0])
 
 /* Runs the checker on the pages in man_dir (NULL: docs/), with its output
