@@ -159,8 +159,7 @@ Test(schema, invalid_examples_are_refused_by_remiss, .timeout = 240)
         snprintf(args, sizeof args, "send " S_INVALID "/%s", file);
         s_remiss_cmd(cmd, sizeof cmd, &h, sender, args);
         int rc = s_run(cmd, out, errout);
-        cr_assert_eq(rc, 1, "%s: remiss send exited %d (must refuse)\n%s%s", file, rc, out,
-                     errout);
+        cr_assert_eq(rc, 1, "%s: remiss send exited %d (must refuse)\n%s%s", file, rc, out, errout);
         s_assert_error(errout, code, file);
         strncat(listed, file, sizeof listed - strlen(listed) - 2);
         strcat(listed, "\n");
