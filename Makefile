@@ -57,7 +57,7 @@ LIBDIR     := lib
 endif
 PROGS      := $(BIN)/remissd $(BIN)/remiss $(BIN)/remissctl $(BIN)/remiss-gateway
 
-.PHONY: all deps test check run demo bench fuzz clean install valgrind format tests openapi-lint
+.PHONY: all deps test check run demo bench fuzz clean install valgrind format tests openapi-lint vectors
 all: deps-quiet $(PROGS) $(LIBDIR)/libremiss.a $(LIBDIR)/libremiss.so
 
 deps:
@@ -115,7 +115,19 @@ $(O)/tests/%: $(O)/tests/%.o $(TESTLIB_OBJ) $(CTL_OBJ) $(GW_OBJ) $(BROKER_OBJ) $
 	@$(if $(Q),echo '  LD    $@')
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@
 
-tests: $(TEST_BIN)
+tests: $(TEST_BIN) $(O)/tests/gen_vectors
+
+# docs/test-vectors are made once by tests/gen_vectors.c and committed
+# (new keys and signatures on every run): `make vectors` remakes them.
+$(O)/tests/gen_vectors: $(O)/tests/gen_vectors.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+vectors: deps-quiet $(O)/tests/gen_vectors
+	rm -rf docs/test-vectors.new
+	$(O)/tests/gen_vectors docs/test-vectors.new
+	cp docs/test-vectors/README.md docs/test-vectors.new/ 2>/dev/null || true
+	rm -rf docs/test-vectors && mv docs/test-vectors.new docs/test-vectors
 
 # `make test` rebuilds with sanitizers in build/san and runs every test.
 # The fuzz smoke runs first so the test totals are the closing line.
