@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "category.h"
@@ -292,10 +293,19 @@ out:
 
 /* ---------------------------------------------------------------- verify */
 
+/* The progress line on a terminal: entries checked of the log's size. */
+static void
+s_progress(void *ctx, uint64_t checked)
+{
+    uint64_t total = *(const uint64_t *)ctx;
+    unsigned pct = total > 0 && checked <= total ? (unsigned)(checked * 100 / total) : 100;
+    fprintf(stderr, "\rverifying: %" PRIu64 " of %" PRIu64 " entries (%u%%)", checked, total, pct);
+}
+
 static int
 s_verify(const s_args_t *a)
 {
-    uint64_t entries = 0, heads = 0, bad = 0;
+    uint64_t entries = 0, heads = 0, bad = 0, total = 0;
     store_t *store = NULL;
     X509 *cert = NULL;
     remiss_err_t err;
@@ -308,8 +318,15 @@ s_verify(const s_args_t *a)
         rc = s_fail(&err);
         goto out;
     }
-    if (audit_verify_store(store, X509_get0_pubkey(cert), &entries, &heads, &bad, &err) ==
-        REMISS_OK) {
+    /* Progress only for a person watching: a terminal, not --json. */
+    bool show =
+        !a->json && isatty(STDERR_FILENO) && store_audit_size(store, &total, &err) == REMISS_OK;
+    remiss_code_t r =
+        audit_verify_store_progress(store, X509_get0_pubkey(cert), show ? s_progress : NULL, &total,
+                                    &entries, &heads, &bad, &err);
+    if (show)
+        fputs("\r\033[K", stderr); /* clear the progress line */
+    if (r == REMISS_OK) {
         printf("OK: %" PRIu64 " entries, %" PRIu64 " signed tree heads\n", entries, heads);
         rc = 0;
     } else if (err.code == REMISS_E_BAD_SIGNATURE) {
