@@ -57,13 +57,14 @@ LIBDIR     := lib
 endif
 PROGS      := $(BIN)/remissd $(BIN)/remiss $(BIN)/remissctl $(BIN)/remiss-gateway
 
-.PHONY: all deps test check run demo bench fuzz clean install valgrind format tests openapi-lint vectors
+.PHONY: all deps test check run demo bench fuzz clean install valgrind format tests openapi-lint vectors deb
 all: deps-quiet $(PROGS) $(LIBDIR)/libremiss.a $(LIBDIR)/libremiss.so
 
 deps:
 	@scripts/install-deps.sh
+# NODEPS=1 (the Debian package build) leaves the packages to its Build-Depends.
 deps-quiet:
-	@scripts/install-deps.sh
+	@$(if $(filter 1,$(NODEPS)),:,scripts/install-deps.sh)
 
 # ---------------------------------------------------------------- codegen
 $(GEN)/remiss.pb-c.c $(GEN)/remiss.pb-c.h: proto/remiss.proto | deps-quiet
@@ -166,6 +167,11 @@ demo: deps all
 PREFIX ?= /usr/local
 install: all
 	@PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) scripts/install.sh
+
+# make deb: the Debian packages remiss, libremiss1 and libremiss-dev, built
+# by dpkg-buildpackage in a copy of the tree, into build/deb/.
+deb: deps
+	@scripts/build-deb.sh build/deb
 
 clean:
 	rm -rf build bin lib run

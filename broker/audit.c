@@ -794,6 +794,9 @@ typedef struct s_check {
     char head_why[256];     /* and why */
     uint64_t heads;         /* tree heads seen */
     uint64_t head_prev;     /* size of the last head that verified */
+    /* told the entries checked every AUDIT_PROGRESS_EVERY entries, or NULL */
+    audit_progress_fn progress;
+    void *progress_ctx;
 } s_check_t;
 
 /* Emit callback of the recomputation: compares each node the recomputed
@@ -864,6 +867,8 @@ s_check_entry(void *ctx, uint64_t index, const uint8_t *entry, size_t len)
         return 1;
     }
     c->next++;
+    if (c->progress != NULL && c->next % AUDIT_PROGRESS_EVERY == 0)
+        c->progress(c->progress_ctx, c->next);
     return 0;
 }
 
@@ -927,6 +932,15 @@ remiss_code_t
 audit_verify_store(store_t *store, EVP_PKEY *broker_pub, uint64_t *entries, uint64_t *heads,
                    uint64_t *first_bad, remiss_err_t *err)
 {
+    return audit_verify_store_progress(store, broker_pub, NULL, NULL, entries, heads, first_bad,
+                                       err);
+}
+
+remiss_code_t
+audit_verify_store_progress(store_t *store, EVP_PKEY *broker_pub, audit_progress_fn progress,
+                            void *progress_ctx, uint64_t *entries, uint64_t *heads,
+                            uint64_t *first_bad, remiss_err_t *err)
+{
     s_check_t *c;
     uint8_t node[MERKLE_HASH_LEN];
     bool snapshot = false;
@@ -945,6 +959,8 @@ audit_verify_store(store_t *store, EVP_PKEY *broker_pub, uint64_t *entries, uint
         return remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
     c->store = store;
     c->pub = broker_pub;
+    c->progress = progress;
+    c->progress_ctx = progress_ctx;
     c->bad = c->head_bad = S_NONE;
     merkle_frontier_init(&c->tree);
     /* One snapshot for entries, nodes and heads, or a head the running

@@ -18,9 +18,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "category.h"
+#include "ctl_letter.h"
 #include "pki.h"
 #include "pnr.h"
 #include "store.h"
@@ -55,10 +57,12 @@ static const char *const s_events[] = {
 typedef struct s_args {
     const char *pos[3]; /* positional arguments */
     int npos;
-    const char *pki;   /* --pki DIR */
-    const char *db;    /* --db FILE */
-    const char *since; /* --since INDEX */
-    bool json;         /* --json */
+    const char *pki;    /* --pki DIR */
+    const char *db;     /* --db FILE */
+    const char *since;  /* --since INDEX */
+    const char *format; /* --format html (audit subject) */
+    const char *policy; /* --policy FILE (the letter's legal bases) */
+    bool json;          /* --json */
 } s_args_t;
 
 typedef int (*s_cmd_fn)(const s_args_t *a);
@@ -95,6 +99,10 @@ s_parse(int argc, char **argv, s_args_t *a)
             opt = &a->db;
         else if (strcmp(argv[i], "--since") == 0)
             opt = &a->since;
+        else if (strcmp(argv[i], "--format") == 0)
+            opt = &a->format;
+        else if (strcmp(argv[i], "--policy") == 0)
+            opt = &a->policy;
         if (opt != NULL) {
             if (i + 1 >= argc)
                 return false;
@@ -285,10 +293,19 @@ out:
 
 /* ---------------------------------------------------------------- verify */
 
+/* The progress line on a terminal: entries checked of the log's size. */
+static void
+s_progress(void *ctx, uint64_t checked)
+{
+    uint64_t total = *(const uint64_t *)ctx;
+    unsigned pct = total > 0 && checked <= total ? (unsigned)(checked * 100 / total) : 100;
+    fprintf(stderr, "\rverifying: %" PRIu64 " of %" PRIu64 " entries (%u%%)", checked, total, pct);
+}
+
 static int
 s_verify(const s_args_t *a)
 {
-    uint64_t entries = 0, heads = 0, bad = 0;
+    uint64_t entries = 0, heads = 0, bad = 0, total = 0;
     store_t *store = NULL;
     X509 *cert = NULL;
     remiss_err_t err;
@@ -301,8 +318,15 @@ s_verify(const s_args_t *a)
         rc = s_fail(&err);
         goto out;
     }
-    if (audit_verify_store(store, X509_get0_pubkey(cert), &entries, &heads, &bad, &err) ==
-        REMISS_OK) {
+    /* Progress only for a person watching: a terminal, not --json. */
+    bool show =
+        !a->json && isatty(STDERR_FILENO) && store_audit_size(store, &total, &err) == REMISS_OK;
+    remiss_code_t r =
+        audit_verify_store_progress(store, X509_get0_pubkey(cert), show ? s_progress : NULL, &total,
+                                    &entries, &heads, &bad, &err);
+    if (show)
+        fputs("\r\033[K", stderr); /* clear the progress line */
+    if (r == REMISS_OK) {
         printf("OK: %" PRIu64 " entries, %" PRIu64 " signed tree heads\n", entries, heads);
         rc = 0;
     } else if (err.code == REMISS_E_BAD_SIGNATURE) {
@@ -418,6 +442,27 @@ s_subject_print(store_t *store, const uint64_t *idx, size_t n, const char *pseud
     return 0;
 }
 
+/* --format html: the answer as a letter to the person (ctl_letter.h). */
+static int
+s_subject_letter(store_t *store, const uint64_t *idx, size_t n, const s_args_t *a)
+{
+    policy_t *policy = NULL;
+    X509 *cert = NULL;
+    remiss_err_t err;
+    int rc = 1;
+
+    if ((policy = policy_load(a->policy, &err)) == NULL ||
+        (cert = s_broker_cert(a->pki, &err)) == NULL ||
+        ctl_letter_write(stdout, store, idx, n, policy, X509_get0_pubkey(cert), time(NULL), &err) !=
+            REMISS_OK)
+        rc = s_fail(&err);
+    else
+        rc = 0;
+    policy_free(&policy);
+    X509_free(cert);
+    return rc;
+}
+
 static int
 s_subject(const s_args_t *a)
 {
@@ -431,8 +476,11 @@ s_subject(const s_args_t *a)
     pnr_t pnr;
     int rc;
 
-    if (a->npos != 1 || a->db == NULL || a->pki == NULL || a->since != NULL)
-        return s_usage_error("audit subject PNR --db DB --pki DIR [--json]");
+    if (a->npos != 1 || a->db == NULL || a->pki == NULL || a->since != NULL ||
+        (a->format != NULL && (strcmp(a->format, "html") != 0 || a->json || a->policy == NULL)) ||
+        (a->format == NULL && a->policy != NULL))
+        return s_usage_error("audit subject PNR --db DB --pki DIR [--json | --format html "
+                             "--policy FILE]");
     if (!pki_path(path, sizeof path, a->pki, "broker.secret"))
         return s_usage_error("the PKI directory path is too long");
     if (pnr_parse(a->pos[0], pnr_date_from_ms(now), &pnr, &err) != REMISS_OK)
@@ -452,6 +500,8 @@ s_subject(const s_args_t *a)
     if ((store = s_open_db(a->db, &err)) == NULL ||
         s_find_subject(store, pseudonym, &idx, &n, &err) != REMISS_OK)
         rc = s_fail(&err);
+    else if (a->format != NULL)
+        rc = s_subject_letter(store, idx, n, a);
     else
         rc = s_subject_print(store, idx, n, hex, a->json);
     free(idx);
@@ -609,9 +659,11 @@ static const struct {
 } s_cmds[] = {
     {"verify", s_verify, "audit verify DB --pki DIR",
      "audit verify DB --pki DIR     recompute and check the whole audit log"},
-    {"subject", s_subject, "audit subject PNR --db DB --pki DIR [--json]",
-     "audit subject PNR --db DB --pki DIR [--json]\n"
-     "                               every audit entry about a person (access request)"},
+    {"subject", s_subject,
+     "audit subject PNR --db DB --pki DIR [--json | --format html --policy FILE]",
+     "audit subject PNR --db DB --pki DIR [--json | --format html --policy FILE]\n"
+     "                               every audit entry about a person (access request);\n"
+     "                               --format html: as a printable letter to the person"},
     {"export", s_export, "audit export DB [--since INDEX]",
      "audit export DB [--since INDEX]\n"
      "                               the audit entries as JSON lines"},

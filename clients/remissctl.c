@@ -113,8 +113,9 @@ static const struct {
      "                               queue one again (remissd performs and audits it)"},
     {"audit", NULL, s_audit,
      "audit verify DB --pki DIR   recompute the log, check every signed tree head\n"
-     "  audit subject PNR --db DB --pki DIR [--json]\n"
-     "                               every exchange about a person (access request)\n"
+     "  audit subject PNR --db DB --pki DIR [--json | --format html --policy FILE]\n"
+     "                               every exchange about a person (access request);\n"
+     "                               html: a printable letter to the person, in Swedish\n"
      "  audit export DB [--since INDEX]\n"
      "                               the log as JSON lines (pseudonyms, never personnummer)\n"
      "  audit proof DB INDEX --pki DIR\n"

@@ -130,4 +130,14 @@ remiss_code_t audit_proof_stored(store_t *store, uint64_t index, uint64_t consis
 remiss_code_t audit_verify_store(store_t *store, EVP_PKEY *broker_pub, uint64_t *entries,
                                  uint64_t *heads, uint64_t *first_bad, remiss_err_t *err);
 
+/* As audit_verify_store, calling progress(ctx, checked) after every
+ * AUDIT_PROGRESS_EVERY entries of the entry scan (for remissctl's progress
+ * line on a large log). progress may be NULL. */
+#define AUDIT_PROGRESS_EVERY 4096
+typedef void (*audit_progress_fn)(void *ctx, uint64_t checked);
+remiss_code_t audit_verify_store_progress(store_t *store, EVP_PKEY *broker_pub,
+                                          audit_progress_fn progress, void *progress_ctx,
+                                          uint64_t *entries, uint64_t *heads, uint64_t *first_bad,
+                                          remiss_err_t *err);
+
 #endif

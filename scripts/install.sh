@@ -11,6 +11,9 @@
 #   LIB_DIR     where the built libraries are [lib]
 #   GEN_DIR     where the generated remiss.pb-c.h is [build/gen]
 #   VERSION     version in the pkg-config file [0.1.0]
+#   LIBDIR      where the libraries go [PREFIX/lib/MULTIARCH, the triplet
+#               from dpkg-architecture -qDEB_HOST_MULTIARCH; PREFIX/lib
+#               where dpkg-architecture is missing]
 # BIN_DIR, LIB_DIR and GEN_DIR are relative to the current directory when
 # given, to the source tree by default.
 set -eu
@@ -31,7 +34,12 @@ case $PREFIX in /*) ;; *) echo "error: E_USAGE: PREFIX must be absolute: $PREFIX
 
 bindir=$PREFIX/bin
 sbindir=$PREFIX/sbin
-libdir=$PREFIX/lib
+if [ -z "${LIBDIR:-}" ]; then
+    multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || true)
+    LIBDIR=$PREFIX/lib${multiarch:+/$multiarch}
+fi
+libdir=$LIBDIR
+case $libdir in /*) ;; *) echo "error: E_USAGE: LIBDIR must be absolute: $libdir" >&2; exit 2 ;; esac
 includedir=$PREFIX/include
 mandir=$PREFIX/share/man
 datadir=$PREFIX/share/remiss
@@ -73,11 +81,17 @@ put 0644 include/remiss.h "$includedir/remiss/remiss.h"
 put 0644 include/remiss_code.h "$includedir/remiss/remiss_code.h"
 put 0644 "$GEN_DIR/remiss.pb-c.h" "$includedir/remiss/remiss.pb-c.h"
 
-# pkg-config.
+# pkg-config: libdir and includedir are written relative to ${exec_prefix}
+# and ${prefix} where they lie under PREFIX, so that --define-variable=prefix
+# and a staged tree (PKG_CONFIG_SYSROOT_DIR) move them along.
+case $libdir in
+"$PREFIX"/*) pc_libdir="\${exec_prefix}${libdir#"$PREFIX"}" ;;
+*) pc_libdir=$libdir ;;
+esac
 pc=$(mktemp)
 trap 'rm -f "$pc"' EXIT
-sed -e "s|@PREFIX@|$PREFIX|" -e "s|@LIBDIR@|$libdir|" -e "s|@INCLUDEDIR@|$includedir|" \
-    -e "s|@VERSION@|$VERSION|" config/remiss.pc.in >"$pc"
+sed -e "s|@PREFIX@|$PREFIX|" -e "s|@LIBDIR@|$pc_libdir|" -e "s|@VERSION@|$VERSION|" \
+    config/remiss.pc.in >"$pc"
 put 0644 "$pc" "$libdir/pkgconfig/remiss.pc"
 
 # Man pages, those that exist: docs/NAME.SECTION.

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <pty.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1400,6 +1401,59 @@ Test(audit, ctl_verify)
     free(out);
     free(err);
     cr_assert_eq(s_ctl(&out, &err, "frobnicate", NULL), 2);
+    free(out);
+    free(err);
+}
+
+/* Runs `audit verify` with stderr on a pseudo-terminal, as a person at a
+ * terminal runs it (with --json if json); returns what the terminal got. */
+static char *
+s_verify_on_tty(bool json)
+{
+    char *argv[] = {"verify", s_db, "--pki", s_pki, json ? "--json" : NULL, NULL};
+    int master, slave, saved;
+    char *got = calloc(1, 1 << 16);
+    size_t len = 0;
+    ssize_t n;
+
+    cr_assert_eq(openpty(&master, &slave, NULL, NULL, NULL), 0);
+    fflush(stderr);
+    saved = dup(2);
+    dup2(slave, 2);
+    int rc = ctl_audit_main(json ? 5 : 4, argv);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(slave);
+    cr_assert_eq(rc, 0);
+    /* The slave is closed: read what is buffered until EIO. */
+    while (len < (1 << 16) - 1 && (n = read(master, got + len, (1 << 16) - 1 - len)) > 0)
+        len += (size_t)n;
+    close(master);
+    return got;
+}
+
+Test(audit, ctl_verify_shows_progress_on_a_terminal_only)
+{
+    const uint64_t total = 2 * AUDIT_PROGRESS_EVERY + 100;
+    char want[128], *out, *err, *tty;
+
+    s_fill(0, total, 1000, true);
+    tty = s_verify_on_tty(false);
+    snprintf(want, sizeof want, "\rverifying: %d of %llu entries (49%%)", AUDIT_PROGRESS_EVERY,
+             (unsigned long long)total);
+    cr_expect_not_null(strstr(tty, want), "no progress on the terminal: \"%s\"", tty);
+    snprintf(want, sizeof want, "\rverifying: %d of %llu entries (98%%)", 2 * AUDIT_PROGRESS_EVERY,
+             (unsigned long long)total);
+    cr_expect_not_null(strstr(tty, want), "\"%s\"", tty);
+    cr_expect_not_null(strstr(tty, "\r\033[K"), "the progress line is not cleared");
+    free(tty);
+    tty = s_verify_on_tty(true);
+    cr_expect_str_eq(tty, "", "progress with --json");
+    free(tty);
+    /* Not a terminal (a pipe, a file, cron): quiet. */
+    cr_assert_eq(s_ctl(&out, &err, "verify", s_db, "--pki", s_pki, NULL), 0, "%s", err);
+    cr_expect_str_eq(err, "");
     free(out);
     free(err);
 }

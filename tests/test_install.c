@@ -60,6 +60,19 @@ s_output(const s_tree_t *t, char *buf, size_t size)
         fclose(f);
 }
 
+/* The library directory under PREFIX=/usr, as scripts/install.sh picks
+ * it: usr/lib/MULTIARCH (dpkg-architecture), usr/lib without it. */
+static void
+s_libdir(const s_tree_t *t, char *buf, size_t size)
+{
+    char ma[128];
+    if (s_sh(t, "dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null") == 0)
+        s_output(t, ma, sizeof ma);
+    else
+        ma[0] = '\0';
+    snprintf(buf, size, "usr/lib%s%s", ma[0] ? "/" : "", ma);
+}
+
 static bool
 s_log_empty(const s_tree_t *t)
 {
@@ -147,11 +160,14 @@ Test(install, puts_every_file_in_place, .timeout = 60)
     s_expect_file(&t, "usr/bin/remiss", true);
     s_expect_file(&t, "usr/bin/remissctl", true);
 
-    s_expect_file(&t, "usr/lib/libremiss.a", false);
-    s_expect_file(&t, "usr/lib/libremiss.so.1", false);
-    char path[PATH_MAX], target[64];
+    char libdir[160], rel[PATH_MAX], path[PATH_MAX], target[64];
     struct stat st;
-    snprintf(path, sizeof path, "%s/usr/lib/libremiss.so", t.root);
+    s_libdir(&t, libdir, sizeof libdir);
+    snprintf(rel, sizeof rel, "%s/libremiss.a", libdir);
+    s_expect_file(&t, rel, false);
+    snprintf(rel, sizeof rel, "%s/libremiss.so.1", libdir);
+    s_expect_file(&t, rel, false);
+    snprintf(path, sizeof path, "%s/%s/libremiss.so", t.root, libdir);
     cr_expect(lstat(path, &st) == 0 && S_ISLNK(st.st_mode), "libremiss.so is not a symlink");
     ssize_t n = readlink(path, target, sizeof target - 1);
     target[n > 0 ? n : 0] = '\0';
@@ -160,7 +176,8 @@ Test(install, puts_every_file_in_place, .timeout = 60)
     s_expect_file(&t, "usr/include/remiss/remiss.h", false);
     s_expect_file(&t, "usr/include/remiss/remiss_code.h", false);
     s_expect_file(&t, "usr/include/remiss/remiss.pb-c.h", false);
-    s_expect_file(&t, "usr/lib/pkgconfig/remiss.pc", false);
+    snprintf(rel, sizeof rel, "%s/pkgconfig/remiss.pc", libdir);
+    s_expect_file(&t, rel, false);
     s_expect_file(&t, "usr/share/remiss/remiss.proto", false);
 
     /* Every man page the tree has, in its section. */
@@ -168,7 +185,6 @@ Test(install, puts_every_file_in_place, .timeout = 60)
     if (glob("docs/*.[158]", 0, NULL, &g) == 0) {
         for (size_t i = 0; i < g.gl_pathc; i++) {
             const char *name = strrchr(g.gl_pathv[i], '/') + 1;
-            char rel[PATH_MAX];
             snprintf(rel, sizeof rel, "usr/share/man/man%c/%s", name[strlen(name) - 1], name);
             s_expect_file(&t, rel, false);
         }
@@ -197,25 +213,39 @@ Test(install, puts_every_file_in_place, .timeout = 60)
 Test(install, pkg_config_file_describes_the_library, .timeout = 60)
 {
     s_tree_t t;
-    char out[512];
+    char out[512], libdir[160], pcdir[PATH_MAX], want[PATH_MAX + 16];
     s_install(&t);
-    /* PKG_CONFIG_PATH finds it; the values are those of PREFIX=/usr. */
-#define PC "PKG_CONFIG_PATH='%s/usr/lib/pkgconfig' pkg-config "
-    cr_assert_eq(s_sh(&t, PC "--path remiss", t.root), 0);
+    s_libdir(&t, libdir, sizeof libdir);
+    snprintf(pcdir, sizeof pcdir, "%s/%s/pkgconfig", t.root, libdir);
+    /* PKG_CONFIG_PATH finds it; the values are those of PREFIX=/usr, with
+     * the libraries in the multiarch directory. */
+#define PC "PKG_CONFIG_PATH='%s' pkg-config "
+    cr_assert_eq(s_sh(&t, PC "--path remiss", pcdir), 0);
     s_output(&t, out, sizeof out);
-    char want[PATH_MAX];
-    snprintf(want, sizeof want, "%s/usr/lib/pkgconfig/remiss.pc", t.root);
+    snprintf(want, sizeof want, "%s/remiss.pc", pcdir);
     cr_expect_str_eq(out, want);
-    cr_assert_eq(s_sh(&t, PC "--variable=libdir remiss", t.root), 0);
+    cr_assert_eq(s_sh(&t, PC "--variable=libdir remiss", pcdir), 0);
     s_output(&t, out, sizeof out);
-    cr_expect_str_eq(out, "/usr/lib");
-    cr_assert_eq(s_sh(&t, PC "--variable=includedir remiss", t.root), 0);
+    snprintf(want, sizeof want, "/%s", libdir);
+    cr_expect_str_eq(out, want);
+    cr_assert_eq(s_sh(&t, PC "--variable=includedir remiss", pcdir), 0);
     s_output(&t, out, sizeof out);
     cr_expect_str_eq(out, "/usr/include");
-    cr_assert_eq(s_sh(&t, PC "--libs remiss", t.root), 0);
+    /* libdir and includedir follow the prefix: a relocated or staged tree
+     * is described by overriding it alone. */
+    cr_assert_eq(s_sh(&t,
+                      PC "--define-variable=prefix='%s/usr' --libs-only-L --cflags-only-I remiss",
+                      pcdir, t.root),
+                 0);
+    s_output(&t, out, sizeof out);
+    snprintf(want, sizeof want, "-I%s/usr/include/remiss", t.root);
+    cr_expect_not_null(strstr(out, want), "--define-variable=prefix: %s", out);
+    snprintf(want, sizeof want, "-L%s/%s", t.root, libdir);
+    cr_expect_not_null(strstr(out, want), "--define-variable=prefix: %s", out);
+    cr_assert_eq(s_sh(&t, PC "--libs remiss", pcdir), 0);
     s_output(&t, out, sizeof out);
     cr_expect_not_null(strstr(out, "-lremiss"), "pkg-config --libs remiss: %s", out);
-    cr_assert_eq(s_sh(&t, PC "--print-requires-private remiss | tr '\\n' ' '", t.root), 0);
+    cr_assert_eq(s_sh(&t, PC "--print-requires-private remiss | tr '\\n' ' '", pcdir), 0);
     s_output(&t, out, sizeof out);
     cr_expect_str_eq(out, "libzmq openssl libprotobuf-c libcjson ");
     /* Its Cflags find the installed headers, which stand on their own: a
@@ -225,7 +255,7 @@ Test(install, pkg_config_file_describes_the_library, .timeout = 60)
                       "remiss_code_name(REMISS_OK)[0] == 0; }\\n' | "
                       "cc -std=c11 -Wall -Werror -fsyntax-only -x c - "
                       "$(PKG_CONFIG_SYSROOT_DIR='%s' " PC "--cflags remiss)",
-                      t.root, t.root),
+                      t.root, pcdir),
                  0, "a client does not compile against the installed headers");
 #undef PC
     s_remove(&t);

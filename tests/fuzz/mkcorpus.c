@@ -396,6 +396,54 @@ static const char s_small_policy[] = "[general]\n"
                                      "basis = statute\n"
                                      "statute = \"SoL 14 kap. 1 §\"\n";
 
+/* The letter: an acceptance with its consent, a delivery of it, a statute
+ * message and a refusal, as the broker logs them (fuzz_letter). */
+static void
+s_letter_seeds(void)
+{
+    static uint8_t id[16] = {1, 2, 3};
+    static char *cats[] = {"identity", "social"};
+    Remiss__AuditEntry e[4];
+    uint8_t *buf[4], seed[4096];
+    size_t len[4], used = 0;
+    for (size_t i = 0; i < 4; i++) {
+        remiss__audit_entry__init(&e[i]);
+        e[i].index = i;
+        e[i].time = S_T0 + (int64_t)i * 60000;
+        e[i].sender = "sdf-rinkeby-kista";
+        e[i].recipient = "jobbtorg";
+        e[i].type = REMISS__MESSAGE_TYPE__REFERRAL;
+        e[i].purpose = "anvisning";
+        e[i].n_categories = 2;
+        e[i].categories = cats;
+        e[i].message_id.data = id;
+        e[i].message_id.len = sizeof id;
+    }
+    e[0].event = REMISS__AUDIT_EVENT__EV_ACCEPTED;
+    e[0].detail = "rule=referral-anvisning consent=c-1";
+    e[1].event = REMISS__AUDIT_EVENT__EV_DELIVERED;
+    e[2].event = REMISS__AUDIT_EVENT__EV_ACCEPTED;
+    e[2].type = REMISS__MESSAGE_TYPE__CONCERN_REPORT;
+    e[2].sender = "jobbtorg";
+    e[2].recipient = "sdf-rinkeby-kista";
+    e[2].purpose = "oro";
+    e[2].detail = "rule=oro-jobbtorg";
+    e[3].event = REMISS__AUDIT_EVENT__EV_REFUSED;
+    e[3].code = REMISS__REASON_CODE__E_NO_CONSENT;
+    for (size_t i = 0; i < 4; i++) {
+        buf[i] = fuzz_pack(&e[i].base, &len[i]);
+        FUZZ_CHECK(used + len[i] + FUZZ_SEP_LEN <= sizeof seed, "letter seed too long");
+        memcpy(seed + used, buf[i], len[i]);
+        used += len[i];
+        if (i < 3) {
+            memcpy(seed + used, FUZZ_SEP, FUZZ_SEP_LEN);
+            used += FUZZ_SEP_LEN;
+        }
+        free(buf[i]);
+    }
+    s_write("letter", "four-entries", seed, used);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -462,6 +510,7 @@ main(int argc, char **argv)
     s_bodies_extra();
     s_client_replies();
     s_pnr_seeds();
+    s_letter_seeds();
     size_t plen;
     char *text = s_read("config/stockholm.policy", &plen);
     s_write("policy", "stockholm.policy", text, plen);
