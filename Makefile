@@ -4,7 +4,7 @@
 
 include config.mk
 
-PKGS      := libzmq openssl libprotobuf-c sqlite3 libcjson inih libmicrohttpd
+PKGS      := libzmq openssl libprotobuf-c sqlite3 libcjson inih libmicrohttpd libcurl
 SAN       ?= 0
 ifeq ($(SAN),1)
 O         := build/san
@@ -37,12 +37,14 @@ LDLIBS     = $(PKG_LIBS) -lpthread -lm
 LIB_SRC    := $(wildcard common/*.c) clients/libremiss.c
 BROKER_SRC := $(filter-out broker/main.c,$(wildcard broker/*.c))
 CTL_SRC    := $(wildcard clients/ctl_*.c)
+WIT_SRC    := $(wildcard clients/wit_*.c)
 TEST_SRC   := $(wildcard tests/test_*.c)
 TESTLIB_SRC:= $(wildcard tests/helpers/*.c)
 
 LIB_OBJ    := $(O)/gen/remiss.pb-c.o $(LIB_SRC:%.c=$(O)/%.o)
 BROKER_OBJ := $(BROKER_SRC:%.c=$(O)/%.o)
 CTL_OBJ    := $(CTL_SRC:%.c=$(O)/%.o)
+WIT_OBJ    := $(WIT_SRC:%.c=$(O)/%.o)
 TESTLIB_OBJ:= $(TESTLIB_SRC:%.c=$(O)/%.o)
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(O)/tests/%)
 
@@ -53,7 +55,7 @@ else
 BIN        := bin
 LIBDIR     := lib
 endif
-PROGS      := $(BIN)/remissd $(BIN)/remiss $(BIN)/remissctl
+PROGS      := $(BIN)/remissd $(BIN)/remiss $(BIN)/remissctl $(BIN)/remiss-witness
 
 .PHONY: all deps test check run demo bench fuzz clean install valgrind format tests
 all: deps-quiet $(PROGS) $(LIBDIR)/libremiss.a $(LIBDIR)/libremiss.so
@@ -94,6 +96,11 @@ $(BIN)/remissctl: $(O)/clients/remissctl.o $(CTL_OBJ) $(BROKER_OBJ) $(LIB_OBJ)
 	@$(if $(Q),echo '  LD    $@')
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+$(BIN)/remiss-witness: $(O)/clients/witness.o $(WIT_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  LD    $@')
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 $(LIBDIR)/libremiss.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -103,7 +110,7 @@ $(LIBDIR)/libremiss.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -Wl,-soname,libremiss.so.1 $^ $(LDLIBS) -o $@
 
 # ---------------------------------------------------------------- tests
-$(O)/tests/%: $(O)/tests/%.o $(TESTLIB_OBJ) $(CTL_OBJ) $(BROKER_OBJ) $(LIB_OBJ)
+$(O)/tests/%: $(O)/tests/%.o $(TESTLIB_OBJ) $(CTL_OBJ) $(WIT_OBJ) $(BROKER_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LD    $@')
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@
