@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "interop.h"
 #include "merkle.h"
 #include "note.h"
 #include "witness_proc.h"
@@ -124,7 +125,8 @@ s_traffic(s_world_t *x, int n, uint8_t id[REMISS_ID_LEN])
  * witness list: the checkpoint is the proof's tree head and the log signed
  * it. Returns the number of cosignatures; *size gets the tree size. */
 static size_t
-s_cosigned(s_world_t *x, const uint8_t id[REMISS_ID_LEN], uint64_t *size)
+s_cosigned_note(s_world_t *x, const uint8_t id[REMISS_ID_LEN], uint64_t *size, char *note,
+                size_t cap)
 {
     Remiss__ProofReply *pr = NULL;
     Remiss__TreeHead *th;
@@ -143,9 +145,17 @@ s_cosigned(s_world_t *x, const uint8_t id[REMISS_ID_LEN], uint64_t *size)
     cr_assert_eq(res.cp.size, th->tree_size);
     cr_assert_arr_eq(res.cp.root, th->root_hash.data, 32);
     remiss__tree_head__free_unpacked(th, NULL);
+    if (note != NULL)
+        snprintf(note, cap, "%s", pr->checkpoint);
     remiss__proof_reply__free_unpacked(pr, NULL);
     *size = res.cp.size;
     return res.cosigned;
+}
+
+static size_t
+s_cosigned(s_world_t *x, const uint8_t id[REMISS_ID_LEN], uint64_t *size)
+{
+    return s_cosigned_note(x, id, size, NULL, 0);
 }
 
 /* Polls the proof until want cosignatures show (about 30 s at most). */
@@ -189,6 +199,12 @@ Test(witnessed, two_witnesses_cosign_the_checkpoint_served_with_proofs, .timeout
     uint64_t later = s_wait_cosigned(&x, id, 2);
     cr_assert_gt(later, size);
     cr_assert_not(witness_proc_log_has(&x.w[0], "status=422"));
+    /* Go's sumdb/note reads the checkpoint and both cosignatures too. */
+    char note[8192], out[256];
+    const char *wv[] = {x.w[0].vkey, x.w[1].vkey};
+    cr_assert_eq(s_cosigned_note(&x, id, &size, note, sizeof note), 2);
+    cr_assert_eq(interop_cpverify(x.h.dir, note, x.log_vkey, wv, 2, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "ok origin=" ORIGIN), "%s", out);
     s_teardown(&x);
 }
 
