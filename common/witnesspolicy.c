@@ -2,6 +2,7 @@
  * (include/witnesspolicy.h). */
 #include "witnesspolicy.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,4 +111,82 @@ witness_check(const char *note, size_t len, const witness_list_t *wl, witness_re
                 break;
     }
     return REMISS_OK;
+}
+
+/* The tree head inside the reply (size and root). */
+static bool
+s_reply_head(const Remiss__ProofReply *pr, uint64_t *size, uint8_t root[NOTE_HASH_LEN])
+{
+    Remiss__TreeHead *th;
+    bool ok;
+    if (pr->tree_head == NULL || pr->tree_head->tree_head.len > 256 ||
+        (th = remiss__tree_head__unpack(NULL, pr->tree_head->tree_head.len,
+                                        pr->tree_head->tree_head.data)) == NULL)
+        return false;
+    ok = th->root_hash.len == NOTE_HASH_LEN;
+    if (ok) {
+        *size = th->tree_size;
+        memcpy(root, th->root_hash.data, NOTE_HASH_LEN);
+    }
+    remiss__tree_head__free_unpacked(th, NULL);
+    return ok;
+}
+
+remiss_code_t
+witness_check_proof(const Remiss__ProofReply *pr, const witness_list_t *wl, witness_result_t *out,
+                    remiss_err_t *err)
+{
+    uint8_t root[NOTE_HASH_LEN];
+    uint64_t size;
+    remiss_code_t r;
+    size_t k = witness_list_quorum(wl);
+
+    memset(out, 0, sizeof *out);
+    if (pr == NULL || pr->checkpoint == NULL || pr->checkpoint[0] == '\0')
+        return remiss_err_set(err, REMISS_E_MALFORMED,
+                              "the broker sent no checkpoint with the proof");
+    if ((r = witness_check(pr->checkpoint, strlen(pr->checkpoint), wl, out)) != REMISS_OK)
+        return remiss_err_set(err, r, "the checkpoint with the proof %s",
+                              r == REMISS_E_MALFORMED ? "is malformed"
+                                                      : "carries a signature that fails");
+    if (!s_reply_head(pr, &size, root) || size != out->cp.size ||
+        memcmp(root, out->cp.root, NOTE_HASH_LEN) != 0)
+        return remiss_err_set(err, REMISS_E_MALFORMED,
+                              "the checkpoint is not the tree head the proof is against");
+    if (out->cosigned < k)
+        return remiss_err_set(err, REMISS_E_POLICY_DENIED,
+                              "the checkpoint is cosigned by %zu of %zu witnesses; the policy "
+                              "asks for %zu",
+                              out->cosigned, wl->n, k);
+    return REMISS_OK;
+}
+
+char *
+witness_result_json(const witness_list_t *wl, const witness_result_t *r)
+{
+    cJSON *o = cJSON_CreateObject(), *by = cJSON_CreateArray();
+    char *s = NULL;
+    if (o == NULL || by == NULL) {
+        cJSON_Delete(o);
+        cJSON_Delete(by);
+        return NULL;
+    }
+    cJSON_AddNumberToObject(o, "cosigned", (double)r->cosigned);
+    cJSON_AddNumberToObject(o, "witnesses", (double)wl->n);
+    cJSON_AddNumberToObject(o, "quorum", (double)witness_list_quorum(wl));
+    cJSON_AddBoolToObject(o, "satisfied", r->cosigned >= witness_list_quorum(wl));
+    cJSON_AddNumberToObject(o, "checkpoint_size", (double)r->cp.size);
+    cJSON_AddStringToObject(o, "origin", r->cp.origin);
+    for (size_t i = 0; i < wl->n; i++) {
+        cJSON *w = r->by[i] ? cJSON_CreateObject() : NULL;
+        if (w == NULL)
+            continue;
+        cJSON_AddStringToObject(w, "name", wl->w[i].key.name);
+        cJSON_AddNumberToObject(w, "time", (double)r->time[i]);
+        cJSON_AddItemToArray(by, w);
+    }
+    cJSON_AddItemToObject(o, "cosigners", by);
+    s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
 }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "note.h"
+#include "remiss.pb-c.h"
 #include "remiss_code.h"
 
 #define WLIST_MAX     16
@@ -56,5 +57,20 @@ typedef struct witness_result {
  * sign. wl may be NULL (nothing counted). */
 remiss_code_t witness_check(const char *note, size_t len, const witness_list_t *wl,
                             witness_result_t *out);
+
+/* Checks the checkpoint a proof reply carries (ProofReply.checkpoint)
+ * against the reply's tree head (same size and root; the caller has
+ * verified the tree head's broker signature) and counts wl's cosignatures.
+ * REMISS_OK when at least the quorum cosigned; REMISS_E_POLICY_DENIED when
+ * fewer did (out still says who did); REMISS_E_MALFORMED when the checkpoint
+ * is missing or is not that tree head; REMISS_E_BAD_SIGNATURE when a listed
+ * key's signature fails. err gets a sentence. */
+remiss_code_t witness_check_proof(const Remiss__ProofReply *pr, const witness_list_t *wl,
+                                  witness_result_t *out, remiss_err_t *err);
+
+/* The result as a JSON object (cJSON): {"cosigned":K,"witnesses":N,
+ * "quorum":Q,"satisfied":bool,"cosigners":[{"name":...,"time":...}],
+ * "checkpoint_size":S}. malloc'd; NULL on failure. */
+char *witness_result_json(const witness_list_t *wl, const witness_result_t *r);
 
 #endif

@@ -4,6 +4,7 @@
  * the cosigned checkpoint served with every proof. */
 #include <criterion/criterion.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "interop.h"
 #include "merkle.h"
 #include "note.h"
+#include "pki_admin.h"
 #include "witness_proc.h"
 #include "witnesspolicy.h"
 
@@ -251,6 +253,110 @@ s_rewrite(const char *db_path, uint64_t idx)
     sqlite3_close(db);
 }
 
+/* Runs a shell command; its first output line (stdout and stderr) goes to
+ * out. Returns the exit status. */
+static int
+s_run(const char *cmd, char *out, size_t cap)
+{
+    char full[2048];
+    FILE *f;
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    cr_assert_not_null(f = popen(full, "r"));
+    size_t n = fread(out, 1, cap - 1, f);
+    out[n] = '\0';
+    int status = pclose(f);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* `remiss --witnesses LIST proof ID`: exit status and output. */
+static int
+s_cli(s_world_t *x, const char *what, const uint8_t id[REMISS_ID_LEN], const char *tail, char *out,
+      size_t cap)
+{
+    char bin[256], cmd[2048], hex[33];
+    for (int i = 0; i < REMISS_ID_LEN; i++)
+        snprintf(hex + 2 * i, 3, "%02x", id[i]);
+    snprintf(
+        cmd, sizeof cmd, "%s --pki %s --as sdf-rinkeby-kista --broker %s --witnesses %s %s %s %s",
+        harness_bin("remiss", bin, sizeof bin), x->h.pki, x->h.endpoint, x->list, what, hex, tail);
+    return s_run(cmd, out, cap);
+}
+
+static int
+s_verify_evidence(s_world_t *x, const char *file, const char *list, char *out, size_t cap)
+{
+    char bin[256], cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s verify-evidence %s --ca %s/ca.crt%s%s --json",
+             harness_bin("remissctl", bin, sizeof bin), file, x->h.pki, list ? " --witnesses " : "",
+             list ? list : "");
+    return s_run(cmd, out, cap);
+}
+
+Test(witnessed, proof_json_and_evidence_checked_offline, .timeout = 120)
+{
+    s_world_t x;
+    uint8_t id[REMISS_ID_LEN];
+    static char out[65536];
+    char file[256], bad[256], cmd[1024];
+    s_setup(&x, true);
+    s_traffic(&x, 6, id);
+    s_wait_cosigned(&x, id, 2);
+    cr_assert_eq(s_cli(&x, "--json proof", id, "", out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "\"witnesses\":{\"cosigned\":2,\"witnesses\":2,\"quorum\":2,"
+                          "\"satisfied\":true"),
+              "%s", out);
+    cr_assert_eq(s_cli(&x, "proof", id, "", out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "cosigned by 2 of 2 witnesses (quorum 2): w1.test, w2.test"), "%s", out);
+    snprintf(file, sizeof file, "%s/evidence.json", x.h.dir);
+    snprintf(cmd, sizeof cmd, "> %s", file);
+    cr_assert_eq(s_cli(&x, "evidence", id, cmd, out, sizeof out), 0, "%s", out);
+    /* Offline: the broker is stopped, only the CA and the list count. */
+    remiss_close(&x.from);
+    cr_assert_eq(harness_stop_broker(&x.h), 0);
+    cr_assert_eq(s_verify_evidence(&x, file, x.list, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "\"verified\":true") && strstr(out, "\"cosigned\":2"), "%s", out);
+    /* One changed base64 character anywhere in the proof is caught. */
+    snprintf(bad, sizeof bad, "%s/bad.json", x.h.dir);
+    for (int pos = 40; pos < 400; pos += 90) {
+        FILE *f = fopen(file, "r");
+        static char text[65536];
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        fclose(f);
+        text[n] = '\0';
+        char *p = strstr(text, "\"proof_reply\":");
+        cr_assert_not_null(p);
+        p = strchr(p + 14, '"') + 1 + pos;
+        *p = *p == 'A' ? 'B' : 'A';
+        cr_assert_not_null(f = fopen(bad, "w"));
+        fputs(text, f);
+        fclose(f);
+        cr_assert_neq(s_verify_evidence(&x, bad, x.list, out, sizeof out), 0, "pos %d: %s", pos,
+                      out);
+    }
+    /* Another CA does not vouch for this broker. */
+    char other[256];
+    snprintf(other, sizeof other, "%s/otherpki", x.h.dir);
+    remiss_err_t err;
+    cr_assert_eq(pki_init(other, &err), REMISS_OK);
+    snprintf(cmd, sizeof cmd, "%s verify-evidence %s --ca %s/ca.crt",
+             harness_bin("remissctl", bad, sizeof bad), file, other);
+    cr_assert_neq(s_run(cmd, out, sizeof out), 0, "%s", out);
+    /* A list naming a witness that did not cosign, with quorum 2. */
+    FILE *f;
+    snprintf(bad, sizeof bad, "%s/strict", x.h.dir);
+    cr_assert_not_null(f = fopen(bad, "w"));
+    witness_proc_t w3;
+    witness_proc_init(&w3, x.h.dir, "w3.test");
+    fprintf(f, "%s\n%s\nquorum 2\n", x.w[0].vkey, w3.vkey);
+    fclose(f);
+    cr_assert_eq(s_verify_evidence(&x, file, bad, out, sizeof out), 1, "%s", out);
+    cr_assert(strstr(out, "E_POLICY_DENIED"), "%s", out);
+    x.h.pid = 0;
+    witness_proc_stop(&x.w[0]);
+    witness_proc_stop(&x.w[1]);
+    harness_stop(&x.h);
+}
+
 Test(witnessed, a_rewritten_log_is_refused_and_fails_the_client_policy, .timeout = 120)
 {
     s_world_t x;
@@ -272,6 +378,9 @@ Test(witnessed, a_rewritten_log_is_refused_and_fails_the_client_policy, .timeout
     size_t k = witness_list_quorum(&x.policy);
     cr_assert_eq(k, 2);
     cr_assert_lt(s_cosigned(&x, id, &size), k, "the client policy must fail");
+    static char out[65536];
+    cr_assert_eq(s_cli(&x, "proof", id, "", out, sizeof out), 1, "%s", out);
+    cr_assert(strstr(out, "E_POLICY_DENIED") && strstr(out, "cosigned by 0 of 2"), "%s", out);
     /* Both witnesses said no (422 bad proof or 409 conflict) and kept the
      * honest checkpoint. */
     for (int i = 0; i < 2; i++) {
