@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential pkg-config libzmq3-dev libssl-dev libprotobuf-c-dev
 protobuf-c-compiler libcriterion-dev libsqlite3-dev libcjson-dev libinih-dev
 libmicrohttpd-dev sqlite3 openssl clang libclang-rt-14-dev curl groff-base
-libcurl4-openssl-dev golang-go golang-golang-x-mod-dev"
+libcurl4-openssl-dev golang-go golang-golang-x-mod-dev jq xxd"
 if [ "${1:-build}" = bench ]; then
     PKGS="$PKGS mosquitto libmosquitto-dev rabbitmq-server librabbitmq-dev"
 fi

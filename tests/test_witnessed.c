@@ -297,7 +297,7 @@ Test(witnessed, proof_json_and_evidence_checked_offline, .timeout = 120)
     s_world_t x;
     uint8_t id[REMISS_ID_LEN];
     static char out[65536];
-    char file[256], bad[256], cmd[1024];
+    char file[256], bad[256], cmd[4096];
     s_setup(&x, true);
     s_traffic(&x, 6, id);
     s_wait_cosigned(&x, id, 2);
@@ -315,6 +315,11 @@ Test(witnessed, proof_json_and_evidence_checked_offline, .timeout = 120)
     cr_assert_eq(harness_stop_broker(&x.h), 0);
     cr_assert_eq(s_verify_evidence(&x, file, x.list, out, sizeof out), 0, "%s", out);
     cr_assert(strstr(out, "\"verified\":true") && strstr(out, "\"cosigned\":2"), "%s", out);
+    /* By hand, with openssl, jq and sha256sum only (README.md). */
+    snprintf(cmd, sizeof cmd, "scripts/check-evidence.sh %s %s/ca.crt '%s' '%s'", file, x.h.pki,
+             x.w[0].vkey, x.w[1].vkey);
+    cr_assert_eq(s_run(cmd, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "ok: cosigned by w2.test"), "%s", out);
     /* One changed base64 character anywhere in the proof is caught. */
     snprintf(bad, sizeof bad, "%s/bad.json", x.h.dir);
     for (int pos = 40; pos < 400; pos += 90) {
@@ -333,6 +338,13 @@ Test(witnessed, proof_json_and_evidence_checked_offline, .timeout = 120)
         cr_assert_neq(s_verify_evidence(&x, bad, x.list, out, sizeof out), 0, "pos %d: %s", pos,
                       out);
     }
+    /* And by hand: a changed inclusion path hash. */
+    snprintf(cmd, sizeof cmd,
+             "jq '.inclusion_path[0] |= (.[0:63] + (if .[63:64] == \"0\" then \"1\" else \"0\" end))' "
+             "%s > %s.path && scripts/check-evidence.sh %s.path %s/ca.crt",
+             file, bad, bad, x.h.pki);
+    cr_assert_neq(s_run(cmd, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "FAILED: inclusion path"), "%s", out);
     /* Another CA does not vouch for this broker. */
     char other[256];
     snprintf(other, sizeof other, "%s/otherpki", x.h.dir);
