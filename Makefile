@@ -38,6 +38,7 @@ LIB_SRC    := $(wildcard common/*.c) clients/libremiss.c
 BROKER_SRC := $(filter-out broker/main.c,$(wildcard broker/*.c))
 CTL_SRC    := $(wildcard clients/ctl_*.c)
 GW_SRC     := $(wildcard clients/gw_*.c)
+WIT_SRC    := $(wildcard clients/wit_*.c)
 TEST_SRC   := $(wildcard tests/test_*.c)
 TESTLIB_SRC:= $(wildcard tests/helpers/*.c)
 
@@ -45,6 +46,7 @@ LIB_OBJ    := $(O)/gen/remiss.pb-c.o $(LIB_SRC:%.c=$(O)/%.o)
 BROKER_OBJ := $(BROKER_SRC:%.c=$(O)/%.o)
 CTL_OBJ    := $(CTL_SRC:%.c=$(O)/%.o)
 GW_OBJ     := $(GW_SRC:%.c=$(O)/%.o)
+WIT_OBJ    := $(WIT_SRC:%.c=$(O)/%.o)
 TESTLIB_OBJ:= $(TESTLIB_SRC:%.c=$(O)/%.o)
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(O)/tests/%)
 
@@ -55,7 +57,7 @@ else
 BIN        := bin
 LIBDIR     := lib
 endif
-PROGS      := $(BIN)/remissd $(BIN)/remiss $(BIN)/remissctl $(BIN)/remiss-gateway
+PROGS      := $(BIN)/remissd $(BIN)/remiss $(BIN)/remissctl $(BIN)/remiss-gateway $(BIN)/remiss-witness
 
 .PHONY: all deps test check run demo bench fuzz clean install valgrind format tests openapi-lint vectors deb
 all: deps-quiet $(PROGS) $(LIBDIR)/libremiss.a $(LIBDIR)/libremiss.so
@@ -102,6 +104,11 @@ $(BIN)/remiss-gateway: $(O)/clients/gateway.o $(GW_OBJ) $(LIB_OBJ)
 	@$(if $(Q),echo '  LD    $@')
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+$(BIN)/remiss-witness: $(O)/clients/witness.o $(WIT_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  LD    $@')
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 $(LIBDIR)/libremiss.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -111,7 +118,7 @@ $(LIBDIR)/libremiss.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -Wl,-soname,libremiss.so.1 $^ $(LDLIBS) -o $@
 
 # ---------------------------------------------------------------- tests
-$(O)/tests/%: $(O)/tests/%.o $(TESTLIB_OBJ) $(CTL_OBJ) $(GW_OBJ) $(BROKER_OBJ) $(LIB_OBJ)
+$(O)/tests/%: $(O)/tests/%.o $(TESTLIB_OBJ) $(CTL_OBJ) $(GW_OBJ) $(WIT_OBJ) $(BROKER_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LD    $@')
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@

@@ -44,6 +44,10 @@ static const s_opt_t s_opts[] = {
     S_INT_OPT("max-queue", max_queue, 1, 1000000000, "queued messages per recipient [100000]"),
     S_INT_OPT("sth-interval", sth_interval_s, 1, 86400, "sign a tree head at least every [10] s"),
     S_INT_OPT("sth-every", sth_every, 1, 100000000, "... and every [1000] entries"),
+    S_STR_OPT("audit-origin", audit_origin,
+              "checkpoint origin of the audit log [remiss.invalid/audit]"),
+    S_STR_OPT("witnesses", witnesses, "witness list file, one \"VKEY URL\" a line [none]"),
+    S_INT_OPT("witness-quorum", witness_quorum, 0, 64, "cosignatures wanted, 0 = all [0]"),
     S_BOOL_OPT("audit", audit, "audit log on [yes]; off only for benchmarks"),
     S_BOOL_OPT("verbose", verbose, "log every message event [no]"),
 };
@@ -68,6 +72,7 @@ config_defaults(broker_config_t *cfg)
     cfg->sth_interval_s = 10;
     cfg->sth_every = 1000;
     cfg->audit = true;
+    strcpy(cfg->audit_origin, "remiss.invalid/audit");
 }
 
 static const s_opt_t *

@@ -30,6 +30,9 @@ struct metrics {
     _Atomic uint64_t refused[S_NCODES];   /* by reason code */
     _Atomic uint64_t connected, audit_size;
     _Atomic bool store_ok, policy_ok;
+    /* witnesses (broker/witnesses.c): configured, quorum, cosigners of the
+     * latest checkpoint, its size, failed submissions */
+    _Atomic uint64_t wit_n, wit_k, wit_cosigned, wit_size, wit_failures;
     s_hist_t commit, verify;
     pthread_mutex_t lock;                 /* guards the queue gauges */
     char queue_names[S_MAX_QUEUES][64];
@@ -108,6 +111,17 @@ s_render(metrics_t *m, s_buf_t *b)
               atomic_load(&m->connected), true);
     s_counter(b, "remiss_audit_tree_size", "Entries in the audit log.",
               atomic_load(&m->audit_size), true);
+    s_counter(b, "remiss_witnesses_configured", "Witnesses the broker submits checkpoints to.",
+              atomic_load(&m->wit_n), true);
+    s_counter(b, "remiss_witnesses_quorum", "Cosignatures the witness policy asks for.",
+              atomic_load(&m->wit_k), true);
+    s_counter(b, "remiss_checkpoint_cosignatures", "Witnesses that cosigned the latest checkpoint.",
+              atomic_load(&m->wit_cosigned), true);
+    s_counter(b, "remiss_checkpoint_size", "Tree size of the latest checkpoint.",
+              atomic_load(&m->wit_size), true);
+    s_counter(b, "remiss_witness_failures_total",
+              "Checkpoint submissions a witness refused or did not answer.",
+              atomic_load(&m->wit_failures), false);
     s_printf(b, "# HELP remiss_queue_depth Queued and in-flight messages per recipient.\n"
                 "# TYPE remiss_queue_depth gauge\n");
     pthread_mutex_lock(&m->lock);
@@ -141,8 +155,11 @@ s_answer(void *cls, struct MHD_Connection *conn, const char *url, const char *me
         bool store = atomic_load(&m->store_ok), policy = atomic_load(&m->policy_ok);
         if (!store || !policy)
             status = MHD_HTTP_SERVICE_UNAVAILABLE;
-        s_printf(&b, "%s store=%s policy=%s\n", store && policy ? "ok" : "unhealthy",
-                 store ? "writable" : "failing", policy ? "loaded" : "missing");
+        s_printf(&b, "%s store=%s policy=%s witnesses=%llu/%llu quorum=%llu\n",
+                 store && policy ? "ok" : "unhealthy", store ? "writable" : "failing",
+                 policy ? "loaded" : "missing", (unsigned long long)atomic_load(&m->wit_cosigned),
+                 (unsigned long long)atomic_load(&m->wit_n),
+                 (unsigned long long)atomic_load(&m->wit_k));
     } else {
         status = MHD_HTTP_NOT_FOUND;
         s_printf(&b, "not found: try /metrics or /healthz\n");
@@ -312,4 +329,23 @@ metrics_set_queues(metrics_t *self, const char *const *recipients, const uint64_
         self->queue_depths[self->nqueues++] = depths[i];
     }
     pthread_mutex_unlock(&self->lock);
+}
+
+void
+metrics_set_witnesses(metrics_t *self, uint64_t configured, uint64_t quorum, uint64_t cosigned,
+                      uint64_t size)
+{
+    if (!self)
+        return;
+    atomic_store(&self->wit_n, configured);
+    atomic_store(&self->wit_k, quorum);
+    atomic_store(&self->wit_cosigned, cosigned);
+    atomic_store(&self->wit_size, size);
+}
+
+void
+metrics_witness_failed(metrics_t *self)
+{
+    if (self)
+        atomic_fetch_add(&self->wit_failures, 1);
 }

@@ -22,6 +22,7 @@
 #include "remiss.pb-c.h"
 #include "store.h"
 #include "utf8.h"
+#include "witnesses.h"
 
 #define S_BATCH        256   /* frames read per poll cycle (one transaction) */
 #define S_RID_MAX      256   /* ZeroMQ routing ids are at most 255 bytes */
@@ -81,6 +82,7 @@ struct server {
     intake_t *intake;             /* policy and consent decisions */
     audit_t *audit;               /* tamper-evident log, NULL when switched off */
     metrics_t *metrics;           /* /metrics and /healthz, NULL when off */
+    witnesses_t *witnesses;       /* C2SP checkpoints and witnesses, NULL without audit */
     int64_t next_gauges;          /* ms: queue depth and connection gauges */
     int64_t auth_log_sec;         /* second of the current auth log allowance */
     unsigned auth_logged;         /* auth refusals logged in that second */
@@ -1033,6 +1035,8 @@ s_on_proof(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
     if (r != REMISS_OK) {
         pr.code = (Remiss__ReasonCode)r;
         pr.sentence = err.text;
+    } else {
+        witnesses_attach(self->witnesses, &pr);
     }
     bf.request_id = q->request_id;
     bf.kind_case = REMISS__BROKER_FRAME__KIND_PROOF;
@@ -1042,6 +1046,7 @@ s_on_proof(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
         self->nreplies--;
     else if (rep)
         rep->durable = true; /* a signed head must never cover entries a crash could undo */
+    witnesses_detach(&pr);
     if (r == REMISS_OK)
         audit_proof_clear(&pr);
 }
@@ -1448,6 +1453,10 @@ server_new(const broker_config_t *cfg, remiss_err_t *err)
         server_destroy(&self);
         return NULL;
     }
+    if (self->audit && !(self->witnesses = witnesses_start(cfg, self->metrics, err))) {
+        server_destroy(&self);
+        return NULL;
+    }
     int64_t now = log_now_ms();
     self->next_reload = now + cfg->crl_check_s * 1000;
     self->next_scan = now;
@@ -1462,6 +1471,7 @@ server_destroy(server_t **self_p)
     if (!self_p || !*self_p)
         return;
     server_t *self = *self_p;
+    witnesses_stop(&self->witnesses);
     metrics_stop(&self->metrics);
     if (self->router)
         zmq_close(self->router);

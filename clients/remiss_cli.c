@@ -5,11 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "evidence.h"
 #include "msgjson.h"
 #include "remiss.h"
+#include "witnesspolicy.h"
 
 typedef struct s_args {
     const char *pki, *as, *broker, *state;
+    const char *witnesses; /* proof: witness list whose quorum must cosign */
     bool json;
     int wait_s;     /* recv: seconds to wait */
     int max;        /* recv: messages at most, 0 = all that arrive */
@@ -333,6 +336,9 @@ s_cmd_proof(s_args_t *a)
     if (r != REMISS_OK)
         return s_fail(&err);
     /* remiss_proof verified the signed tree head and the inclusion path. */
+    char *wj = NULL;
+    if (a->witnesses && (r = evidence_proof_witnesses(pr, a->witnesses, &wj, &err)) != REMISS_OK)
+        s_fail(&err);
     Remiss__TreeHead *th = pr->tree_head ? remiss__tree_head__unpack(
                                                NULL, pr->tree_head->tree_head.len,
                                                pr->tree_head->tree_head.data)
@@ -342,17 +348,47 @@ s_cmd_proof(s_args_t *a)
         snprintf(root + 2 * i, 3, "%02x", th->root_hash.data[i]);
     if (a->json)
         printf("{\"message_id\":\"%s\",\"audit_index\":%llu,\"tree_size\":%llu,"
-               "\"root_hash\":\"%s\",\"path_length\":%zu,\"verified\":true}\n",
+               "\"root_hash\":\"%s\",\"path_length\":%zu,\"verified\":true%s%s}\n",
                a->argv[0], (unsigned long long)pr->leaf_index,
-               (unsigned long long)(th ? th->tree_size : 0), root, pr->n_inclusion_path);
+               (unsigned long long)(th ? th->tree_size : 0), root, pr->n_inclusion_path,
+               wj ? ",\"witnesses\":" : "", wj ? wj : "");
     else
         printf("message %s is entry %llu of the audit log; the broker-signed tree head of size "
                "%llu (root %s) includes it (%zu hashes), verified with the broker certificate\n",
                a->argv[0], (unsigned long long)pr->leaf_index,
                (unsigned long long)(th ? th->tree_size : 0), root, pr->n_inclusion_path);
+    if (wj && !a->json)
+        evidence_print_witnesses(wj, stdout);
+    free(wj);
     remiss__tree_head__free_unpacked(th, NULL);
     remiss__proof_reply__free_unpacked(pr, NULL);
-    return 0;
+    return r == REMISS_OK ? 0 : 1;
+}
+
+/* remiss evidence: the proof, cosigned checkpoint and broker certificate
+ * as one file (common/evidence.c) for verify-evidence or a court. */
+static int
+s_cmd_evidence(s_args_t *a)
+{
+    remiss_err_t err;
+    uint8_t id[REMISS_ID_LEN];
+    Remiss__ProofReply *pr = NULL;
+    char cert[4200], *out = NULL;
+    if (a->argc != 1 || !remiss_id_from_hex(a->argv[0], id))
+        return s_usage_error("evidence MESSAGE_ID (32 hex digits)");
+    remiss_client_t *c = s_connect(a, &err);
+    if (!c)
+        return s_fail(&err);
+    remiss_code_t r = remiss_proof(c, id, 0, &pr, &err);
+    remiss_close(&c);
+    snprintf(cert, sizeof cert, "%s/broker.crt", a->pki);
+    if (r == REMISS_OK && (out = evidence_build(id, pr, cert, &err)) == NULL)
+        r = err.code;
+    if (r == REMISS_OK)
+        printf("%s\n", out);
+    free(out);
+    remiss__proof_reply__free_unpacked(pr, NULL);
+    return r == REMISS_OK ? 0 : s_fail(&err);
 }
 
 typedef int (*s_cmd_fn)(s_args_t *);
@@ -372,6 +408,7 @@ static const struct {
     {"consent", s_cmd_consent, "consent grant FILE.json | consent revoke CONSENT_ID [REASON]\n"
                                "                        register or withdraw a person's consent"},
     {"proof", s_cmd_proof, "proof MESSAGE_ID      prove from the audit log that the broker recorded the message"},
+    {"evidence", s_cmd_evidence, "evidence MESSAGE_ID   write the proof, cosigned checkpoint and broker certificate as one file"},
 };
 
 static void
@@ -386,6 +423,7 @@ s_usage(FILE *out)
             "  --as PARTY         this party's id\n"
             "  --broker ENDPOINT  e.g. tcp://127.0.0.1:7400 (or $REMISS_BROKER)\n"
             "  --state FILE       remembers acknowledged ids [DIR/parties/PARTY.seen]\n"
+            "  --witnesses FILE   proof: witness list; fail unless its quorum cosigned\n"
             "  --json             machine-readable output\n\ncommands:\n");
     for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++)
         fprintf(out, "  %s\n", s_cmds[i].help);
@@ -418,6 +456,8 @@ main(int argc, char **argv)
             a.wait_s = atoi(argv[++i]);
         else if (!strcmp(o, "--max") && has)
             a.max = atoi(argv[++i]);
+        else if (!strcmp(o, "--witnesses") && has)
+            a.witnesses = argv[++i];
         else if (!strcmp(o, "--json"))
             a.json = true;
         else if (!strcmp(o, "--ack"))

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ctl_audit.h"
+#include "ctl_evidence.h"
 #include "ctl_store.h"
 #include "pki_admin.h"
 #include "remiss_code.h"
@@ -120,6 +121,9 @@ static const struct {
      "                               the log as JSON lines (pseudonyms, never personnummer)\n"
      "  audit proof DB INDEX --pki DIR\n"
      "                               inclusion proof of one entry, verified"},
+    {"verify-evidence", NULL, ctl_verify_evidence_main,
+     "verify-evidence FILE --ca CA.crt [--witnesses FILE] [--json]\n"
+     "                               check a `remiss evidence` file offline"},
     {"consent", NULL, s_consent,
      "consent list --db DB --pki DIR --subject PNR [--json]\n"
      "                               consents registered for a person"},

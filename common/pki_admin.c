@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "note.h"
+
 #define S_CA_DAYS  3650
 #define S_CRL_DAYS 365 /* a stale CRL fails every verification: re-sign before then */
 #define S_SKEW     300 /* notBefore this many seconds back, for clock skew */
@@ -267,6 +269,16 @@ s_mkdir_p(const char *dir)
     return mkdir(path, 0755) == 0 || errno == EEXIST;
 }
 
+/* The broker's Ed25519 key for C2SP checkpoints (broker/witnesses.c). */
+static remiss_code_t
+s_make_logkey(const char *dir, remiss_err_t *err)
+{
+    char path[4096];
+    if (!pki_path(path, sizeof path, dir, "broker.logkey"))
+        return remiss_err_set(err, REMISS_E_CONFIG, "path too long under %s", dir);
+    return note_key_generate(path, err);
+}
+
 remiss_code_t
 pki_init(const char *dir, remiss_err_t *err)
 {
@@ -315,6 +327,7 @@ pki_init(const char *dir, remiss_err_t *err)
         (r = s_write_pem(dir, "broker.key", s_pem_key, broker_key, true, err)) != REMISS_OK ||
         (r = s_write_pem(dir, "broker.crt", s_pem_cert, broker, false, err)) != REMISS_OK ||
         (r = s_write_file(dir, "broker.secret", secret_hex, 65, true, err)) != REMISS_OK ||
+        (r = s_make_logkey(dir, err)) != REMISS_OK ||
         (r = s_write_crl(dir, ca, ca_key, NULL, err)) != REMISS_OK)
         goto out;
     r = REMISS_OK;

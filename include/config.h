@@ -33,6 +33,9 @@ typedef struct broker_config {
     int64_t max_queue;               /* queued messages per recipient */
     int64_t sth_interval_s;          /* sign a tree head at least this often */
     int64_t sth_every;               /* ... and after this many entries */
+    char audit_origin[256];          /* checkpoint origin, e.g. remiss.stockholm.se/audit */
+    char witnesses[CONFIG_PATH_MAX]; /* witness list file ("" = none) */
+    int64_t witness_quorum;          /* cosignatures asked for (0 = all listed) */
     bool audit;                      /* audit log on (off only for benchmarks) */
     bool verbose;                    /* log every message event */
 } broker_config_t;

@@ -32,6 +32,13 @@ void metrics_verify_seconds(metrics_t *self, double seconds);
 void metrics_set_connected(metrics_t *self, uint64_t parties);
 void metrics_set_audit_size(metrics_t *self, uint64_t size);
 void metrics_set_health(metrics_t *self, bool store_ok, bool policy_ok);
+/* Witnesses (any thread): configured, the quorum asked for, how many
+ * cosigned the latest checkpoint and its size; one failed submission. A
+ * witness that is down does not make the broker unhealthy: /healthz shows
+ * "witnesses=COSIGNED/CONFIGURED quorum=K" and monitoring alerts on it. */
+void metrics_set_witnesses(metrics_t *self, uint64_t configured, uint64_t quorum, uint64_t cosigned,
+                           uint64_t size);
+void metrics_witness_failed(metrics_t *self);
 
 /* Replaces the queue-depth gauges: n recipients with their depths. */
 void metrics_set_queues(metrics_t *self, const char *const *recipients, const uint64_t *depths,

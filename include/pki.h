@@ -12,6 +12,8 @@
  *     broker.crt, broker.key    broker certificate and signing key
  *     broker.curve              broker CURVE secret key (Z85)
  *     broker.secret             broker HMAC key for audit pseudonyms (hex)
+ *     broker.logkey             broker Ed25519 key for C2SP checkpoints (PEM)
+ *     broker.vkey               its public vkey, written by remissd at start
  *     parties/ID.crt            a party's certificate
  *     parties/ID.key            its signing key (only at that party)
  *     parties/ID.curve          its CURVE secret key (only at that party)

@@ -67,6 +67,7 @@ put() {
 put 0755 "$BIN_DIR/remissd" "$sbindir/remissd"
 put 0755 "$BIN_DIR/remiss" "$bindir/remiss"
 put 0755 "$BIN_DIR/remissctl" "$bindir/remissctl"
+[ -f "$BIN_DIR/remiss-witness" ] && put 0755 "$BIN_DIR/remiss-witness" "$bindir/remiss-witness"
 
 # The client library: the real file carries the soname, the .so link is for
 # linking with -lremiss.
@@ -118,6 +119,8 @@ unit=$(mktemp)
 trap 'rm -f "$pc" "$unit"' EXIT
 sed -e "s|^ExecStart=/usr/local/sbin/remissd |ExecStart=$sbindir/remissd |" config/remissd.service >"$unit"
 put 0644 "$unit" "$unitdir/remissd.service"
+sed -e "s|^ExecStart=/usr/local/bin/remiss-witness |ExecStart=$bindir/remiss-witness |" config/remiss-witness.service >"$unit"
+put 0644 "$unit" "$unitdir/remiss-witness.service"
 put 0644 config/remiss.sysusers "$sysusersdir/remiss.conf"
 
 if [ -z "$D" ]; then
