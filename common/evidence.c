@@ -49,9 +49,13 @@ static char *
 s_read_text(const char *path, size_t max)
 {
     FILE *f = fopen(path, "r");
-    char *buf = f ? calloc(1, max + 1) : NULL;
-    if (buf)
-        fread(buf, 1, max, f);
+    char *buf = f ? calloc(1, max + 2) : NULL;
+    /* A file longer than max, or one that cannot be read to its end, is
+     * refused rather than cut short. */
+    if (buf && (fread(buf, 1, max + 1, f) > max || ferror(f))) {
+        free(buf);
+        buf = NULL;
+    }
     if (f)
         fclose(f);
     return buf;

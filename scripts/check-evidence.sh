@@ -73,8 +73,11 @@ echo "ok: checkpoint $(sed -n 1p "$t/cp") is the signed tree head"
 sed -n '1,/^$/p' "$t/cp" | sed '$d' >"$t/text"
 for vk in "$@"; do
     name=${vk%%+*}
+    # NAME+ID+KEY: the key's base64 may itself hold '+', so strip two fields.
+    key=${vk#*+}
+    key=${key#*+}
     printf '302a300506032b6570032100%s' \
-        "$(printf '%s' "${vk##*+}" | base64 -d | xxd -p -c 64 | cut -c3-)" | xxd -r -p >"$t/w.der"
+        "$(printf '%s' "$key" | base64 -d | xxd -p -c 64 | cut -c3-)" | xxd -r -p >"$t/w.der"
     openssl pkey -pubin -inform DER -in "$t/w.der" -out "$t/w.pem" 2>/dev/null || fail "vkey $name"
     sig=$(grep "^— $name " "$t/cp" | head -n 1 | cut -d' ' -f3)
     [ -n "$sig" ] || fail "no cosignature by $name"

@@ -50,6 +50,7 @@ confdir=/etc/remiss
 D=$DESTDIR
 
 for f in "$BIN_DIR/remissd" "$BIN_DIR/remiss" "$BIN_DIR/remissctl" \
+    "$BIN_DIR/remiss-gateway" "$BIN_DIR/remiss-witness" \
     "$LIB_DIR/libremiss.a" "$LIB_DIR/libremiss.so" "$GEN_DIR/remiss.pb-c.h"; do
     if [ ! -f "$f" ]; then
         echo "error: E_USAGE: $f is missing; run make first" >&2
@@ -67,7 +68,8 @@ put() {
 put 0755 "$BIN_DIR/remissd" "$sbindir/remissd"
 put 0755 "$BIN_DIR/remiss" "$bindir/remiss"
 put 0755 "$BIN_DIR/remissctl" "$bindir/remissctl"
-[ -f "$BIN_DIR/remiss-witness" ] && put 0755 "$BIN_DIR/remiss-witness" "$bindir/remiss-witness"
+put 0755 "$BIN_DIR/remiss-gateway" "$sbindir/remiss-gateway"
+put 0755 "$BIN_DIR/remiss-witness" "$bindir/remiss-witness"
 
 # The client library: the real file carries the soname, the .so link is for
 # linking with -lremiss.
@@ -105,7 +107,7 @@ done
 put 0644 proto/remiss.proto "$datadir/remiss.proto"
 
 # Example configuration: never overwrites what the operator has.
-for c in remissd.conf stockholm.policy; do
+for c in remissd.conf stockholm.policy remiss-gateway.conf; do
     if [ -e "$D$confdir/$c" ]; then
         echo "  KEEP    $D$confdir/$c (exists; the example is $datadir/$c)"
     else
@@ -121,6 +123,9 @@ sed -e "s|^ExecStart=/usr/local/sbin/remissd |ExecStart=$sbindir/remissd |" conf
 put 0644 "$unit" "$unitdir/remissd.service"
 sed -e "s|^ExecStart=/usr/local/bin/remiss-witness |ExecStart=$bindir/remiss-witness |" config/remiss-witness.service >"$unit"
 put 0644 "$unit" "$unitdir/remiss-witness.service"
+sed -e "s|^ExecStart=/usr/local/sbin/remiss-gateway |ExecStart=$sbindir/remiss-gateway |" config/remiss-gateway.service >"$unit"
+put 0644 "$unit" "$unitdir/remiss-gateway.service"
+put 0644 config/remiss-witness.conf "$datadir/remiss-witness.conf"
 put 0644 config/remiss.sysusers "$sysusersdir/remiss.conf"
 
 if [ -z "$D" ]; then

@@ -321,10 +321,13 @@ Test(gateway, push_mode_posts_with_hmac_retries_and_acks_after_2xx)
 {
     char id[33], extra[512], secret_path[300], want[72];
     static s_target_t t = {.lock = PTHREAD_MUTEX_INITIALIZER};
-    int port = s_a.port + 7;
-    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)port, NULL,
-                                            NULL, s_target_answer, &t, MHD_OPTION_END);
+    /* Port 0: the kernel picks a free one (a fixed offset collided under load). */
+    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
+                                            s_target_answer, &t, MHD_OPTION_END);
     cr_assert_not_null(d);
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    cr_assert_not_null(di);
+    int port = di->port;
     snprintf(secret_path, sizeof secret_path, "%s/push.secret", s_h.dir);
     FILE *f = fopen(secret_path, "w");
     fputs("push-secret-0123456789\n", f);

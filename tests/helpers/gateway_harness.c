@@ -37,8 +37,9 @@ s_log_has(const gwh_t *g, const char *needle)
     return found;
 }
 
-static void
-s_spawn(gwh_t *g)
+/* Starts the gateway; false if it exited at start (its port taken, say). */
+static bool
+s_try_spawn(gwh_t *g)
 {
     char bin[256];
     const char *argv[] = {harness_bin("remiss-gateway", bin, sizeof bin), "--config", g->conf,
@@ -59,16 +60,24 @@ s_spawn(gwh_t *g)
     g->pid = pid;
     for (int i = 0; i < 400; i++) {
         if (s_log_has(g, "event=gateway.start"))
-            return;
+            return true;
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
             g->pid = 0;
-            cr_assert_fail("remiss-gateway exited at start (see %s)", g->log);
+            return false;
         }
         struct timespec ts = {0, 50000000};
         nanosleep(&ts, NULL);
     }
     cr_assert_fail("remiss-gateway did not start (see %s)", g->log);
+    return false;
+}
+
+static void
+s_spawn(gwh_t *g)
+{
+    if (!s_try_spawn(g))
+        cr_assert_fail("remiss-gateway exited at start (see %s)", g->log);
 }
 
 void
@@ -82,16 +91,21 @@ gwh_start(gwh_t *g, harness_t *h, const char *party, const char *extra)
     snprintf(g->log, sizeof g->log, "%s/gateway.log", g->dir);
     snprintf(path, sizeof path, "%s/token", g->dir);
     s_write(path, GWH_TOKEN "\n", 0600);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    g->port = 20000 + (int)((ts.tv_nsec / 1000 + getpid() * 31) % 40000);
-    snprintf(g->url, sizeof g->url, "http://127.0.0.1:%d", g->port);
-    snprintf(conf, sizeof conf,
-             "[remiss-gateway]\npki = %s\nparty = %s\nbroker = %s\nstate = %s/state\n"
-             "listen = 127.0.0.1:%d\ntoken_file = %s\ntimeout_ms = 5000\nlease = 2\n%s",
-             h->pki, party, h->endpoint, g->dir, g->port, path, extra ? extra : "");
-    s_write(g->conf, conf, 0600);
-    s_spawn(g);
+    /* A random high port, tried again if the gateway cannot start on it. */
+    for (int attempt = 0; attempt < 20; attempt++) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        g->port = 20000 + (int)((ts.tv_nsec / 1000 + getpid() * 31 + attempt * 7919) % 40000);
+        snprintf(g->url, sizeof g->url, "http://127.0.0.1:%d", g->port);
+        snprintf(conf, sizeof conf,
+                 "[remiss-gateway]\npki = %s\nparty = %s\nbroker = %s\nstate = %s/state\n"
+                 "listen = 127.0.0.1:%d\ntoken_file = %s\ntimeout_ms = 5000\nlease = 2\n%s",
+                 h->pki, party, h->endpoint, g->dir, g->port, path, extra ? extra : "");
+        s_write(g->conf, conf, 0600);
+        if (s_try_spawn(g))
+            return;
+    }
+    cr_assert_fail("remiss-gateway exited at start 20 times (see %s)", g->log);
 }
 
 void
