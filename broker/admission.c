@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "category.h"
+#include "msgtype.h"
 #include "log.h"
 #include "pki.h"
 #include "receipts.h"

@@ -4,7 +4,7 @@
  * perfect-subtree nodes of their Merkle tree (written once, when they come
  * into existence, so any proof is O(log n) reads) and the signed tree heads.
  * This module owns their format; common/merkle.c does the tree arithmetic
- * and common/auditverify.c the offline checks a party can run too.
+ * and common/audit_verify.c the offline checks a party can run too.
  *
  * audit_append is on the broker's hot path (one or more entries for every
  * message), so it allocates nothing: entries are packed into a buffer inside

@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "auditverify.h"
+#include "audit_verify.h"
 #include "category.h"
 #include "pseudonym.h"
 #include "remiss.pb-c.h"
@@ -107,7 +107,7 @@ void audit_proof_clear(Remiss__ProofReply *reply);
 remiss_code_t audit_proof_stored(store_t *store, uint64_t index, uint64_t consistency_from,
                                  Remiss__ProofReply *out, remiss_err_t *err);
 
-/* audit_verify_proof, the offline verifier, is declared in auditverify.h
+/* audit_verify_proof, the offline verifier, is declared in audit_verify.h
  * (common/, so that libremiss can link it without broker code). */
 
 /* Recomputes the whole log in store: every entry's index, every tree head's
