@@ -196,6 +196,8 @@ s_on_frame(void *ctx, const uint8_t *rid, size_t rid_len, const char *user, cons
     Remiss__ClientFrame *cf = remiss__client_frame__unpack(NULL, len, data);
     cr_assert_not_null(cf);
     q.request_id = cf->request_id;
+    memcpy(f->rid, rid, rid_len);
+    f->rid_len = rid_len;
     if (cf->kind_case == REMISS__CLIENT_FRAME__KIND_SUBMIT) {
         cycle_need_durable(f->cycle);
         admission_on_submit(f->admission, &q, cf);
@@ -224,17 +226,24 @@ bfix_cycle(bfix_t *f)
 {
     remiss_err_t err;
     remiss_code_t c = REMISS_OK;
-    int64_t now = log_now_ms();
-    delivery_pump_dirty(f->delivery, now);
-    if (cycle_must_commit(f->cycle, now, false)) {
+    if (cycle_must_commit(f->cycle, log_now_ms(), false)) {
+        /* As server.c: what just became durable goes out first, in the
+         * next transaction; the receipts follow. */
         c = cycle_commit(f->cycle);
-        cycle_flush(f->cycle, c == REMISS_OK);
-    } else {
-        cycle_flush(f->cycle, true);
+        if (c == REMISS_OK && delivery_has_dirty(f->delivery) &&
+            cycle_begin(f->cycle, log_now_ms(), &err) == REMISS_OK)
+            delivery_pump_dirty(f->delivery, cycle_since(f->cycle));
     }
+    cycle_flush(f->cycle, c == REMISS_OK);
     if (!cycle_is_open(f->cycle))
         cr_assert_eq(cycle_begin(f->cycle, log_now_ms(), &err), REMISS_OK, "%s", err.text);
     return c;
+}
+
+void
+bfix_pump(bfix_t *f)
+{
+    delivery_pump_dirty(f->delivery, log_now_ms());
 }
 
 Remiss__BrokerFrame *

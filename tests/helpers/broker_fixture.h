@@ -28,7 +28,9 @@ typedef struct bfix {
     cycle_t *cycle; /* its transaction is open between calls */
     delivery_t *delivery;
     admission_t *admission;
-    void *zctx; /* the peers' context */
+    void *zctx;                  /* the peers' context */
+    uint8_t rid[BROKER_RID_MAX]; /* routing id of the last request's peer */
+    size_t rid_len;
 } bfix_t;
 
 /* Makes the PKI with the "id:role" parties (NULL-terminated) and opens
@@ -52,10 +54,12 @@ uint8_t *bfix_ack(const uint8_t id[16], bool refuse, size_t *len);
  * handshake on the way). */
 void bfix_request(bfix_t *f, void *peer, const uint8_t *frame, size_t len);
 
-/* Ends the cycle as the loop does (commit if a reply needs it, flush) and
- * opens the next transaction. Returns the commit's code (REMISS_OK also
- * when no commit was due). */
+/* Ends the cycle as the loop does (commit if a reply needs it, then
+ * deliver what became durable, flush) and opens the next transaction.
+ * Returns the commit's code (REMISS_OK also when no commit was due). */
 remiss_code_t bfix_cycle(bfix_t *f);
+/* Delivers what is due for the marked recipients (the start of a cycle). */
+void bfix_pump(bfix_t *f);
 
 /* The next BrokerFrame at peer (asserts one arrives within 5 s); free with
  * remiss__broker_frame__free_unpacked. NULL if none within timeout_ms when
