@@ -126,7 +126,7 @@ bfix_submit(bfix_t *f, const char *party, Remiss__Envelope *env, uint64_t reques
 {
     char path[256];
     remiss_err_t err;
-    static uint8_t id[16];
+    uint8_t id[16];
     uint8_t sig[PKI_SIG_MAX];
     size_t siglen = sizeof sig;
     snprintf(path, sizeof path, "%s/parties/%s.key", f->pki, party);
