@@ -23,6 +23,7 @@
 #include "category.h"
 #include "pki.h"
 #include "pnr.h"
+#include "pseudonym.h"
 #include "store.h"
 #include "utf8.h"
 

@@ -17,6 +17,7 @@
 #include "category.h"
 #include "log.h"
 #include "pnr.h"
+#include "pseudonym.h"
 #include "remiss.h"
 #include "store.h"
 
@@ -193,28 +194,36 @@ s_array(char **items, size_t n)
     return a;
 }
 
+/* The pseudonym of the personnummer subject, keyed with PKI_DIR/broker.secret;
+ * the number in clear is wiped once it is made. */
+static remiss_code_t
+s_subject_pseudonym(const char *pki, const char *subject, uint8_t out[32], remiss_err_t *err)
+{
+    char secret[4200];
+    pnr_t p;
+    if (pnr_parse(subject, pnr_date_from_ms(log_now_ms()), &p, err) != REMISS_OK)
+        return err->code;
+    snprintf(secret, sizeof secret, "%s/broker.secret", pki);
+    pseudonym_t *ps = pseudonym_load(secret, err);
+    bool made = ps && pseudonym_of(ps, p.canonical, out);
+    OPENSSL_cleanse(&p, sizeof p);
+    if (ps && !made)
+        remiss_err_set(err, REMISS_E_INTERNAL, "cannot compute the pseudonym");
+    pseudonym_free(&ps);
+    return made ? REMISS_OK : err->code;
+}
+
 int
 ctl_consent_main(int argc, char **argv)
 {
     s_opts_t o;
     remiss_err_t err;
-    pnr_t p;
     uint8_t pseudo[32];
     if (!s_parse(argc, argv, &o) || o.npos != 1 || strcmp(o.pos[0], "list") || !o.db || !o.pki ||
         !o.subject)
         return s_err(REMISS_E_USAGE, "consent list --db DB --pki DIR --subject PNR [--json]");
-    if (pnr_parse(o.subject, pnr_date_from_ms(log_now_ms()), &p, &err) != REMISS_OK)
+    if (s_subject_pseudonym(o.pki, o.subject, pseudo, &err) != REMISS_OK)
         return s_err(err.code, err.text);
-    char secret[4200];
-    snprintf(secret, sizeof secret, "%s/broker.secret", o.pki);
-    pseudonym_t *ps = pseudonym_load(secret, &err);
-    if (!ps)
-        return s_err(err.code, err.text);
-    bool made = pseudonym_of(ps, p.canonical, pseudo);
-    pseudonym_free(&ps);
-    OPENSSL_cleanse(&p, sizeof p);
-    if (!made)
-        return s_err(REMISS_E_INTERNAL, "cannot compute the pseudonym");
     store_t *st = store_open(o.db, &err);
     if (!st)
         return s_err(err.code, err.text);
