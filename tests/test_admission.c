@@ -258,3 +258,56 @@ Test(admission, an_envelope_from_the_future_is_malformed, .timeout = 60)
     free(frame);
     bfix_free(&f);
 }
+
+/* A revocation whose withholding cannot be written is refused as a
+ * whole: the consent stays registered, the message stays queued and no
+ * CONSENT_REVOKED entry is made (it used to report OK and leave the
+ * message deliverable). */
+Test(admission, a_revocation_that_cannot_withhold_is_refused, .timeout = 60)
+{
+    bfix_t f;
+    bfix_init(&f, s_parties, NULL);
+    void *sdf = bfix_connect(&f, S_SDF);
+    cr_assert_eq(s_grant(&f, sdf, "c-test-1"), REMISS_OK);
+    Remiss__Envelope *env = harness_referral(S_JOB, "anvisning");
+    uint8_t id[16];
+    size_t len;
+    uint8_t *frame = bfix_submit(&f, S_SDF, env, 4, &len);
+    memcpy(id, env->message_id.data, 16);
+    harness_envelope_free(env);
+    bfix_request(&f, sdf, frame, len);
+    free(frame);
+    bfix_cycle(&f);
+    Remiss__BrokerFrame *bf = bfix_recv(sdf);
+    cr_assert_eq(bfix_code(bf), REMISS_OK);
+    remiss__broker_frame__free_unpacked(bf, NULL);
+    bfix_sql(&f, "CREATE TRIGGER no_hold BEFORE UPDATE OF state ON messages WHEN NEW.state = 5"
+                 " BEGIN SELECT RAISE(ABORT, 'the test refuses to hold'); END;");
+    uint64_t size = audit_size(f.env.audit);
+
+    Remiss__Envelope *rv = calloc(1, sizeof *rv);
+    Remiss__ConsentRevoke *body = calloc(1, sizeof *body);
+    remiss__envelope__init(rv);
+    remiss__consent_revoke__init(body);
+    rv->recipient = strdup("broker");
+    rv->consent_id = strdup("c-test-1");
+    rv->type = REMISS__MESSAGE_TYPE__CONSENT_REVOKE;
+    rv->body_case = REMISS__ENVELOPE__BODY_CONSENT_REVOKE;
+    rv->consent_revoke = body;
+    cr_assert_eq(s_submit(&f, sdf, S_SDF, rv, NULL), REMISS_E_STORAGE);
+
+    store_msg_t m;
+    store_consent_t c;
+    bool found = false;
+    remiss_err_t err;
+    cr_assert_eq(store_find(f.env.store, id, &found, &m, &err), REMISS_OK);
+    cr_assert_eq(m.state, STORE_QUEUED);
+    store_msg_clear(&m);
+    cr_assert_eq(store_consent_get(f.env.store, "c-test-1", &found, &c, &err), REMISS_OK);
+    cr_assert(found);
+    cr_assert_eq(c.revoked_at, 0, "the revocation was undone with its savepoint");
+    store_consent_clear(&c);
+    cr_assert_eq(audit_size(f.env.audit), size, "no entry for what did not happen");
+    bfix_disconnect(sdf);
+    bfix_free(&f);
+}

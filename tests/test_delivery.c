@@ -234,3 +234,34 @@ Test(delivery, a_vanished_connection_is_dropped, .timeout = 60)
     bfix_disconnect(sdf);
     bfix_free(&f);
 }
+
+/* A dead letter that cannot be written is logged and tried again on the
+ * next pump: no audit entry for what did not happen, and once the store
+ * works the message ends as it should. */
+Test(delivery, a_dead_letter_the_store_refuses_is_tried_again, .timeout = 60)
+{
+    bfix_t f;
+    size_t len;
+    uint8_t ids[1][16], got[16];
+    bfix_init(&f, s_parties, s_one_attempt);
+    void *job = bfix_connect(&f, S_JOB), *sdf = bfix_connect(&f, S_SDF);
+    cr_assert_eq(s_ask_code(&f, job, bfix_subscribe(4, &len), &len), REMISS_OK);
+    s_send(&f, sdf, 1, ids);
+    s_delivered(bfix_recv(job), got);
+    bfix_sql(&f, "CREATE TRIGGER no_dead BEFORE UPDATE OF state ON messages WHEN NEW.state = 4"
+                 " BEGIN SELECT RAISE(ABORT, 'the test refuses dead letters'); END;");
+    uint64_t size = audit_size(f.env.audit);
+    usleep(5000);
+    delivery_scan(f.delivery);
+    bfix_pump(&f);
+    cr_assert_eq(s_state(&f, ids[0]), STORE_SENT);
+    cr_assert_eq(audit_size(f.env.audit), size, "no DEAD_LETTERED entry");
+    bfix_sql(&f, "DROP TRIGGER no_dead;");
+    delivery_scan(f.delivery);
+    bfix_pump(&f);
+    cr_assert_eq(s_state(&f, ids[0]), STORE_DEAD);
+    cr_assert_eq(audit_size(f.env.audit), size + 1);
+    bfix_disconnect(sdf);
+    bfix_disconnect(job);
+    bfix_free(&f);
+}

@@ -3,6 +3,7 @@
 
 #include <criterion/criterion.h>
 #include <openssl/rand.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +239,20 @@ bfix_cycle(bfix_t *f)
     if (!cycle_is_open(f->cycle))
         cr_assert_eq(cycle_begin(f->cycle, log_now_ms(), &err), REMISS_OK, "%s", err.text);
     return c;
+}
+
+void
+bfix_sql(bfix_t *f, const char *sql)
+{
+    sqlite3 *db = NULL;
+    char *msg = NULL;
+    remiss_err_t err;
+    if (cycle_is_open(f->cycle))
+        cr_assert_eq(cycle_commit(f->cycle), REMISS_OK);
+    cr_assert_eq(sqlite3_open(f->cfg.db, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, &msg), SQLITE_OK, "%s", msg ? msg : "");
+    sqlite3_close(db);
+    cr_assert_eq(cycle_begin(f->cycle, log_now_ms(), &err), REMISS_OK, "%s", err.text);
 }
 
 void

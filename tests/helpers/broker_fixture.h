@@ -61,6 +61,10 @@ remiss_code_t bfix_cycle(bfix_t *f);
 /* Delivers what is due for the marked recipients (the start of a cycle). */
 void bfix_pump(bfix_t *f);
 
+/* Runs sql on the store file over a connection of its own, between two
+ * cycles (a test's way to make the store fail: a trigger that raises). */
+void bfix_sql(bfix_t *f, const char *sql);
+
 /* The next BrokerFrame at peer (asserts one arrives within 5 s); free with
  * remiss__broker_frame__free_unpacked. NULL if none within timeout_ms when
  * timeout_ms >= 0 is given to bfix_recv_within. */
