@@ -213,7 +213,6 @@ intake_decide(intake_t *self, const char *sender, const Remiss__Envelope *env, i
      * number is reported by decide itself. */
     if (env->subject && pnr_parse(env->subject->personnummer, today, &subj, NULL) == REMISS_OK) {
         out->has_subject = true;
-        memcpy(out->canonical, subj.canonical, sizeof out->canonical);
         if (!(c = s_lookup(self, subj.canonical, today, out->pseudonym, &err))) {
             s_result(out, err.code == REMISS_E_STORAGE ? REMISS_E_STORAGE : REMISS_E_INTERNAL,
                      NULL);
@@ -249,7 +248,6 @@ s_grant_check(intake_t *self, const char *sender, const Remiss__Envelope *env, i
         return r;
     }
     out->has_subject = true;
-    memcpy(out->canonical, subj.canonical, sizeof out->canonical);
     intake_pseudonym(self, subj.canonical, out->pseudonym);
     if (store_consent_get(self->store, env->consent_id, &exists, &row, &err) != REMISS_OK) {
         s_result(out, REMISS_E_STORAGE, NULL);
@@ -294,8 +292,7 @@ s_revoke_check(intake_t *self, const char *sender, const Remiss__Envelope *env, 
         decide_consent_revoke(self->policy, sender, env, today, c->rec, c->n, &target, &err);
     if (r == REMISS_OK && target) {
         out->has_subject = true;
-        memcpy(out->canonical, c->subject[0].canonical, sizeof out->canonical);
-        intake_pseudonym(self, out->canonical, out->pseudonym);
+        intake_pseudonym(self, c->subject[0].canonical, out->pseudonym);
         out->withhold_pending = true;
         snprintf(out->detail, sizeof out->detail, "consent=%s", target->consent_id);
     }

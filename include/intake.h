@@ -27,8 +27,8 @@ typedef struct intake_result {
     char sentence[320];     /* why, for a person; never personal data */
     catset_t categories;    /* present in the message */
     bool has_subject;       /* a valid subject was found */
-    char canonical[13];     /* its 12-digit personnummer (for the audit pseudonym) */
-    uint8_t pseudonym[32];  /* HMAC of canonical */
+    uint8_t pseudonym[32];  /* its pseudonym (pseudonym.h); the personnummer in
+                               clear stays inside intake */
     char detail[160];       /* rule / consent used, non-personal */
     char consent_used[128]; /* id of the consent relied on, "" if none */
     bool withhold_pending;  /* a revocation: queued messages on consent_id must stop */
@@ -71,7 +71,7 @@ remiss_code_t intake_consent(intake_t *self, const char *sender, const Remiss__E
                              const uint8_t *envelope, size_t len, int64_t now_ms,
                              intake_result_t *out);
 
-/* HMAC-SHA256(key, canonical) into out. */
+/* The pseudonym of canonical (pseudonym_of with intake's key) into out. */
 void intake_pseudonym(const intake_t *self, const char *canonical, uint8_t out[32]);
 
 #endif
