@@ -35,7 +35,10 @@ LDLIBS     = $(PKG_LIBS) -lpthread -lm
 
 # Sources. Modules are found by wildcard so a new module needs no edit here.
 LIB_SRC    := $(wildcard common/*.c) clients/libremiss.c
-BROKER_SRC := $(filter-out broker/main.c,$(wildcard broker/*.c))
+# The ledger: the store and the audit log, what both remissd and remissctl
+# (which reads and checks them on the broker host) link.
+LEDGER_SRC := broker/store_sqlite.c broker/store_walbuf.c broker/audit.c
+BROKER_SRC := $(filter-out broker/main.c $(LEDGER_SRC),$(wildcard broker/*.c))
 CTL_SRC    := $(wildcard clients/ctl_*.c)
 GW_SRC     := $(wildcard clients/gw_*.c)
 WIT_SRC    := $(wildcard clients/wit_*.c)
@@ -43,6 +46,7 @@ TEST_SRC   := $(wildcard tests/test_*.c)
 TESTLIB_SRC:= $(wildcard tests/helpers/*.c)
 
 LIB_OBJ    := $(O)/gen/remiss.pb-c.o $(LIB_SRC:%.c=$(O)/%.o)
+LEDGER_OBJ := $(LEDGER_SRC:%.c=$(O)/%.o)
 BROKER_OBJ := $(BROKER_SRC:%.c=$(O)/%.o)
 CTL_OBJ    := $(CTL_SRC:%.c=$(O)/%.o)
 GW_OBJ     := $(GW_SRC:%.c=$(O)/%.o)
@@ -84,7 +88,7 @@ $(O)/%.o: %.c $(GEN)/remiss.pb-c.h
 	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c $< -o $@
 
 # ---------------------------------------------------------------- programs
-$(BIN)/remissd: $(O)/broker/main.o $(BROKER_OBJ) $(LIB_OBJ)
+$(BIN)/remissd: $(O)/broker/main.o $(BROKER_OBJ) $(LEDGER_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LD    $@')
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -94,10 +98,10 @@ $(BIN)/remiss: $(O)/clients/remiss_cli.o $(LIB_OBJ)
 	@$(if $(Q),echo '  LD    $@')
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BIN)/remissctl: $(O)/clients/remissctl.o $(CTL_OBJ) $(BROKER_OBJ) $(LIB_OBJ)
+$(BIN)/remissctl: $(O)/clients/remissctl.o $(CTL_OBJ) $(LEDGER_OBJ) $(O)/broker/policy.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LD    $@')
-	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(filter-out -lmicrohttpd,$(LDLIBS)) -o $@
 
 $(BIN)/remiss-gateway: $(O)/clients/gateway.o $(GW_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -118,7 +122,7 @@ $(LIBDIR)/libremiss.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -Wl,-soname,libremiss.so.1 $^ $(LDLIBS) -o $@
 
 # ---------------------------------------------------------------- tests
-$(O)/tests/%: $(O)/tests/%.o $(TESTLIB_OBJ) $(CTL_OBJ) $(GW_OBJ) $(WIT_OBJ) $(BROKER_OBJ) $(LIB_OBJ)
+$(O)/tests/%: $(O)/tests/%.o $(TESTLIB_OBJ) $(CTL_OBJ) $(GW_OBJ) $(WIT_OBJ) $(BROKER_OBJ) $(LEDGER_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LD    $@')
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@

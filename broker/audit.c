@@ -4,7 +4,7 @@
  * perfect-subtree nodes of their Merkle tree (written once, when they come
  * into existence, so any proof is O(log n) reads) and the signed tree heads.
  * This module owns their format; common/merkle.c does the tree arithmetic
- * and common/auditverify.c the offline checks a party can run too.
+ * and common/audit_verify.c the offline checks a party can run too.
  *
  * audit_append is on the broker's hot path (one or more entries for every
  * message), so it allocates nothing: entries are packed into a buffer inside
@@ -27,8 +27,8 @@
 
 #include "merkle.h"
 #include "pki.h"
+#include "pseudonym.h"
 
-#define S_KEY_LEN    32
 #define S_STR_MAX    (STORE_NAME_MAX - 1) /* longest party id, purpose, actor */
 #define S_DETAIL_MAX 512                  /* longest detail kept */
 #define S_FIND_MAX   32                   /* entries read to find a message's intake */
@@ -39,7 +39,8 @@ _Static_assert(4 * S_STR_MAX + S_DETAIL_MAX + CAT_COUNT * 16 + 3 * 34 + 64 < AUD
 struct audit {
     store_t *store;               /* where the log lives (borrowed) */
     EVP_PKEY *key;                /* broker signing key (borrowed) */
-    EVP_MAC_CTX *mac;             /* HMAC-SHA256 keyed with the broker secret */
+    const pseudonym_t *ps;        /* subject pseudonyms (borrowed or own) */
+    pseudonym_t *own_ps;          /* when audit_open keyed its own */
     EVP_MD *sha256;               /* fetched once for leaf hashes */
     EVP_MD_CTX *md;               /* reused for every leaf hash */
     merkle_frontier_t frontier;   /* right edge of the stored tree */
@@ -83,125 +84,25 @@ s_emit(void *ctx, unsigned level, uint64_t index, const uint8_t hash[MERKLE_HASH
 
 /* ---------------------------------------------------------------- pseudonyms */
 
-static bool
-s_canonical_ok(const char *s)
-{
-    size_t n = 0;
-    for (; s[n] != '\0' && n <= 12; n++)
-        if (s[n] < '0' || s[n] > '9')
-            return false;
-    return n == 12;
-}
-
-/* HMAC with a context keyed once: OpenSSL keeps the padded-key state, so a
- * re-init without a key starts the next MAC from it instead of hashing the
- * key again (half the work of a pseudonym). */
-static bool
-s_hmac(EVP_MAC_CTX *mac, const char *canonical, uint8_t out[32])
-{
-    size_t n = 0;
-    if (canonical == NULL || !s_canonical_ok(canonical) || EVP_MAC_init(mac, NULL, 0, NULL) != 1 ||
-        EVP_MAC_update(mac, (const uint8_t *)canonical, 12) != 1 ||
-        EVP_MAC_final(mac, out, &n, 32) != 1 || n != 32) {
-        memset(out, 0, 32);
-        return false;
-    }
-    return true;
-}
-
-/* An HMAC-SHA256 context keyed with key; NULL on failure. */
-static EVP_MAC_CTX *
-s_hmac_new(const uint8_t key[S_KEY_LEN])
-{
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-        OSSL_PARAM_construct_end()};
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
-
-    /* The context holds its own reference to the algorithm. */
-    EVP_MAC_free(mac);
-    if (ctx != NULL && EVP_MAC_init(ctx, key, S_KEY_LEN, params) != 1) {
-        EVP_MAC_CTX_free(ctx);
-        ctx = NULL;
-    }
-    return ctx;
-}
-
 bool
 audit_pseudonym(const audit_t *self, const char *canonical, uint8_t out[32])
 {
-    return s_hmac(self->mac, canonical, out);
+    return pseudonym_of(self->ps, canonical, out);
 }
 
 bool
 audit_pseudonym_key(const uint8_t hmac_key[32], const char *canonical, uint8_t out[32])
 {
-    EVP_MAC_CTX *mac = s_hmac_new(hmac_key);
-    bool ok = mac != NULL && s_hmac(mac, canonical, out);
-
-    if (mac == NULL)
-        memset(out, 0, 32);
-    EVP_MAC_CTX_free(mac);
+    pseudonym_t *ps = pseudonym_new(hmac_key);
+    bool ok = pseudonym_of(ps, canonical, out);
+    pseudonym_free(&ps);
     return ok;
-}
-
-static int
-s_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 remiss_code_t
 audit_secret_load(const char *path, uint8_t key[32], remiss_err_t *err)
 {
-    char text[80];
-    struct stat st;
-    ssize_t n = 0;
-    remiss_code_t r = REMISS_E_CONFIG;
-    int fd;
-
-    memset(key, 0, 32);
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return remiss_err_set(err, REMISS_E_CONFIG, "cannot read %s: %s", path, strerror(errno));
-    /* fstat on the open file: the mode checked is the mode of what is read. */
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        remiss_err_set(err, REMISS_E_CONFIG, "%s is not a regular file", path);
-        goto out;
-    }
-    if ((st.st_mode & 077) != 0) {
-        remiss_err_set(err, REMISS_E_CONFIG, "%s is readable by group or others; chmod 600 it",
-                       path);
-        goto out;
-    }
-    n = read(fd, text, sizeof text - 1);
-    while (n > 64 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
-        n--;
-    if (n != 64) {
-        remiss_err_set(err, REMISS_E_CONFIG, "%s does not hold 64 hex digits", path);
-        goto out;
-    }
-    for (int i = 0; i < 32; i++) {
-        int hi = s_hexval(text[2 * i]), lo = s_hexval(text[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            remiss_err_set(err, REMISS_E_CONFIG, "%s does not hold 64 hex digits", path);
-            goto out;
-        }
-        key[i] = (uint8_t)(hi << 4 | lo);
-    }
-    r = REMISS_OK;
-out:
-    if (r != REMISS_OK)
-        OPENSSL_cleanse(key, 32);
-    OPENSSL_cleanse(text, sizeof text);
-    close(fd);
-    return r;
+    return pseudonym_secret_load(path, key, err);
 }
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -271,11 +172,11 @@ audit_reload(audit_t *self, remiss_err_t *err)
 }
 
 audit_t *
-audit_open(store_t *store, EVP_PKEY *key, const uint8_t hmac_key[32], remiss_err_t *err)
+audit_open_with(store_t *store, EVP_PKEY *key, const pseudonym_t *ps, remiss_err_t *err)
 {
     audit_t *self;
 
-    if (store == NULL || key == NULL || hmac_key == NULL) {
+    if (store == NULL || key == NULL || ps == NULL) {
         remiss_err_set(err, REMISS_E_USAGE, "the audit log needs a store, a key and a secret");
         return NULL;
     }
@@ -285,12 +186,10 @@ audit_open(store_t *store, EVP_PKEY *key, const uint8_t hmac_key[32], remiss_err
     }
     self->store = store;
     self->key = key;
-    /* The keyed context is the only copy of the key; OpenSSL wipes it when
-     * the context is freed. */
-    if ((self->mac = s_hmac_new(hmac_key)) == NULL ||
-        (self->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
+    self->ps = ps;
+    if ((self->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
         (self->md = EVP_MD_CTX_new()) == NULL) {
-        remiss_err_set(err, REMISS_E_INTERNAL, "cannot set up HMAC-SHA256 and SHA-256");
+        remiss_err_set(err, REMISS_E_INTERNAL, "cannot set up SHA-256");
         goto fail;
     }
     if (audit_reload(self, err) != REMISS_OK)
@@ -301,13 +200,30 @@ fail:
     return NULL;
 }
 
+audit_t *
+audit_open(store_t *store, EVP_PKEY *key, const uint8_t hmac_key[32], remiss_err_t *err)
+{
+    pseudonym_t *ps = hmac_key ? pseudonym_new(hmac_key) : NULL;
+    audit_t *self;
+
+    if (hmac_key && !ps) {
+        remiss_err_set(err, REMISS_E_INTERNAL, "cannot set up HMAC-SHA256");
+        return NULL;
+    }
+    if ((self = audit_open_with(store, key, ps, err)) == NULL)
+        pseudonym_free(&ps);
+    else
+        self->own_ps = ps;
+    return self;
+}
+
 void
 audit_close(audit_t **self_p)
 {
     if (self_p == NULL || *self_p == NULL)
         return;
     audit_t *self = *self_p;
-    EVP_MAC_CTX_free(self->mac);
+    pseudonym_free(&self->own_ps);
     EVP_MD_CTX_free(self->md);
     EVP_MD_free(self->sha256);
     free(self);
@@ -423,8 +339,7 @@ audit_append(audit_t *self, const audit_event_t *ev, uint64_t *index, remiss_err
         e.envelope_sha256 = (ProtobufCBinaryData){STORE_HASH_LEN, (uint8_t *)ev->envelope_sha256};
     if (ev->subject != NULL) {
         if (!audit_pseudonym(self, ev->subject, pseudonym))
-            return remiss_err_set(err,
-                                  s_canonical_ok(ev->subject) ? REMISS_E_INTERNAL : REMISS_E_USAGE,
+            return remiss_err_set(err, REMISS_E_USAGE,
                                   "the audit subject must be a canonical 12-digit personnummer");
         e.subject_pseudonym = (ProtobufCBinaryData){sizeof pseudonym, pseudonym};
     } else if (ev->subject_pseudonym != NULL) {

@@ -2,14 +2,13 @@
 #include "intake.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "decide.h"
 #include "pnr.h"
+#include "pseudonym.h"
 
 #define S_MAX_CONSENTS 64 /* consents looked at per subject */
 #define S_CACHE        64 /* subjects whose consents are kept decoded */
@@ -30,23 +29,36 @@ typedef struct {
 } s_cached_t;
 
 struct intake {
-    store_t *store;          /* consent registry (borrowed) */
-    const policy_t *policy;  /* in force (borrowed) */
-    uint8_t key[32];         /* pseudonym key */
+    store_t *store;         /* consent registry (borrowed) */
+    const policy_t *policy; /* in force (borrowed) */
+    const pseudonym_t *ps;  /* subject pseudonyms (borrowed, or own_ps) */
+    pseudonym_t *own_ps;    /* keyed by intake_new */
     s_cached_t cache[S_CACHE];
 };
 
 static void s_consents_clear(s_consents_t *c);
 
 intake_t *
-intake_new(store_t *store, const policy_t *policy, const uint8_t hmac_key[32])
+intake_new_with(store_t *store, const policy_t *policy, const pseudonym_t *ps)
 {
     intake_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->store = store;
     self->policy = policy;
-    memcpy(self->key, hmac_key, 32);
+    self->ps = ps;
+    return self;
+}
+
+intake_t *
+intake_new(store_t *store, const policy_t *policy, const uint8_t hmac_key[32])
+{
+    pseudonym_t *ps = pseudonym_new(hmac_key);
+    intake_t *self = ps ? intake_new_with(store, policy, ps) : NULL;
+    if (self)
+        self->own_ps = ps;
+    else
+        pseudonym_free(&ps);
     return self;
 }
 
@@ -69,7 +81,7 @@ intake_free(intake_t **self_p)
     if (!self_p || !*self_p)
         return;
     intake_forget(*self_p);
-    OPENSSL_cleanse((*self_p)->key, sizeof (*self_p)->key);
+    pseudonym_free(&(*self_p)->own_ps);
     free(*self_p);
     *self_p = NULL;
 }
@@ -83,8 +95,7 @@ intake_set_policy(intake_t *self, const policy_t *policy)
 void
 intake_pseudonym(const intake_t *self, const char *canonical, uint8_t out[32])
 {
-    unsigned int n = 32;
-    HMAC(EVP_sha256(), self->key, 32, (const uint8_t *)canonical, strlen(canonical), out, &n);
+    pseudonym_of(self->ps, canonical, out);
 }
 
 static void
@@ -202,7 +213,6 @@ intake_decide(intake_t *self, const char *sender, const Remiss__Envelope *env, i
      * number is reported by decide itself. */
     if (env->subject && pnr_parse(env->subject->personnummer, today, &subj, NULL) == REMISS_OK) {
         out->has_subject = true;
-        memcpy(out->canonical, subj.canonical, sizeof out->canonical);
         if (!(c = s_lookup(self, subj.canonical, today, out->pseudonym, &err))) {
             s_result(out, err.code == REMISS_E_STORAGE ? REMISS_E_STORAGE : REMISS_E_INTERNAL,
                      NULL);
@@ -220,11 +230,16 @@ intake_decide(intake_t *self, const char *sender, const Remiss__Envelope *env, i
     return r;
 }
 
+/* A grant: decide_consent_grant, and its id must be new (ids are never
+ * reused: a withdrawn consent granted again is a new consent with a new
+ * id, so the evidence trail stays unambiguous). */
 static remiss_code_t
-s_grant(intake_t *self, const char *sender, const Remiss__Envelope *env, const uint8_t *bytes,
-        size_t len, int64_t now_ms, intake_result_t *out)
+s_grant_check(intake_t *self, const char *sender, const Remiss__Envelope *env, int64_t now_ms,
+              intake_result_t *out)
 {
     remiss_err_t err = {0};
+    store_consent_t row;
+    bool exists = false;
     pnr_t subj;
     remiss_code_t r =
         decide_consent_grant(self->policy, sender, env, pnr_date_from_ms(now_ms), &subj, &err);
@@ -233,24 +248,13 @@ s_grant(intake_t *self, const char *sender, const Remiss__Envelope *env, const u
         return r;
     }
     out->has_subject = true;
-    memcpy(out->canonical, subj.canonical, sizeof out->canonical);
     intake_pseudonym(self, subj.canonical, out->pseudonym);
-    store_consent_t row;
-    memset(&row, 0, sizeof row);
-    snprintf(row.consent_id, sizeof row.consent_id, "%s", env->consent_id);
-    snprintf(row.granted_by, sizeof row.granted_by, "%s", sender);
-    memcpy(row.subject, out->pseudonym, 32);
-    row.grant = (uint8_t *)bytes;
-    row.grant_len = len;
-    row.granted_at = now_ms;
-    bool exists = false;
-    if (store_consent_put(self->store, &row, &exists, &err) != REMISS_OK) {
+    if (store_consent_get(self->store, env->consent_id, &exists, &row, &err) != REMISS_OK) {
         s_result(out, REMISS_E_STORAGE, NULL);
         return out->code;
     }
     if (exists) {
-        /* Ids are never reused: a withdrawn consent granted again is a new
-         * consent with a new id, so the evidence trail stays unambiguous. */
+        store_consent_clear(&row);
         snprintf(out->sentence, sizeof out->sentence,
                  "The consent id %s is already registered; a new consent needs a new id.",
                  env->consent_id);
@@ -259,14 +263,14 @@ s_grant(intake_t *self, const char *sender, const Remiss__Envelope *env, const u
     }
     snprintf(out->detail, sizeof out->detail, "consent=%s", env->consent_id);
     s_result(out, REMISS_OK, NULL);
-    snprintf(out->sentence, sizeof out->sentence, "The consent %s is registered.",
-             env->consent_id);
+    snprintf(out->sentence, sizeof out->sentence, "The consent %s is registered.", env->consent_id);
     return REMISS_OK;
 }
 
+/* A revocation: decide_consent_revoke against the registered grant. */
 static remiss_code_t
-s_revoke(intake_t *self, const char *sender, const Remiss__Envelope *env, int64_t now_ms,
-         intake_result_t *out)
+s_revoke_check(intake_t *self, const char *sender, const Remiss__Envelope *env, int64_t now_ms,
+               intake_result_t *out)
 {
     remiss_err_t err = {0};
     s_consents_t *c = calloc(1, sizeof *c);
@@ -277,8 +281,8 @@ s_revoke(intake_t *self, const char *sender, const Remiss__Envelope *env, int64_
         s_result(out, REMISS_E_INTERNAL, NULL);
         return out->code;
     }
-    if (env->consent_id && store_consent_get(self->store, env->consent_id, &found, &c->rows[0],
-                                             &err) != REMISS_OK) {
+    if (env->consent_id &&
+        store_consent_get(self->store, env->consent_id, &found, &c->rows[0], &err) != REMISS_OK) {
         free(c);
         s_result(out, REMISS_E_STORAGE, NULL);
         return out->code;
@@ -288,11 +292,8 @@ s_revoke(intake_t *self, const char *sender, const Remiss__Envelope *env, int64_
         decide_consent_revoke(self->policy, sender, env, today, c->rec, c->n, &target, &err);
     if (r == REMISS_OK && target) {
         out->has_subject = true;
-        memcpy(out->canonical, c->subject[0].canonical, sizeof out->canonical);
-        intake_pseudonym(self, out->canonical, out->pseudonym);
-        if (store_consent_revoke(self->store, target->consent_id, now_ms, &err) != REMISS_OK)
-            r = REMISS_E_STORAGE;
-        out->withhold_pending = r == REMISS_OK;
+        intake_pseudonym(self, c->subject[0].canonical, out->pseudonym);
+        out->withhold_pending = true;
         snprintf(out->detail, sizeof out->detail, "consent=%s", target->consent_id);
     }
     s_result(out, r, &err);
@@ -306,16 +307,56 @@ s_revoke(intake_t *self, const char *sender, const Remiss__Envelope *env, int64_
 }
 
 remiss_code_t
+intake_consent_check(intake_t *self, const char *sender, const Remiss__Envelope *env,
+                     int64_t now_ms, intake_result_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->categories = category_of_envelope(env);
+    if (env->type == REMISS__MESSAGE_TYPE__CONSENT_GRANT)
+        return s_grant_check(self, sender, env, now_ms, out);
+    if (env->type == REMISS__MESSAGE_TYPE__CONSENT_REVOKE)
+        return s_revoke_check(self, sender, env, now_ms, out);
+    s_result(out, REMISS_E_MALFORMED, NULL);
+    return out->code;
+}
+
+remiss_code_t
+intake_consent_write(intake_t *self, const char *sender, const Remiss__Envelope *env,
+                     const uint8_t *envelope, size_t len, int64_t now_ms,
+                     const intake_result_t *decided, remiss_err_t *err)
+{
+    intake_forget(self); /* the registry is about to change */
+    if (env->type == REMISS__MESSAGE_TYPE__CONSENT_REVOKE)
+        return decided->withhold_pending
+                   ? store_consent_revoke(self->store, env->consent_id, now_ms, err)
+                   : REMISS_OK;
+    store_consent_t row;
+    bool exists = false;
+    memset(&row, 0, sizeof row);
+    snprintf(row.consent_id, sizeof row.consent_id, "%s", env->consent_id);
+    snprintf(row.granted_by, sizeof row.granted_by, "%s", sender);
+    memcpy(row.subject, decided->pseudonym, 32);
+    row.grant = (uint8_t *)envelope;
+    row.grant_len = len;
+    row.granted_at = now_ms;
+    remiss_code_t r = store_consent_put(self->store, &row, &exists, err);
+    if (r == REMISS_OK && exists) /* intake_consent_check saw no such id */
+        r = remiss_err_set(err, REMISS_E_STORAGE, "the consent id %s appeared meanwhile",
+                           env->consent_id);
+    return r;
+}
+
+remiss_code_t
 intake_consent(intake_t *self, const char *sender, const Remiss__Envelope *env,
                const uint8_t *envelope, size_t len, int64_t now_ms, intake_result_t *out)
 {
-    memset(out, 0, sizeof *out);
-    intake_forget(self); /* the registry is about to change */
-    out->categories = category_of_envelope(env);
-    if (env->type == REMISS__MESSAGE_TYPE__CONSENT_GRANT)
-        return s_grant(self, sender, env, envelope, len, now_ms, out);
-    if (env->type == REMISS__MESSAGE_TYPE__CONSENT_REVOKE)
-        return s_revoke(self, sender, env, now_ms, out);
-    s_result(out, REMISS_E_MALFORMED, NULL);
-    return out->code;
+    remiss_err_t err;
+    remiss_code_t r = intake_consent_check(self, sender, env, now_ms, out);
+    if (r == REMISS_OK &&
+        intake_consent_write(self, sender, env, envelope, len, now_ms, out, &err) != REMISS_OK) {
+        out->withhold_pending = false;
+        s_result(out, REMISS_E_STORAGE, NULL);
+        r = out->code;
+    }
+    return r;
 }

@@ -25,6 +25,7 @@
 #include "ctl_letter.h"
 #include "pki.h"
 #include "pnr.h"
+#include "pseudonym.h"
 #include "store.h"
 #include "utf8.h"
 
@@ -466,7 +467,7 @@ s_subject_letter(store_t *store, const uint64_t *idx, size_t n, const s_args_t *
 static int
 s_subject(const s_args_t *a)
 {
-    uint8_t key[32], pseudonym[32];
+    uint8_t pseudonym[32];
     char path[4096], hex[65];
     int64_t now = (int64_t)time(NULL) * 1000;
     uint64_t *idx = NULL;
@@ -485,17 +486,14 @@ s_subject(const s_args_t *a)
         return s_usage_error("the PKI directory path is too long");
     if (pnr_parse(a->pos[0], pnr_date_from_ms(now), &pnr, &err) != REMISS_OK)
         return s_fail(&err);
-    if (audit_secret_load(path, key, &err) != REMISS_OK) {
-        OPENSSL_cleanse(&pnr, sizeof pnr);
-        return s_fail(&err);
-    }
-    bool ok = audit_pseudonym_key(key, pnr.canonical, pseudonym);
-    OPENSSL_cleanse(key, sizeof key);
+    pseudonym_t *ps = pseudonym_load(path, &err);
+    bool ok = ps && pseudonym_of(ps, pnr.canonical, pseudonym);
     OPENSSL_cleanse(&pnr, sizeof pnr);
-    if (!ok) {
+    if (!ok && ps)
         remiss_err_set(&err, REMISS_E_INTERNAL, "cannot compute the pseudonym");
+    pseudonym_free(&ps);
+    if (!ok)
         return s_fail(&err);
-    }
     s_hex(pseudonym, sizeof pseudonym, hex);
     if ((store = s_open_db(a->db, &err)) == NULL ||
         s_find_subject(store, pseudonym, &idx, &n, &err) != REMISS_OK)

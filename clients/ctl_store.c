@@ -6,7 +6,6 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include "category.h"
 #include "log.h"
 #include "pnr.h"
+#include "pseudonym.h"
 #include "remiss.h"
 #include "store.h"
 
@@ -70,7 +70,7 @@ s_iso(int64_t ms, char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static const char *const s_state_names[] = {"?", "queued", "delivered", "acknowledged",
+static const char *const s_state_names[] = {"?",    "queued",  "delivered", "acknowledged",
                                             "dead", "withheld"};
 
 static int
@@ -106,9 +106,8 @@ s_deadletter_list(const s_opts_t *o, store_t *st)
             free(line);
             cJSON_Delete(j);
         } else {
-            printf("%s %-8s %s -> %s %s accepted %s attempts %u: %s\n", hex, state,
-                   rows[i].sender, rows[i].recipient, type, when, rows[i].attempts,
-                   rows[i].reason);
+            printf("%s %-8s %s -> %s %s accepted %s attempts %u: %s\n", hex, state, rows[i].sender,
+                   rows[i].recipient, type, when, rows[i].attempts, rows[i].reason);
         }
         store_msg_clear(&rows[i]);
     }
@@ -195,25 +194,36 @@ s_array(char **items, size_t n)
     return a;
 }
 
+/* The pseudonym of the personnummer subject, keyed with PKI_DIR/broker.secret;
+ * the number in clear is wiped once it is made. */
+static remiss_code_t
+s_subject_pseudonym(const char *pki, const char *subject, uint8_t out[32], remiss_err_t *err)
+{
+    char secret[4200];
+    pnr_t p;
+    if (pnr_parse(subject, pnr_date_from_ms(log_now_ms()), &p, err) != REMISS_OK)
+        return err->code;
+    snprintf(secret, sizeof secret, "%s/broker.secret", pki);
+    pseudonym_t *ps = pseudonym_load(secret, err);
+    bool made = ps && pseudonym_of(ps, p.canonical, out);
+    OPENSSL_cleanse(&p, sizeof p);
+    if (ps && !made)
+        remiss_err_set(err, REMISS_E_INTERNAL, "cannot compute the pseudonym");
+    pseudonym_free(&ps);
+    return made ? REMISS_OK : err->code;
+}
+
 int
 ctl_consent_main(int argc, char **argv)
 {
     s_opts_t o;
     remiss_err_t err;
-    pnr_t p;
-    uint8_t key[32], pseudo[32];
-    unsigned int hl = 32;
+    uint8_t pseudo[32];
     if (!s_parse(argc, argv, &o) || o.npos != 1 || strcmp(o.pos[0], "list") || !o.db || !o.pki ||
         !o.subject)
         return s_err(REMISS_E_USAGE, "consent list --db DB --pki DIR --subject PNR [--json]");
-    if (pnr_parse(o.subject, pnr_date_from_ms(log_now_ms()), &p, &err) != REMISS_OK)
+    if (s_subject_pseudonym(o.pki, o.subject, pseudo, &err) != REMISS_OK)
         return s_err(err.code, err.text);
-    char secret[4200];
-    snprintf(secret, sizeof secret, "%s/broker.secret", o.pki);
-    if (audit_secret_load(secret, key, &err) != REMISS_OK)
-        return s_err(err.code, err.text);
-    HMAC(EVP_sha256(), key, 32, (const uint8_t *)p.canonical, strlen(p.canonical), pseudo, &hl);
-    OPENSSL_cleanse(key, sizeof key);
     store_t *st = store_open(o.db, &err);
     if (!st)
         return s_err(err.code, err.text);
@@ -245,9 +255,10 @@ ctl_consent_main(int argc, char **argv)
             cJSON_AddItemToObject(j, "categories", s_array(g->categories, g->n_categories));
             cJSON_AddStringToObject(j, "valid_from", g->valid_from);
             cJSON_AddStringToObject(j, "valid_until", g->valid_until);
-            cJSON_AddStringToObject(j, "given_by", g->given_by == REMISS__GIVEN_BY__SUBJECT_AND_GUARDIAN
-                                                       ? "subject_and_guardian"
-                                                       : "subject");
+            cJSON_AddStringToObject(j, "given_by",
+                                    g->given_by == REMISS__GIVEN_BY__SUBJECT_AND_GUARDIAN
+                                        ? "subject_and_guardian"
+                                        : "subject");
             cJSON_AddStringToObject(j, "evidence_sha256", g->evidence_sha256);
             cJSON_AddStringToObject(j, "state", rows[i].revoked_at ? "revoked" : "registered");
             if (rows[i].revoked_at)

@@ -12,7 +12,7 @@
 #include <zmq.h>
 
 #include "log.h"
-#include "auditverify.h"
+#include "audit_verify.h"
 #include "msgjson.h"
 #include "pki.h"
 #include "receipt.h"

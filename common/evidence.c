@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auditverify.h"
+#include "audit_verify.h"
 #include "merkle.h"
 #include "note.h"
 #include "pki.h"

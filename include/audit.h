@@ -19,8 +19,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "auditverify.h"
+#include "audit_verify.h"
 #include "category.h"
+#include "pseudonym.h"
 #include "remiss.pb-c.h"
 #include "remiss_code.h"
 #include "store.h"
@@ -30,27 +31,31 @@ typedef struct audit audit_t;
 /* What happened; pointers are borrowed for the call. */
 typedef struct audit_event {
     Remiss__AuditEvent event;
-    int64_t time;                   /* ms; 0 = now */
-    const char *sender;             /* or the actor (admin, broker) */
+    int64_t time;       /* ms; 0 = now */
+    const char *sender; /* or the actor (admin, broker) */
     const char *recipient;
     Remiss__MessageType type;
-    const uint8_t *message_id;      /* 16 bytes or NULL */
+    const uint8_t *message_id; /* 16 bytes or NULL */
     const char *purpose;
     catset_t categories;
     remiss_code_t code;
-    const uint8_t *envelope_sha256; /* 32 bytes or NULL */
-    const char *subject;            /* canonical 12-digit personnummer, or NULL */
-    const uint8_t *subject_pseudonym; /* or its pseudonym already made (32 bytes), or NULL */
-    const char *detail;             /* non-personal detail, or NULL */
-    bool in_row;                    /* the message's stored row names this entry
-                                       (store_msg_t.audit_index), so proofs find
-                                       it there and it is not indexed by id */
+    const uint8_t *envelope_sha256;   /* 32 bytes or NULL */
+    const uint8_t *subject_pseudonym; /* the subject's pseudonym (32 bytes), or NULL */
+    const char *subject;              /* or a canonical 12-digit personnummer that the
+                                         log turns into one (tests and tools only: the
+                                         broker passes pseudonyms, pseudonym.h) */
+    const char *detail;               /* non-personal detail, or NULL */
+    bool in_row;                      /* the message's stored row names this entry
+                                         (store_msg_t.audit_index), so proofs find
+                                         it there and it is not indexed by id */
 } audit_event_t;
 
 /* Opens the log on store; signs with key (the broker's, borrowed) and makes
  * pseudonyms with the 32-byte hmac_key (copied, wiped on close). Reads the
  * current size and frontier from the store. */
 audit_t *audit_open(store_t *store, EVP_PKEY *key, const uint8_t hmac_key[32], remiss_err_t *err);
+/* The same with the broker's pseudonym key (borrowed; outlives the log). */
+audit_t *audit_open_with(store_t *store, EVP_PKEY *key, const pseudonym_t *ps, remiss_err_t *err);
 void audit_close(audit_t **self_p);
 
 /* Appends one entry; *index (may be NULL) gets its position. */
@@ -75,17 +80,13 @@ uint64_t audit_size(const audit_t *self);
 remiss_code_t audit_sign_head(audit_t *self, bool force, int64_t interval_ms, uint64_t every,
                               remiss_err_t *err);
 
-/* HMAC-SHA256(secret, canonical personnummer) into out. False (out zeroed)
- * if canonical is not 12 digits or OpenSSL fails. */
+/* pseudonym_of with the log's key (pseudonym.h). */
 bool audit_pseudonym(const audit_t *self, const char *canonical, uint8_t out[32]);
 
-/* The same pseudonym without an open log, from the key itself (remissctl
- * answering an access request). */
+/* The same pseudonym without an open log, from the key itself. */
 bool audit_pseudonym_key(const uint8_t hmac_key[32], const char *canonical, uint8_t out[32]);
 
-/* Reads the broker secret file (pki.h: broker.secret, 64 hex digits) into
- * key. Refuses a file that group or others can read (REMISS_E_CONFIG). The
- * caller wipes key after use. */
+/* pseudonym_secret_load under its older name (pseudonym.h). */
 remiss_code_t audit_secret_load(const char *path, uint8_t key[32], remiss_err_t *err);
 
 /* Fills a ProofReply for the entry recording message_id's intake (the
@@ -106,7 +107,7 @@ void audit_proof_clear(Remiss__ProofReply *reply);
 remiss_code_t audit_proof_stored(store_t *store, uint64_t index, uint64_t consistency_from,
                                  Remiss__ProofReply *out, remiss_err_t *err);
 
-/* audit_verify_proof, the offline verifier, is declared in auditverify.h
+/* audit_verify_proof, the offline verifier, is declared in audit_verify.h
  * (common/, so that libremiss can link it without broker code). */
 
 /* Recomputes the whole log in store: every entry's index, every tree head's

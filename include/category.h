@@ -1,4 +1,4 @@
-/* category: the data categories of DESIGN.md and message type names.
+/* category: the data categories of DESIGN.md.
  *
  * A category is present in a message when its block is present and not
  * empty; the broker derives the set from the fields actually filled, never
@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "msgtype.h" /* message type names, used with categories */
 #include "remiss.pb-c.h"
 
 typedef enum category {
@@ -42,15 +43,5 @@ catset_t category_of_envelope(const Remiss__Envelope *env);
 /* Writes the set as "identity,contact,social" into buf (always
  * NUL-terminated when size > 0). Returns the length it needed. */
 size_t category_format(catset_t set, char *buf, size_t size);
-
-/* Message type names as in the JSON: "referral", "case_submission", ...
- * NULL for an unknown value. Static string. */
-const char *msgtype_name(Remiss__MessageType type);
-
-/* Parses a type name; false if unknown (and for "unspecified"). */
-bool msgtype_parse(const char *name, Remiss__MessageType *out);
-
-/* The body case that must be set for a type (0 if none). */
-Remiss__Envelope__BodyCase msgtype_body_case(Remiss__MessageType type);
 
 #endif

@@ -18,7 +18,7 @@
 
 #include <openssl/evp.h>
 
-#include "auditverify.h"
+#include "audit_verify.h"
 #include "policy.h"
 #include "remiss.pb-c.h"
 #include "store.h"

@@ -14,6 +14,7 @@
 
 #include "category.h"
 #include "policy.h"
+#include "pseudonym.h"
 #include "remiss.pb-c.h"
 #include "remiss_code.h"
 #include "store.h"
@@ -23,18 +24,20 @@ typedef struct intake intake_t;
 /* What a decision found, for the receipt, the store and the audit log. */
 typedef struct intake_result {
     remiss_code_t code;
-    char sentence[320];        /* why, for a person; never personal data */
-    catset_t categories;       /* present in the message */
-    bool has_subject;          /* a valid subject was found */
-    char canonical[13];        /* its 12-digit personnummer (for the audit pseudonym) */
-    uint8_t pseudonym[32];     /* HMAC of canonical */
-    char detail[160];          /* rule / consent used, non-personal */
-    char consent_used[128];    /* id of the consent relied on, "" if none */
-    bool withhold_pending;     /* a revocation: queued messages on consent_id must stop */
+    char sentence[320];     /* why, for a person; never personal data */
+    catset_t categories;    /* present in the message */
+    bool has_subject;       /* a valid subject was found */
+    uint8_t pseudonym[32];  /* its pseudonym (pseudonym.h); the personnummer in
+                               clear stays inside intake */
+    char detail[160];       /* rule / consent used, non-personal */
+    char consent_used[128]; /* id of the consent relied on, "" if none */
+    bool withhold_pending;  /* a revocation: queued messages on consent_id must stop */
 } intake_result_t;
 
-/* store and policy are borrowed; hmac_key (32 bytes) is copied and wiped on
- * free. NULL on out of memory. */
+/* store, policy and ps are borrowed. NULL on out of memory. */
+intake_t *intake_new_with(store_t *store, const policy_t *policy, const pseudonym_t *ps);
+/* The same, keying its own pseudonyms with hmac_key (32 bytes, copied into
+ * the MAC context; the caller wipes its copy). */
 intake_t *intake_new(store_t *store, const policy_t *policy, const uint8_t hmac_key[32]);
 void intake_free(intake_t **self_p);
 
@@ -48,14 +51,27 @@ void intake_forget(intake_t *self);
 remiss_code_t intake_decide(intake_t *self, const char *sender, const Remiss__Envelope *env,
                             int64_t now_ms, intake_result_t *out);
 
-/* Validates a CONSENT_GRANT or CONSENT_REVOKE and writes it to the store
- * (in the caller's transaction). envelope/len are the serialized Envelope,
- * kept as the evidence of the grant. */
+/* Decides a CONSENT_GRANT or CONSENT_REVOKE against the registry and
+ * writes nothing: the grant's id must be new, the revocation must name a
+ * registered consent its sender may withdraw. out says who the subject is
+ * and, for a revocation, withhold_pending. */
+remiss_code_t intake_consent_check(intake_t *self, const char *sender, const Remiss__Envelope *env,
+                                   int64_t now_ms, intake_result_t *out);
+
+/* Writes what intake_consent_check allowed (decided is its result) to the
+ * registry, in the caller's savepoint: a grant with envelope/len (the
+ * serialized Envelope, kept as its evidence), or the revocation. Only
+ * storage failures remain (REMISS_E_STORAGE with err). */
+remiss_code_t intake_consent_write(intake_t *self, const char *sender, const Remiss__Envelope *env,
+                                   const uint8_t *envelope, size_t len, int64_t now_ms,
+                                   const intake_result_t *decided, remiss_err_t *err);
+
+/* intake_consent_check, then intake_consent_write if it allowed it. */
 remiss_code_t intake_consent(intake_t *self, const char *sender, const Remiss__Envelope *env,
                              const uint8_t *envelope, size_t len, int64_t now_ms,
                              intake_result_t *out);
 
-/* HMAC-SHA256(key, canonical) into out. */
+/* The pseudonym of canonical (pseudonym_of with intake's key) into out. */
 void intake_pseudonym(const intake_t *self, const char *canonical, uint8_t out[32]);
 
 #endif

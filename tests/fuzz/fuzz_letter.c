@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auditverify.h"
+#include "audit_verify.h"
 #include "ctl_letter.h"
 #include "fuzz_common.h"
 #include "utf8.h"

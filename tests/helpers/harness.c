@@ -94,8 +94,14 @@ s_start(harness_t *h, const char *const *extra, bool same_port)
         snprintf(h->endpoint, sizeof h->endpoint, "tcp://127.0.0.1:%d", h->port);
         snprintf(port_s, sizeof port_s, "%d", h->port);
         const char *argv[64] = {harness_bin("remissd", bin, sizeof bin),
-                                "--pki", h->pki, "--db", h->db, "--listen", h->endpoint,
-                                "--policy", h->policy};
+                                "--pki",
+                                h->pki,
+                                "--db",
+                                h->db,
+                                "--listen",
+                                h->endpoint,
+                                "--policy",
+                                h->policy};
         int argc = 9;
         char mport[32];
         snprintf(mport, sizeof mport, "127.0.0.1:%d", h->port + 1);
@@ -257,9 +263,9 @@ s_split(const char *list, size_t *n)
     return out;
 }
 
-remiss_code_t
-harness_grant(remiss_client_t *c, const char *id, const char *from, const char *to,
-              const char *purpose, const char *categories)
+Remiss__Envelope *
+harness_grant_envelope(const char *id, const char *from, const char *to, const char *purpose,
+                       const char *categories)
 {
     Remiss__Envelope *env = calloc(1, sizeof *env);
     Remiss__Person *p = calloc(1, sizeof *p);
@@ -289,8 +295,15 @@ harness_grant(remiss_client_t *c, const char *id, const char *from, const char *
     strftime(day, sizeof day, "%Y-%m-%d", &tm);
     g->valid_until = strdup(day);
     g->given_by = REMISS__GIVEN_BY__SUBJECT;
-    g->evidence_sha256 =
-        strdup("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+    g->evidence_sha256 = strdup("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+    return env;
+}
+
+remiss_code_t
+harness_grant(remiss_client_t *c, const char *id, const char *from, const char *to,
+              const char *purpose, const char *categories)
+{
+    Remiss__Envelope *env = harness_grant_envelope(id, from, to, purpose, categories);
     remiss_receipt_t rc;
     remiss_err_t err;
     remiss_code_t r = remiss_send(c, env, &rc, &err);

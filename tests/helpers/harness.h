@@ -10,14 +10,14 @@
 #include "remiss.h"
 
 typedef struct harness {
-    char dir[128];      /* temporary directory, removed by harness_stop */
-    char pki[160];      /* dir/pki */
-    char db[160];       /* dir/remiss.db */
-    char log[160];      /* dir/remissd.log: the broker's stderr */
-    char policy[160];   /* policy file (config/stockholm.policy unless changed) */
-    char endpoint[64];  /* tcp://127.0.0.1:PORT */
+    char dir[128];     /* temporary directory, removed by harness_stop */
+    char pki[160];     /* dir/pki */
+    char db[160];      /* dir/remiss.db */
+    char log[160];     /* dir/remissd.log: the broker's stderr */
+    char policy[160];  /* policy file (config/stockholm.policy unless changed) */
+    char endpoint[64]; /* tcp://127.0.0.1:PORT */
     int port;
-    pid_t pid;          /* running remissd, 0 if none */
+    pid_t pid; /* running remissd, 0 if none */
 } harness_t;
 
 /* Makes the directory and PKI and issues the parties named in the
@@ -52,6 +52,11 @@ remiss_client_t *harness_client(harness_t *h, const char *party, bool with_state
  * frees it with harness_envelope_free. */
 Remiss__Envelope *harness_referral(const char *to, const char *purpose);
 void harness_envelope_free(Remiss__Envelope *env);
+
+/* The CONSENT_GRANT envelope harness_grant sends (unsigned, without
+ * sender, id or time); free with harness_envelope_free. */
+Remiss__Envelope *harness_grant_envelope(const char *id, const char *from, const char *to,
+                                         const char *purpose, const char *categories);
 
 /* Registers a consent (id) from client's party for the synthetic subject
  * of harness_referral, covering from -> to for purpose and the categories

@@ -1,10 +1,10 @@
-/* auditverify: offline verification of signed tree heads and audit proofs.
+/* audit_verify: offline verification of signed tree heads and audit proofs.
  *
  * Everything checked here arrived over the network or out of a file, so
  * every length is checked before it is used, signatures are checked before
  * the signed bytes are decoded, and nothing is trusted because the broker's
  * reply says so (its code and sentence are not evidence). */
-#include "auditverify.h"
+#include "audit_verify.h"
 
 #include <string.h>
 

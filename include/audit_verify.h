@@ -1,4 +1,4 @@
-/* auditverify: offline checks of what the audit log hands out, signed tree
+/* audit_verify: offline checks of what the audit log hands out, signed tree
  * heads and proofs, with nothing but the broker's public key.
  *
  * Needs only OpenSSL, the merkle module and the generated proto, so the
@@ -10,8 +10,8 @@
  * REMISS_E_MALFORMED for bytes that cannot be decoded, REMISS_E_TOO_LARGE
  * for bytes over the limits below, REMISS_E_BAD_SIGNATURE when a signature
  * or proof does not verify, each with the reason in err. */
-#ifndef AUDITVERIFY_H
-#define AUDITVERIFY_H
+#ifndef AUDIT_VERIFY_H
+#define AUDIT_VERIFY_H
 
 #include <openssl/evp.h>
 #include <stddef.h>

@@ -1,0 +1,55 @@
+/* delivery: connections that receive, what is in flight on them, and
+ * pumping a recipient's queue.
+ *
+ * A party subscribes on a connection with a window (deliveries in flight
+ * at most). A recipient with something to deliver is marked dirty (a
+ * message accepted for it, an acknowledgement freeing its window, a
+ * redelivery scan); each cycle pumps the dirty recipients: due messages
+ * are decided again (a consent may have been withdrawn since), sent, and
+ * marked sent with their redelivery time. A connection that vanished is
+ * dropped and what was in flight on it is due again at once. */
+#ifndef DELIVERY_H
+#define DELIVERY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "broker_env.h"
+#include "cycle.h"
+#include "remiss.pb-c.h"
+#include "transport.h"
+
+typedef struct delivery delivery_t;
+
+/* All borrowed. NULL on out of memory. */
+delivery_t *delivery_new(const broker_env_t *env, cycle_t *cycle, transport_t *transport);
+void delivery_destroy(delivery_t **self_p);
+
+/* Handlers of the dispatch table: SUBSCRIBE and ACK. */
+void delivery_on_subscribe(delivery_t *self, const broker_req_t *q, const Remiss__ClientFrame *cf);
+void delivery_on_ack(delivery_t *self, const broker_req_t *q, const Remiss__ClientFrame *cf);
+
+/* Marks party as having something to deliver. */
+void delivery_mark_dirty(delivery_t *self, const char *party);
+/* True if some recipient is marked. */
+bool delivery_has_dirty(const delivery_t *self);
+/* Delivers what is due for every marked recipient (and unmarks them). */
+void delivery_pump_dirty(delivery_t *self, int64_t now);
+
+/* Removes id from the in-flight set of whichever connection of party
+ * holds it (the message ended some other way). */
+void delivery_inflight_done(delivery_t *self, const char *party, const uint8_t *id);
+
+/* Redelivery scan: marks every receiving party. */
+void delivery_scan(delivery_t *self);
+/* Liveness: an empty frame to every connection; drops the unreachable. */
+void delivery_ping(delivery_t *self);
+/* True if party has a receiving connection. */
+bool delivery_is_connected(const delivery_t *self, const char *party);
+/* Sets the metrics' gauges: queue depth of every party of the registry,
+ * and the number of parties receiving. */
+void delivery_gauges(delivery_t *self);
+/* Number of receiving connections. */
+size_t delivery_connections(const delivery_t *self);
+
+#endif

@@ -1,0 +1,46 @@
+/* transport: the broker's ZeroMQ side.
+ *
+ * One ROUTER socket with CURVE server security for the parties, and the
+ * ZAP handler (inproc REP, RFC 27) that admits only CURVE keys bound to
+ * valid, unrevoked party certificates, logging refusals at most
+ * S_AUTH_LOG_PER_S a second. Reading hands each request frame to a
+ * callback; sending never blocks. */
+#ifndef TRANSPORT_H
+#define TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker_env.h"
+
+typedef struct transport transport_t;
+
+/* Binds the ZAP handler and env->cfg->listen with curve_secret (copied,
+ * wiped on destroy). env is borrowed. NULL with err on failure. */
+transport_t *transport_new(const broker_env_t *env, const uint8_t curve_secret[32],
+                           remiss_err_t *err);
+void transport_destroy(transport_t **self_p);
+
+/* Waits up to timeout_ms for a frame or a handshake. -1 on an error other
+ * than an interrupted wait. */
+int transport_wait(transport_t *self, long timeout_ms);
+
+/* Answers every ZAP request waiting. */
+void transport_serve_zap(transport_t *self);
+
+/* A request frame from user (the authenticated party id, "" if none);
+ * multipart: the request had more than one frame (the rest was dropped). */
+typedef void(transport_frame_fn)(void *ctx, const uint8_t *rid, size_t rid_len, const char *user,
+                                 const uint8_t *data, size_t len, bool multipart);
+
+/* Reads up to max requests without blocking and hands each to on_frame.
+ * Returns how many were read. */
+size_t transport_read(transport_t *self, size_t max, transport_frame_fn *on_frame, void *ctx);
+
+/* Sends one frame to a routing id without blocking. 0, or the errno
+ * (EAGAIN: the peer's queue is full; EHOSTUNREACH: it is gone). */
+int transport_send(transport_t *self, const uint8_t *rid, size_t rid_len, const uint8_t *data,
+                   size_t len);
+
+#endif
