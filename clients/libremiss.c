@@ -798,14 +798,23 @@ s_ack(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], Remiss__AckKind ki
     ack.reason = (char *)(reason ? reason : "");
     cf.kind_case = REMISS__CLIENT_FRAME__KIND_ACK;
     cf.ack = &ack;
+    /* Only an acknowledgement marks a message processed. A refused message
+     * was not processed: an operator may requeue it, and the redelivery
+     * must reach the application (issue 12, bug 1). */
+    bool processed = kind == REMISS__ACK_KIND__RECEIVED;
     if (!wait) {
-        s_remember(self, id);
+        if (processed)
+            s_remember(self, id);
+        else
+            s_idset_del(&self->handed, id);
         cf.request_id = self->next_request++;
         return s_send_frame(self, &cf, err); /* the Result is dropped when it comes */
     }
     remiss_code_t r = s_request_result(self, &cf, err);
-    if (r == REMISS_OK)
+    if (r == REMISS_OK && processed)
         s_remember(self, id);
+    else if (r == REMISS_OK)
+        s_idset_del(&self->handed, id);
     return r;
 }
 
