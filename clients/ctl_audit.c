@@ -21,8 +21,10 @@
 
 #include "audit.h"
 #include "category.h"
+#include "hex.h"
 #include "pki.h"
 #include "pnr.h"
+#include "rfc3339.h"
 #include "store.h"
 #include "utf8.h"
 
@@ -123,17 +125,6 @@ s_index(const char *s, uint64_t *out)
     return true;
 }
 
-static void
-s_hex(const uint8_t *p, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /* Adds bytes as lower-case hex (nothing for empty bytes). */
 static void
 s_add_hex(cJSON *o, const char *name, const ProtobufCBinaryData *b)
@@ -141,7 +132,7 @@ s_add_hex(cJSON *o, const char *name, const ProtobufCBinaryData *b)
     char hex[2 * 64 + 1];
     if (b->len == 0 || b->len > 64)
         return;
-    s_hex(b->data, b->len, hex);
+    hex_encode(hex, b->data, b->len);
     cJSON_AddStringToObject(o, name, hex);
 }
 
@@ -150,20 +141,8 @@ s_add_hex(cJSON *o, const char *name, const ProtobufCBinaryData *b)
 static void
 s_iso_time(int64_t ms, char out[S_TIME_LEN])
 {
-    struct tm tm;
-    time_t t;
-
-    if (ms < 0 || ms / 1000 > INT64_C(253402300799)) {
+    if (!rfc3339_format(ms, out, S_TIME_LEN))
         snprintf(out, S_TIME_LEN, "%" PRId64 "ms", ms);
-        return;
-    }
-    t = (time_t)(ms / 1000);
-    if (gmtime_r(&t, &tm) == NULL) {
-        snprintf(out, S_TIME_LEN, "%" PRId64 "ms", ms);
-        return;
-    }
-    snprintf(out, S_TIME_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
 static const char *
@@ -448,7 +427,7 @@ s_subject(const s_args_t *a)
         remiss_err_set(&err, REMISS_E_INTERNAL, "cannot compute the pseudonym");
         return s_fail(&err);
     }
-    s_hex(pseudonym, sizeof pseudonym, hex);
+    hex_encode(hex, pseudonym, sizeof pseudonym);
     if ((store = s_open_db(a->db, &err)) == NULL ||
         s_find_subject(store, pseudonym, &idx, &n, &err) != REMISS_OK)
         rc = s_fail(&err);
@@ -535,12 +514,12 @@ s_proof_print(const Remiss__ProofReply *p, const audit_tree_head_t *th, bool jso
     if (!json) {
         printf("entry %" PRIu64 " in the signed tree of %" PRIu64 " entries (signed %s)\n",
                p->leaf_index, th->size, when);
-        s_hex(th->root, sizeof th->root, hex);
+        hex_encode(hex, th->root, sizeof th->root);
         printf("root  %s\n", hex);
-        s_hex(leaf, sizeof leaf, hex);
+        hex_encode(hex, leaf, sizeof leaf);
         printf("leaf  %s\n", hex);
         for (size_t i = 0; i < p->n_inclusion_path; i++) {
-            s_hex(p->inclusion_path[i].data, MERKLE_HASH_LEN, hex);
+            hex_encode(hex, p->inclusion_path[i].data, MERKLE_HASH_LEN);
             printf("path  %s\n", hex);
         }
         printf("verified: the entry is in the log the broker signed\n");
@@ -551,13 +530,13 @@ s_proof_print(const Remiss__ProofReply *p, const audit_tree_head_t *th, bool jso
     cJSON_AddNumberToObject(doc, "index", (double)p->leaf_index);
     cJSON_AddNumberToObject(doc, "tree_size", (double)th->size);
     cJSON_AddStringToObject(doc, "signed_at", when);
-    s_hex(th->root, sizeof th->root, hex);
+    hex_encode(hex, th->root, sizeof th->root);
     cJSON_AddStringToObject(doc, "root", hex);
-    s_hex(leaf, sizeof leaf, hex);
+    hex_encode(hex, leaf, sizeof leaf);
     cJSON_AddStringToObject(doc, "leaf_hash", hex);
     if ((path = cJSON_AddArrayToObject(doc, "inclusion_path")) != NULL)
         for (size_t i = 0; i < p->n_inclusion_path; i++) {
-            s_hex(p->inclusion_path[i].data, MERKLE_HASH_LEN, hex);
+            hex_encode(hex, p->inclusion_path[i].data, MERKLE_HASH_LEN);
             cJSON_AddItemToArray(path, cJSON_CreateString(hex));
         }
     if (e != NULL) {

@@ -16,9 +16,11 @@
 
 #include "audit.h"
 #include "category.h"
+#include "hex.h"
 #include "log.h"
 #include "pnr.h"
 #include "remiss.h"
+#include "rfc3339.h"
 #include "store.h"
 
 typedef struct {
@@ -57,17 +59,12 @@ s_parse(int argc, char **argv, s_opts_t *o)
     return true;
 }
 
+/* RFC 3339, or "-" for a time never set. */
 static void
 s_iso(int64_t ms, char out[32])
 {
-    if (!ms) {
-        strcpy(out, "-");
-        return;
-    }
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!ms || !rfc3339_format(ms, out, 32))
+        snprintf(out, 32, "-");
 }
 
 static const char *const s_state_names[] = {"?", "queued", "delivered", "acknowledged",
@@ -85,7 +82,7 @@ s_deadletter_list(const s_opts_t *o, store_t *st)
     }
     for (size_t i = 0; i < n; i++) {
         char hex[33], when[32];
-        log_hex(hex, rows[i].message_id, STORE_ID_LEN);
+        hex_encode(hex, rows[i].message_id, STORE_ID_LEN);
         s_iso(rows[i].accepted_at, when);
         const char *state = rows[i].state <= 5 ? s_state_names[rows[i].state] : "?";
         const char *type = msgtype_name(rows[i].type) ? msgtype_name(rows[i].type) : "?";

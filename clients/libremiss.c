@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "hex.h"
 #include "log.h"
 #include "auditverify.h"
 #include "msgjson.h"
@@ -167,29 +168,13 @@ s_idset_free(s_idset_t *s)
 void
 remiss_id_to_hex(const uint8_t id[REMISS_ID_LEN], char hex[2 * REMISS_ID_LEN + 1])
 {
-    log_hex(hex, id, REMISS_ID_LEN);
+    hex_encode(hex, id, REMISS_ID_LEN);
 }
 
 bool
 remiss_id_from_hex(const char *hex, uint8_t id[REMISS_ID_LEN])
 {
-    if (!hex || strlen(hex) != 2 * REMISS_ID_LEN)
-        return false;
-    for (size_t i = 0; i < REMISS_ID_LEN; i++) {
-        int v = 0;
-        for (int k = 0; k < 2; k++) {
-            char c = hex[2 * i + (size_t)k];
-            int d = c >= '0' && c <= '9'   ? c - '0'
-                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                           : -1;
-            if (d < 0)
-                return false;
-            v = v * 16 + d;
-        }
-        id[i] = (uint8_t)v;
-    }
-    return true;
+    return hex_decode(hex, id, REMISS_ID_LEN);
 }
 
 /* ------------------------------------------------------------ connect */

@@ -1,6 +1,8 @@
 /* log: key=value lines on stderr. */
 #include "log.h"
 
+#include "hex.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -78,11 +80,5 @@ log_quote(char *buf, size_t size, const char *s)
 char *
 log_hex(char *buf, const uint8_t *data, size_t n)
 {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        buf[2 * i] = digits[data[i] >> 4];
-        buf[2 * i + 1] = digits[data[i] & 15];
-    }
-    buf[2 * n] = '\0';
-    return buf;
+    return hex_encode(buf, data, n);
 }

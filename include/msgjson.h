@@ -37,6 +37,7 @@
 
 #include "remiss.pb-c.h"
 #include "remiss_code.h"
+#include "rfc3339.h"
 
 /* Largest JSON text msgjson_parse accepts, in bytes. */
 #define MSGJSON_MAX_INPUT (1024 * 1024)
@@ -45,7 +46,7 @@
 #define MSGJSON_ID_LEN 16
 
 /* Buffer size for a time as "YYYY-MM-DDTHH:MM:SS.mmmZ" plus NUL. */
-#define MSGJSON_TIME_LEN 25
+#define MSGJSON_TIME_LEN RFC3339_LEN
 
 /* What recv knows besides the envelope. Zero/NULL members are left out
  * (or fall back to the envelope's own field, as noted). */
@@ -95,14 +96,8 @@ char *msgjson_format(const Remiss__Envelope *env, const msgjson_meta_t *meta);
 /* The same, indented over several lines for a person to read. */
 char *msgjson_format_pretty(const Remiss__Envelope *env, const msgjson_meta_t *meta);
 
-/* Parses an ISO 8601 UTC time as described above into ms since 1970.
- * False (and *ms untouched) if malformed, not a real date, or outside
- * years 1970..9999. */
-bool msgjson_time_parse(const char *text, int64_t *ms);
-
-/* Writes ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf (size at least
- * MSGJSON_TIME_LEN). False if ms is outside years 1970..9999 or buf is too
- * small. */
-bool msgjson_time_format(int64_t ms, char *buf, size_t size);
+/* The time helpers moved to rfc3339.h; the old names stay for callers. */
+#define msgjson_time_parse rfc3339_parse
+#define msgjson_time_format rfc3339_format
 
 #endif
