@@ -34,7 +34,9 @@ LDFLAGS   := $(SANFLAGS) $(EXTRA_LDFLAGS)
 LDLIBS     = $(PKG_LIBS) -lpthread -lm
 
 # Sources. Modules are found by wildcard so a new module needs no edit here.
-LIB_SRC    := $(wildcard common/*.c) clients/libremiss.c
+LIB_SRC    := $(wildcard common/*.c) clients/libremiss.c clients/idset.c clients/certcache.c \
+              clients/seen.c
+CLI_SRC    := clients/cli.c
 BROKER_SRC := $(filter-out broker/main.c,$(wildcard broker/*.c))
 CTL_SRC    := $(wildcard clients/ctl_*.c)
 TEST_SRC   := $(wildcard tests/test_*.c)
@@ -43,6 +45,7 @@ TESTLIB_SRC:= $(wildcard tests/helpers/*.c)
 LIB_OBJ    := $(O)/gen/remiss.pb-c.o $(LIB_SRC:%.c=$(O)/%.o)
 BROKER_OBJ := $(BROKER_SRC:%.c=$(O)/%.o)
 CTL_OBJ    := $(CTL_SRC:%.c=$(O)/%.o)
+CLI_OBJ    := $(CLI_SRC:%.c=$(O)/%.o)
 TESTLIB_OBJ:= $(TESTLIB_SRC:%.c=$(O)/%.o)
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(O)/tests/%)
 
@@ -84,12 +87,12 @@ $(BIN)/remissd: $(O)/broker/main.o $(BROKER_OBJ) $(LIB_OBJ)
 	@$(if $(Q),echo '  LD    $@')
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BIN)/remiss: $(O)/clients/remiss_cli.o $(LIB_OBJ)
+$(BIN)/remiss: $(O)/clients/remiss_cli.o $(CLI_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LD    $@')
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BIN)/remissctl: $(O)/clients/remissctl.o $(CTL_OBJ) $(BROKER_OBJ) $(LIB_OBJ)
+$(BIN)/remissctl: $(O)/clients/remissctl.o $(CTL_OBJ) $(CLI_OBJ) $(BROKER_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LD    $@')
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -103,7 +106,7 @@ $(LIBDIR)/libremiss.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -Wl,-soname,libremiss.so.1 $^ $(LDLIBS) -o $@
 
 # ---------------------------------------------------------------- tests
-$(O)/tests/%: $(O)/tests/%.o $(TESTLIB_OBJ) $(CTL_OBJ) $(BROKER_OBJ) $(LIB_OBJ)
+$(O)/tests/%: $(O)/tests/%.o $(TESTLIB_OBJ) $(CTL_OBJ) $(CLI_OBJ) $(BROKER_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LD    $@')
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@

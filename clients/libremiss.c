@@ -14,35 +14,18 @@
 #include "hex.h"
 #include "log.h"
 #include "auditverify.h"
+#include "certcache.h"
+#include "idset.h"
 #include "msgjson.h"
 #include "pki.h"
 #include "receipt.h"
 #include "remiss_private.h"
+#include "seen.h"
 
 #define S_DEFAULT_TIMEOUT 10000
 #define S_MAX_FRAME       (64u << 20)
 #define S_RESUBSCRIBE_MS  2000
-#define S_CERT_CACHE      64
-#define S_CERT_TTL_MS     60000
-
-/* A set of 16-byte ids (open addressing, linear probing). */
-typedef struct s_idset {
-    uint8_t (*slots)[REMISS_ID_LEN];
-    uint8_t *used;
-    size_t cap, count;
-} s_idset_t;
-
-/* A sender certificate already checked: parsing and chain verification
- * cost several times a signature check, and a party's certificate rarely
- * changes. Entries are checked again after S_CERT_TTL_MS (a CRL may have
- * changed on disk). */
-typedef struct s_cert_entry {
-    uint8_t der_sha256[32];  /* which certificate */
-    X509 *cert;              /* parsed */
-    pki_identity_t id;       /* what it names */
-    remiss_code_t verdict;   /* REMISS_OK, or E_CERT_REVOKED (signature still usable) */
-    int64_t checked_at;      /* ms */
-} s_cert_entry_t;
+#define S_STATE_HORIZON_MS (30LL * 86400 * 1000) /* processed ids kept this long */
 
 /* A frame received while waiting for something else. */
 typedef struct s_frame {
@@ -71,97 +54,12 @@ struct remiss_client {
     bool auth_failed;             /* the broker refused our key */
     s_frame_t *deliveries, *deliveries_tail; /* deliveries not yet returned */
     s_frame_t *receipts, *receipts_tail;     /* receipts of pipelined submits */
-    s_idset_t acked;              /* acknowledged ids: never surface again */
-    s_idset_t handed;             /* returned to the application, not yet acked */
-    FILE *state;                  /* appends acknowledged ids, if state_path */
-    s_cert_entry_t certs[S_CERT_CACHE]; /* verified sender certificates */
+    idset_t *acked;               /* acknowledged ids (without a state file) */
+    idset_t *handed;              /* returned to the application, not yet acked */
+    seen_t *seen;                 /* acknowledged ids across runs, if state_path */
+    certcache_t *certs;           /* verified sender certificates */
     receipt_seen_t receipts_seen;       /* last receipt batch whose signature held */
 };
-
-/* ------------------------------------------------------------ id set */
-
-static size_t
-s_idhash(const uint8_t *id, size_t cap)
-{
-    uint64_t h;
-    memcpy(&h, id, sizeof h); /* ids are random: their bytes are the hash */
-    return (size_t)(h & (cap - 1));
-}
-
-static bool
-s_idset_has(const s_idset_t *s, const uint8_t *id)
-{
-    if (!s->cap)
-        return false;
-    for (size_t i = s_idhash(id, s->cap);; i = (i + 1) & (s->cap - 1)) {
-        if (!s->used[i])
-            return false;
-        if (s->used[i] == 1 && memcmp(s->slots[i], id, REMISS_ID_LEN) == 0)
-            return true;
-    }
-}
-
-static bool s_idset_add(s_idset_t *s, const uint8_t *id);
-
-static bool
-s_idset_grow(s_idset_t *s)
-{
-    s_idset_t bigger = {0};
-    bigger.cap = s->cap ? s->cap * 2 : 256;
-    bigger.slots = calloc(bigger.cap, REMISS_ID_LEN);
-    bigger.used = calloc(bigger.cap, 1);
-    if (!bigger.slots || !bigger.used) {
-        free(bigger.slots);
-        free(bigger.used);
-        return false;
-    }
-    for (size_t i = 0; i < s->cap; i++)
-        if (s->used[i] == 1)
-            s_idset_add(&bigger, s->slots[i]);
-    free(s->slots);
-    free(s->used);
-    *s = bigger;
-    return true;
-}
-
-static bool
-s_idset_add(s_idset_t *s, const uint8_t *id)
-{
-    if (s_idset_has(s, id))
-        return true;
-    if ((s->count + 1) * 2 > s->cap && !s_idset_grow(s))
-        return false;
-    size_t i = s_idhash(id, s->cap);
-    while (s->used[i] == 1)
-        i = (i + 1) & (s->cap - 1);
-    memcpy(s->slots[i], id, REMISS_ID_LEN);
-    s->used[i] = 1;
-    s->count++;
-    return true;
-}
-
-static void
-s_idset_del(s_idset_t *s, const uint8_t *id)
-{
-    if (!s->cap)
-        return;
-    for (size_t i = s_idhash(id, s->cap);; i = (i + 1) & (s->cap - 1)) {
-        if (!s->used[i])
-            return;
-        if (s->used[i] == 1 && memcmp(s->slots[i], id, REMISS_ID_LEN) == 0) {
-            s->used[i] = 2; /* tombstone keeps probe chains intact */
-            return;
-        }
-    }
-}
-
-static void
-s_idset_free(s_idset_t *s)
-{
-    free(s->slots);
-    free(s->used);
-    memset(s, 0, sizeof *s);
-}
 
 /* ------------------------------------------------------------ hex */
 
@@ -245,31 +143,6 @@ out:
     return r;
 }
 
-/* Reads acknowledged ids remembered by earlier runs. */
-static remiss_code_t
-s_load_state(remiss_client_t *self, const char *path, remiss_err_t *err)
-{
-    FILE *f = fopen(path, "r");
-    char line[128];
-    uint8_t id[REMISS_ID_LEN];
-    if (f) {
-        while (fgets(line, sizeof line, f)) {
-            line[strcspn(line, "\r\n")] = '\0';
-            if (remiss_id_from_hex(line, id))
-                s_idset_add(&self->acked, id);
-        }
-        fclose(f);
-    }
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0 || !(self->state = fdopen(fd, "a"))) {
-        if (fd >= 0)
-            close(fd);
-        return remiss_err_set(err, REMISS_E_IO, "cannot write the state file %s: %s", path,
-                              strerror(errno));
-    }
-    return REMISS_OK;
-}
-
 remiss_client_t *
 remiss_connect(const remiss_opts_t *opts, remiss_err_t *err)
 {
@@ -304,7 +177,13 @@ remiss_connect(const remiss_opts_t *opts, remiss_err_t *err)
     if (s_load_broker(self, opts->pki_dir, err) != REMISS_OK ||
         s_load_self(self, opts->pki_dir, err) != REMISS_OK)
         goto fail;
-    if (opts->state_path && s_load_state(self, opts->state_path, err) != REMISS_OK)
+    if (!(self->handed = idset_new()) || !(self->acked = idset_new()) ||
+        !(self->certs = certcache_new())) {
+        remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
+        goto fail;
+    }
+    if (opts->state_path &&
+        !(self->seen = seen_open(opts->state_path, log_now_ms(), S_STATE_HORIZON_MS, err)))
         goto fail;
     /* A monitor tells a refused handshake apart from a silent broker. */
     snprintf(mon, sizeof mon, "inproc://remiss-monitor-%p", (void *)self);
@@ -352,12 +231,10 @@ remiss_close(remiss_client_t **self_p)
         zmq_ctx_term(self->zctx);
     s_frames_free(self->deliveries);
     s_frames_free(self->receipts);
-    s_idset_free(&self->acked);
-    s_idset_free(&self->handed);
-    for (size_t i = 0; i < S_CERT_CACHE; i++)
-        X509_free(self->certs[i].cert);
-    if (self->state)
-        fclose(self->state);
+    idset_free(&self->acked);
+    idset_free(&self->handed);
+    certcache_free(&self->certs);
+    seen_close(&self->seen);
     EVP_PKEY_free(self->key);
     X509_free(self->broker_cert);
     pki_trust_free(&self->trust);
@@ -755,20 +632,24 @@ remiss_subscribe(remiss_client_t *self, unsigned window, remiss_err_t *err)
     return r;
 }
 
-/* Remembers an id as processed: in memory and, if kept, in the state file
- * (synced, so a crash after this never hands the message out again). */
-static void
-s_remember(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN])
+/* True if the application has processed id (in this run or, with a state
+ * file, an earlier one). */
+static bool
+s_processed(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN])
 {
-    s_idset_del(&self->handed, id);
-    s_idset_add(&self->acked, id);
-    if (self->state) {
-        char hex[33];
-        remiss_id_to_hex(id, hex);
-        fprintf(self->state, "%s\n", hex);
-        fflush(self->state);
-        fsync(fileno(self->state));
-    }
+    return self->seen ? seen_has(self->seen, id) : idset_has(self->acked, id);
+}
+
+/* Remembers an id as processed: in the state file if kept (durably, so a
+ * crash after this never hands the message out again), else in memory. */
+static remiss_code_t
+s_remember(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], remiss_err_t *err)
+{
+    idset_del(self->handed, id);
+    if (self->seen)
+        return seen_add(self->seen, id, log_now_ms(), err);
+    return idset_add(self->acked, id) ? REMISS_OK
+                                      : remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
 }
 
 static remiss_code_t
@@ -788,18 +669,18 @@ s_ack(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], Remiss__AckKind ki
      * must reach the application (issue 12, bug 1). */
     bool processed = kind == REMISS__ACK_KIND__RECEIVED;
     if (!wait) {
-        if (processed)
-            s_remember(self, id);
-        else
-            s_idset_del(&self->handed, id);
+        idset_del(self->handed, id);
+        remiss_code_t kept = processed ? s_remember(self, id, err) : REMISS_OK;
+        if (kept != REMISS_OK)
+            return kept;
         cf.request_id = self->next_request++;
         return s_send_frame(self, &cf, err); /* the Result is dropped when it comes */
     }
     remiss_code_t r = s_request_result(self, &cf, err);
+    if (r == REMISS_OK)
+        idset_del(self->handed, id);
     if (r == REMISS_OK && processed)
-        s_remember(self, id);
-    else if (r == REMISS_OK)
-        s_idset_del(&self->handed, id);
+        r = s_remember(self, id, err);
     return r;
 }
 
@@ -822,54 +703,6 @@ remiss_refuse(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], const char
     return s_ack(self, id, REMISS__ACK_KIND__REFUSE, reason, true, err);
 }
 
-/* The sender certificate of a delivery, verified against the CA (and CRL)
- * or taken from the cache. The entry belongs to the cache. */
-static remiss_code_t
-s_sender_cert(remiss_client_t *self, const uint8_t *der, size_t len, const s_cert_entry_t **out,
-              remiss_err_t *err)
-{
-    uint8_t h[32];
-    unsigned int hl = 32;
-    int64_t now = log_now_ms();
-    s_cert_entry_t *slot = &self->certs[0];
-    *out = NULL;
-    if (!der || len == 0 || EVP_Digest(der, len, h, &hl, EVP_sha256(), NULL) != 1)
-        return remiss_err_set(err, REMISS_E_BAD_SIGNATURE,
-                              "the delivery lacks the sender's certificate");
-    for (size_t i = 0; i < S_CERT_CACHE; i++) {
-        s_cert_entry_t *e = &self->certs[i];
-        if (e->cert && memcmp(e->der_sha256, h, 32) == 0 && now - e->checked_at < S_CERT_TTL_MS) {
-            *out = e;
-            return REMISS_OK;
-        }
-        if (!e->cert || e->checked_at < slot->checked_at)
-            slot = e; /* empty, or the oldest: replaced below */
-    }
-    X509 *cert = pki_cert_from_der(der, len);
-    if (!cert)
-        return remiss_err_set(err, REMISS_E_BAD_SIGNATURE,
-                              "the delivery lacks the sender's certificate");
-    pki_identity_t id;
-    remiss_code_t r = pki_verify_cert(self->trust, cert, 0, &id, err);
-    /* A certificate revoked after the broker accepted the message does not
-     * undo a signature made while it was valid; any other failure does. */
-    if (r == REMISS_E_CERT_REVOKED)
-        r = pki_cert_identity(cert, &id, err) == REMISS_OK ? REMISS_E_CERT_REVOKED
-                                                           : REMISS_E_BAD_SIGNATURE;
-    if (r != REMISS_OK && r != REMISS_E_CERT_REVOKED) {
-        X509_free(cert);
-        return r;
-    }
-    X509_free(slot->cert);
-    memcpy(slot->der_sha256, h, 32);
-    slot->cert = cert;
-    slot->id = id;
-    slot->verdict = r;
-    slot->checked_at = now;
-    *out = slot;
-    return REMISS_OK;
-}
-
 /* Checks a delivery end to end: the sender's certificate chains to the CA
  * and names the envelope's sender, the signature verifies, it is for us. */
 static remiss_code_t
@@ -879,8 +712,9 @@ s_verify_delivery(remiss_client_t *self, const Remiss__Delivery *d, Remiss__Enve
     *env_out = NULL;
     if (!d->envelope || d->envelope->envelope.len == 0)
         return remiss_err_set(err, REMISS_E_MALFORMED, "the delivery carries no envelope");
-    const s_cert_entry_t *ce = NULL;
-    remiss_code_t r = s_sender_cert(self, d->sender_cert.data, d->sender_cert.len, &ce, err);
+    const certcache_entry_t *ce = NULL;
+    remiss_code_t r = certcache_get(self->certs, self->trust, d->sender_cert.data,
+                                    d->sender_cert.len, log_now_ms(), &ce, err);
     if (r != REMISS_OK)
         return r;
     const pki_identity_t id = ce->id;
@@ -980,7 +814,7 @@ remiss_recv(remiss_client_t *self, int timeout_ms, remiss_message_t **out, remis
             continue;
         }
         const uint8_t *id = env->message_id.data;
-        if (s_idset_has(&self->acked, id)) {
+        if (s_processed(self, id)) {
             /* Processed before: the ack was lost; say it again, quietly. */
             remiss_err_t ignored;
             s_ack(self, id, REMISS__ACK_KIND__RECEIVED, NULL, false, &ignored);
@@ -988,14 +822,14 @@ remiss_recv(remiss_client_t *self, int timeout_ms, remiss_message_t **out, remis
             remiss__broker_frame__free_unpacked(f, NULL);
             continue;
         }
-        if (s_idset_has(&self->handed, id)) {
+        if (idset_has(self->handed, id)) {
             /* Redelivered while the application still holds it. */
             remiss__envelope__free_unpacked(env, NULL);
             remiss__broker_frame__free_unpacked(f, NULL);
             continue;
         }
         remiss_message_t *m = calloc(1, sizeof *m);
-        if (!m || !s_idset_add(&self->handed, id)) {
+        if (!m || !idset_add(self->handed, id)) {
             free(m);
             remiss__envelope__free_unpacked(env, NULL);
             remiss__broker_frame__free_unpacked(f, NULL);
@@ -1215,8 +1049,8 @@ remiss_private_check_frame(remiss_client_t *self, const uint8_t *frame, size_t l
         bool refuse;
         r = s_take_delivery(self, f->delivery, &env, sender, refuse_id, &refuse, err);
         if (r == REMISS_OK)
-            (void)(s_idset_has(&self->acked, env->message_id.data) ||
-                   s_idset_has(&self->handed, env->message_id.data));
+            (void)(s_processed(self, env->message_id.data) ||
+                   idset_has(self->handed, env->message_id.data));
         remiss__envelope__free_unpacked(env, NULL);
         break;
     }
