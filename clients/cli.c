@@ -29,7 +29,7 @@ int
 cli_fail(const cli_t *c, const remiss_err_t *err)
 {
     s_print_error(c, remiss_code_name(err->code), err->text);
-    return err->code == REMISS_E_USAGE ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+    return CLI_EXIT_FAIL;
 }
 
 int

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "cli.h"
 #include "category.h"
 #include "hex.h"
 #include "log.h"
@@ -23,40 +24,13 @@
 #include "rfc3339.h"
 #include "store.h"
 
-typedef struct {
-    const char *db, *pki, *subject;
-    bool json;
-    const char *pos[4];
-    int npos;
-} s_opts_t;
-
+/* An error as remissctl prints it (JSON under --json); the exit status. */
 static int
-s_err(remiss_code_t code, const char *text)
+s_err(const ctl_args_t *a, remiss_code_t code, const char *text)
 {
-    fprintf(stderr, "error: %s: %s\n", remiss_code_name(code), text);
-    return code == REMISS_E_USAGE ? 2 : 1;
-}
-
-static bool
-s_parse(int argc, char **argv, s_opts_t *o)
-{
-    memset(o, 0, sizeof *o);
-    for (int i = 0; i < argc; i++) {
-        bool has = i + 1 < argc;
-        if (!strcmp(argv[i], "--db") && has)
-            o->db = argv[++i];
-        else if (!strcmp(argv[i], "--pki") && has)
-            o->pki = argv[++i];
-        else if (!strcmp(argv[i], "--subject") && has)
-            o->subject = argv[++i];
-        else if (!strcmp(argv[i], "--json"))
-            o->json = true;
-        else if (!strncmp(argv[i], "--", 2) || o->npos == 4)
-            return false;
-        else
-            o->pos[o->npos++] = argv[i];
-    }
-    return true;
+    remiss_err_t err;
+    remiss_err_set(&err, code, "%s", text);
+    return cli_fail(&a->cli, &err);
 }
 
 /* RFC 3339, or "-" for a time never set. */
@@ -67,18 +41,18 @@ s_iso(int64_t ms, char out[32])
         snprintf(out, 32, "-");
 }
 
-static const char *const s_state_names[] = {"?", "queued", "delivered", "acknowledged",
+static const char *const s_state_names[] = {"?",    "queued",  "delivered", "acknowledged",
                                             "dead", "withheld"};
 
 static int
-s_deadletter_list(const s_opts_t *o, store_t *st)
+s_deadletter_rows(const ctl_args_t *a, store_t *st)
 {
     store_msg_t *rows = calloc(500, sizeof *rows);
     size_t n = 0;
     remiss_err_t err;
     if (!rows || store_dead_letters(st, 500, rows, &n, &err) != REMISS_OK) {
         free(rows);
-        return s_err(REMISS_E_STORAGE, rows ? err.text : "out of memory");
+        return s_err(a, REMISS_E_STORAGE, rows ? err.text : "out of memory");
     }
     for (size_t i = 0; i < n; i++) {
         char hex[33], when[32];
@@ -86,7 +60,7 @@ s_deadletter_list(const s_opts_t *o, store_t *st)
         s_iso(rows[i].accepted_at, when);
         const char *state = rows[i].state <= 5 ? s_state_names[rows[i].state] : "?";
         const char *type = msgtype_name(rows[i].type) ? msgtype_name(rows[i].type) : "?";
-        if (o->json) {
+        if (a->cli.json) {
             cJSON *j = cJSON_CreateObject();
             cJSON_AddStringToObject(j, "message_id", hex);
             cJSON_AddStringToObject(j, "state", state);
@@ -103,41 +77,55 @@ s_deadletter_list(const s_opts_t *o, store_t *st)
             free(line);
             cJSON_Delete(j);
         } else {
-            printf("%s %-8s %s -> %s %s accepted %s attempts %u: %s\n", hex, state,
-                   rows[i].sender, rows[i].recipient, type, when, rows[i].attempts,
-                   rows[i].reason);
+            char reason[1024];
+            printf("%s %-8s %s -> %s %s accepted %s attempts %u: %s\n", hex, state, rows[i].sender,
+                   rows[i].recipient, type, when, rows[i].attempts,
+                   cli_plain(reason, sizeof reason, rows[i].reason));
         }
         store_msg_clear(&rows[i]);
     }
-    if (!o->json)
+    if (!a->cli.json)
         printf("%zu message(s) on the dead-letter list\n", n);
     free(rows);
     return 0;
 }
 
 static int
-s_deadletter_requeue(const s_opts_t *o, store_t *st)
+s_requeued(const ctl_args_t *a, const store_admin_t *done)
+{
+    if (a->cli.json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "message_id", a->pos[0]);
+        cJSON_AddStringToObject(j, "code", "OK");
+        cJSON_AddStringToObject(j, "result", done->result);
+        return cli_print_json(j) ? 0 : 1;
+    }
+    char safe[512];
+    printf("%s\n", cli_plain(safe, sizeof safe, done->result));
+    return 0;
+}
+
+static int
+s_requeue(const ctl_args_t *a, store_t *st)
 {
     store_admin_t req;
     remiss_err_t err;
     int64_t id;
     memset(&req, 0, sizeof req);
-    if (o->npos != 2 || !remiss_id_from_hex(o->pos[1], req.message_id))
-        return s_err(REMISS_E_USAGE, "deadletter requeue --db DB MESSAGE_ID (32 hex digits)");
+    if (a->npos != 1 || !remiss_id_from_hex(a->pos[0], req.message_id))
+        return s_err(a, REMISS_E_USAGE, "deadletter requeue --db DB MESSAGE_ID (32 hex digits)");
     snprintf(req.action, sizeof req.action, "requeue");
     const char *who = getenv("SUDO_USER") ? getenv("SUDO_USER") : getenv("USER");
     snprintf(req.actor, sizeof req.actor, "%s", who ? who : "admin");
     if (store_admin_request(st, &req, log_now_ms(), &id, &err) != REMISS_OK)
-        return s_err(REMISS_E_STORAGE, err.text);
+        return s_err(a, REMISS_E_STORAGE, err.text);
     /* The broker performs (and audits) the action within a second. */
     for (int i = 0; i < 150; i++) {
         store_admin_t done;
         bool found = false;
         if (store_admin_get(st, id, &done, &found, &err) == REMISS_OK && found && done.done_at) {
-            if (strncmp(done.result, "OK", 2) == 0) {
-                printf("%s\n", done.result);
-                return 0;
-            }
+            if (strncmp(done.result, "OK", 2) == 0)
+                return s_requeued(a, &done);
             const char *colon = strchr(done.result, ':');
             remiss_code_t code = REMISS_E_INTERNAL;
             char name[32] = "";
@@ -145,33 +133,51 @@ s_deadletter_requeue(const s_opts_t *o, store_t *st)
                 memcpy(name, done.result, (size_t)(colon - done.result));
                 remiss_code_parse(name, &code);
             }
-            return s_err(code, colon ? colon + 2 : done.result);
+            return s_err(a, code, colon ? colon + 2 : done.result);
         }
         usleep(100000);
     }
-    return s_err(REMISS_E_TIMEOUT, "remissd did not carry out the request within 15 s; is it "
-                                   "running on this database?");
+    return s_err(a, REMISS_E_TIMEOUT,
+                 "remissd did not carry out the request within 15 s; is it "
+                 "running on this database?");
+}
+
+/* The store of a->db for a command taking only opts and nops operands. */
+static store_t *
+s_open(const ctl_args_t *a, unsigned opts, int nops, const char *usage, int *status)
+{
+    remiss_err_t err;
+    store_t *st = NULL;
+    if ((a->given & ~opts) || a->npos != nops || !a->db)
+        *status = cli_usage_error(&a->cli, "%s", usage);
+    else if (!(st = ctl_args_open_db(a, &err)))
+        *status = cli_fail(&a->cli, &err);
+    return st;
 }
 
 int
-ctl_deadletter_main(int argc, char **argv)
+ctl_deadletter_list(const ctl_args_t *a)
 {
-    s_opts_t o;
-    remiss_err_t err;
-    if (!s_parse(argc, argv, &o) || o.npos < 1 || !o.db)
-        return s_err(REMISS_E_USAGE, "deadletter list|requeue --db DB [MESSAGE_ID] [--json]");
-    store_t *st = store_open(o.db, &err);
+    int status;
+    store_t *st = s_open(a, CTL_O_DB | CTL_O_JSON, 0, "deadletter list --db DB [--json]", &status);
     if (!st)
-        return s_err(err.code, err.text);
-    int rc;
-    if (!strcmp(o.pos[0], "list"))
-        rc = s_deadletter_list(&o, st);
-    else if (!strcmp(o.pos[0], "requeue"))
-        rc = s_deadletter_requeue(&o, st);
-    else
-        rc = s_err(REMISS_E_USAGE, "deadletter list|requeue");
+        return status;
+    status = s_deadletter_rows(a, st);
     store_close(&st);
-    return rc;
+    return status;
+}
+
+int
+ctl_deadletter_requeue(const ctl_args_t *a)
+{
+    int status;
+    store_t *st = s_open(a, CTL_O_DB | CTL_O_JSON, 1,
+                         "deadletter requeue --db DB MESSAGE_ID (32 hex digits)", &status);
+    if (!st)
+        return status;
+    status = s_requeue(a, st);
+    store_close(&st);
+    return status;
 }
 
 static void
@@ -193,33 +199,32 @@ s_array(char **items, size_t n)
 }
 
 int
-ctl_consent_main(int argc, char **argv)
+ctl_consent_list(const ctl_args_t *a)
 {
-    s_opts_t o;
     remiss_err_t err;
     pnr_t p;
     uint8_t key[32], pseudo[32];
     unsigned int hl = 32;
-    if (!s_parse(argc, argv, &o) || o.npos != 1 || strcmp(o.pos[0], "list") || !o.db || !o.pki ||
-        !o.subject)
-        return s_err(REMISS_E_USAGE, "consent list --db DB --pki DIR --subject PNR [--json]");
-    if (pnr_parse(o.subject, pnr_date_from_ms(log_now_ms()), &p, &err) != REMISS_OK)
-        return s_err(err.code, err.text);
+    if (a->npos != 0 || !a->db || !a->pki || !a->subject ||
+        (a->given & ~(CTL_O_DB | CTL_O_PKI | CTL_O_SUBJECT | CTL_O_JSON)))
+        return cli_usage_error(&a->cli, "consent list --db DB --pki DIR --subject PNR [--json]");
+    if (pnr_parse(a->subject, pnr_date_from_ms(log_now_ms()), &p, &err) != REMISS_OK)
+        return s_err(a, err.code, err.text);
     char secret[4200];
-    snprintf(secret, sizeof secret, "%s/broker.secret", o.pki);
+    snprintf(secret, sizeof secret, "%s/broker.secret", a->pki);
     if (audit_secret_load(secret, key, &err) != REMISS_OK)
-        return s_err(err.code, err.text);
+        return s_err(a, err.code, err.text);
     HMAC(EVP_sha256(), key, 32, (const uint8_t *)p.canonical, strlen(p.canonical), pseudo, &hl);
     OPENSSL_cleanse(key, sizeof key);
-    store_t *st = store_open(o.db, &err);
+    store_t *st = ctl_args_open_db(a, &err);
     if (!st)
-        return s_err(err.code, err.text);
+        return cli_fail(&a->cli, &err);
     store_consent_t *rows = calloc(200, sizeof *rows);
     size_t n = 0;
     if (!rows || store_consents_for(st, pseudo, 200, rows, &n, &err) != REMISS_OK) {
         free(rows);
         store_close(&st);
-        return s_err(REMISS_E_STORAGE, err.text);
+        return s_err(a, REMISS_E_STORAGE, err.text);
     }
     for (size_t i = 0; i < n; i++) {
         Remiss__Envelope *env = remiss__envelope__unpack(NULL, rows[i].grant_len, rows[i].grant);
@@ -231,7 +236,7 @@ ctl_consent_main(int argc, char **argv)
         s_iso(rows[i].revoked_at, revoked);
         if (!g) {
             printf("%s: damaged record\n", rows[i].consent_id);
-        } else if (o.json) {
+        } else if (a->cli.json) {
             cJSON *j = cJSON_CreateObject();
             cJSON_AddStringToObject(j, "consent_id", rows[i].consent_id);
             cJSON_AddStringToObject(j, "granted_by", rows[i].granted_by);
@@ -242,9 +247,10 @@ ctl_consent_main(int argc, char **argv)
             cJSON_AddItemToObject(j, "categories", s_array(g->categories, g->n_categories));
             cJSON_AddStringToObject(j, "valid_from", g->valid_from);
             cJSON_AddStringToObject(j, "valid_until", g->valid_until);
-            cJSON_AddStringToObject(j, "given_by", g->given_by == REMISS__GIVEN_BY__SUBJECT_AND_GUARDIAN
-                                                       ? "subject_and_guardian"
-                                                       : "subject");
+            cJSON_AddStringToObject(j, "given_by",
+                                    g->given_by == REMISS__GIVEN_BY__SUBJECT_AND_GUARDIAN
+                                        ? "subject_and_guardian"
+                                        : "subject");
             cJSON_AddStringToObject(j, "evidence_sha256", g->evidence_sha256);
             cJSON_AddStringToObject(j, "state", rows[i].revoked_at ? "revoked" : "registered");
             if (rows[i].revoked_at)
@@ -268,9 +274,18 @@ ctl_consent_main(int argc, char **argv)
         remiss__envelope__free_unpacked(env, NULL);
         store_consent_clear(&rows[i]);
     }
-    if (!o.json)
+    if (!a->cli.json)
         printf("%zu consent(s)\n", n);
     free(rows);
     store_close(&st);
     return 0;
+}
+
+int
+ctl_consent_main(int argc, char **argv)
+{
+    ctl_args_t a = {.cli = {"remissctl", false}};
+    if (argc < 1 || strcmp(argv[0], "list") != 0)
+        return cli_usage_error(&a.cli, "consent list --db DB --pki DIR --subject PNR [--json]");
+    return ctl_args_parse(argc - 1, argv + 1, &a) ? ctl_consent_list(&a) : CLI_EXIT_USAGE;
 }

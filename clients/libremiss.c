@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -22,9 +23,9 @@
 #include "remiss_private.h"
 #include "seen.h"
 
-#define S_DEFAULT_TIMEOUT 10000
-#define S_MAX_FRAME       (64u << 20)
-#define S_RESUBSCRIBE_MS  2000
+#define S_DEFAULT_TIMEOUT  10000
+#define S_MAX_FRAME        (64u << 20)
+#define S_RESUBSCRIBE_MS   2000
 #define S_STATE_HORIZON_MS (30LL * 86400 * 1000) /* processed ids kept this long */
 
 /* A frame received while waiting for something else. */
@@ -40,25 +41,26 @@ struct remiss_message {
 };
 
 struct remiss_client {
-    char party[PKI_ID_MAX + 1];   /* who we are */
-    void *zctx, *sock, *monitor;  /* ZeroMQ context, DEALER, handshake monitor */
-    EVP_PKEY *key;                /* our signing key */
-    pki_trust_t *trust;           /* CA (+ CRL) */
-    EVP_PKEY *broker_pub;         /* verifies receipts and tree heads */
-    X509 *broker_cert;            /* owns broker_pub */
+    char party[PKI_ID_MAX + 1];  /* who we are */
+    char endpoint[256];          /* the broker, for error sentences */
+    void *zctx, *sock, *monitor; /* ZeroMQ context, DEALER, handshake monitor */
+    EVP_PKEY *key;               /* our signing key */
+    pki_trust_t *trust;          /* CA (+ CRL) */
+    EVP_PKEY *broker_pub;        /* verifies receipts and tree heads */
+    X509 *broker_cert;           /* owns broker_pub */
     int timeout_ms;
-    uint64_t next_request;        /* request ids */
+    uint64_t next_request; /* request ids */
     bool subscribed;
-    unsigned window;              /* subscribed window */
-    int64_t last_subscribe;       /* ms, for renewal */
-    bool auth_failed;             /* the broker refused our key */
+    unsigned window;                         /* subscribed window */
+    int64_t last_subscribe;                  /* ms, for renewal */
+    bool auth_failed;                        /* the broker refused our key */
     s_frame_t *deliveries, *deliveries_tail; /* deliveries not yet returned */
     s_frame_t *receipts, *receipts_tail;     /* receipts of pipelined submits */
-    idset_t *acked;               /* acknowledged ids (without a state file) */
-    idset_t *handed;              /* returned to the application, not yet acked */
-    seen_t *seen;                 /* acknowledged ids across runs, if state_path */
-    certcache_t *certs;           /* verified sender certificates */
-    receipt_seen_t receipts_seen;       /* last receipt batch whose signature held */
+    idset_t *acked;                          /* acknowledged ids (without a state file) */
+    idset_t *handed;                         /* returned to the application, not yet acked */
+    seen_t *seen;                            /* acknowledged ids across runs, if state_path */
+    certcache_t *certs;                      /* verified sender certificates */
+    receipt_seen_t receipts_seen;            /* last receipt batch whose signature held */
 };
 
 /* ------------------------------------------------------------ hex */
@@ -118,8 +120,7 @@ s_load_self(remiss_client_t *self, const char *dir, remiss_err_t *err)
     if (!pki_path(path, sizeof path, dir, name) || !(self->key = pki_key_load(path, err)))
         goto out;
     if (X509_check_private_key(cert, self->key) != 1) {
-        r = remiss_err_set(err, REMISS_E_CONFIG, "%s does not match the party's certificate",
-                           path);
+        r = remiss_err_set(err, REMISS_E_CONFIG, "%s does not match the party's certificate", path);
         goto out;
     }
     snprintf(name, sizeof name, "parties/%s.curve", self->party);
@@ -143,22 +144,49 @@ out:
     return r;
 }
 
+/* The options of remiss_connect, with a sentence that names the fix. */
+static remiss_code_t
+s_check_opts(const remiss_opts_t *opts, remiss_err_t *err)
+{
+    if (!opts || !opts->pki_dir || !opts->party || !opts->endpoint)
+        return remiss_err_set(err, REMISS_E_USAGE,
+                              "connect needs a PKI directory, a party id and "
+                              "the broker's endpoint");
+    if (!pki_id_valid(opts->party)) {
+        char lower[PKI_ID_MAX + 1];
+        size_t n = 0;
+        for (; opts->party[n] && n < PKI_ID_MAX; n++)
+            lower[n] = (char)(opts->party[n] >= 'A' && opts->party[n] <= 'Z' ? opts->party[n] + 32
+                                                                             : opts->party[n]);
+        lower[n] = '\0';
+        if (pki_id_valid(lower))
+            return remiss_err_set(err, REMISS_E_USAGE, "party ids are lower case: write --as %s",
+                                  lower);
+        return remiss_err_set(err, REMISS_E_USAGE,
+                              "a party id is 1 to %d lower-case letters, digits and '-', not "
+                              "starting with '-'",
+                              PKI_ID_MAX);
+    }
+    if (!strstr(opts->endpoint, "://") || strlen(opts->endpoint) >= 200)
+        return remiss_err_set(err, REMISS_E_USAGE,
+                              "the broker endpoint names its transport: write tcp://%.180s",
+                              opts->endpoint);
+    return REMISS_OK;
+}
+
 remiss_client_t *
 remiss_connect(const remiss_opts_t *opts, remiss_err_t *err)
 {
     char ca[4096], crl[4096], mon[64];
     remiss_client_t *self = NULL;
-    if (!opts || !opts->pki_dir || !opts->party || !opts->endpoint ||
-        !pki_id_valid(opts->party)) {
-        remiss_err_set(err, REMISS_E_USAGE, "connect needs a PKI directory, a valid party id and "
-                                            "the broker's endpoint");
+    if (s_check_opts(opts, err) != REMISS_OK)
         return NULL;
-    }
     if (!(self = calloc(1, sizeof *self))) {
         remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
         return NULL;
     }
     snprintf(self->party, sizeof self->party, "%s", opts->party);
+    snprintf(self->endpoint, sizeof self->endpoint, "%s", opts->endpoint);
     self->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : S_DEFAULT_TIMEOUT;
     self->next_request = 1;
     if (!pki_path(ca, sizeof ca, opts->pki_dir, "ca.crt") ||
@@ -187,9 +215,11 @@ remiss_connect(const remiss_opts_t *opts, remiss_err_t *err)
         goto fail;
     /* A monitor tells a refused handshake apart from a silent broker. */
     snprintf(mon, sizeof mon, "inproc://remiss-monitor-%p", (void *)self);
-    if (zmq_socket_monitor(self->sock, mon, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0 ||
-        !(self->monitor = zmq_socket(self->zctx, ZMQ_PAIR)) || zmq_connect(self->monitor, mon) != 0) {
+    if (zmq_socket_monitor(self->sock, mon,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) !=
+            0 ||
+        !(self->monitor = zmq_socket(self->zctx, ZMQ_PAIR)) ||
+        zmq_connect(self->monitor, mon) != 0) {
         remiss_err_set(err, REMISS_E_INTERNAL, "cannot monitor the connection");
         goto fail;
     }
@@ -273,7 +303,8 @@ s_send_bytes(remiss_client_t *self, const void *buf, size_t len, remiss_err_t *e
         int64_t left = deadline - log_now_ms();
         if (left <= 0)
             return remiss_err_set(err, REMISS_E_TIMEOUT,
-                                  "The broker could not be reached in time.");
+                                  "The broker at %s could not be reached within %d ms.",
+                                  self->endpoint, self->timeout_ms);
         zmq_pollitem_t it[] = {{self->sock, 0, ZMQ_POLLOUT, 0}, {self->monitor, 0, ZMQ_POLLIN, 0}};
         zmq_poll(it, 2, left > 200 ? 200 : (long)left);
     }
@@ -356,7 +387,8 @@ s_wait(remiss_client_t *self, uint64_t request_id, bool want_delivery, int timeo
             return s_pop(&self->receipts, &self->receipts_tail);
         int64_t left = deadline - log_now_ms();
         if (left <= 0) {
-            remiss_err_set(err, REMISS_E_TIMEOUT, NULL);
+            remiss_err_set(err, REMISS_E_TIMEOUT, "The broker at %s did not answer within %d ms.",
+                           self->endpoint, timeout_ms);
             return NULL;
         }
         /* What has arrived is taken without a poll; the handshake monitor
@@ -393,7 +425,8 @@ s_wait(remiss_client_t *self, uint64_t request_id, bool want_delivery, int timeo
         default:
             break;
         }
-        if (!want_delivery && (f->request_id == request_id || f->request_id == 0 || request_id == 0))
+        if (!want_delivery &&
+            (f->request_id == request_id || f->request_id == 0 || request_id == 0))
             return f;
         if (f->kind_case == REMISS__BROKER_FRAME__KIND_RECEIPT)
             s_push(&self->receipts, &self->receipts_tail, f);
@@ -531,8 +564,8 @@ remiss_receipt_clear(remiss_receipt_t *rc)
 }
 
 remiss_code_t
-remiss_send_raw(remiss_client_t *self, const uint8_t *signed_env, size_t len,
-                remiss_receipt_t *rc, remiss_err_t *err)
+remiss_send_raw(remiss_client_t *self, const uint8_t *signed_env, size_t len, remiss_receipt_t *rc,
+                remiss_err_t *err)
 {
     uint64_t req;
     memset(rc, 0, sizeof *rc);
@@ -577,8 +610,7 @@ remiss_submit(remiss_client_t *self, Remiss__Envelope *env, uint8_t id[REMISS_ID
 }
 
 remiss_code_t
-remiss_next_receipt(remiss_client_t *self, int timeout_ms, remiss_receipt_t *rc,
-                    remiss_err_t *err)
+remiss_next_receipt(remiss_client_t *self, int timeout_ms, remiss_receipt_t *rc, remiss_err_t *err)
 {
     memset(rc, 0, sizeof *rc);
     Remiss__BrokerFrame *f = s_wait(self, 0, false, timeout_ms, err);
@@ -677,6 +709,11 @@ s_ack(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], Remiss__AckKind ki
         return s_send_frame(self, &cf, err); /* the Result is dropped when it comes */
     }
     remiss_code_t r = s_request_result(self, &cf, err);
+    /* The id and kind are well formed, so the broker's E_MALFORMED can only
+     * mean it knows no such message waiting for this party. */
+    if (r == REMISS_E_MALFORMED)
+        r = remiss_err_set(err, REMISS_E_UNKNOWN_MESSAGE,
+                           "No message with this id is waiting for this party's answer.");
     if (r == REMISS_OK)
         idset_del(self->handed, id);
     if (r == REMISS_OK && processed)
@@ -720,14 +757,12 @@ s_verify_delivery(remiss_client_t *self, const Remiss__Delivery *d, Remiss__Enve
     const pki_identity_t id = ce->id;
     X509 *cert = ce->cert; /* belongs to the cache */
     Remiss__Envelope *env = NULL;
-    if (r == REMISS_OK &&
-        !(env = remiss__envelope__unpack(NULL, d->envelope->envelope.len,
-                                         d->envelope->envelope.data)))
+    if (r == REMISS_OK && !(env = remiss__envelope__unpack(NULL, d->envelope->envelope.len,
+                                                           d->envelope->envelope.data)))
         r = remiss_err_set(err, REMISS_E_MALFORMED, "the envelope could not be decoded");
-    if (r == REMISS_OK &&
-        !pki_verify(X509_get0_pubkey(cert), PKI_CTX_ENVELOPE, d->envelope->envelope.data,
-                    d->envelope->envelope.len, d->envelope->signature.data,
-                    d->envelope->signature.len))
+    if (r == REMISS_OK && !pki_verify(X509_get0_pubkey(cert), PKI_CTX_ENVELOPE,
+                                      d->envelope->envelope.data, d->envelope->envelope.len,
+                                      d->envelope->signature.data, d->envelope->signature.len))
         r = remiss_err_set(err, REMISS_E_BAD_SIGNATURE, NULL);
     if (r == REMISS_OK && (!env->sender || strcmp(env->sender, id.party) != 0))
         r = remiss_err_set(err, REMISS_E_SENDER_MISMATCH, NULL);
@@ -947,7 +982,11 @@ remiss_proof(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], uint64_t co
         return err ? err->code : REMISS_E_TIMEOUT;
     if (f->kind_case == REMISS__BROKER_FRAME__KIND_PROOF && f->proof) {
         Remiss__ProofReply *pr = f->proof;
-        if (pr->code != REMISS__REASON_CODE__OK)
+        /* The broker answers an unknown id and another party's message
+         * alike, on purpose: to this party both are unknown. */
+        if (pr->code == REMISS__REASON_CODE__E_POLICY_DENIED)
+            r = remiss_err_set(err, REMISS_E_UNKNOWN_MESSAGE, NULL);
+        else if (pr->code != REMISS__REASON_CODE__OK)
             r = remiss_err_set(err, s_wire_code(pr->code), "%s",
                                pr->sentence ? pr->sentence : "no proof");
         /* Never take the broker's word: the tree head must carry its
@@ -1065,5 +1104,71 @@ remiss_private_check_frame(remiss_client_t *self, const uint8_t *frame, size_t l
     }
     }
     remiss__broker_frame__free_unpacked(f, NULL);
+    return r;
+}
+
+/* ------------------------------------------------------------ archive */
+
+const char *
+remiss_version(void)
+{
+    return REMISS_VERSION;
+}
+
+/* Writes len bytes to path, mode 0600, atomically: a temporary file in the
+ * same directory, fsync, rename. */
+static remiss_code_t
+s_write_file(const char *path, const uint8_t *data, size_t len, remiss_err_t *err)
+{
+    char tmp[4200];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= sizeof tmp)
+        return remiss_err_set(err, REMISS_E_IO, "the path %.200s is too long", path);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return remiss_err_set(err, REMISS_E_IO, "cannot write %s: %s", path, strerror(errno));
+    bool ok = fchmod(fd, 0600) == 0;
+    for (size_t off = 0; ok && off < len;) {
+        ssize_t n = write(fd, data + off, len - off);
+        ok = n > 0;
+        off += ok ? (size_t)n : 0;
+    }
+    ok = ok && fsync(fd) == 0;
+    int saved = errno;
+    ok = close(fd) == 0 && ok && rename(tmp, path) == 0;
+    if (!ok) {
+        saved = saved ? saved : errno;
+        unlink(tmp);
+        return remiss_err_set(err, REMISS_E_IO, "cannot write %s: %s", path, strerror(saved));
+    }
+    return REMISS_OK;
+}
+
+remiss_code_t
+remiss_receipt_save(const remiss_receipt_t *rc, const char *path, remiss_err_t *err)
+{
+    if (!rc || !rc->signed_receipt || !rc->signed_len || !path)
+        return remiss_err_set(err, REMISS_E_USAGE, "there is no signed receipt to save");
+    return s_write_file(path, rc->signed_receipt, rc->signed_len, err);
+}
+
+remiss_code_t
+remiss_message_save(const remiss_message_t *m, const char *dir, remiss_err_t *err)
+{
+    char hex[2 * REMISS_ID_LEN + 1], path[4200];
+    const Remiss__SignedEnvelope *se = m && m->delivery ? m->delivery->envelope : NULL;
+    if (!se || !dir)
+        return remiss_err_set(err, REMISS_E_USAGE, "there is no signed envelope to save");
+    hex_encode(hex, remiss_message_id(m), REMISS_ID_LEN);
+    size_t len = remiss__signed_envelope__get_packed_size(se);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        return remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
+    remiss__signed_envelope__pack(se, buf);
+    snprintf(path, sizeof path, "%s/%s.env", dir, hex);
+    remiss_code_t r = s_write_file(path, buf, len, err);
+    free(buf);
+    snprintf(path, sizeof path, "%s/%s.crt", dir, hex);
+    if (r == REMISS_OK)
+        r = s_write_file(path, m->delivery->sender_cert.data, m->delivery->sender_cert.len, err);
     return r;
 }

@@ -24,7 +24,8 @@ typedef struct cli {
     bool json;
 } cli_t;
 
-/* Prints err and returns the exit status for it (2 for E_USAGE, else 1). */
+/* Prints err and returns CLI_EXIT_FAIL: a code of E_USAGE from a library
+ * call is not by itself a bad command line (cli_usage_error is). */
 int cli_fail(const cli_t *c, const remiss_err_t *err);
 
 /* Prints an E_USAGE error (the sentence, then "(see PROG --help)") and
