@@ -78,6 +78,9 @@ ctl_args_parse(int argc, char **argv, ctl_args_t *a)
     }
     words[0] = (char *)a->cli.prog;
     memcpy(words + 1, argv, (size_t)argc * sizeof *argv);
+    /* --json anywhere makes even an error before it JSON. */
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+        a->cli.json = a->cli.json || strcmp(argv[i], "--json") == 0;
     opterr = 0;
     optind = 0; /* glibc: 0 also resets its internal state */
     for (int c; (c = getopt_long(argc + 1, words, ":", s_longopts, NULL)) != -1;)

@@ -206,6 +206,20 @@ out:
 
 /* ---------------------------------------------------------------- verify */
 
+static int
+s_verified(const ctl_args_t *a, uint64_t entries, uint64_t heads)
+{
+    if (!a->cli.json) {
+        printf("OK: %" PRIu64 " entries, %" PRIu64 " signed tree heads\n", entries, heads);
+        return 0;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "code", "OK");
+    cJSON_AddNumberToObject(o, "entries", (double)entries);
+    cJSON_AddNumberToObject(o, "signed_tree_heads", (double)heads);
+    return cli_print_json(o) ? 0 : 1;
+}
+
 int
 ctl_audit_verify(const ctl_args_t *a)
 {
@@ -224,8 +238,7 @@ ctl_audit_verify(const ctl_args_t *a)
     }
     if (audit_verify_store(store, X509_get0_pubkey(cert), &entries, &heads, &bad, &err) ==
         REMISS_OK) {
-        printf("OK: %" PRIu64 " entries, %" PRIu64 " signed tree heads\n", entries, heads);
-        rc = 0;
+        rc = s_verified(a, entries, heads);
     } else if (err.code == REMISS_E_BAD_SIGNATURE) {
         remiss_err_t first;
         remiss_err_set(&first, err.code, "first bad index %" PRIu64 ": %.250s", bad, err.text);
@@ -321,7 +334,6 @@ s_subject_print(const ctl_args_t *a, store_t *store, const uint64_t *idx, size_t
         e = s_decode(bytes, len);
         free(bytes);
         if (e == NULL) {
-            fprintf(stderr, "warning: audit entry %" PRIu64 " is damaged\n", idx[i]);
             damaged++;
             continue;
         }
@@ -334,11 +346,10 @@ s_subject_print(const ctl_args_t *a, store_t *store, const uint64_t *idx, size_t
     if (json && !s_print_json(doc))
         return 1;
     if (damaged > 0) {
-        fprintf(stderr,
-                "error: E_BAD_SIGNATURE: %zu entries about this person are damaged; run "
-                "remissctl audit verify\n",
-                damaged);
-        return 1;
+        remiss_err_set(&err, REMISS_E_BAD_SIGNATURE,
+                       "%zu entries about this person are damaged; run remissctl audit verify",
+                       damaged);
+        return cli_fail(&a->cli, &err);
     }
     return 0;
 }
@@ -433,12 +444,13 @@ ctl_audit_export(const ctl_args_t *a)
         store_audit_each(store, x.next, s_export_entry, &x, &err) != REMISS_OK) {
         rc = cli_fail(&a->cli, &err);
     } else if (x.out_failed || fflush(stdout) != 0) {
-        fprintf(stderr, "error: E_IO: cannot write the export: %s\n", strerror(errno));
+        remiss_err_set(&err, REMISS_E_IO, "cannot write the export: %s", strerror(errno));
+        rc = cli_fail(&a->cli, &err);
     } else if (x.damaged > 0) {
-        fprintf(stderr,
-                "error: E_BAD_SIGNATURE: %" PRIu64 " entries are missing or damaged; run "
-                "remissctl audit verify\n",
-                x.damaged);
+        remiss_err_set(&err, REMISS_E_BAD_SIGNATURE,
+                       "%" PRIu64 " entries are missing or damaged; run remissctl audit verify",
+                       x.damaged);
+        rc = cli_fail(&a->cli, &err);
     } else {
         rc = 0;
     }

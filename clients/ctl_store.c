@@ -234,7 +234,12 @@ ctl_consent_list(const ctl_args_t *a)
         char granted[32], revoked[32];
         s_iso(rows[i].granted_at, granted);
         s_iso(rows[i].revoked_at, revoked);
-        if (!g) {
+        if (!g && a->cli.json) {
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddStringToObject(j, "consent_id", rows[i].consent_id);
+            cJSON_AddBoolToObject(j, "damaged", true);
+            cli_print_json(j);
+        } else if (!g) {
             printf("%s: damaged record\n", rows[i].consent_id);
         } else if (a->cli.json) {
             cJSON *j = cJSON_CreateObject();

@@ -658,6 +658,9 @@ static bool
 s_parse(int argc, char **argv, s_args_t *a)
 {
     a->argv = argv;
+    /* --json anywhere makes even an error before it JSON. */
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        a->cli.json = a->cli.json || strcmp(argv[i], "--json") == 0;
     opterr = 0;
     for (int c; (c = getopt_long(argc, argv, ":", s_longopts, NULL)) != -1;)
         if (!s_option(a, c))

@@ -12,16 +12,32 @@
 #include "pki_admin.h"
 #include "remiss.h"
 
+/* The result of a pki command: a sentence, or with --json an object. */
+static int
+s_done(const ctl_args_t *a, const char *key, const char *value, const char *sentence)
+{
+    if (!a->cli.json) {
+        printf("%s\n", sentence);
+        return CLI_EXIT_OK;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "code", "OK");
+    cJSON_AddStringToObject(o, key, value);
+    return cli_print_json(o) ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}
+
 static int
 s_pki_init(const ctl_args_t *a)
 {
     remiss_err_t err;
-    if (a->npos != 1 || a->given)
+    if (a->npos != 1 || (a->given & ~CTL_O_JSON))
         return cli_usage_error(&a->cli, "pki init DIR");
     if (pki_init(a->pos[0], &err) != REMISS_OK)
         return cli_fail(&a->cli, &err);
-    printf("created federation CA, broker certificate and empty CRL in %s\n", a->pos[0]);
-    return CLI_EXIT_OK;
+    char line[4200];
+    snprintf(line, sizeof line, "created federation CA, broker certificate and empty CRL in %s",
+             a->pos[0]);
+    return s_done(a, "pki", a->pos[0], line);
 }
 
 static int
@@ -29,28 +45,31 @@ s_pki_issue(const ctl_args_t *a)
 {
     remiss_err_t err;
     pki_keytype_t type = PKI_KEY_P256;
-    if (a->npos != 3 || (a->given & ~(CTL_O_KEY_TYPE | CTL_O_DAYS)))
+    if (a->npos != 3 || (a->given & ~(CTL_O_KEY_TYPE | CTL_O_DAYS | CTL_O_JSON)))
         return cli_usage_error(&a->cli, "pki issue DIR PARTY_ID ROLE [--key-type T] [--days N]");
     if (a->key_type && !pki_keytype_parse(a->key_type, &type))
         return cli_usage_error(&a->cli, "--key-type is p256, rsa or ed25519");
     if (pki_issue(a->pos[0], a->pos[1], a->pos[2], type, a->days ? (int)a->days : 730, &err) !=
         REMISS_OK)
         return cli_fail(&a->cli, &err);
-    printf("issued %s (role %s): %s/parties/%s.{crt,key,curve}\n", a->pos[1], a->pos[2], a->pos[0],
-           a->pos[1]);
-    return CLI_EXIT_OK;
+    char line[4200];
+    snprintf(line, sizeof line, "issued %s (role %s): %s/parties/%s.{crt,key,curve}", a->pos[1],
+             a->pos[2], a->pos[0], a->pos[1]);
+    return s_done(a, "issued", a->pos[1], line);
 }
 
 static int
 s_pki_revoke(const ctl_args_t *a)
 {
     remiss_err_t err;
-    if (a->npos != 2 || a->given)
+    if (a->npos != 2 || (a->given & ~CTL_O_JSON))
         return cli_usage_error(&a->cli, "pki revoke DIR PARTY_ID");
     if (pki_revoke(a->pos[0], a->pos[1], &err) != REMISS_OK)
         return cli_fail(&a->cli, &err);
-    printf("revoked %s; send SIGHUP to remissd (or wait for its CRL check)\n", a->pos[1]);
-    return CLI_EXIT_OK;
+    char line[512];
+    snprintf(line, sizeof line, "revoked %s; send SIGHUP to remissd (or wait for its CRL check)",
+             a->pos[1]);
+    return s_done(a, "revoked", a->pos[1], line);
 }
 
 typedef int (*s_cmd_fn)(const ctl_args_t *a);

@@ -365,3 +365,108 @@ Test(cli, conventions, .timeout = 60)
     }
     harness_stop(&h);
 }
+
+/* remissctl: every command with --json prints JSON only (the refusal
+ * reason of a dead letter is another party's text). */
+Test(cli, remissctl_speaks_json_only, .timeout = 180)
+{
+    harness_t h;
+    s_run_t r;
+    remiss_err_t err;
+    remiss_receipt_t rc;
+    char hex[33];
+    harness_init(&h, s_parties);
+    harness_start(&h, NULL);
+    remiss_client_t *sdf = harness_client(&h, "sdf-rinkeby-kista", false);
+    remiss_client_t *jt = harness_client(&h, "jobbtorg", false);
+    cr_assert_eq(harness_grant(sdf, "c-test-1", "sdf-rinkeby-kista", "jobbtorg", "anvisning",
+                               "identity,social"),
+                 REMISS_OK);
+    Remiss__Envelope *env = harness_referral("jobbtorg", "anvisning");
+    cr_assert_eq(remiss_send(sdf, env, &rc, &err), REMISS_OK, "%s", err.text);
+    remiss_id_to_hex(rc.message_id, hex);
+    remiss_receipt_clear(&rc);
+    harness_envelope_free(env);
+    remiss_message_t *m = NULL;
+    cr_assert_eq(remiss_recv(jt, 20000, &m, &err), REMISS_OK, "%s", err.text);
+    cr_assert_eq(remiss_refuse(jt, remiss_message_id(m), S_HOSTILE, &err), REMISS_OK);
+    remiss_message_free(&m);
+    remiss_close(&jt);
+    remiss_close(&sdf);
+
+    s_run(&r, "remissctl", "deadletter list --db %s --json", h.db);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_expect_eq(s_all_json("deadletter list", r.out), 1);
+    char *reason = s_field(r.out, "reason");
+    cr_expect_str_eq(reason, S_HOSTILE);
+    free(reason);
+    s_run(&r, "remissctl", "deadletter list --db=%s", h.db);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    cr_expect_null(strstr(r.out, "\nerror:"), "a forged line: %s", r.out);
+    const char *const cmds[] = {
+        "audit verify --db %s --pki %s --json",
+        "audit export --json --db %s",
+        "audit subject " HARNESS_PNR " --db %s --pki %s --json",
+        "audit proof --db %s 0 --pki %s --json",
+        "consent list --db %s --pki %s --subject " HARNESS_PNR " --json",
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char args[1024];
+        snprintf(args, sizeof args, cmds[i], h.db, h.pki);
+        s_run(&r, "remissctl", "%s", args);
+        cr_expect_eq(r.status, 0, "%s: %s", args, r.err);
+        cr_expect_geq(s_all_json(args, r.out), 1, "%s", args);
+        s_all_json(args, r.err);
+    }
+    s_run(&r, "remissctl", "deadletter requeue --db %s %s --json", h.db, hex);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    cr_expect_eq(s_all_json("requeue", r.out), 1);
+    s_run(&r, "remissctl", "pki init %s/pki2 --json", h.dir);
+    cr_expect_eq(s_all_json("pki init", r.out), 1);
+    s_run(&r, "remissctl", "pki issue --json %s/pki2 jobbtorg jobbtorg --days=30", h.dir);
+    cr_expect_eq(s_all_json("pki issue", r.out), 1, "%s", r.err);
+    s_run(&r, "remissctl", "pki revoke %s/pki2 jobbtorg --json", h.dir);
+    cr_expect_eq(s_all_json("pki revoke", r.out), 1, "%s", r.err);
+    s_run(&r, "remissctl", "pki issue %s/pki2 x y --days abc --json", h.dir);
+    s_expect_json_error(&r, "E_USAGE", 2);
+    s_run(&r, "remissctl", "frobnicate --json");
+    s_expect_json_error(&r, "E_USAGE", 2);
+    harness_stop(&h);
+}
+
+/* Issue 12, bug 4: a mistyped --db created an empty database and answered
+ * "0 consent(s)" or "0 message(s) on the dead-letter list" with exit 0.
+ * Every command refuses a database that does not exist, naming it. */
+Test(cli, remissctl_refuses_a_missing_database, .timeout = 60)
+{
+    harness_t h;
+    s_run_t r;
+    char typo[256];
+    harness_init(&h, s_parties);
+    snprintf(typo, sizeof typo, "%s/remis.db", h.dir);
+    const char *const cmds[] = {
+        "deadletter list --db %s",
+        "deadletter list --db %s --json",
+        "deadletter requeue --db %s 00112233445566778899aabbccddeeff",
+        "consent list --db %s --pki %s --subject " HARNESS_PNR,
+        "consent list --db=%s --pki %s --subject " HARNESS_PNR " --json",
+        "audit verify --db %s --pki %s",
+        "audit export --db %s",
+        "audit subject " HARNESS_PNR " --db %s --pki %s",
+        "audit proof --db %s 0 --pki %s",
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char args[1024];
+        struct stat st;
+        snprintf(args, sizeof args, cmds[i], typo, h.pki);
+        s_run(&r, "remissctl", "%s", args);
+        cr_expect_eq(r.status, 1, "%s: exit %d", args, r.status);
+        cr_expect_not_null(strstr(r.err, "E_IO"), "%s: %s", args, r.err);
+        cr_expect_not_null(strstr(r.err, typo), "%s: the path is named: %s", args, r.err);
+        cr_expect_eq(r.out[0], '\0', "%s printed %s", args, r.out);
+        cr_expect_neq(stat(typo, &st), 0, "%s created %s", args, typo);
+        if (strstr(args, "--json"))
+            s_expect_json_error(&r, "E_IO", 1);
+    }
+    harness_stop(&h);
+}
