@@ -116,11 +116,15 @@ tests: $(TEST_BIN)
 # `make test` rebuilds with sanitizers in build/san and runs every test.
 # The fuzz smoke runs first so the test totals are the closing line.
 # The release configuration (what `make`, `make run` and `make bench` build)
-# is built first with the same -Werror: a release build that fails must fail CI.
+# is built first with the same -Werror: a release build that fails must fail CI;
+# `make demo` (test_demo) and `make run` (test_run) then run on those release
+# binaries before the whole suite runs on the sanitizer build.
 test: deps
 	@$(MAKE) --no-print-directory SAN=0 all
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory SAN=1 all tests
+	@echo "make demo and make run on the release binaries (bin/):"
+	@REMISS_BIN=bin scripts/run-tests.sh build/san/tests/test_demo build/san/tests/test_run
 	@$(MAKE) --no-print-directory SAN=1 check
 
 check:
