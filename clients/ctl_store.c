@@ -198,6 +198,72 @@ s_array(char **items, size_t n)
     return a;
 }
 
+static void
+s_consent_json(const store_consent_t *row, const Remiss__ConsentGrant *g)
+{
+    char when[32];
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "consent_id", row->consent_id);
+    if (!g) {
+        cJSON_AddBoolToObject(j, "damaged", true);
+        cli_print_json(j);
+        return;
+    }
+    cJSON_AddStringToObject(j, "granted_by", row->granted_by);
+    s_iso(row->granted_at, when);
+    cJSON_AddStringToObject(j, "granted_at", when);
+    cJSON_AddItemToObject(j, "from_parties", s_array(g->from_parties, g->n_from_parties));
+    cJSON_AddItemToObject(j, "to_parties", s_array(g->to_parties, g->n_to_parties));
+    cJSON_AddItemToObject(j, "purposes", s_array(g->purposes, g->n_purposes));
+    cJSON_AddItemToObject(j, "categories", s_array(g->categories, g->n_categories));
+    cJSON_AddStringToObject(j, "valid_from", g->valid_from);
+    cJSON_AddStringToObject(j, "valid_until", g->valid_until);
+    cJSON_AddStringToObject(
+        j, "given_by",
+        g->given_by == REMISS__GIVEN_BY__SUBJECT_AND_GUARDIAN ? "subject_and_guardian" : "subject");
+    cJSON_AddStringToObject(j, "evidence_sha256", g->evidence_sha256);
+    cJSON_AddStringToObject(j, "state", row->revoked_at ? "revoked" : "registered");
+    s_iso(row->revoked_at, when);
+    if (row->revoked_at)
+        cJSON_AddStringToObject(j, "revoked_at", when);
+    cli_print_json(j);
+}
+
+static void
+s_consent_plain(const store_consent_t *row, const Remiss__ConsentGrant *g)
+{
+    char granted[32], revoked[32], from[256], to[256], pur[256], cat[256];
+    if (!g) {
+        printf("%s: damaged record\n", row->consent_id);
+        return;
+    }
+    s_iso(row->granted_at, granted);
+    s_iso(row->revoked_at, revoked);
+    s_join(from, sizeof from, g->from_parties, g->n_from_parties);
+    s_join(to, sizeof to, g->to_parties, g->n_to_parties);
+    s_join(pur, sizeof pur, g->purposes, g->n_purposes);
+    s_join(cat, sizeof cat, g->categories, g->n_categories);
+    printf("%s  %s  %s -> %s  purposes %s  categories %s  valid %s..%s  registered by "
+           "%s %s%s%s\n",
+           row->consent_id, row->revoked_at ? "REVOKED" : "in register", from, to, pur, cat,
+           g->valid_from, g->valid_until, row->granted_by, granted,
+           row->revoked_at ? ", revoked " : "", row->revoked_at ? revoked : "");
+}
+
+/* One stored consent, decoded from its signed grant. */
+static void
+s_consent_print(const ctl_args_t *a, const store_consent_t *row)
+{
+    Remiss__Envelope *env = remiss__envelope__unpack(NULL, row->grant_len, row->grant);
+    const Remiss__ConsentGrant *g =
+        env && env->body_case == REMISS__ENVELOPE__BODY_CONSENT_GRANT ? env->consent_grant : NULL;
+    if (a->cli.json)
+        s_consent_json(row, g);
+    else
+        s_consent_plain(row, g);
+    remiss__envelope__free_unpacked(env, NULL);
+}
+
 int
 ctl_consent_list(const ctl_args_t *a)
 {
@@ -227,56 +293,7 @@ ctl_consent_list(const ctl_args_t *a)
         return s_err(a, REMISS_E_STORAGE, err.text);
     }
     for (size_t i = 0; i < n; i++) {
-        Remiss__Envelope *env = remiss__envelope__unpack(NULL, rows[i].grant_len, rows[i].grant);
-        const Remiss__ConsentGrant *g =
-            env && env->body_case == REMISS__ENVELOPE__BODY_CONSENT_GRANT ? env->consent_grant
-                                                                          : NULL;
-        char granted[32], revoked[32];
-        s_iso(rows[i].granted_at, granted);
-        s_iso(rows[i].revoked_at, revoked);
-        if (!g && a->cli.json) {
-            cJSON *j = cJSON_CreateObject();
-            cJSON_AddStringToObject(j, "consent_id", rows[i].consent_id);
-            cJSON_AddBoolToObject(j, "damaged", true);
-            cli_print_json(j);
-        } else if (!g) {
-            printf("%s: damaged record\n", rows[i].consent_id);
-        } else if (a->cli.json) {
-            cJSON *j = cJSON_CreateObject();
-            cJSON_AddStringToObject(j, "consent_id", rows[i].consent_id);
-            cJSON_AddStringToObject(j, "granted_by", rows[i].granted_by);
-            cJSON_AddStringToObject(j, "granted_at", granted);
-            cJSON_AddItemToObject(j, "from_parties", s_array(g->from_parties, g->n_from_parties));
-            cJSON_AddItemToObject(j, "to_parties", s_array(g->to_parties, g->n_to_parties));
-            cJSON_AddItemToObject(j, "purposes", s_array(g->purposes, g->n_purposes));
-            cJSON_AddItemToObject(j, "categories", s_array(g->categories, g->n_categories));
-            cJSON_AddStringToObject(j, "valid_from", g->valid_from);
-            cJSON_AddStringToObject(j, "valid_until", g->valid_until);
-            cJSON_AddStringToObject(j, "given_by",
-                                    g->given_by == REMISS__GIVEN_BY__SUBJECT_AND_GUARDIAN
-                                        ? "subject_and_guardian"
-                                        : "subject");
-            cJSON_AddStringToObject(j, "evidence_sha256", g->evidence_sha256);
-            cJSON_AddStringToObject(j, "state", rows[i].revoked_at ? "revoked" : "registered");
-            if (rows[i].revoked_at)
-                cJSON_AddStringToObject(j, "revoked_at", revoked);
-            char *line = cJSON_PrintUnformatted(j);
-            printf("%s\n", line);
-            free(line);
-            cJSON_Delete(j);
-        } else {
-            char from[256], to[256], pur[256], cat[256];
-            s_join(from, sizeof from, g->from_parties, g->n_from_parties);
-            s_join(to, sizeof to, g->to_parties, g->n_to_parties);
-            s_join(pur, sizeof pur, g->purposes, g->n_purposes);
-            s_join(cat, sizeof cat, g->categories, g->n_categories);
-            printf("%s  %s  %s -> %s  purposes %s  categories %s  valid %s..%s  registered by "
-                   "%s %s%s%s\n",
-                   rows[i].consent_id, rows[i].revoked_at ? "REVOKED" : "in register", from, to,
-                   pur, cat, g->valid_from, g->valid_until, rows[i].granted_by, granted,
-                   rows[i].revoked_at ? ", revoked " : "", rows[i].revoked_at ? revoked : "");
-        }
-        remiss__envelope__free_unpacked(env, NULL);
+        s_consent_print(a, &rows[i]);
         store_consent_clear(&rows[i]);
     }
     if (!a->cli.json)

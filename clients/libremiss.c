@@ -16,6 +16,7 @@
 #include "log.h"
 #include "auditverify.h"
 #include "certcache.h"
+#include "delivery.h"
 #include "idset.h"
 #include "msgjson.h"
 #include "pki.h"
@@ -740,65 +741,82 @@ remiss_refuse(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], const char
     return s_ack(self, id, REMISS__ACK_KIND__REFUSE, reason, true, err);
 }
 
-/* Checks a delivery end to end: the sender's certificate chains to the CA
- * and names the envelope's sender, the signature verifies, it is for us. */
+/* delivery_take with this client's trust, cache and party, now. */
 static remiss_code_t
-s_verify_delivery(remiss_client_t *self, const Remiss__Delivery *d, Remiss__Envelope **env_out,
-                  char sender[PKI_ID_MAX + 1], remiss_err_t *err)
+s_take(remiss_client_t *self, const Remiss__Delivery *d, Remiss__Envelope **env,
+       char sender[PKI_ID_MAX + 1], uint8_t refuse_id[REMISS_ID_LEN], bool *refuse,
+       remiss_err_t *why)
 {
-    *env_out = NULL;
-    if (!d->envelope || d->envelope->envelope.len == 0)
-        return remiss_err_set(err, REMISS_E_MALFORMED, "the delivery carries no envelope");
-    const certcache_entry_t *ce = NULL;
-    remiss_code_t r = certcache_get(self->certs, self->trust, d->sender_cert.data,
-                                    d->sender_cert.len, log_now_ms(), &ce, err);
-    if (r != REMISS_OK)
-        return r;
-    const pki_identity_t id = ce->id;
-    X509 *cert = ce->cert; /* belongs to the cache */
-    Remiss__Envelope *env = NULL;
-    if (r == REMISS_OK && !(env = remiss__envelope__unpack(NULL, d->envelope->envelope.len,
-                                                           d->envelope->envelope.data)))
-        r = remiss_err_set(err, REMISS_E_MALFORMED, "the envelope could not be decoded");
-    if (r == REMISS_OK && !pki_verify(X509_get0_pubkey(cert), PKI_CTX_ENVELOPE,
-                                      d->envelope->envelope.data, d->envelope->envelope.len,
-                                      d->envelope->signature.data, d->envelope->signature.len))
-        r = remiss_err_set(err, REMISS_E_BAD_SIGNATURE, NULL);
-    if (r == REMISS_OK && (!env->sender || strcmp(env->sender, id.party) != 0))
-        r = remiss_err_set(err, REMISS_E_SENDER_MISMATCH, NULL);
-    if (r == REMISS_OK && (!env->recipient || strcmp(env->recipient, self->party) != 0))
-        r = remiss_err_set(err, REMISS_E_UNKNOWN_RECIPIENT, "the message is not addressed to us");
-    if (r == REMISS_OK && env->message_id.len != REMISS_ID_LEN)
-        r = remiss_err_set(err, REMISS_E_MALFORMED, "the message id is not 16 bytes");
-    if (r != REMISS_OK) {
+    delivery_check_t dc = {self->trust, self->certs, self->party, log_now_ms()};
+    return delivery_take(&dc, d, env, sender, refuse_id, refuse, why);
+}
+
+/* A restarted broker has forgotten this subscription: renew it while idle
+ * (the broker treats a renewal as a no-op). */
+static void
+s_renew(remiss_client_t *self, int64_t now)
+{
+    if (now - self->last_subscribe < S_RESUBSCRIBE_MS)
+        return;
+    Remiss__ClientFrame cf = REMISS__CLIENT_FRAME__INIT;
+    Remiss__Subscribe sub = REMISS__SUBSCRIBE__INIT;
+    sub.window = self->window;
+    cf.request_id = self->next_request++;
+    cf.kind_case = REMISS__CLIENT_FRAME__KIND_SUBSCRIBE;
+    cf.subscribe = &sub;
+    remiss_err_t ignored;
+    s_send_frame(self, &cf, &ignored);
+    self->last_subscribe = now;
+}
+
+/* Makes a message of a verified delivery frame (taking its delivery). */
+static remiss_code_t
+s_hand_out(remiss_client_t *self, Remiss__BrokerFrame *f, Remiss__Envelope *env, const char *sender,
+           remiss_message_t **out, remiss_err_t *err)
+{
+    remiss_message_t *m = calloc(1, sizeof *m);
+    if (!m || !idset_add(self->handed, env->message_id.data)) {
+        free(m);
         remiss__envelope__free_unpacked(env, NULL);
-        return r;
+        return remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
     }
-    snprintf(sender, PKI_ID_MAX + 1, "%s", id.party);
-    *env_out = env;
+    m->env = env;
+    snprintf(m->sender, sizeof m->sender, "%s", sender);
+    /* Keep the delivery; detach it from the frame so one free suffices. */
+    m->delivery = f->delivery;
+    f->delivery = NULL;
+    f->kind_case = REMISS__BROKER_FRAME__KIND__NOT_SET;
+    *out = m;
     return REMISS_OK;
 }
 
-/* What remiss_recv does with a delivery before it answers the broker:
- * verify it and, when that fails, find the id to refuse it by (*refuse is
- * false when the envelope does not yield a 16-byte id). On REMISS_OK *env
- * and sender are set as by s_verify_delivery. */
+/* What a delivery frame becomes: a message for the application (*out), or
+ * nothing (*out NULL) when it does not verify (refused back to the broker),
+ * was processed before (acknowledged again, quietly) or is still held by
+ * the application. Frees f. */
 static remiss_code_t
-s_take_delivery(remiss_client_t *self, const Remiss__Delivery *d, Remiss__Envelope **env,
-                char sender[PKI_ID_MAX + 1], uint8_t refuse_id[REMISS_ID_LEN], bool *refuse,
-                remiss_err_t *why)
+s_sort(remiss_client_t *self, Remiss__BrokerFrame *f, remiss_message_t **out, remiss_err_t *err)
 {
-    *refuse = false;
-    remiss_code_t r = s_verify_delivery(self, d, env, sender, why);
-    if (r != REMISS_OK && d->envelope && d->envelope->envelope.len) {
-        Remiss__Envelope *peek =
-            remiss__envelope__unpack(NULL, d->envelope->envelope.len, d->envelope->envelope.data);
-        if (peek && peek->message_id.len == REMISS_ID_LEN) {
-            memcpy(refuse_id, peek->message_id.data, REMISS_ID_LEN);
-            *refuse = true;
-        }
-        remiss__envelope__free_unpacked(peek, NULL);
+    Remiss__Envelope *env = NULL;
+    char sender[PKI_ID_MAX + 1];
+    uint8_t refuse_id[REMISS_ID_LEN];
+    bool refuse;
+    remiss_err_t why, ignored;
+    remiss_code_t r = REMISS_OK;
+    *out = NULL;
+    if (s_take(self, f->delivery, &env, sender, refuse_id, &refuse, &why) != REMISS_OK) {
+        /* Never hand out what does not verify; tell the broker why. */
+        if (refuse)
+            s_ack(self, refuse_id, REMISS__ACK_KIND__REFUSE, why.text, false, NULL);
+    } else if (s_processed(self, env->message_id.data)) {
+        /* Processed before: the ack was lost; say it again. */
+        s_ack(self, env->message_id.data, REMISS__ACK_KIND__RECEIVED, NULL, false, &ignored);
+    } else if (!idset_has(self->handed, env->message_id.data)) {
+        r = s_hand_out(self, f, env, sender, out, err);
+        env = NULL;
     }
+    remiss__envelope__free_unpacked(env, NULL);
+    remiss__broker_frame__free_unpacked(f, NULL);
     return r;
 }
 
@@ -814,19 +832,7 @@ remiss_recv(remiss_client_t *self, int timeout_ms, remiss_message_t **out, remis
     int64_t deadline = log_now_ms() + timeout_ms;
     for (;;) {
         int64_t now = log_now_ms(), left = deadline - now;
-        /* A restarted broker has forgotten this subscription: renew it
-         * while idle (the broker treats a renewal as a no-op). */
-        if (now - self->last_subscribe >= S_RESUBSCRIBE_MS) {
-            Remiss__ClientFrame cf = REMISS__CLIENT_FRAME__INIT;
-            Remiss__Subscribe sub = REMISS__SUBSCRIBE__INIT;
-            sub.window = self->window;
-            cf.request_id = self->next_request++;
-            cf.kind_case = REMISS__CLIENT_FRAME__KIND_SUBSCRIBE;
-            cf.subscribe = &sub;
-            remiss_err_t ignored;
-            s_send_frame(self, &cf, &ignored);
-            self->last_subscribe = now;
-        }
+        s_renew(self, now);
         if (left > S_RESUBSCRIBE_MS)
             left = S_RESUBSCRIBE_MS;
         Remiss__BrokerFrame *f = s_wait(self, 0, true, left > 0 ? (int)left : 0, err);
@@ -834,51 +840,9 @@ remiss_recv(remiss_client_t *self, int timeout_ms, remiss_message_t **out, remis
             continue;
         if (!f)
             return err ? err->code : REMISS_E_TIMEOUT;
-        Remiss__Envelope *env = NULL;
-        char sender[PKI_ID_MAX + 1];
-        uint8_t refuse_id[REMISS_ID_LEN];
-        bool refuse;
-        remiss_err_t why;
-        remiss_code_t r =
-            s_take_delivery(self, f->delivery, &env, sender, refuse_id, &refuse, &why);
-        if (r != REMISS_OK) {
-            /* Never hand out what does not verify; tell the broker why. */
-            if (refuse)
-                s_ack(self, refuse_id, REMISS__ACK_KIND__REFUSE, why.text, false, NULL);
-            remiss__broker_frame__free_unpacked(f, NULL);
-            continue;
-        }
-        const uint8_t *id = env->message_id.data;
-        if (s_processed(self, id)) {
-            /* Processed before: the ack was lost; say it again, quietly. */
-            remiss_err_t ignored;
-            s_ack(self, id, REMISS__ACK_KIND__RECEIVED, NULL, false, &ignored);
-            remiss__envelope__free_unpacked(env, NULL);
-            remiss__broker_frame__free_unpacked(f, NULL);
-            continue;
-        }
-        if (idset_has(self->handed, id)) {
-            /* Redelivered while the application still holds it. */
-            remiss__envelope__free_unpacked(env, NULL);
-            remiss__broker_frame__free_unpacked(f, NULL);
-            continue;
-        }
-        remiss_message_t *m = calloc(1, sizeof *m);
-        if (!m || !idset_add(self->handed, id)) {
-            free(m);
-            remiss__envelope__free_unpacked(env, NULL);
-            remiss__broker_frame__free_unpacked(f, NULL);
-            return remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
-        }
-        m->env = env;
-        snprintf(m->sender, sizeof m->sender, "%s", sender);
-        /* Keep the delivery; detach it from the frame so one free suffices. */
-        m->delivery = f->delivery;
-        f->delivery = NULL;
-        f->kind_case = REMISS__BROKER_FRAME__KIND__NOT_SET;
-        remiss__broker_frame__free_unpacked(f, NULL);
-        *out = m;
-        return REMISS_OK;
+        remiss_code_t r = s_sort(self, f, out, err);
+        if (r != REMISS_OK || *out)
+            return r;
     }
 }
 
@@ -1086,7 +1050,7 @@ remiss_private_check_frame(remiss_client_t *self, const uint8_t *frame, size_t l
         char sender[PKI_ID_MAX + 1];
         uint8_t refuse_id[REMISS_ID_LEN];
         bool refuse;
-        r = s_take_delivery(self, f->delivery, &env, sender, refuse_id, &refuse, err);
+        r = s_take(self, f->delivery, &env, sender, refuse_id, &refuse, err);
         if (r == REMISS_OK)
             (void)(s_processed(self, env->message_id.data) ||
                    idset_has(self->handed, env->message_id.data));
@@ -1107,7 +1071,7 @@ remiss_private_check_frame(remiss_client_t *self, const uint8_t *frame, size_t l
     return r;
 }
 
-/* ------------------------------------------------------------ archive */
+/* ------------------------------------------------------------ version */
 
 const char *
 remiss_version(void)
@@ -1115,60 +1079,8 @@ remiss_version(void)
     return REMISS_VERSION;
 }
 
-/* Writes len bytes to path, mode 0600, atomically: a temporary file in the
- * same directory, fsync, rename. */
-static remiss_code_t
-s_write_file(const char *path, const uint8_t *data, size_t len, remiss_err_t *err)
+const Remiss__Delivery *
+remiss_private_delivery(const remiss_message_t *m)
 {
-    char tmp[4200];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= sizeof tmp)
-        return remiss_err_set(err, REMISS_E_IO, "the path %.200s is too long", path);
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0)
-        return remiss_err_set(err, REMISS_E_IO, "cannot write %s: %s", path, strerror(errno));
-    bool ok = fchmod(fd, 0600) == 0;
-    for (size_t off = 0; ok && off < len;) {
-        ssize_t n = write(fd, data + off, len - off);
-        ok = n > 0;
-        off += ok ? (size_t)n : 0;
-    }
-    ok = ok && fsync(fd) == 0;
-    int saved = errno;
-    ok = close(fd) == 0 && ok && rename(tmp, path) == 0;
-    if (!ok) {
-        saved = saved ? saved : errno;
-        unlink(tmp);
-        return remiss_err_set(err, REMISS_E_IO, "cannot write %s: %s", path, strerror(saved));
-    }
-    return REMISS_OK;
-}
-
-remiss_code_t
-remiss_receipt_save(const remiss_receipt_t *rc, const char *path, remiss_err_t *err)
-{
-    if (!rc || !rc->signed_receipt || !rc->signed_len || !path)
-        return remiss_err_set(err, REMISS_E_USAGE, "there is no signed receipt to save");
-    return s_write_file(path, rc->signed_receipt, rc->signed_len, err);
-}
-
-remiss_code_t
-remiss_message_save(const remiss_message_t *m, const char *dir, remiss_err_t *err)
-{
-    char hex[2 * REMISS_ID_LEN + 1], path[4200];
-    const Remiss__SignedEnvelope *se = m && m->delivery ? m->delivery->envelope : NULL;
-    if (!se || !dir)
-        return remiss_err_set(err, REMISS_E_USAGE, "there is no signed envelope to save");
-    hex_encode(hex, remiss_message_id(m), REMISS_ID_LEN);
-    size_t len = remiss__signed_envelope__get_packed_size(se);
-    uint8_t *buf = malloc(len ? len : 1);
-    if (!buf)
-        return remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
-    remiss__signed_envelope__pack(se, buf);
-    snprintf(path, sizeof path, "%s/%s.env", dir, hex);
-    remiss_code_t r = s_write_file(path, buf, len, err);
-    free(buf);
-    snprintf(path, sizeof path, "%s/%s.crt", dir, hex);
-    if (r == REMISS_OK)
-        r = s_write_file(path, m->delivery->sender_cert.data, m->delivery->sender_cert.len, err);
-    return r;
+    return m ? m->delivery : NULL;
 }

@@ -55,12 +55,13 @@ s_walkthrough(const char *dir, const char *bin, int port, int round)
     snprintf(r, sizeof r, "%s/remiss --pki %s/pki --broker tcp://127.0.0.1:%d --state %s/state",
              bin, dir, port, dir);
     cr_assert_eq(s_sh(out, sizeof out, "scripts/examples.sh %s/examples 2>&1", dir), 0, "%s", out);
-    cr_assert_eq(s_sh(out, sizeof out, "%s --as sdf-rinkeby-kista send %s/examples/consent_grant.json "
-                                       "2>&1",
+    cr_assert_eq(s_sh(out, sizeof out,
+                      "%s --as sdf-rinkeby-kista send %s/examples/consent_grant.json "
+                      "2>&1",
                       r, dir),
                  0, "round %d: consent: %s", round, out);
-    cr_assert_eq(s_sh(out, sizeof out, "%s --as sdf-rinkeby-kista send %s/examples/referral.json 2>&1",
-                      r, dir),
+    cr_assert_eq(s_sh(out, sizeof out,
+                      "%s --as sdf-rinkeby-kista send %s/examples/referral.json 2>&1", r, dir),
                  0, "round %d: referral: %s", round, out);
     /* "prints the signed receipt", as the README says. */
     cr_expect_not_null(strstr(out, "signed by the broker"), "round %d: %s", round, out);
