@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -82,4 +83,120 @@ Test(libremiss, a_refused_then_requeued_message_reaches_the_application, .timeou
     cr_assert_eq(remiss_recv(jt, 1500, &m, &err), REMISS_E_TIMEOUT);
     remiss_close(&jt);
     harness_stop(&h);
+}
+
+/* remiss_connect says what to fix: lower-case party ids, an endpoint with
+ * its transport, the PKI file that is missing. */
+Test(libremiss, connect_errors_name_the_fix, .timeout = 60)
+{
+    harness_t h;
+    remiss_err_t err;
+    harness_init(&h, s_parties);
+    remiss_opts_t o = {.pki_dir = h.pki, .party = "Jobbtorg", .endpoint = "tcp://127.0.0.1:9"};
+    cr_assert_null(remiss_connect(&o, &err));
+    cr_expect_eq(err.code, REMISS_E_USAGE);
+    cr_expect_not_null(strstr(err.text, "--as jobbtorg"), "%s", err.text);
+    o.party = "jobbtorg";
+    o.endpoint = "127.0.0.1:7400";
+    cr_assert_null(remiss_connect(&o, &err));
+    cr_expect_not_null(strstr(err.text, "tcp://127.0.0.1:7400"), "%s", err.text);
+    char path[256];
+    snprintf(path, sizeof path, "%s/parties/jobbtorg.curve", h.pki);
+    cr_assert_eq(unlink(path), 0);
+    o.endpoint = "tcp://127.0.0.1:9";
+    cr_assert_null(remiss_connect(&o, &err));
+    cr_expect_not_null(strstr(err.text, path), "%s", err.text);
+    harness_stop(&h);
+}
+
+/* Issue 12, bug 3 in the library: nothing listens, so every call that needs
+ * the broker is E_TIMEOUT, naming the endpoint. */
+Test(libremiss, an_unreachable_broker_is_e_timeout_naming_it, .timeout = 60)
+{
+    harness_t h;
+    remiss_err_t err;
+    harness_init(&h, s_parties);
+    remiss_opts_t o = {
+        .pki_dir = h.pki, .party = "jobbtorg", .endpoint = "tcp://127.0.0.1:9", .timeout_ms = 500};
+    remiss_client_t *c = remiss_connect(&o, &err);
+    cr_assert_not_null(c, "%s", err.text);
+    Remiss__StatusReply *st = NULL;
+    uint8_t id[REMISS_ID_LEN] = {1};
+    cr_expect_eq(remiss_status(c, id, &st, &err), REMISS_E_TIMEOUT);
+    cr_expect_not_null(strstr(err.text, "tcp://127.0.0.1:9"), "%s", err.text);
+    cr_expect_eq(remiss_subscribe(c, 0, &err), REMISS_E_TIMEOUT);
+    remiss_close(&c);
+    harness_stop(&h);
+}
+
+/* The evidence an agency archives, and one code for an unknown id. */
+Test(libremiss, receipts_and_messages_are_kept_and_unknown_ids_are_one_code, .timeout = 120)
+{
+    harness_t h;
+    remiss_err_t err;
+    remiss_receipt_t rc;
+    char path[256];
+    struct stat st;
+    harness_init(&h, s_parties);
+    harness_start(&h, NULL);
+    remiss_client_t *sdf = harness_client(&h, "sdf-rinkeby-kista", false);
+    cr_assert_eq(harness_grant(sdf, "c-test-1", "sdf-rinkeby-kista", "jobbtorg", "anvisning",
+                               "identity,social"),
+                 REMISS_OK);
+    Remiss__Envelope *env = harness_referral("jobbtorg", "anvisning");
+    cr_assert_eq(remiss_send(sdf, env, &rc, &err), REMISS_OK, "%s", err.text);
+    snprintf(path, sizeof path, "%s/receipt", h.dir);
+    cr_assert_eq(remiss_receipt_save(&rc, path, &err), REMISS_OK, "%s", err.text);
+    cr_assert_eq(stat(path, &st), 0);
+    cr_expect_eq(st.st_mode & 0777, 0600);
+    cr_expect_eq((size_t)st.st_size, rc.signed_len);
+    remiss_receipt_clear(&rc);
+    cr_expect_eq(remiss_receipt_save(&rc, path, &err), REMISS_E_USAGE, "nothing to save");
+    harness_envelope_free(env);
+
+    remiss_client_t *jt = harness_client(&h, "jobbtorg", true);
+    remiss_message_t *m = NULL;
+    char hex[33];
+    cr_assert_eq(remiss_recv(jt, 20000, &m, &err), REMISS_OK, "%s", err.text);
+    cr_assert_eq(remiss_message_save(m, h.dir, &err), REMISS_OK, "%s", err.text);
+    remiss_id_to_hex(remiss_message_id(m), hex);
+    snprintf(path, sizeof path, "%s/%s.env", h.dir, hex);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    uint8_t buf[65536];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    Remiss__SignedEnvelope *se = remiss__signed_envelope__unpack(NULL, n, buf);
+    cr_assert_not_null(se, "the saved envelope is a SignedEnvelope");
+    cr_expect_gt(se->signature.len, 0);
+    remiss__signed_envelope__free_unpacked(se, NULL);
+    snprintf(path, sizeof path, "%s/%s.crt", h.dir, hex);
+    cr_expect_eq(stat(path, &st), 0);
+    cr_assert_eq(remiss_ack_sync(jt, remiss_message_id(m), &err), REMISS_OK, "%s", err.text);
+    remiss_message_free(&m);
+
+    uint8_t unknown[REMISS_ID_LEN] = {0xde, 0xad};
+    cr_expect_eq(remiss_ack_sync(jt, unknown, &err), REMISS_E_UNKNOWN_MESSAGE, "%s", err.text);
+    cr_expect_eq(remiss_refuse(jt, unknown, "nej", &err), REMISS_E_UNKNOWN_MESSAGE, "%s", err.text);
+    Remiss__ProofReply *pr = NULL;
+    cr_expect_eq(remiss_proof(jt, unknown, 0, &pr, &err), REMISS_E_UNKNOWN_MESSAGE, "%s", err.text);
+    remiss_close(&jt);
+    remiss_close(&sdf);
+    harness_stop(&h);
+}
+
+Test(libremiss, json_api_and_version)
+{
+    const char *json = "{\"type\":\"consent_revoke\",\"to\":\"broker\",\"consent_id\":\"c-1\","
+                       "\"revoke_reason\":\"tab\\there \\\"quoted\\\"\"}";
+    Remiss__Envelope *env = NULL;
+    remiss_err_t err;
+    cr_assert_eq(remiss_json_parse(json, strlen(json), &env, &err), REMISS_OK, "%s", err.text);
+    char *out = remiss_json_format(env, NULL);
+    cr_assert_not_null(out);
+    cr_expect_not_null(strstr(out, "tab\\there \\\"quoted\\\""), "%s", out);
+    free(out);
+    remiss_json_free(&env);
+    cr_expect_null(env);
+    cr_expect_str_eq(remiss_version(), REMISS_VERSION);
 }
