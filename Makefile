@@ -35,7 +35,7 @@ LDLIBS     = $(PKG_LIBS) -lpthread -lm
 
 # Sources. Modules are found by wildcard so a new module needs no edit here.
 LIB_SRC    := $(wildcard common/*.c) clients/libremiss.c clients/idset.c clients/certcache.c \
-              clients/delivery.c clients/archive.c \
+              clients/inbound.c clients/archive.c \
               clients/seen.c
 CLI_SRC    := clients/cli.c
 BROKER_SRC := $(filter-out broker/main.c,$(wildcard broker/*.c))

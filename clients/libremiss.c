@@ -16,7 +16,7 @@
 #include "log.h"
 #include "auditverify.h"
 #include "certcache.h"
-#include "delivery.h"
+#include "inbound.h"
 #include "idset.h"
 #include "msgjson.h"
 #include "pki.h"
@@ -741,14 +741,14 @@ remiss_refuse(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], const char
     return s_ack(self, id, REMISS__ACK_KIND__REFUSE, reason, true, err);
 }
 
-/* delivery_take with this client's trust, cache and party, now. */
+/* inbound_take with this client's trust, cache and party, now. */
 static remiss_code_t
 s_take(remiss_client_t *self, const Remiss__Delivery *d, Remiss__Envelope **env,
        char sender[PKI_ID_MAX + 1], uint8_t refuse_id[REMISS_ID_LEN], bool *refuse,
        remiss_err_t *why)
 {
-    delivery_check_t dc = {self->trust, self->certs, self->party, log_now_ms()};
-    return delivery_take(&dc, d, env, sender, refuse_id, refuse, why);
+    inbound_check_t dc = {self->trust, self->certs, self->party, log_now_ms()};
+    return inbound_take(&dc, d, env, sender, refuse_id, refuse, why);
 }
 
 /* A restarted broker has forgotten this subscription: renew it while idle

@@ -1,5 +1,5 @@
-/* delivery: see delivery.h. */
-#include "delivery.h"
+/* inbound: see inbound.h. */
+#include "inbound.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -7,7 +7,7 @@
 /* Checks a delivery end to end: the sender's certificate chains to the CA
  * and names the envelope's sender, the signature verifies, it is for us. */
 static remiss_code_t
-s_verify(delivery_check_t *dc, const Remiss__Delivery *d, Remiss__Envelope **env_out,
+s_verify(inbound_check_t *dc, const Remiss__Delivery *d, Remiss__Envelope **env_out,
          char sender[PKI_ID_MAX + 1], remiss_err_t *err)
 {
     *env_out = NULL;
@@ -32,7 +32,7 @@ s_verify(delivery_check_t *dc, const Remiss__Delivery *d, Remiss__Envelope **env
         r = remiss_err_set(err, REMISS_E_SENDER_MISMATCH, NULL);
     if (r == REMISS_OK && (!env->recipient || strcmp(env->recipient, dc->party) != 0))
         r = remiss_err_set(err, REMISS_E_UNKNOWN_RECIPIENT, "the message is not addressed to us");
-    if (r == REMISS_OK && env->message_id.len != DELIVERY_ID_LEN)
+    if (r == REMISS_OK && env->message_id.len != INBOUND_ID_LEN)
         r = remiss_err_set(err, REMISS_E_MALFORMED, "the message id is not 16 bytes");
     if (r != REMISS_OK) {
         remiss__envelope__free_unpacked(env, NULL);
@@ -48,8 +48,8 @@ s_verify(delivery_check_t *dc, const Remiss__Delivery *d, Remiss__Envelope **env
  * false when the envelope does not yield a 16-byte id). On REMISS_OK *env
  * and sender are set as by s_verify_delivery. */
 remiss_code_t
-delivery_take(delivery_check_t *dc, const Remiss__Delivery *d, Remiss__Envelope **env,
-              char sender[PKI_ID_MAX + 1], uint8_t refuse_id[DELIVERY_ID_LEN], bool *refuse,
+inbound_take(inbound_check_t *dc, const Remiss__Delivery *d, Remiss__Envelope **env,
+              char sender[PKI_ID_MAX + 1], uint8_t refuse_id[INBOUND_ID_LEN], bool *refuse,
               remiss_err_t *why)
 {
     *refuse = false;
@@ -57,8 +57,8 @@ delivery_take(delivery_check_t *dc, const Remiss__Delivery *d, Remiss__Envelope 
     if (r != REMISS_OK && d->envelope && d->envelope->envelope.len) {
         Remiss__Envelope *peek =
             remiss__envelope__unpack(NULL, d->envelope->envelope.len, d->envelope->envelope.data);
-        if (peek && peek->message_id.len == DELIVERY_ID_LEN) {
-            memcpy(refuse_id, peek->message_id.data, DELIVERY_ID_LEN);
+        if (peek && peek->message_id.len == INBOUND_ID_LEN) {
+            memcpy(refuse_id, peek->message_id.data, INBOUND_ID_LEN);
             *refuse = true;
         }
         remiss__envelope__free_unpacked(peek, NULL);
