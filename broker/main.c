@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "pki.h"
+#include "remiss.h"
 #include "server.h"
 
 static volatile sig_atomic_t s_stop = 0;
@@ -25,14 +26,16 @@ s_on_signal(int sig)
 static void
 s_usage(FILE *out)
 {
-    fprintf(out, "usage: remissd --pki DIR --db FILE --policy FILE [--listen ENDPOINT] [options]\n"
-                 "       remissd --config FILE [options]\n"
-                 "\n"
-                 "The remiss broker: authenticates parties over CURVE with X.509-bound keys,\n"
-                 "verifies signed envelopes, stores accepted messages durably and delivers them.\n"
-                 "SIGHUP reloads certificates, the CRL and the policy; SIGTERM/SIGINT stop it.\n"
-                 "\n"
-                 "options (also the keys of the [remissd] section of --config FILE):\n");
+    fprintf(out,
+            "usage: remissd --pki DIR --db FILE --policy FILE [--listen ENDPOINT] [options]\n"
+            "       remissd --config FILE [options]\n"
+            "       remissd --help | --version\n"
+            "\n"
+            "The remiss broker: authenticates parties over CURVE with X.509-bound keys,\n"
+            "verifies signed envelopes, stores accepted messages durably and delivers them.\n"
+            "SIGHUP reloads certificates, the CRL and the policy; SIGTERM/SIGINT stop it.\n"
+            "\n"
+            "options (also the keys of the [remissd] section of --config FILE):\n");
     config_usage(out);
 }
 
@@ -88,6 +91,11 @@ main(int argc, char **argv)
     remiss_err_t err;
     bool help = false;
     config_defaults(&cfg);
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("remissd %s\n", remiss_version());
+            return 0;
+        }
     if (config_parse_args(&cfg, argc, argv, &help, &err) != REMISS_OK) {
         fprintf(stderr, "error: %s: %s\n", remiss_code_name(err.code), err.text);
         return 2;

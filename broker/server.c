@@ -275,8 +275,9 @@ s_admin(server_t *self, int64_t now)
          * action either, so the next round carries it out again. */
         if (store_admin_done(self->env.store, req[i].id, result, now, &err) != REMISS_OK)
             broker_env_log_failure("store_failed", &err);
-        log_emit(LOG_INFO, "admin_action", "action=%s msg=%s actor=%s result=%.2s", req[i].action,
-                 hex, req[i].actor, result);
+        /* The code only ("OK", "E_STORAGE"), not the sentence after it. */
+        log_emit(LOG_INFO, "admin_action", "action=%s msg=%s actor=%s result=%.*s", req[i].action,
+                 hex, req[i].actor, (int)strcspn(result, ":"), result);
     }
 }
 
@@ -317,9 +318,11 @@ s_reload(server_t *self)
         return;
     }
     size_t revoked = 0;
+    bool changed = parties_count(fresh) != parties_count(self->env.parties);
     for (size_t i = 0; i < parties_count(fresh); i++) {
         const party_t *np = parties_at(fresh, i), *op = parties_by_id(self->env.parties, np->id);
         revoked += np->revoked;
+        changed = changed || !op || np->revoked != op->revoked;
         if (np->revoked && (!op || !op->revoked)) {
             audit_event_t e = {.event = REMISS__AUDIT_EVENT__EV_CERT_REVOKED,
                                .sender = np->id,
@@ -331,8 +334,9 @@ s_reload(server_t *self)
     }
     parties_free(&self->env.parties);
     self->env.parties = fresh;
-    log_emit(LOG_INFO, "certificates_reloaded", "parties=%zu revoked=%zu", parties_count(fresh),
-             revoked);
+    /* Every --crl-check seconds: at info only when something changed. */
+    log_emit(changed ? LOG_INFO : LOG_DEBUG, "certificates_reloaded", "parties=%zu revoked=%zu",
+             parties_count(fresh), revoked);
 }
 
 static void

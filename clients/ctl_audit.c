@@ -7,6 +7,8 @@
  * turns the number it is given into the pseudonym at once and wipes it. */
 #include "ctl_audit.h"
 
+#include "ctl_args.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -21,11 +23,15 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "cli.h"
 #include "category.h"
 #include "ctl_letter.h"
+#include "hex.h"
 #include "pki.h"
 #include "pnr.h"
+#include "policy.h"
 #include "pseudonym.h"
+#include "rfc3339.h"
 #include "store.h"
 #include "utf8.h"
 
@@ -34,6 +40,12 @@
 #define S_TEXT_MAX 4096
 /* Room for any time s_iso_time prints, also from a hostile int64. */
 #define S_TIME_LEN 80
+
+/* The options each command takes. */
+#define CTL_VERIFY_OPTS  (CTL_O_DB | CTL_O_PKI | CTL_O_JSON)
+#define CTL_PROOF_OPTS   (CTL_O_DB | CTL_O_PKI | CTL_O_JSON)
+#define CTL_EXPORT_OPTS  (CTL_O_DB | CTL_O_SINCE | CTL_O_JSON)
+#define CTL_SUBJECT_OPTS (CTL_O_DB | CTL_O_PKI | CTL_O_JSON | CTL_O_FORMAT | CTL_O_POLICY)
 
 /* Lower-case names of Remiss__AuditEvent, as printed. */
 static const char *const s_events[] = {
@@ -54,68 +66,7 @@ static const char *const s_events[] = {
     [REMISS__AUDIT_EVENT__EV_REQUEUED] = "requeued",
 };
 
-/* Options of every subcommand; each takes what it needs. */
-typedef struct s_args {
-    const char *pos[3]; /* positional arguments */
-    int npos;
-    const char *pki;    /* --pki DIR */
-    const char *db;     /* --db FILE */
-    const char *since;  /* --since INDEX */
-    const char *format; /* --format html (audit subject) */
-    const char *policy; /* --policy FILE (the letter's legal bases) */
-    bool json;          /* --json */
-} s_args_t;
-
-typedef int (*s_cmd_fn)(const s_args_t *a);
-
 /* ---------------------------------------------------------------- helpers */
-
-static int
-s_fail(const remiss_err_t *err)
-{
-    fprintf(stderr, "error: %s: %s\n", remiss_code_name(err->code), err->text);
-    return 1;
-}
-
-static int
-s_usage_error(const char *what)
-{
-    fprintf(stderr, "error: E_USAGE: %s (see remissctl --help)\n", what);
-    return 2;
-}
-
-static bool
-s_parse(int argc, char **argv, s_args_t *a)
-{
-    memset(a, 0, sizeof *a);
-    for (int i = 0; i < argc; i++) {
-        const char **opt = NULL;
-        if (strcmp(argv[i], "--json") == 0) {
-            a->json = true;
-            continue;
-        }
-        if (strcmp(argv[i], "--pki") == 0)
-            opt = &a->pki;
-        else if (strcmp(argv[i], "--db") == 0)
-            opt = &a->db;
-        else if (strcmp(argv[i], "--since") == 0)
-            opt = &a->since;
-        else if (strcmp(argv[i], "--format") == 0)
-            opt = &a->format;
-        else if (strcmp(argv[i], "--policy") == 0)
-            opt = &a->policy;
-        if (opt != NULL) {
-            if (i + 1 >= argc)
-                return false;
-            *opt = argv[++i];
-        } else if (argv[i][0] == '-' || a->npos == 3) {
-            return false;
-        } else {
-            a->pos[a->npos++] = argv[i];
-        }
-    }
-    return true;
-}
 
 /* Parses a decimal index; false unless all digits and in range. */
 static bool
@@ -132,17 +83,6 @@ s_index(const char *s, uint64_t *out)
     return true;
 }
 
-static void
-s_hex(const uint8_t *p, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /* Adds bytes as lower-case hex (nothing for empty bytes). */
 static void
 s_add_hex(cJSON *o, const char *name, const ProtobufCBinaryData *b)
@@ -150,7 +90,7 @@ s_add_hex(cJSON *o, const char *name, const ProtobufCBinaryData *b)
     char hex[2 * 64 + 1];
     if (b->len == 0 || b->len > 64)
         return;
-    s_hex(b->data, b->len, hex);
+    hex_encode(hex, b->data, b->len);
     cJSON_AddStringToObject(o, name, hex);
 }
 
@@ -159,20 +99,8 @@ s_add_hex(cJSON *o, const char *name, const ProtobufCBinaryData *b)
 static void
 s_iso_time(int64_t ms, char out[S_TIME_LEN])
 {
-    struct tm tm;
-    time_t t;
-
-    if (ms < 0 || ms / 1000 > INT64_C(253402300799)) {
+    if (!rfc3339_format(ms, out, S_TIME_LEN))
         snprintf(out, S_TIME_LEN, "%" PRId64 "ms", ms);
-        return;
-    }
-    t = (time_t)(ms / 1000);
-    if (gmtime_r(&t, &tm) == NULL) {
-        snprintf(out, S_TIME_LEN, "%" PRId64 "ms", ms);
-        return;
-    }
-    snprintf(out, S_TIME_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
 static const char *
@@ -248,18 +176,6 @@ s_print_json(cJSON *o)
     return ok;
 }
 
-static store_t *
-s_open_db(const char *path, remiss_err_t *err)
-{
-    struct stat st;
-    /* store_open would create a missing database and report it empty. */
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
-        remiss_err_set(err, REMISS_E_IO, "no audit database at %s", path);
-        return NULL;
-    }
-    return store_open(path, err);
-}
-
 /* Loads DIR/broker.crt after checking that the federation CA in DIR issued
  * it to the broker: a log checked with a key anyone could swap in proves
  * nothing. The key belongs to the returned certificate. */
@@ -294,7 +210,21 @@ out:
 
 /* ---------------------------------------------------------------- verify */
 
-/* The progress line on a terminal: entries checked of the log's size. */
+static int
+s_verified(const ctl_args_t *a, uint64_t entries, uint64_t heads)
+{
+    if (!a->cli.json) {
+        printf("OK: %" PRIu64 " entries, %" PRIu64 " signed tree heads\n", entries, heads);
+        return 0;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "code", "OK");
+    cJSON_AddNumberToObject(o, "entries", (double)entries);
+    cJSON_AddNumberToObject(o, "signed_tree_heads", (double)heads);
+    return cli_print_json(o) ? 0 : 1;
+}
+
+/* Progress on a terminal: "verifying: N of M entries (P%)", redrawn. */
 static void
 s_progress(void *ctx, uint64_t checked)
 {
@@ -303,8 +233,8 @@ s_progress(void *ctx, uint64_t checked)
     fprintf(stderr, "\rverifying: %" PRIu64 " of %" PRIu64 " entries (%u%%)", checked, total, pct);
 }
 
-static int
-s_verify(const s_args_t *a)
+int
+ctl_audit_verify(const ctl_args_t *a)
 {
     uint64_t entries = 0, heads = 0, bad = 0, total = 0;
     store_t *store = NULL;
@@ -312,29 +242,29 @@ s_verify(const s_args_t *a)
     remiss_err_t err;
     int rc = 1;
 
-    if (a->npos != 1 || a->pki == NULL || a->since != NULL || a->db != NULL)
-        return s_usage_error("audit verify DB --pki DIR");
+    if (a->npos != 0 || a->pki == NULL || a->db == NULL || (a->given & ~CTL_VERIFY_OPTS))
+        return cli_usage_error(&a->cli, "%s", "audit verify --db DB --pki DIR");
     if ((cert = s_broker_cert(a->pki, &err)) == NULL ||
-        (store = s_open_db(a->pos[0], &err)) == NULL) {
-        rc = s_fail(&err);
+        (store = ctl_args_open_db(a, &err)) == NULL) {
+        rc = cli_fail(&a->cli, &err);
         goto out;
     }
     /* Progress only for a person watching: a terminal, not --json. */
-    bool show =
-        !a->json && isatty(STDERR_FILENO) && store_audit_size(store, &total, &err) == REMISS_OK;
+    bool show = !a->cli.json && isatty(STDERR_FILENO) &&
+                store_audit_size(store, &total, &err) == REMISS_OK;
     remiss_code_t r =
         audit_verify_store_progress(store, X509_get0_pubkey(cert), show ? s_progress : NULL, &total,
                                     &entries, &heads, &bad, &err);
     if (show)
         fputs("\r\033[K", stderr); /* clear the progress line */
     if (r == REMISS_OK) {
-        printf("OK: %" PRIu64 " entries, %" PRIu64 " signed tree heads\n", entries, heads);
-        rc = 0;
+        rc = s_verified(a, entries, heads);
     } else if (err.code == REMISS_E_BAD_SIGNATURE) {
-        fprintf(stderr, "error: %s: first bad index %" PRIu64 ": %s\n", remiss_code_name(err.code),
-                bad, err.text);
+        remiss_err_t first;
+        remiss_err_set(&first, err.code, "first bad index %" PRIu64 ": %.250s", bad, err.text);
+        rc = cli_fail(&a->cli, &first);
     } else {
-        rc = s_fail(&err);
+        rc = cli_fail(&a->cli, &err);
     }
 out:
     store_close(&store);
@@ -392,11 +322,14 @@ s_subject_line(const Remiss__AuditEntry *e)
 
 /* Prints the entries at idx[0..n): a table, or one JSON document. */
 static int
-s_subject_print(store_t *store, const uint64_t *idx, size_t n, const char *pseudonym, bool json)
+s_subject_print(const ctl_args_t *a, store_t *store, const uint64_t *idx, size_t n,
+                const char *pseudonym)
 {
     cJSON *doc = NULL, *list = NULL;
     remiss_err_t err;
     size_t damaged = 0;
+
+    bool json = a->cli.json;
 
     if (json) {
         doc = cJSON_CreateObject();
@@ -416,12 +349,11 @@ s_subject_print(store_t *store, const uint64_t *idx, size_t n, const char *pseud
 
         if (store_audit_get(store, idx[i], &bytes, &len, &err) != REMISS_OK) {
             cJSON_Delete(doc);
-            return s_fail(&err);
+            return cli_fail(&a->cli, &err);
         }
         e = s_decode(bytes, len);
         free(bytes);
         if (e == NULL) {
-            fprintf(stderr, "warning: audit entry %" PRIu64 " is damaged\n", idx[i]);
             damaged++;
             continue;
         }
@@ -434,38 +366,46 @@ s_subject_print(store_t *store, const uint64_t *idx, size_t n, const char *pseud
     if (json && !s_print_json(doc))
         return 1;
     if (damaged > 0) {
-        fprintf(stderr,
-                "error: E_BAD_SIGNATURE: %zu entries about this person are damaged; run "
-                "remissctl audit verify\n",
-                damaged);
-        return 1;
+        remiss_err_set(&err, REMISS_E_BAD_SIGNATURE,
+                       "%zu entries about this person are damaged; run remissctl audit verify",
+                       damaged);
+        return cli_fail(&a->cli, &err);
     }
     return 0;
 }
 
 /* --format html: the answer as a letter to the person (ctl_letter.h). */
 static int
-s_subject_letter(store_t *store, const uint64_t *idx, size_t n, const s_args_t *a)
+s_subject_letter(const ctl_args_t *a, store_t *store, const uint64_t *idx, size_t n)
 {
     policy_t *policy = NULL;
     X509 *cert = NULL;
     remiss_err_t err;
-    int rc = 1;
+    int rc = 0;
 
     if ((policy = policy_load(a->policy, &err)) == NULL ||
         (cert = s_broker_cert(a->pki, &err)) == NULL ||
         ctl_letter_write(stdout, store, idx, n, policy, X509_get0_pubkey(cert), time(NULL), &err) !=
             REMISS_OK)
-        rc = s_fail(&err);
-    else
-        rc = 0;
+        rc = cli_fail(&a->cli, &err);
     policy_free(&policy);
     X509_free(cert);
     return rc;
 }
 
-static int
-s_subject(const s_args_t *a)
+/* The options of audit subject: --json, or --format html with --policy. */
+static bool
+s_subject_opts_ok(const ctl_args_t *a)
+{
+    if (a->npos != 1 || a->db == NULL || a->pki == NULL || (a->given & ~CTL_SUBJECT_OPTS))
+        return false;
+    if (a->format != NULL)
+        return strcmp(a->format, "html") == 0 && !a->cli.json && a->policy != NULL;
+    return a->policy == NULL;
+}
+
+int
+ctl_audit_subject(const ctl_args_t *a)
 {
     uint8_t pseudonym[32];
     char path[4096], hex[65];
@@ -477,15 +417,14 @@ s_subject(const s_args_t *a)
     pnr_t pnr;
     int rc;
 
-    if (a->npos != 1 || a->db == NULL || a->pki == NULL || a->since != NULL ||
-        (a->format != NULL && (strcmp(a->format, "html") != 0 || a->json || a->policy == NULL)) ||
-        (a->format == NULL && a->policy != NULL))
-        return s_usage_error("audit subject PNR --db DB --pki DIR [--json | --format html "
-                             "--policy FILE]");
+    if (!s_subject_opts_ok(a))
+        return cli_usage_error(&a->cli, "%s",
+                               "audit subject PNR --db DB --pki DIR [--json | --format html "
+                               "--policy FILE]");
     if (!pki_path(path, sizeof path, a->pki, "broker.secret"))
-        return s_usage_error("the PKI directory path is too long");
+        return cli_usage_error(&a->cli, "%s", "the PKI directory path is too long");
     if (pnr_parse(a->pos[0], pnr_date_from_ms(now), &pnr, &err) != REMISS_OK)
-        return s_fail(&err);
+        return cli_fail(&a->cli, &err);
     pseudonym_t *ps = pseudonym_load(path, &err);
     bool ok = ps && pseudonym_of(ps, pnr.canonical, pseudonym);
     OPENSSL_cleanse(&pnr, sizeof pnr);
@@ -493,15 +432,15 @@ s_subject(const s_args_t *a)
         remiss_err_set(&err, REMISS_E_INTERNAL, "cannot compute the pseudonym");
     pseudonym_free(&ps);
     if (!ok)
-        return s_fail(&err);
-    s_hex(pseudonym, sizeof pseudonym, hex);
-    if ((store = s_open_db(a->db, &err)) == NULL ||
+        return cli_fail(&a->cli, &err);
+    hex_encode(hex, pseudonym, sizeof pseudonym);
+    if ((store = ctl_args_open_db(a, &err)) == NULL ||
         s_find_subject(store, pseudonym, &idx, &n, &err) != REMISS_OK)
-        rc = s_fail(&err);
+        rc = cli_fail(&a->cli, &err);
     else if (a->format != NULL)
-        rc = s_subject_letter(store, idx, n, a);
+        rc = s_subject_letter(a, store, idx, n);
     else
-        rc = s_subject_print(store, idx, n, hex, a->json);
+        rc = s_subject_print(a, store, idx, n, hex);
     free(idx);
     store_close(&store);
     return rc;
@@ -541,27 +480,28 @@ s_export_entry(void *ctx, uint64_t index, const uint8_t *entry, size_t len)
     return 0;
 }
 
-static int
-s_export(const s_args_t *a)
+int
+ctl_audit_export(const ctl_args_t *a)
 {
     s_export_t x = {0, 0, false};
     store_t *store = NULL;
     remiss_err_t err;
     int rc = 1;
 
-    if (a->npos != 1 || a->pki != NULL || a->db != NULL ||
+    if (a->npos != 0 || a->db == NULL || (a->given & ~CTL_EXPORT_OPTS) ||
         (a->since != NULL && !s_index(a->since, &x.next)))
-        return s_usage_error("audit export DB [--since INDEX]");
-    if ((store = s_open_db(a->pos[0], &err)) == NULL ||
+        return cli_usage_error(&a->cli, "%s", "audit export --db DB [--since INDEX]");
+    if ((store = ctl_args_open_db(a, &err)) == NULL ||
         store_audit_each(store, x.next, s_export_entry, &x, &err) != REMISS_OK) {
-        rc = s_fail(&err);
+        rc = cli_fail(&a->cli, &err);
     } else if (x.out_failed || fflush(stdout) != 0) {
-        fprintf(stderr, "error: E_IO: cannot write the export: %s\n", strerror(errno));
+        remiss_err_set(&err, REMISS_E_IO, "cannot write the export: %s", strerror(errno));
+        rc = cli_fail(&a->cli, &err);
     } else if (x.damaged > 0) {
-        fprintf(stderr,
-                "error: E_BAD_SIGNATURE: %" PRIu64 " entries are missing or damaged; run "
-                "remissctl audit verify\n",
-                x.damaged);
+        remiss_err_set(&err, REMISS_E_BAD_SIGNATURE,
+                       "%" PRIu64 " entries are missing or damaged; run remissctl audit verify",
+                       x.damaged);
+        rc = cli_fail(&a->cli, &err);
     } else {
         rc = 0;
     }
@@ -583,12 +523,12 @@ s_proof_print(const Remiss__ProofReply *p, const audit_tree_head_t *th, bool jso
     if (!json) {
         printf("entry %" PRIu64 " in the signed tree of %" PRIu64 " entries (signed %s)\n",
                p->leaf_index, th->size, when);
-        s_hex(th->root, sizeof th->root, hex);
+        hex_encode(hex, th->root, sizeof th->root);
         printf("root  %s\n", hex);
-        s_hex(leaf, sizeof leaf, hex);
+        hex_encode(hex, leaf, sizeof leaf);
         printf("leaf  %s\n", hex);
         for (size_t i = 0; i < p->n_inclusion_path; i++) {
-            s_hex(p->inclusion_path[i].data, MERKLE_HASH_LEN, hex);
+            hex_encode(hex, p->inclusion_path[i].data, MERKLE_HASH_LEN);
             printf("path  %s\n", hex);
         }
         printf("verified: the entry is in the log the broker signed\n");
@@ -599,13 +539,13 @@ s_proof_print(const Remiss__ProofReply *p, const audit_tree_head_t *th, bool jso
     cJSON_AddNumberToObject(doc, "index", (double)p->leaf_index);
     cJSON_AddNumberToObject(doc, "tree_size", (double)th->size);
     cJSON_AddStringToObject(doc, "signed_at", when);
-    s_hex(th->root, sizeof th->root, hex);
+    hex_encode(hex, th->root, sizeof th->root);
     cJSON_AddStringToObject(doc, "root", hex);
-    s_hex(leaf, sizeof leaf, hex);
+    hex_encode(hex, leaf, sizeof leaf);
     cJSON_AddStringToObject(doc, "leaf_hash", hex);
     if ((path = cJSON_AddArrayToObject(doc, "inclusion_path")) != NULL)
         for (size_t i = 0; i < p->n_inclusion_path; i++) {
-            s_hex(p->inclusion_path[i].data, MERKLE_HASH_LEN, hex);
+            hex_encode(hex, p->inclusion_path[i].data, MERKLE_HASH_LEN);
             cJSON_AddItemToArray(path, cJSON_CreateString(hex));
         }
     if (e != NULL) {
@@ -616,8 +556,8 @@ s_proof_print(const Remiss__ProofReply *p, const audit_tree_head_t *th, bool jso
     return s_print_json(doc) ? 0 : 1;
 }
 
-static int
-s_proof(const s_args_t *a)
+int
+ctl_audit_proof(const ctl_args_t *a)
 {
     Remiss__ProofReply reply = REMISS__PROOF_REPLY__INIT;
     audit_tree_head_t th;
@@ -627,74 +567,39 @@ s_proof(const s_args_t *a)
     uint64_t index;
     int rc;
 
-    if (a->npos != 2 || a->pki == NULL || a->db != NULL || a->since != NULL)
-        return s_usage_error("audit proof DB INDEX --pki DIR [--json]");
-    if (!s_index(a->pos[1], &index))
-        return s_usage_error("INDEX is a number");
+    if (a->npos != 1 || a->pki == NULL || a->db == NULL || (a->given & ~CTL_PROOF_OPTS))
+        return cli_usage_error(&a->cli, "%s", "audit proof --db DB INDEX --pki DIR [--json]");
+    if (!s_index(a->pos[0], &index))
+        return cli_usage_error(&a->cli, "%s", "INDEX is a number");
     /* The proof is checked exactly as a party would check it: with the
      * broker's certificate, by the offline verifier. */
     if ((cert = s_broker_cert(a->pki, &err)) == NULL ||
-        (store = s_open_db(a->pos[0], &err)) == NULL ||
+        (store = ctl_args_open_db(a, &err)) == NULL ||
         audit_proof_stored(store, index, 0, &reply, &err) != REMISS_OK ||
         audit_verify_proof(&reply, X509_get0_pubkey(cert), NULL, NULL, &err) != REMISS_OK ||
         audit_verify_tree_head(reply.tree_head, X509_get0_pubkey(cert), &th, &err) != REMISS_OK)
-        rc = s_fail(&err);
+        rc = cli_fail(&a->cli, &err);
     else
-        rc = s_proof_print(&reply, &th, a->json);
+        rc = s_proof_print(&reply, &th, a->cli.json);
     audit_proof_clear(&reply);
     store_close(&store);
     X509_free(cert);
     return rc;
 }
 
-/* ---------------------------------------------------------------- dispatch */
-
-static const struct {
-    const char *name;
-    s_cmd_fn fn;
-    const char *usage; /* for a wrong command line */
-    const char *help;  /* for --help */
-} s_cmds[] = {
-    {"verify", s_verify, "audit verify DB --pki DIR",
-     "audit verify DB --pki DIR     recompute and check the whole audit log"},
-    {"subject", s_subject,
-     "audit subject PNR --db DB --pki DIR [--json | --format html --policy FILE]",
-     "audit subject PNR --db DB --pki DIR [--json | --format html --policy FILE]\n"
-     "                               every audit entry about a person (access request);\n"
-     "                               --format html: as a printable letter to the person"},
-    {"export", s_export, "audit export DB [--since INDEX]",
-     "audit export DB [--since INDEX]\n"
-     "                               the audit entries as JSON lines"},
-    {"proof", s_proof, "audit proof DB INDEX --pki DIR [--json]",
-     "audit proof DB INDEX --pki DIR [--json]\n"
-     "                               inclusion proof of an entry against the latest signed head"},
-};
-
-void
-ctl_audit_usage(FILE *out)
-{
-    for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++)
-        fprintf(out, "  %s\n", s_cmds[i].help);
-}
-
 int
 ctl_audit_main(int argc, char **argv)
 {
-    s_args_t a;
-
-    if (argc < 1)
-        return s_usage_error("audit needs a subcommand: verify, subject, export or proof");
-    if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
-        printf("usage:\n");
-        ctl_audit_usage(stdout);
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++) {
-        if (strcmp(argv[0], s_cmds[i].name) != 0)
-            continue;
-        if (!s_parse(argc - 1, argv + 1, &a))
-            return s_usage_error(s_cmds[i].usage);
-        return s_cmds[i].fn(&a);
-    }
-    return s_usage_error("unknown audit subcommand");
+    static const struct {
+        const char *name;
+        int (*fn)(const ctl_args_t *a);
+    } cmds[] = {{"verify", ctl_audit_verify},
+                {"subject", ctl_audit_subject},
+                {"export", ctl_audit_export},
+                {"proof", ctl_audit_proof}};
+    ctl_args_t a = {.cli = {"remissctl", false}};
+    for (size_t i = 0; argc >= 1 && i < sizeof cmds / sizeof cmds[0]; i++)
+        if (strcmp(argv[0], cmds[i].name) == 0)
+            return ctl_args_parse(argc - 1, argv + 1, &a) ? cmds[i].fn(&a) : CLI_EXIT_USAGE;
+    return cli_usage_error(&a.cli, "audit needs a subcommand: verify, subject, export or proof");
 }

@@ -14,82 +14,53 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "cli.h"
 #include "category.h"
+#include "hex.h"
 #include "log.h"
 #include "pnr.h"
 #include "pseudonym.h"
 #include "remiss.h"
+#include "rfc3339.h"
 #include "store.h"
 
-typedef struct {
-    const char *db, *pki, *subject;
-    bool json;
-    const char *pos[4];
-    int npos;
-} s_opts_t;
-
+/* An error as remissctl prints it (JSON under --json); the exit status. */
 static int
-s_err(remiss_code_t code, const char *text)
+s_err(const ctl_args_t *a, remiss_code_t code, const char *text)
 {
-    fprintf(stderr, "error: %s: %s\n", remiss_code_name(code), text);
-    return code == REMISS_E_USAGE ? 2 : 1;
+    remiss_err_t err;
+    remiss_err_set(&err, code, "%s", text);
+    return cli_fail(&a->cli, &err);
 }
 
-static bool
-s_parse(int argc, char **argv, s_opts_t *o)
-{
-    memset(o, 0, sizeof *o);
-    for (int i = 0; i < argc; i++) {
-        bool has = i + 1 < argc;
-        if (!strcmp(argv[i], "--db") && has)
-            o->db = argv[++i];
-        else if (!strcmp(argv[i], "--pki") && has)
-            o->pki = argv[++i];
-        else if (!strcmp(argv[i], "--subject") && has)
-            o->subject = argv[++i];
-        else if (!strcmp(argv[i], "--json"))
-            o->json = true;
-        else if (!strncmp(argv[i], "--", 2) || o->npos == 4)
-            return false;
-        else
-            o->pos[o->npos++] = argv[i];
-    }
-    return true;
-}
-
+/* RFC 3339, or "-" for a time never set. */
 static void
 s_iso(int64_t ms, char out[32])
 {
-    if (!ms) {
-        strcpy(out, "-");
-        return;
-    }
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!ms || !rfc3339_format(ms, out, 32))
+        snprintf(out, 32, "-");
 }
 
 static const char *const s_state_names[] = {"?",    "queued",  "delivered", "acknowledged",
                                             "dead", "withheld"};
 
 static int
-s_deadletter_list(const s_opts_t *o, store_t *st)
+s_deadletter_rows(const ctl_args_t *a, store_t *st)
 {
     store_msg_t *rows = calloc(500, sizeof *rows);
     size_t n = 0;
     remiss_err_t err;
     if (!rows || store_dead_letters(st, 500, rows, &n, &err) != REMISS_OK) {
         free(rows);
-        return s_err(REMISS_E_STORAGE, rows ? err.text : "out of memory");
+        return s_err(a, REMISS_E_STORAGE, rows ? err.text : "out of memory");
     }
     for (size_t i = 0; i < n; i++) {
         char hex[33], when[32];
-        log_hex(hex, rows[i].message_id, STORE_ID_LEN);
+        hex_encode(hex, rows[i].message_id, STORE_ID_LEN);
         s_iso(rows[i].accepted_at, when);
         const char *state = rows[i].state <= 5 ? s_state_names[rows[i].state] : "?";
         const char *type = msgtype_name(rows[i].type) ? msgtype_name(rows[i].type) : "?";
-        if (o->json) {
+        if (a->cli.json) {
             cJSON *j = cJSON_CreateObject();
             cJSON_AddStringToObject(j, "message_id", hex);
             cJSON_AddStringToObject(j, "state", state);
@@ -106,40 +77,55 @@ s_deadletter_list(const s_opts_t *o, store_t *st)
             free(line);
             cJSON_Delete(j);
         } else {
+            char reason[1024];
             printf("%s %-8s %s -> %s %s accepted %s attempts %u: %s\n", hex, state, rows[i].sender,
-                   rows[i].recipient, type, when, rows[i].attempts, rows[i].reason);
+                   rows[i].recipient, type, when, rows[i].attempts,
+                   cli_plain(reason, sizeof reason, rows[i].reason));
         }
         store_msg_clear(&rows[i]);
     }
-    if (!o->json)
+    if (!a->cli.json)
         printf("%zu message(s) on the dead-letter list\n", n);
     free(rows);
     return 0;
 }
 
 static int
-s_deadletter_requeue(const s_opts_t *o, store_t *st)
+s_requeued(const ctl_args_t *a, const store_admin_t *done)
+{
+    if (a->cli.json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "message_id", a->pos[0]);
+        cJSON_AddStringToObject(j, "code", "OK");
+        cJSON_AddStringToObject(j, "result", done->result);
+        return cli_print_json(j) ? 0 : 1;
+    }
+    char safe[512];
+    printf("%s\n", cli_plain(safe, sizeof safe, done->result));
+    return 0;
+}
+
+static int
+s_requeue(const ctl_args_t *a, store_t *st)
 {
     store_admin_t req;
     remiss_err_t err;
     int64_t id;
     memset(&req, 0, sizeof req);
-    if (o->npos != 2 || !remiss_id_from_hex(o->pos[1], req.message_id))
-        return s_err(REMISS_E_USAGE, "deadletter requeue --db DB MESSAGE_ID (32 hex digits)");
+    if (a->npos != 1 || !remiss_id_from_hex(a->pos[0], req.message_id))
+        return s_err(a, REMISS_E_USAGE, "deadletter requeue --db DB MESSAGE_ID (32 hex digits)");
     snprintf(req.action, sizeof req.action, "requeue");
     const char *who = getenv("SUDO_USER") ? getenv("SUDO_USER") : getenv("USER");
     snprintf(req.actor, sizeof req.actor, "%s", who ? who : "admin");
     if (store_admin_request(st, &req, log_now_ms(), &id, &err) != REMISS_OK)
-        return s_err(REMISS_E_STORAGE, err.text);
+        return s_err(a, REMISS_E_STORAGE, err.text);
     /* The broker performs (and audits) the action within a second. */
     for (int i = 0; i < 150; i++) {
         store_admin_t done;
         bool found = false;
         if (store_admin_get(st, id, &done, &found, &err) == REMISS_OK && found && done.done_at) {
-            if (strncmp(done.result, "OK", 2) == 0) {
-                printf("%s\n", done.result);
-                return 0;
-            }
+            if (strncmp(done.result, "OK", 2) == 0)
+                return s_requeued(a, &done);
             const char *colon = strchr(done.result, ':');
             remiss_code_t code = REMISS_E_INTERNAL;
             char name[32] = "";
@@ -147,33 +133,51 @@ s_deadletter_requeue(const s_opts_t *o, store_t *st)
                 memcpy(name, done.result, (size_t)(colon - done.result));
                 remiss_code_parse(name, &code);
             }
-            return s_err(code, colon ? colon + 2 : done.result);
+            return s_err(a, code, colon ? colon + 2 : done.result);
         }
         usleep(100000);
     }
-    return s_err(REMISS_E_TIMEOUT, "remissd did not carry out the request within 15 s; is it "
-                                   "running on this database?");
+    return s_err(a, REMISS_E_TIMEOUT,
+                 "remissd did not carry out the request within 15 s; is it "
+                 "running on this database?");
+}
+
+/* The store of a->db for a command taking only opts and nops operands. */
+static store_t *
+s_open(const ctl_args_t *a, unsigned opts, int nops, const char *usage, int *status)
+{
+    remiss_err_t err;
+    store_t *st = NULL;
+    if ((a->given & ~opts) || a->npos != nops || !a->db)
+        *status = cli_usage_error(&a->cli, "%s", usage);
+    else if (!(st = ctl_args_open_db(a, &err)))
+        *status = cli_fail(&a->cli, &err);
+    return st;
 }
 
 int
-ctl_deadletter_main(int argc, char **argv)
+ctl_deadletter_list(const ctl_args_t *a)
 {
-    s_opts_t o;
-    remiss_err_t err;
-    if (!s_parse(argc, argv, &o) || o.npos < 1 || !o.db)
-        return s_err(REMISS_E_USAGE, "deadletter list|requeue --db DB [MESSAGE_ID] [--json]");
-    store_t *st = store_open(o.db, &err);
+    int status;
+    store_t *st = s_open(a, CTL_O_DB | CTL_O_JSON, 0, "deadletter list --db DB [--json]", &status);
     if (!st)
-        return s_err(err.code, err.text);
-    int rc;
-    if (!strcmp(o.pos[0], "list"))
-        rc = s_deadletter_list(&o, st);
-    else if (!strcmp(o.pos[0], "requeue"))
-        rc = s_deadletter_requeue(&o, st);
-    else
-        rc = s_err(REMISS_E_USAGE, "deadletter list|requeue");
+        return status;
+    status = s_deadletter_rows(a, st);
     store_close(&st);
-    return rc;
+    return status;
+}
+
+int
+ctl_deadletter_requeue(const ctl_args_t *a)
+{
+    int status;
+    store_t *st = s_open(a, CTL_O_DB | CTL_O_JSON, 1,
+                         "deadletter requeue --db DB MESSAGE_ID (32 hex digits)", &status);
+    if (!st)
+        return status;
+    status = s_requeue(a, st);
+    store_close(&st);
+    return status;
 }
 
 static void
@@ -213,78 +217,108 @@ s_subject_pseudonym(const char *pki, const char *subject, uint8_t out[32], remis
     return made ? REMISS_OK : err->code;
 }
 
-int
-ctl_consent_main(int argc, char **argv)
+static void
+s_consent_json(const store_consent_t *row, const Remiss__ConsentGrant *g)
 {
-    s_opts_t o;
+    char when[32];
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "consent_id", row->consent_id);
+    if (!g) {
+        cJSON_AddBoolToObject(j, "damaged", true);
+        cli_print_json(j);
+        return;
+    }
+    cJSON_AddStringToObject(j, "granted_by", row->granted_by);
+    s_iso(row->granted_at, when);
+    cJSON_AddStringToObject(j, "granted_at", when);
+    cJSON_AddItemToObject(j, "from_parties", s_array(g->from_parties, g->n_from_parties));
+    cJSON_AddItemToObject(j, "to_parties", s_array(g->to_parties, g->n_to_parties));
+    cJSON_AddItemToObject(j, "purposes", s_array(g->purposes, g->n_purposes));
+    cJSON_AddItemToObject(j, "categories", s_array(g->categories, g->n_categories));
+    cJSON_AddStringToObject(j, "valid_from", g->valid_from);
+    cJSON_AddStringToObject(j, "valid_until", g->valid_until);
+    cJSON_AddStringToObject(
+        j, "given_by",
+        g->given_by == REMISS__GIVEN_BY__SUBJECT_AND_GUARDIAN ? "subject_and_guardian" : "subject");
+    cJSON_AddStringToObject(j, "evidence_sha256", g->evidence_sha256);
+    cJSON_AddStringToObject(j, "state", row->revoked_at ? "revoked" : "registered");
+    s_iso(row->revoked_at, when);
+    if (row->revoked_at)
+        cJSON_AddStringToObject(j, "revoked_at", when);
+    cli_print_json(j);
+}
+
+static void
+s_consent_plain(const store_consent_t *row, const Remiss__ConsentGrant *g)
+{
+    char granted[32], revoked[32], from[256], to[256], pur[256], cat[256];
+    if (!g) {
+        printf("%s: damaged record\n", row->consent_id);
+        return;
+    }
+    s_iso(row->granted_at, granted);
+    s_iso(row->revoked_at, revoked);
+    s_join(from, sizeof from, g->from_parties, g->n_from_parties);
+    s_join(to, sizeof to, g->to_parties, g->n_to_parties);
+    s_join(pur, sizeof pur, g->purposes, g->n_purposes);
+    s_join(cat, sizeof cat, g->categories, g->n_categories);
+    printf("%s  %s  %s -> %s  purposes %s  categories %s  valid %s..%s  registered by "
+           "%s %s%s%s\n",
+           row->consent_id, row->revoked_at ? "REVOKED" : "in register", from, to, pur, cat,
+           g->valid_from, g->valid_until, row->granted_by, granted,
+           row->revoked_at ? ", revoked " : "", row->revoked_at ? revoked : "");
+}
+
+/* One stored consent, decoded from its signed grant. */
+static void
+s_consent_print(const ctl_args_t *a, const store_consent_t *row)
+{
+    Remiss__Envelope *env = remiss__envelope__unpack(NULL, row->grant_len, row->grant);
+    const Remiss__ConsentGrant *g =
+        env && env->body_case == REMISS__ENVELOPE__BODY_CONSENT_GRANT ? env->consent_grant : NULL;
+    if (a->cli.json)
+        s_consent_json(row, g);
+    else
+        s_consent_plain(row, g);
+    remiss__envelope__free_unpacked(env, NULL);
+}
+
+int
+ctl_consent_list(const ctl_args_t *a)
+{
     remiss_err_t err;
     uint8_t pseudo[32];
-    if (!s_parse(argc, argv, &o) || o.npos != 1 || strcmp(o.pos[0], "list") || !o.db || !o.pki ||
-        !o.subject)
-        return s_err(REMISS_E_USAGE, "consent list --db DB --pki DIR --subject PNR [--json]");
-    if (s_subject_pseudonym(o.pki, o.subject, pseudo, &err) != REMISS_OK)
-        return s_err(err.code, err.text);
-    store_t *st = store_open(o.db, &err);
+    if (a->npos != 0 || !a->db || !a->pki || !a->subject ||
+        (a->given & ~(CTL_O_DB | CTL_O_PKI | CTL_O_SUBJECT | CTL_O_JSON)))
+        return cli_usage_error(&a->cli, "consent list --db DB --pki DIR --subject PNR [--json]");
+    if (s_subject_pseudonym(a->pki, a->subject, pseudo, &err) != REMISS_OK)
+        return s_err(a, err.code, err.text);
+    store_t *st = ctl_args_open_db(a, &err);
     if (!st)
-        return s_err(err.code, err.text);
+        return cli_fail(&a->cli, &err);
     store_consent_t *rows = calloc(200, sizeof *rows);
     size_t n = 0;
     if (!rows || store_consents_for(st, pseudo, 200, rows, &n, &err) != REMISS_OK) {
         free(rows);
         store_close(&st);
-        return s_err(REMISS_E_STORAGE, err.text);
+        return s_err(a, REMISS_E_STORAGE, err.text);
     }
     for (size_t i = 0; i < n; i++) {
-        Remiss__Envelope *env = remiss__envelope__unpack(NULL, rows[i].grant_len, rows[i].grant);
-        const Remiss__ConsentGrant *g =
-            env && env->body_case == REMISS__ENVELOPE__BODY_CONSENT_GRANT ? env->consent_grant
-                                                                          : NULL;
-        char granted[32], revoked[32];
-        s_iso(rows[i].granted_at, granted);
-        s_iso(rows[i].revoked_at, revoked);
-        if (!g) {
-            printf("%s: damaged record\n", rows[i].consent_id);
-        } else if (o.json) {
-            cJSON *j = cJSON_CreateObject();
-            cJSON_AddStringToObject(j, "consent_id", rows[i].consent_id);
-            cJSON_AddStringToObject(j, "granted_by", rows[i].granted_by);
-            cJSON_AddStringToObject(j, "granted_at", granted);
-            cJSON_AddItemToObject(j, "from_parties", s_array(g->from_parties, g->n_from_parties));
-            cJSON_AddItemToObject(j, "to_parties", s_array(g->to_parties, g->n_to_parties));
-            cJSON_AddItemToObject(j, "purposes", s_array(g->purposes, g->n_purposes));
-            cJSON_AddItemToObject(j, "categories", s_array(g->categories, g->n_categories));
-            cJSON_AddStringToObject(j, "valid_from", g->valid_from);
-            cJSON_AddStringToObject(j, "valid_until", g->valid_until);
-            cJSON_AddStringToObject(j, "given_by",
-                                    g->given_by == REMISS__GIVEN_BY__SUBJECT_AND_GUARDIAN
-                                        ? "subject_and_guardian"
-                                        : "subject");
-            cJSON_AddStringToObject(j, "evidence_sha256", g->evidence_sha256);
-            cJSON_AddStringToObject(j, "state", rows[i].revoked_at ? "revoked" : "registered");
-            if (rows[i].revoked_at)
-                cJSON_AddStringToObject(j, "revoked_at", revoked);
-            char *line = cJSON_PrintUnformatted(j);
-            printf("%s\n", line);
-            free(line);
-            cJSON_Delete(j);
-        } else {
-            char from[256], to[256], pur[256], cat[256];
-            s_join(from, sizeof from, g->from_parties, g->n_from_parties);
-            s_join(to, sizeof to, g->to_parties, g->n_to_parties);
-            s_join(pur, sizeof pur, g->purposes, g->n_purposes);
-            s_join(cat, sizeof cat, g->categories, g->n_categories);
-            printf("%s  %s  %s -> %s  purposes %s  categories %s  valid %s..%s  registered by "
-                   "%s %s%s%s\n",
-                   rows[i].consent_id, rows[i].revoked_at ? "REVOKED" : "in register", from, to,
-                   pur, cat, g->valid_from, g->valid_until, rows[i].granted_by, granted,
-                   rows[i].revoked_at ? ", revoked " : "", rows[i].revoked_at ? revoked : "");
-        }
-        remiss__envelope__free_unpacked(env, NULL);
+        s_consent_print(a, &rows[i]);
         store_consent_clear(&rows[i]);
     }
-    if (!o.json)
+    if (!a->cli.json)
         printf("%zu consent(s)\n", n);
     free(rows);
     store_close(&st);
     return 0;
+}
+
+int
+ctl_consent_main(int argc, char **argv)
+{
+    ctl_args_t a = {.cli = {"remissctl", false}};
+    if (argc < 1 || strcmp(argv[0], "list") != 0)
+        return cli_usage_error(&a.cli, "consent list --db DB --pki DIR --subject PNR [--json]");
+    return ctl_args_parse(argc - 1, argv + 1, &a) ? ctl_consent_list(&a) : CLI_EXIT_USAGE;
 }

@@ -83,6 +83,7 @@ gw_router_status(remiss_code_t code)
     case REMISS_E_TIMEOUT:
         return 504;
     case GW_E_NOT_FOUND:
+    case REMISS_E_UNKNOWN_MESSAGE:
         return 404;
     case REMISS_E_INTERNAL:
     case REMISS_E_IO:

@@ -8,40 +8,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
+#include "hex.h"
 #include "log.h"
 #include "audit_verify.h"
+#include "certcache.h"
+#include "inbound.h"
+#include "idset.h"
 #include "msgjson.h"
 #include "pki.h"
 #include "receipt.h"
 #include "remiss_private.h"
+#include "seen.h"
 
-#define S_DEFAULT_TIMEOUT 10000
-#define S_MAX_FRAME       (64u << 20)
-#define S_RESUBSCRIBE_MS  2000
-#define S_CERT_CACHE      64
-#define S_CERT_TTL_MS     60000
-
-/* A set of 16-byte ids (open addressing, linear probing). */
-typedef struct s_idset {
-    uint8_t (*slots)[REMISS_ID_LEN];
-    uint8_t *used;
-    size_t cap, count;
-} s_idset_t;
-
-/* A sender certificate already checked: parsing and chain verification
- * cost several times a signature check, and a party's certificate rarely
- * changes. Entries are checked again after S_CERT_TTL_MS (a CRL may have
- * changed on disk). */
-typedef struct s_cert_entry {
-    uint8_t der_sha256[32];  /* which certificate */
-    X509 *cert;              /* parsed */
-    pki_identity_t id;       /* what it names */
-    remiss_code_t verdict;   /* REMISS_OK, or E_CERT_REVOKED (signature still usable) */
-    int64_t checked_at;      /* ms */
-} s_cert_entry_t;
+#define S_DEFAULT_TIMEOUT  10000
+#define S_MAX_FRAME        (64u << 20)
+#define S_RESUBSCRIBE_MS   2000
+#define S_STATE_HORIZON_MS (30LL * 86400 * 1000) /* processed ids kept this long */
 
 /* A frame received while waiting for something else. */
 typedef struct s_frame {
@@ -56,140 +42,40 @@ struct remiss_message {
 };
 
 struct remiss_client {
-    char party[PKI_ID_MAX + 1];   /* who we are */
-    void *zctx, *sock, *monitor;  /* ZeroMQ context, DEALER, handshake monitor */
-    EVP_PKEY *key;                /* our signing key */
-    pki_trust_t *trust;           /* CA (+ CRL) */
-    EVP_PKEY *broker_pub;         /* verifies receipts and tree heads */
-    X509 *broker_cert;            /* owns broker_pub */
+    char party[PKI_ID_MAX + 1];  /* who we are */
+    char endpoint[256];          /* the broker, for error sentences */
+    void *zctx, *sock, *monitor; /* ZeroMQ context, DEALER, handshake monitor */
+    EVP_PKEY *key;               /* our signing key */
+    pki_trust_t *trust;          /* CA (+ CRL) */
+    EVP_PKEY *broker_pub;        /* verifies receipts and tree heads */
+    X509 *broker_cert;           /* owns broker_pub */
     int timeout_ms;
-    uint64_t next_request;        /* request ids */
+    uint64_t next_request; /* request ids */
     bool subscribed;
-    unsigned window;              /* subscribed window */
-    int64_t last_subscribe;       /* ms, for renewal */
-    bool auth_failed;             /* the broker refused our key */
+    unsigned window;                         /* subscribed window */
+    int64_t last_subscribe;                  /* ms, for renewal */
+    bool auth_failed;                        /* the broker refused our key */
     s_frame_t *deliveries, *deliveries_tail; /* deliveries not yet returned */
     s_frame_t *receipts, *receipts_tail;     /* receipts of pipelined submits */
-    s_idset_t acked;              /* acknowledged ids: never surface again */
-    s_idset_t handed;             /* returned to the application, not yet acked */
-    FILE *state;                  /* appends acknowledged ids, if state_path */
-    s_cert_entry_t certs[S_CERT_CACHE]; /* verified sender certificates */
-    receipt_seen_t receipts_seen;       /* last receipt batch whose signature held */
+    idset_t *acked;                          /* acknowledged ids (without a state file) */
+    idset_t *handed;                         /* returned to the application, not yet acked */
+    seen_t *seen;                            /* acknowledged ids across runs, if state_path */
+    certcache_t *certs;                      /* verified sender certificates */
+    receipt_seen_t receipts_seen;            /* last receipt batch whose signature held */
 };
-
-/* ------------------------------------------------------------ id set */
-
-static size_t
-s_idhash(const uint8_t *id, size_t cap)
-{
-    uint64_t h;
-    memcpy(&h, id, sizeof h); /* ids are random: their bytes are the hash */
-    return (size_t)(h & (cap - 1));
-}
-
-static bool
-s_idset_has(const s_idset_t *s, const uint8_t *id)
-{
-    if (!s->cap)
-        return false;
-    for (size_t i = s_idhash(id, s->cap);; i = (i + 1) & (s->cap - 1)) {
-        if (!s->used[i])
-            return false;
-        if (s->used[i] == 1 && memcmp(s->slots[i], id, REMISS_ID_LEN) == 0)
-            return true;
-    }
-}
-
-static bool s_idset_add(s_idset_t *s, const uint8_t *id);
-
-static bool
-s_idset_grow(s_idset_t *s)
-{
-    s_idset_t bigger = {0};
-    bigger.cap = s->cap ? s->cap * 2 : 256;
-    bigger.slots = calloc(bigger.cap, REMISS_ID_LEN);
-    bigger.used = calloc(bigger.cap, 1);
-    if (!bigger.slots || !bigger.used) {
-        free(bigger.slots);
-        free(bigger.used);
-        return false;
-    }
-    for (size_t i = 0; i < s->cap; i++)
-        if (s->used[i] == 1)
-            s_idset_add(&bigger, s->slots[i]);
-    free(s->slots);
-    free(s->used);
-    *s = bigger;
-    return true;
-}
-
-static bool
-s_idset_add(s_idset_t *s, const uint8_t *id)
-{
-    if (s_idset_has(s, id))
-        return true;
-    if ((s->count + 1) * 2 > s->cap && !s_idset_grow(s))
-        return false;
-    size_t i = s_idhash(id, s->cap);
-    while (s->used[i] == 1)
-        i = (i + 1) & (s->cap - 1);
-    memcpy(s->slots[i], id, REMISS_ID_LEN);
-    s->used[i] = 1;
-    s->count++;
-    return true;
-}
-
-static void
-s_idset_del(s_idset_t *s, const uint8_t *id)
-{
-    if (!s->cap)
-        return;
-    for (size_t i = s_idhash(id, s->cap);; i = (i + 1) & (s->cap - 1)) {
-        if (!s->used[i])
-            return;
-        if (s->used[i] == 1 && memcmp(s->slots[i], id, REMISS_ID_LEN) == 0) {
-            s->used[i] = 2; /* tombstone keeps probe chains intact */
-            return;
-        }
-    }
-}
-
-static void
-s_idset_free(s_idset_t *s)
-{
-    free(s->slots);
-    free(s->used);
-    memset(s, 0, sizeof *s);
-}
 
 /* ------------------------------------------------------------ hex */
 
 void
 remiss_id_to_hex(const uint8_t id[REMISS_ID_LEN], char hex[2 * REMISS_ID_LEN + 1])
 {
-    log_hex(hex, id, REMISS_ID_LEN);
+    hex_encode(hex, id, REMISS_ID_LEN);
 }
 
 bool
 remiss_id_from_hex(const char *hex, uint8_t id[REMISS_ID_LEN])
 {
-    if (!hex || strlen(hex) != 2 * REMISS_ID_LEN)
-        return false;
-    for (size_t i = 0; i < REMISS_ID_LEN; i++) {
-        int v = 0;
-        for (int k = 0; k < 2; k++) {
-            char c = hex[2 * i + (size_t)k];
-            int d = c >= '0' && c <= '9'   ? c - '0'
-                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                           : -1;
-            if (d < 0)
-                return false;
-            v = v * 16 + d;
-        }
-        id[i] = (uint8_t)v;
-    }
-    return true;
+    return hex_decode(hex, id, REMISS_ID_LEN);
 }
 
 /* ------------------------------------------------------------ connect */
@@ -235,8 +121,7 @@ s_load_self(remiss_client_t *self, const char *dir, remiss_err_t *err)
     if (!pki_path(path, sizeof path, dir, name) || !(self->key = pki_key_load(path, err)))
         goto out;
     if (X509_check_private_key(cert, self->key) != 1) {
-        r = remiss_err_set(err, REMISS_E_CONFIG, "%s does not match the party's certificate",
-                           path);
+        r = remiss_err_set(err, REMISS_E_CONFIG, "%s does not match the party's certificate", path);
         goto out;
     }
     snprintf(name, sizeof name, "parties/%s.curve", self->party);
@@ -260,28 +145,33 @@ out:
     return r;
 }
 
-/* Reads acknowledged ids remembered by earlier runs. */
+/* The options of remiss_connect, with a sentence that names the fix. */
 static remiss_code_t
-s_load_state(remiss_client_t *self, const char *path, remiss_err_t *err)
+s_check_opts(const remiss_opts_t *opts, remiss_err_t *err)
 {
-    FILE *f = fopen(path, "r");
-    char line[128];
-    uint8_t id[REMISS_ID_LEN];
-    if (f) {
-        while (fgets(line, sizeof line, f)) {
-            line[strcspn(line, "\r\n")] = '\0';
-            if (remiss_id_from_hex(line, id))
-                s_idset_add(&self->acked, id);
-        }
-        fclose(f);
+    if (!opts || !opts->pki_dir || !opts->party || !opts->endpoint)
+        return remiss_err_set(err, REMISS_E_USAGE,
+                              "connect needs a PKI directory, a party id and "
+                              "the broker's endpoint");
+    if (!pki_id_valid(opts->party)) {
+        char lower[PKI_ID_MAX + 1];
+        size_t n = 0;
+        for (; opts->party[n] && n < PKI_ID_MAX; n++)
+            lower[n] = (char)(opts->party[n] >= 'A' && opts->party[n] <= 'Z' ? opts->party[n] + 32
+                                                                             : opts->party[n]);
+        lower[n] = '\0';
+        if (pki_id_valid(lower))
+            return remiss_err_set(err, REMISS_E_USAGE, "party ids are lower case: write --as %s",
+                                  lower);
+        return remiss_err_set(err, REMISS_E_USAGE,
+                              "a party id is 1 to %d lower-case letters, digits and '-', not "
+                              "starting with '-'",
+                              PKI_ID_MAX);
     }
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0 || !(self->state = fdopen(fd, "a"))) {
-        if (fd >= 0)
-            close(fd);
-        return remiss_err_set(err, REMISS_E_IO, "cannot write the state file %s: %s", path,
-                              strerror(errno));
-    }
+    if (!strstr(opts->endpoint, "://") || strlen(opts->endpoint) >= 200)
+        return remiss_err_set(err, REMISS_E_USAGE,
+                              "the broker endpoint names its transport: write tcp://%.180s",
+                              opts->endpoint);
     return REMISS_OK;
 }
 
@@ -290,17 +180,14 @@ remiss_connect(const remiss_opts_t *opts, remiss_err_t *err)
 {
     char ca[4096], crl[4096], mon[64];
     remiss_client_t *self = NULL;
-    if (!opts || !opts->pki_dir || !opts->party || !opts->endpoint ||
-        !pki_id_valid(opts->party)) {
-        remiss_err_set(err, REMISS_E_USAGE, "connect needs a PKI directory, a valid party id and "
-                                            "the broker's endpoint");
+    if (s_check_opts(opts, err) != REMISS_OK)
         return NULL;
-    }
     if (!(self = calloc(1, sizeof *self))) {
         remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
         return NULL;
     }
     snprintf(self->party, sizeof self->party, "%s", opts->party);
+    snprintf(self->endpoint, sizeof self->endpoint, "%s", opts->endpoint);
     self->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : S_DEFAULT_TIMEOUT;
     self->next_request = 1;
     if (!pki_path(ca, sizeof ca, opts->pki_dir, "ca.crt") ||
@@ -319,13 +206,21 @@ remiss_connect(const remiss_opts_t *opts, remiss_err_t *err)
     if (s_load_broker(self, opts->pki_dir, err) != REMISS_OK ||
         s_load_self(self, opts->pki_dir, err) != REMISS_OK)
         goto fail;
-    if (opts->state_path && s_load_state(self, opts->state_path, err) != REMISS_OK)
+    if (!(self->handed = idset_new()) || !(self->acked = idset_new()) ||
+        !(self->certs = certcache_new())) {
+        remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
+        goto fail;
+    }
+    if (opts->state_path &&
+        !(self->seen = seen_open(opts->state_path, log_now_ms(), S_STATE_HORIZON_MS, err)))
         goto fail;
     /* A monitor tells a refused handshake apart from a silent broker. */
     snprintf(mon, sizeof mon, "inproc://remiss-monitor-%p", (void *)self);
-    if (zmq_socket_monitor(self->sock, mon, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0 ||
-        !(self->monitor = zmq_socket(self->zctx, ZMQ_PAIR)) || zmq_connect(self->monitor, mon) != 0) {
+    if (zmq_socket_monitor(self->sock, mon,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) !=
+            0 ||
+        !(self->monitor = zmq_socket(self->zctx, ZMQ_PAIR)) ||
+        zmq_connect(self->monitor, mon) != 0) {
         remiss_err_set(err, REMISS_E_INTERNAL, "cannot monitor the connection");
         goto fail;
     }
@@ -367,12 +262,10 @@ remiss_close(remiss_client_t **self_p)
         zmq_ctx_term(self->zctx);
     s_frames_free(self->deliveries);
     s_frames_free(self->receipts);
-    s_idset_free(&self->acked);
-    s_idset_free(&self->handed);
-    for (size_t i = 0; i < S_CERT_CACHE; i++)
-        X509_free(self->certs[i].cert);
-    if (self->state)
-        fclose(self->state);
+    idset_free(&self->acked);
+    idset_free(&self->handed);
+    certcache_free(&self->certs);
+    seen_close(&self->seen);
     EVP_PKEY_free(self->key);
     X509_free(self->broker_cert);
     pki_trust_free(&self->trust);
@@ -411,7 +304,8 @@ s_send_bytes(remiss_client_t *self, const void *buf, size_t len, remiss_err_t *e
         int64_t left = deadline - log_now_ms();
         if (left <= 0)
             return remiss_err_set(err, REMISS_E_TIMEOUT,
-                                  "The broker could not be reached in time.");
+                                  "The broker at %s could not be reached within %d ms.",
+                                  self->endpoint, self->timeout_ms);
         zmq_pollitem_t it[] = {{self->sock, 0, ZMQ_POLLOUT, 0}, {self->monitor, 0, ZMQ_POLLIN, 0}};
         zmq_poll(it, 2, left > 200 ? 200 : (long)left);
     }
@@ -494,7 +388,8 @@ s_wait(remiss_client_t *self, uint64_t request_id, bool want_delivery, int timeo
             return s_pop(&self->receipts, &self->receipts_tail);
         int64_t left = deadline - log_now_ms();
         if (left <= 0) {
-            remiss_err_set(err, REMISS_E_TIMEOUT, NULL);
+            remiss_err_set(err, REMISS_E_TIMEOUT, "The broker at %s did not answer within %d ms.",
+                           self->endpoint, timeout_ms);
             return NULL;
         }
         /* What has arrived is taken without a poll; the handshake monitor
@@ -531,7 +426,8 @@ s_wait(remiss_client_t *self, uint64_t request_id, bool want_delivery, int timeo
         default:
             break;
         }
-        if (!want_delivery && (f->request_id == request_id || f->request_id == 0 || request_id == 0))
+        if (!want_delivery &&
+            (f->request_id == request_id || f->request_id == 0 || request_id == 0))
             return f;
         if (f->kind_case == REMISS__BROKER_FRAME__KIND_RECEIPT)
             s_push(&self->receipts, &self->receipts_tail, f);
@@ -669,8 +565,8 @@ remiss_receipt_clear(remiss_receipt_t *rc)
 }
 
 remiss_code_t
-remiss_send_raw(remiss_client_t *self, const uint8_t *signed_env, size_t len,
-                remiss_receipt_t *rc, remiss_err_t *err)
+remiss_send_raw(remiss_client_t *self, const uint8_t *signed_env, size_t len, remiss_receipt_t *rc,
+                remiss_err_t *err)
 {
     uint64_t req;
     memset(rc, 0, sizeof *rc);
@@ -715,8 +611,7 @@ remiss_submit(remiss_client_t *self, Remiss__Envelope *env, uint8_t id[REMISS_ID
 }
 
 remiss_code_t
-remiss_next_receipt(remiss_client_t *self, int timeout_ms, remiss_receipt_t *rc,
-                    remiss_err_t *err)
+remiss_next_receipt(remiss_client_t *self, int timeout_ms, remiss_receipt_t *rc, remiss_err_t *err)
 {
     memset(rc, 0, sizeof *rc);
     Remiss__BrokerFrame *f = s_wait(self, 0, false, timeout_ms, err);
@@ -770,20 +665,24 @@ remiss_subscribe(remiss_client_t *self, unsigned window, remiss_err_t *err)
     return r;
 }
 
-/* Remembers an id as processed: in memory and, if kept, in the state file
- * (synced, so a crash after this never hands the message out again). */
-static void
-s_remember(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN])
+/* True if the application has processed id (in this run or, with a state
+ * file, an earlier one). */
+static bool
+s_processed(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN])
 {
-    s_idset_del(&self->handed, id);
-    s_idset_add(&self->acked, id);
-    if (self->state) {
-        char hex[33];
-        remiss_id_to_hex(id, hex);
-        fprintf(self->state, "%s\n", hex);
-        fflush(self->state);
-        fsync(fileno(self->state));
-    }
+    return self->seen ? seen_has(self->seen, id) : idset_has(self->acked, id);
+}
+
+/* Remembers an id as processed: in the state file if kept (durably, so a
+ * crash after this never hands the message out again), else in memory. */
+static remiss_code_t
+s_remember(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], remiss_err_t *err)
+{
+    idset_del(self->handed, id);
+    if (self->seen)
+        return seen_add(self->seen, id, log_now_ms(), err);
+    return idset_add(self->acked, id) ? REMISS_OK
+                                      : remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
 }
 
 static remiss_code_t
@@ -798,14 +697,28 @@ s_ack(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], Remiss__AckKind ki
     ack.reason = (char *)(reason ? reason : "");
     cf.kind_case = REMISS__CLIENT_FRAME__KIND_ACK;
     cf.ack = &ack;
+    /* Only an acknowledgement marks a message processed. A refused message
+     * was not processed: an operator may requeue it, and the redelivery
+     * must reach the application (issue 12, bug 1). */
+    bool processed = kind == REMISS__ACK_KIND__RECEIVED;
     if (!wait) {
-        s_remember(self, id);
+        idset_del(self->handed, id);
+        remiss_code_t kept = processed ? s_remember(self, id, err) : REMISS_OK;
+        if (kept != REMISS_OK)
+            return kept;
         cf.request_id = self->next_request++;
         return s_send_frame(self, &cf, err); /* the Result is dropped when it comes */
     }
     remiss_code_t r = s_request_result(self, &cf, err);
+    /* The id and kind are well formed, so the broker's E_MALFORMED can only
+     * mean it knows no such message waiting for this party. */
+    if (r == REMISS_E_MALFORMED)
+        r = remiss_err_set(err, REMISS_E_UNKNOWN_MESSAGE,
+                           "No message with this id is waiting for this party's answer.");
     if (r == REMISS_OK)
-        s_remember(self, id);
+        idset_del(self->handed, id);
+    if (r == REMISS_OK && processed)
+        r = s_remember(self, id, err);
     return r;
 }
 
@@ -828,114 +741,82 @@ remiss_refuse(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], const char
     return s_ack(self, id, REMISS__ACK_KIND__REFUSE, reason, true, err);
 }
 
-/* The sender certificate of a delivery, verified against the CA (and CRL)
- * or taken from the cache. The entry belongs to the cache. */
+/* inbound_take with this client's trust, cache and party, now. */
 static remiss_code_t
-s_sender_cert(remiss_client_t *self, const uint8_t *der, size_t len, const s_cert_entry_t **out,
-              remiss_err_t *err)
+s_take(remiss_client_t *self, const Remiss__Delivery *d, Remiss__Envelope **env,
+       char sender[PKI_ID_MAX + 1], uint8_t refuse_id[REMISS_ID_LEN], bool *refuse,
+       remiss_err_t *why)
 {
-    uint8_t h[32];
-    unsigned int hl = 32;
-    int64_t now = log_now_ms();
-    s_cert_entry_t *slot = &self->certs[0];
-    *out = NULL;
-    if (!der || len == 0 || EVP_Digest(der, len, h, &hl, EVP_sha256(), NULL) != 1)
-        return remiss_err_set(err, REMISS_E_BAD_SIGNATURE,
-                              "the delivery lacks the sender's certificate");
-    for (size_t i = 0; i < S_CERT_CACHE; i++) {
-        s_cert_entry_t *e = &self->certs[i];
-        if (e->cert && memcmp(e->der_sha256, h, 32) == 0 && now - e->checked_at < S_CERT_TTL_MS) {
-            *out = e;
-            return REMISS_OK;
-        }
-        if (!e->cert || e->checked_at < slot->checked_at)
-            slot = e; /* empty, or the oldest: replaced below */
-    }
-    X509 *cert = pki_cert_from_der(der, len);
-    if (!cert)
-        return remiss_err_set(err, REMISS_E_BAD_SIGNATURE,
-                              "the delivery lacks the sender's certificate");
-    pki_identity_t id;
-    remiss_code_t r = pki_verify_cert(self->trust, cert, 0, &id, err);
-    /* A certificate revoked after the broker accepted the message does not
-     * undo a signature made while it was valid; any other failure does. */
-    if (r == REMISS_E_CERT_REVOKED)
-        r = pki_cert_identity(cert, &id, err) == REMISS_OK ? REMISS_E_CERT_REVOKED
-                                                           : REMISS_E_BAD_SIGNATURE;
-    if (r != REMISS_OK && r != REMISS_E_CERT_REVOKED) {
-        X509_free(cert);
-        return r;
-    }
-    X509_free(slot->cert);
-    memcpy(slot->der_sha256, h, 32);
-    slot->cert = cert;
-    slot->id = id;
-    slot->verdict = r;
-    slot->checked_at = now;
-    *out = slot;
-    return REMISS_OK;
+    inbound_check_t dc = {self->trust, self->certs, self->party, log_now_ms()};
+    return inbound_take(&dc, d, env, sender, refuse_id, refuse, why);
 }
 
-/* Checks a delivery end to end: the sender's certificate chains to the CA
- * and names the envelope's sender, the signature verifies, it is for us. */
-static remiss_code_t
-s_verify_delivery(remiss_client_t *self, const Remiss__Delivery *d, Remiss__Envelope **env_out,
-                  char sender[PKI_ID_MAX + 1], remiss_err_t *err)
+/* A restarted broker has forgotten this subscription: renew it while idle
+ * (the broker treats a renewal as a no-op). */
+static void
+s_renew(remiss_client_t *self, int64_t now)
 {
-    *env_out = NULL;
-    if (!d->envelope || d->envelope->envelope.len == 0)
-        return remiss_err_set(err, REMISS_E_MALFORMED, "the delivery carries no envelope");
-    const s_cert_entry_t *ce = NULL;
-    remiss_code_t r = s_sender_cert(self, d->sender_cert.data, d->sender_cert.len, &ce, err);
-    if (r != REMISS_OK)
-        return r;
-    const pki_identity_t id = ce->id;
-    X509 *cert = ce->cert; /* belongs to the cache */
-    Remiss__Envelope *env = NULL;
-    if (r == REMISS_OK &&
-        !(env = remiss__envelope__unpack(NULL, d->envelope->envelope.len,
-                                         d->envelope->envelope.data)))
-        r = remiss_err_set(err, REMISS_E_MALFORMED, "the envelope could not be decoded");
-    if (r == REMISS_OK &&
-        !pki_verify(X509_get0_pubkey(cert), PKI_CTX_ENVELOPE, d->envelope->envelope.data,
-                    d->envelope->envelope.len, d->envelope->signature.data,
-                    d->envelope->signature.len))
-        r = remiss_err_set(err, REMISS_E_BAD_SIGNATURE, NULL);
-    if (r == REMISS_OK && (!env->sender || strcmp(env->sender, id.party) != 0))
-        r = remiss_err_set(err, REMISS_E_SENDER_MISMATCH, NULL);
-    if (r == REMISS_OK && (!env->recipient || strcmp(env->recipient, self->party) != 0))
-        r = remiss_err_set(err, REMISS_E_UNKNOWN_RECIPIENT, "the message is not addressed to us");
-    if (r == REMISS_OK && env->message_id.len != REMISS_ID_LEN)
-        r = remiss_err_set(err, REMISS_E_MALFORMED, "the message id is not 16 bytes");
-    if (r != REMISS_OK) {
+    if (now - self->last_subscribe < S_RESUBSCRIBE_MS)
+        return;
+    Remiss__ClientFrame cf = REMISS__CLIENT_FRAME__INIT;
+    Remiss__Subscribe sub = REMISS__SUBSCRIBE__INIT;
+    sub.window = self->window;
+    cf.request_id = self->next_request++;
+    cf.kind_case = REMISS__CLIENT_FRAME__KIND_SUBSCRIBE;
+    cf.subscribe = &sub;
+    remiss_err_t ignored;
+    s_send_frame(self, &cf, &ignored);
+    self->last_subscribe = now;
+}
+
+/* Makes a message of a verified delivery frame (taking its delivery). */
+static remiss_code_t
+s_hand_out(remiss_client_t *self, Remiss__BrokerFrame *f, Remiss__Envelope *env, const char *sender,
+           remiss_message_t **out, remiss_err_t *err)
+{
+    remiss_message_t *m = calloc(1, sizeof *m);
+    if (!m || !idset_add(self->handed, env->message_id.data)) {
+        free(m);
         remiss__envelope__free_unpacked(env, NULL);
-        return r;
+        return remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
     }
-    snprintf(sender, PKI_ID_MAX + 1, "%s", id.party);
-    *env_out = env;
+    m->env = env;
+    snprintf(m->sender, sizeof m->sender, "%s", sender);
+    /* Keep the delivery; detach it from the frame so one free suffices. */
+    m->delivery = f->delivery;
+    f->delivery = NULL;
+    f->kind_case = REMISS__BROKER_FRAME__KIND__NOT_SET;
+    *out = m;
     return REMISS_OK;
 }
 
-/* What remiss_recv does with a delivery before it answers the broker:
- * verify it and, when that fails, find the id to refuse it by (*refuse is
- * false when the envelope does not yield a 16-byte id). On REMISS_OK *env
- * and sender are set as by s_verify_delivery. */
+/* What a delivery frame becomes: a message for the application (*out), or
+ * nothing (*out NULL) when it does not verify (refused back to the broker),
+ * was processed before (acknowledged again, quietly) or is still held by
+ * the application. Frees f. */
 static remiss_code_t
-s_take_delivery(remiss_client_t *self, const Remiss__Delivery *d, Remiss__Envelope **env,
-                char sender[PKI_ID_MAX + 1], uint8_t refuse_id[REMISS_ID_LEN], bool *refuse,
-                remiss_err_t *why)
+s_sort(remiss_client_t *self, Remiss__BrokerFrame *f, remiss_message_t **out, remiss_err_t *err)
 {
-    *refuse = false;
-    remiss_code_t r = s_verify_delivery(self, d, env, sender, why);
-    if (r != REMISS_OK && d->envelope && d->envelope->envelope.len) {
-        Remiss__Envelope *peek =
-            remiss__envelope__unpack(NULL, d->envelope->envelope.len, d->envelope->envelope.data);
-        if (peek && peek->message_id.len == REMISS_ID_LEN) {
-            memcpy(refuse_id, peek->message_id.data, REMISS_ID_LEN);
-            *refuse = true;
-        }
-        remiss__envelope__free_unpacked(peek, NULL);
+    Remiss__Envelope *env = NULL;
+    char sender[PKI_ID_MAX + 1];
+    uint8_t refuse_id[REMISS_ID_LEN];
+    bool refuse;
+    remiss_err_t why, ignored;
+    remiss_code_t r = REMISS_OK;
+    *out = NULL;
+    if (s_take(self, f->delivery, &env, sender, refuse_id, &refuse, &why) != REMISS_OK) {
+        /* Never hand out what does not verify; tell the broker why. */
+        if (refuse)
+            s_ack(self, refuse_id, REMISS__ACK_KIND__REFUSE, why.text, false, NULL);
+    } else if (s_processed(self, env->message_id.data)) {
+        /* Processed before: the ack was lost; say it again. */
+        s_ack(self, env->message_id.data, REMISS__ACK_KIND__RECEIVED, NULL, false, &ignored);
+    } else if (!idset_has(self->handed, env->message_id.data)) {
+        r = s_hand_out(self, f, env, sender, out, err);
+        env = NULL;
     }
+    remiss__envelope__free_unpacked(env, NULL);
+    remiss__broker_frame__free_unpacked(f, NULL);
     return r;
 }
 
@@ -951,19 +832,7 @@ remiss_recv(remiss_client_t *self, int timeout_ms, remiss_message_t **out, remis
     int64_t deadline = log_now_ms() + timeout_ms;
     for (;;) {
         int64_t now = log_now_ms(), left = deadline - now;
-        /* A restarted broker has forgotten this subscription: renew it
-         * while idle (the broker treats a renewal as a no-op). */
-        if (now - self->last_subscribe >= S_RESUBSCRIBE_MS) {
-            Remiss__ClientFrame cf = REMISS__CLIENT_FRAME__INIT;
-            Remiss__Subscribe sub = REMISS__SUBSCRIBE__INIT;
-            sub.window = self->window;
-            cf.request_id = self->next_request++;
-            cf.kind_case = REMISS__CLIENT_FRAME__KIND_SUBSCRIBE;
-            cf.subscribe = &sub;
-            remiss_err_t ignored;
-            s_send_frame(self, &cf, &ignored);
-            self->last_subscribe = now;
-        }
+        s_renew(self, now);
         if (left > S_RESUBSCRIBE_MS)
             left = S_RESUBSCRIBE_MS;
         Remiss__BrokerFrame *f = s_wait(self, 0, true, left > 0 ? (int)left : 0, err);
@@ -971,51 +840,9 @@ remiss_recv(remiss_client_t *self, int timeout_ms, remiss_message_t **out, remis
             continue;
         if (!f)
             return err ? err->code : REMISS_E_TIMEOUT;
-        Remiss__Envelope *env = NULL;
-        char sender[PKI_ID_MAX + 1];
-        uint8_t refuse_id[REMISS_ID_LEN];
-        bool refuse;
-        remiss_err_t why;
-        remiss_code_t r =
-            s_take_delivery(self, f->delivery, &env, sender, refuse_id, &refuse, &why);
-        if (r != REMISS_OK) {
-            /* Never hand out what does not verify; tell the broker why. */
-            if (refuse)
-                s_ack(self, refuse_id, REMISS__ACK_KIND__REFUSE, why.text, false, NULL);
-            remiss__broker_frame__free_unpacked(f, NULL);
-            continue;
-        }
-        const uint8_t *id = env->message_id.data;
-        if (s_idset_has(&self->acked, id)) {
-            /* Processed before: the ack was lost; say it again, quietly. */
-            remiss_err_t ignored;
-            s_ack(self, id, REMISS__ACK_KIND__RECEIVED, NULL, false, &ignored);
-            remiss__envelope__free_unpacked(env, NULL);
-            remiss__broker_frame__free_unpacked(f, NULL);
-            continue;
-        }
-        if (s_idset_has(&self->handed, id)) {
-            /* Redelivered while the application still holds it. */
-            remiss__envelope__free_unpacked(env, NULL);
-            remiss__broker_frame__free_unpacked(f, NULL);
-            continue;
-        }
-        remiss_message_t *m = calloc(1, sizeof *m);
-        if (!m || !s_idset_add(&self->handed, id)) {
-            free(m);
-            remiss__envelope__free_unpacked(env, NULL);
-            remiss__broker_frame__free_unpacked(f, NULL);
-            return remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
-        }
-        m->env = env;
-        snprintf(m->sender, sizeof m->sender, "%s", sender);
-        /* Keep the delivery; detach it from the frame so one free suffices. */
-        m->delivery = f->delivery;
-        f->delivery = NULL;
-        f->kind_case = REMISS__BROKER_FRAME__KIND__NOT_SET;
-        remiss__broker_frame__free_unpacked(f, NULL);
-        *out = m;
-        return REMISS_OK;
+        remiss_code_t r = s_sort(self, f, out, err);
+        if (r != REMISS_OK || *out)
+            return r;
     }
 }
 
@@ -1119,7 +946,11 @@ remiss_proof(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], uint64_t co
         return err ? err->code : REMISS_E_TIMEOUT;
     if (f->kind_case == REMISS__BROKER_FRAME__KIND_PROOF && f->proof) {
         Remiss__ProofReply *pr = f->proof;
-        if (pr->code != REMISS__REASON_CODE__OK)
+        /* The broker answers an unknown id and another party's message
+         * alike, on purpose: to this party both are unknown. */
+        if (pr->code == REMISS__REASON_CODE__E_POLICY_DENIED)
+            r = remiss_err_set(err, REMISS_E_UNKNOWN_MESSAGE, NULL);
+        else if (pr->code != REMISS__REASON_CODE__OK)
             r = remiss_err_set(err, s_wire_code(pr->code), "%s",
                                pr->sentence ? pr->sentence : "no proof");
         /* Never take the broker's word: the tree head must carry its
@@ -1219,10 +1050,10 @@ remiss_private_check_frame(remiss_client_t *self, const uint8_t *frame, size_t l
         char sender[PKI_ID_MAX + 1];
         uint8_t refuse_id[REMISS_ID_LEN];
         bool refuse;
-        r = s_take_delivery(self, f->delivery, &env, sender, refuse_id, &refuse, err);
+        r = s_take(self, f->delivery, &env, sender, refuse_id, &refuse, err);
         if (r == REMISS_OK)
-            (void)(s_idset_has(&self->acked, env->message_id.data) ||
-                   s_idset_has(&self->handed, env->message_id.data));
+            (void)(s_processed(self, env->message_id.data) ||
+                   idset_has(self->handed, env->message_id.data));
         remiss__envelope__free_unpacked(env, NULL);
         break;
     }
@@ -1253,4 +1084,18 @@ remiss_message_signed_envelope(const remiss_message_t *m, size_t *len)
     if (out)
         *len = remiss__signed_envelope__pack(m->delivery->envelope, out);
     return out;
+}
+
+/* ------------------------------------------------------------ version */
+
+const char *
+remiss_version(void)
+{
+    return REMISS_VERSION;
+}
+
+const Remiss__Delivery *
+remiss_private_delivery(const remiss_message_t *m)
+{
+    return m ? m->delivery : NULL;
 }

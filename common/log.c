@@ -1,6 +1,9 @@
 /* log: key=value lines on stderr. */
 #include "log.h"
 
+#include "hex.h"
+#include "rfc3339.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,14 +23,10 @@ log_now_ms(void)
 void
 log_emit(log_level_t level, const char *event, const char *fmt, ...)
 {
-    char line[2048];
-    struct tm tm;
-    int64_t now = log_now_ms();
-    time_t secs = (time_t)(now / 1000);
-    gmtime_r(&secs, &tm);
-    int n = snprintf(line, sizeof line, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ level=%s event=%s",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, (int)(now % 1000), s_levels[level & 3], event);
+    char line[2048], ts[RFC3339_LEN];
+    if (!rfc3339_format(log_now_ms(), ts, sizeof ts))
+        snprintf(ts, sizeof ts, "-");
+    int n = snprintf(line, sizeof line, "ts=%s level=%s event=%s", ts, s_levels[level & 3], event);
     if (n < 0)
         return;
     if (fmt && fmt[0] && (size_t)n < sizeof line - 2) {
@@ -78,11 +77,5 @@ log_quote(char *buf, size_t size, const char *s)
 char *
 log_hex(char *buf, const uint8_t *data, size_t n)
 {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        buf[2 * i] = digits[data[i] >> 4];
-        buf[2 * i + 1] = digits[data[i] & 15];
-    }
-    buf[2 * n] = '\0';
-    return buf;
+    return hex_encode(buf, data, n);
 }

@@ -11,6 +11,8 @@
 #include <time.h>
 
 #include "category.h"
+#include "hex.h"
+#include "rfc3339.h"
 #include "utf8.h"
 
 /* Longest field path kept in a sentence; a longer one is cut, which only
@@ -183,104 +185,6 @@ s_enum_json_name(const ProtobufCEnumDescriptor *ed, const ProtobufCEnumValue *v,
     return true;
 }
 
-static int
-s_hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* --------------------------------------------------------------- times */
-
-static bool
-s_leap(int y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int
-s_days_in_month(int y, int m)
-{
-    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && s_leap(y) ? 29 : days[m - 1];
-}
-
-/* Reads exactly n decimal digits. */
-static bool
-s_digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-bool
-msgjson_time_parse(const char *text, int64_t *ms)
-{
-    int y, mo, d, h, mi, s, frac = 0, nfrac = 0;
-    const char *p = text;
-
-    if (!text || strlen(text) < 20)
-        return false;
-    if (!s_digits(p, 4, &y) || p[4] != '-' || !s_digits(p + 5, 2, &mo) || p[7] != '-' ||
-        !s_digits(p + 8, 2, &d) || p[10] != 'T' || !s_digits(p + 11, 2, &h) || p[13] != ':' ||
-        !s_digits(p + 14, 2, &mi) || p[16] != ':' || !s_digits(p + 17, 2, &s))
-        return false;
-    p += 19;
-    if (*p == '.') {
-        for (p++; *p >= '0' && *p <= '9'; p++, nfrac++)
-            if (nfrac < 3)
-                frac = frac * 10 + (*p - '0');
-        if (nfrac < 1 || nfrac > 9)
-            return false;
-        for (int i = nfrac; i < 3; i++)
-            frac *= 10;
-    }
-    if (strcmp(p, "Z") != 0)
-        return false;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > s_days_in_month(y, mo) || h > 23 || mi > 59 ||
-        s > 59)
-        return false;
-
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = s};
-    time_t secs = timegm(&tm);
-    if (secs == (time_t)-1)
-        return false;
-    *ms = (int64_t)secs * 1000 + frac;
-    return true;
-}
-
-bool
-msgjson_time_format(int64_t ms, char *buf, size_t size)
-{
-    struct tm tm;
-    time_t secs;
-
-    if (ms < 0 || ms > S_MAX_MS || !buf || size < MSGJSON_TIME_LEN)
-        return false;
-    secs = (time_t)(ms / 1000);
-    if (!gmtime_r(&secs, &tm))
-        return false;
-    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-    return true;
-}
-
 /* -------------------------------------------------------- JSON -> proto */
 
 static remiss_code_t
@@ -350,12 +254,12 @@ s_parse_id(const cJSON *item, ProtobufCBinaryData *dst, const char *path, remiss
     if (!s || strlen(s) != 2 * MSGJSON_ID_LEN)
         goto bad;
     for (size_t i = 0; i < 2 * MSGJSON_ID_LEN; i++)
-        if (s_hex_digit(s[i]) < 0)
+        if (hex_digit(s[i]) < 0)
             goto bad;
     if (!(bytes = malloc(MSGJSON_ID_LEN)))
         return s_oom(err);
     for (size_t i = 0; i < MSGJSON_ID_LEN; i++)
-        bytes[i] = (uint8_t)(s_hex_digit(s[2 * i]) << 4 | s_hex_digit(s[2 * i + 1]));
+        bytes[i] = (uint8_t)(hex_digit(s[2 * i]) << 4 | hex_digit(s[2 * i + 1]));
     dst->data = bytes;
     dst->len = MSGJSON_ID_LEN;
     return REMISS_OK;
@@ -580,7 +484,7 @@ static remiss_code_t
 s_parse_time(const cJSON *item, int64_t *ms, const char *path, remiss_err_t *err)
 {
     int64_t v;
-    if (cJSON_IsString(item) && item->valuestring && msgjson_time_parse(item->valuestring, &v)) {
+    if (cJSON_IsString(item) && item->valuestring && rfc3339_parse(item->valuestring, &v)) {
         *ms = v;
         return REMISS_OK;
     }
@@ -799,14 +703,8 @@ msgjson_free(Remiss__Envelope **env_p)
 static cJSON *
 s_id_json(const uint8_t *id)
 {
-    static const char hex[] = "0123456789abcdef";
     char buf[2 * MSGJSON_ID_LEN + 1];
-    for (size_t i = 0; i < MSGJSON_ID_LEN; i++) {
-        buf[2 * i] = hex[id[i] >> 4];
-        buf[2 * i + 1] = hex[id[i] & 0xF];
-    }
-    buf[2 * MSGJSON_ID_LEN] = '\0';
-    return cJSON_CreateString(buf);
+    return cJSON_CreateString(hex_encode(buf, id, MSGJSON_ID_LEN));
 }
 
 /* The value of an integer field at p as a double; false for other types. */
@@ -1011,7 +909,7 @@ s_add_time(cJSON *obj, const char *key, int64_t ms)
     char buf[MSGJSON_TIME_LEN];
     if (ms == 0)
         return true;
-    return msgjson_time_format(ms, buf, sizeof buf) && s_add(obj, key, cJSON_CreateString(buf));
+    return rfc3339_format(ms, buf, sizeof buf) && s_add(obj, key, cJSON_CreateString(buf));
 }
 
 static bool

@@ -242,6 +242,18 @@ s_check_digit(const s_shape_t *shape, remiss_err_t *err)
     return REMISS_OK;
 }
 
+/* The three-digit birth number (NNN of YYMMDD-NNNC) is never 000: Skatteverket
+ * numbers those born on one day from 001 up, so 000 is no one's number. */
+static remiss_code_t
+s_birth_number(const s_shape_t *shape, remiss_err_t *err)
+{
+    const char *nnn = shape->digits + shape->ndigits - 4;
+    if (nnn[0] == '0' && nnn[1] == '0' && nnn[2] == '0')
+        return s_invalid(err, "The birth number of the personnummer (the three digits before "
+                              "the check digit) is 000, which is never given.");
+    return REMISS_OK;
+}
+
 remiss_code_t
 pnr_parse_mem(const char *text, size_t len, pnr_date_t today, pnr_t *out, remiss_err_t *err)
 {
@@ -260,6 +272,7 @@ pnr_parse_mem(const char *text, size_t len, pnr_date_t today, pnr_t *out, remiss
         return s_invalid(err, "No personnummer was given.");
     if ((r = s_shape(text, len, &shape, err)) != REMISS_OK ||
         (r = s_birth(&shape, today, &birth, err)) != REMISS_OK ||
+        (r = s_birth_number(&shape, err)) != REMISS_OK ||
         (r = s_check_digit(&shape, err)) != REMISS_OK)
         return r;
 

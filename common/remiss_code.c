@@ -57,6 +57,8 @@ static const s_code_info_t s_codes[] = {
     {REMISS_E_IO, "E_IO", "A file could not be read or written."},
     {REMISS_E_CONFIG, "E_CONFIG", "The configuration, PKI or policy is not valid."},
     {REMISS_E_TIMEOUT, "E_TIMEOUT", "The broker did not answer in time."},
+    {REMISS_E_UNKNOWN_MESSAGE, "E_UNKNOWN_MESSAGE",
+     "No message with this id is known to this party (or it was never accepted)."},
 };
 
 static const s_code_info_t *

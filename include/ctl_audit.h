@@ -1,29 +1,26 @@
-/* ctl_audit: `remissctl audit ...`, the administrator's tools for the
- * audit log, run on the broker host against its database and PKI directory:
- *
- *   audit verify DB --pki DIR               recompute and check the whole log
- *   audit subject PNR --db DB --pki DIR [--json]
- *                                           every entry about one person (an
- *                                           access request, GDPR art. 15)
- *   audit export DB [--since INDEX]         the entries as JSON lines
- *   audit proof DB INDEX --pki DIR [--json] inclusion proof of one entry
- *                                           against the latest signed head
- *
- * Output goes to stdout; every error is "error: CODE: sentence" on stderr
- * with a non-zero exit status (2 for a wrong command line). Nothing here
- * writes to the database. */
+/* ctl_audit: `remissctl audit verify|subject|export|proof`, reading the
+ * broker's database (--db) without a running broker. Each returns the exit
+ * status (0, 1, or 2 for a usage error) after printing its result or the
+ * error (as JSON with --json). */
 #ifndef CTL_AUDIT_H
 #define CTL_AUDIT_H
 
-#include <stdio.h>
+#include "ctl_args.h"
 
-/* Runs one audit subcommand. argv[0] is the subcommand ("verify",
- * "subject", "export", "proof" or "--help"), i.e. remissctl passes what
- * follows "audit": ctl_audit_main(argc - 2, argv + 2). Returns the process
- * exit status. */
+/* Recomputes the whole log and checks every signed tree head. */
+int ctl_audit_verify(const ctl_args_t *a);
+
+/* Every entry about the person whose personnummer is the operand. */
+int ctl_audit_subject(const ctl_args_t *a);
+
+/* The entries as JSON lines (pseudonyms, never personnummer). */
+int ctl_audit_export(const ctl_args_t *a);
+
+/* The inclusion proof of entry INDEX, verified. */
+int ctl_audit_proof(const ctl_args_t *a);
+
+/* ARGV[0] names the command (verify, subject, export, proof); the rest is
+ * parsed with ctl_args_parse. For tests that run a command in-process. */
 int ctl_audit_main(int argc, char **argv);
-
-/* Prints the audit subcommands' usage lines to out (for remissctl --help). */
-void ctl_audit_usage(FILE *out);
 
 #endif

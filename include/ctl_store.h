@@ -1,13 +1,17 @@
-/* ctl_store: remissctl commands on the broker's store (dead letters and the
- * consent registry). Each takes the arguments after its group word and
- * returns the process exit code. */
+/* ctl_store: `remissctl deadletter list|requeue` and `remissctl consent
+ * list`, on the broker's database (--db, which must exist). Changes go
+ * through the broker's admin queue so the broker performs and audits them.
+ * Each returns the exit status after printing its result or the error. */
 #ifndef CTL_STORE_H
 #define CTL_STORE_H
 
-/* deadletter list --db DB [--json] | deadletter requeue --db DB MESSAGE_ID */
-int ctl_deadletter_main(int argc, char **argv);
+#include "ctl_args.h"
 
-/* consent list --db DB --pki DIR --subject PNR [--json] */
+int ctl_deadletter_list(const ctl_args_t *a);
+int ctl_deadletter_requeue(const ctl_args_t *a);
+int ctl_consent_list(const ctl_args_t *a);
+
+/* "list" and the options of ctl_consent_list (for tests in-process). */
 int ctl_consent_main(int argc, char **argv);
 
 #endif

@@ -35,6 +35,9 @@
 
 #define REMISS_ID_LEN 16
 
+/* The version of this library and its programs. */
+#define REMISS_VERSION "0.1.0"
+
 typedef struct remiss_client remiss_client_t;
 typedef struct remiss_message remiss_message_t;
 
@@ -43,18 +46,22 @@ typedef struct remiss_opts {
     const char *party;      /* this party's id */
     const char *endpoint;   /* broker endpoint, e.g. tcp://127.0.0.1:7400 */
     int timeout_ms;         /* how long to wait for an answer; 0 = 10000 */
-    const char *state_path; /* file remembering acknowledged ids across runs; NULL = memory */
+    const char *state_path; /* SQLite file remembering processed ids across runs (created
+                               0600; ids older than 30 days dropped); NULL = memory */
 } remiss_opts_t;
+
+/* The library's version, REMISS_VERSION of the build (static string). */
+const char *remiss_version(void);
 
 /* What the broker answered to a message. */
 typedef struct remiss_receipt {
     uint8_t message_id[REMISS_ID_LEN];
-    remiss_code_t code;     /* REMISS_OK: stored for delivery */
+    remiss_code_t code; /* REMISS_OK: stored for delivery */
     char sentence[256];
-    uint64_t audit_index;   /* the audit log entry recording the decision */
-    int64_t broker_time;    /* ms */
-    uint8_t *signed_receipt;/* SignedReceipt bytes, for the archive; owned by the caller
-                               of remiss_receipt_clear */
+    uint64_t audit_index;    /* the audit log entry recording the decision */
+    int64_t broker_time;     /* ms */
+    uint8_t *signed_receipt; /* SignedReceipt bytes, for the archive; owned by the caller
+                                of remiss_receipt_clear */
     size_t signed_len;
 } remiss_receipt_t;
 
@@ -78,8 +85,8 @@ remiss_code_t remiss_send_json(remiss_client_t *self, const char *json, size_t l
 
 /* Pipelining: submit without waiting (the id is written to id), then
  * collect receipts in any order with remiss_next_receipt. */
-remiss_code_t remiss_submit(remiss_client_t *self, Remiss__Envelope *env,
-                            uint8_t id[REMISS_ID_LEN], remiss_err_t *err);
+remiss_code_t remiss_submit(remiss_client_t *self, Remiss__Envelope *env, uint8_t id[REMISS_ID_LEN],
+                            remiss_err_t *err);
 remiss_code_t remiss_next_receipt(remiss_client_t *self, int timeout_ms, remiss_receipt_t *rc,
                                   remiss_err_t *err);
 
@@ -89,10 +96,16 @@ remiss_code_t remiss_send_raw(remiss_client_t *self, const uint8_t *signed_env, 
                               remiss_receipt_t *rc, remiss_err_t *err);
 
 /* Signs env as this party and returns SignedEnvelope bytes (malloc'd). */
-remiss_code_t remiss_seal(remiss_client_t *self, Remiss__Envelope *env, uint8_t **out,
-                          size_t *len, remiss_err_t *err);
+remiss_code_t remiss_seal(remiss_client_t *self, Remiss__Envelope *env, uint8_t **out, size_t *len,
+                          remiss_err_t *err);
 
 void remiss_receipt_clear(remiss_receipt_t *rc);
+
+/* Writes rc's signed receipt (the SignedReceipt bytes, verifiable with the
+ * broker's certificate) to path, mode 0600, replacing it atomically
+ * (temporary file, fsync, rename). REMISS_E_USAGE if rc holds no signed
+ * receipt; REMISS_E_IO naming the file if it cannot be written. */
+remiss_code_t remiss_receipt_save(const remiss_receipt_t *rc, const char *path, remiss_err_t *err);
 
 /* Asks the broker to deliver messages to this connection, at most window
  * unacknowledged at a time (0 = the broker's default). remiss_recv
@@ -114,13 +127,19 @@ int64_t remiss_message_accepted_at(const remiss_message_t *m);
 uint32_t remiss_message_attempt(const remiss_message_t *m);
 void remiss_message_free(remiss_message_t **m_p);
 
+/* Writes the message as received, for the archive: DIR/ID.env (the
+ * SignedEnvelope bytes, the sender's signature over the envelope) and
+ * DIR/ID.crt (the sender's certificate, DER), each mode 0600 and written
+ * atomically; ID is the message id in hex. REMISS_E_IO naming the file on
+ * failure. */
+remiss_code_t remiss_message_save(const remiss_message_t *m, const char *dir, remiss_err_t *err);
+
 /* Acknowledges a processed message (the broker stops redelivering it).
  * The id is recorded as processed here first (and in state_path), then the
  * acknowledgement is sent without waiting for the broker's answer: if it is
  * lost, the broker delivers again and the library acknowledges again
  * without returning the message. */
-remiss_code_t remiss_ack(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN],
-                         remiss_err_t *err);
+remiss_code_t remiss_ack(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN], remiss_err_t *err);
 
 /* As remiss_ack, but waits for the broker to confirm (for tools that must
  * report whether the acknowledgement was taken, like `remiss ack`). */
@@ -141,13 +160,38 @@ remiss_code_t remiss_status(remiss_client_t *self, const uint8_t id[REMISS_ID_LE
  * broker-signed tree head. *out is the caller's (free with
  * remiss__proof_reply__free_unpacked). */
 remiss_code_t remiss_proof(remiss_client_t *self, const uint8_t id[REMISS_ID_LEN],
-                           uint64_t consistency_from, Remiss__ProofReply **out,
-                           remiss_err_t *err);
+                           uint64_t consistency_from, Remiss__ProofReply **out, remiss_err_t *err);
 
 /* Sends one raw frame and returns the next reply frame (for tests and
  * diagnostics). *reply is malloc'd. */
 remiss_code_t remiss_raw_request(remiss_client_t *self, const uint8_t *frame, size_t len,
                                  uint8_t **reply, size_t *reply_len, remiss_err_t *err);
+
+/* The JSON form of messages (DESIGN.md section 4; the rules are in the
+ * comment of msgjson.h in the source tree). */
+
+/* What recv knows besides the envelope; zero/NULL members are left out. */
+typedef struct remiss_json_meta {
+    const uint8_t *message_id; /* REMISS_ID_LEN bytes; NULL: env->message_id */
+    const char *from;          /* authenticated sender; NULL: env->sender */
+    int64_t created_at;        /* ms since 1970; 0: env->created_at */
+    int64_t received_at;       /* ms since 1970, e.g. remiss_message_accepted_at; 0: omitted */
+} remiss_json_meta_t;
+
+/* Parses len bytes of JSON into a new envelope (*out is the caller's, to
+ * free with remiss_json_free). E_MALFORMED with the field path, E_TOO_LARGE
+ * over 1 MiB. */
+remiss_code_t remiss_json_parse(const char *json, size_t len, Remiss__Envelope **out,
+                                remiss_err_t *err);
+
+/* Frees an envelope from remiss_json_parse and sets *env_p to NULL. */
+void remiss_json_free(Remiss__Envelope **env_p);
+
+/* The JSON form of env as one line (pretty: indented over several lines),
+ * times as RFC 3339 strings; malloc'd, the caller frees it. NULL when env
+ * cannot be shown faithfully or on allocation failure. */
+char *remiss_json_format(const Remiss__Envelope *env, const remiss_json_meta_t *meta);
+char *remiss_json_format_pretty(const Remiss__Envelope *env, const remiss_json_meta_t *meta);
 
 /* Hex helpers for message ids: 32 lowercase digits. */
 void remiss_id_to_hex(const uint8_t id[REMISS_ID_LEN], char hex[2 * REMISS_ID_LEN + 1]);

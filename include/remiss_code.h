@@ -35,6 +35,7 @@ typedef enum remiss_code {
     REMISS_E_IO = 101,      /* a file could not be read or written */
     REMISS_E_CONFIG = 102,  /* PKI, policy or configuration is invalid */
     REMISS_E_TIMEOUT = 103, /* the broker did not answer in time */
+    REMISS_E_UNKNOWN_MESSAGE = 104, /* no message with this id is known to this party */
 } remiss_code_t;
 
 /* An error: the code plus one sentence for a person. The sentence is the

@@ -1,7 +1,7 @@
 /* remiss_private.h: libremiss entry points that are not its API.
  *
- * For the fuzz targets in tests/fuzz and for tests only: not installed, no
- * compatibility promise. */
+ * For the fuzz targets in tests/fuzz, for tests and for the library's own
+ * modules only: not installed, no compatibility promise. */
 #ifndef REMISS_PRIVATE_H
 #define REMISS_PRIVATE_H
 
@@ -22,5 +22,9 @@
  * message with, and fills err (may be NULL). */
 remiss_code_t remiss_private_check_frame(remiss_client_t *self, const uint8_t *frame, size_t len,
                                          remiss_err_t *err);
+
+/* The delivery a message came in (sender certificate, signed envelope),
+ * for the archive module; NULL if m is NULL. */
+const Remiss__Delivery *remiss_private_delivery(const remiss_message_t *m);
 
 #endif

@@ -11,6 +11,9 @@
 #   3. every option --help lists on a line of its own has an entry of its own
 #      in the page, and the default --help shows for it in brackets
 #      ("[262144]") appears in that entry;
+#   4. `PROGRAM COMMAND --help` works for every command, and each option its
+#      usage line shows after the command's name appears in the command's
+#      entry under COMMANDS;
 # and that groff reports no warnings for any page in the directory.
 #
 # Environment:
@@ -161,6 +164,19 @@ check() {
         elif [ -n "$def" ] && ! grep -qwF -e "$def" "$tmp/$prog.entry"; then
             echo "$page: the entry of $opt does not show its default '$def' from '$prog --help'"
         fi
+    done >>"$tmp/$prog.cmdproblems"
+    help_commands "$help" | while IFS= read -r cmd; do
+        # shellcheck disable=SC2086 # cmd is one or two words
+        if ! "$bin/$prog" $cmd --help >"$tmp/$prog.cmdhelp" 2>/dev/null; then
+            echo "$page: '$prog $cmd --help' failed"
+            continue
+        fi
+        page_entry "$text" "$cmd" >"$tmp/$prog.entry"
+        head -n 1 "$tmp/$prog.cmdhelp" | sed "s/.* $cmd //" | grep -oE -- '--[a-z][a-z0-9-]*' |
+            while IFS= read -r opt; do
+                grep -qE -e "$opt([^a-z0-9-]|\$)" "$tmp/$prog.entry" ||
+                    echo "$page: option $opt of '$prog $cmd --help' is not in the entry of $cmd"
+            done
     done >>"$tmp/$prog.cmdproblems"
     while IFS= read -r line; do
         problem "$line"

@@ -84,7 +84,8 @@ fail() {
 as() {
     party=$1
     shift
-    "$BIN/remiss" --pki "$PKI" --broker "$EP" --as "$party" --json "$@" >"$OUT" 2>"$ERR"
+    "$BIN/remiss" --pki "$PKI" --broker "$EP" --as "$party" --state "$TMP/state" --json "$@" \
+        >"$OUT" 2>"$ERR"
     RC=$?
 }
 
@@ -316,7 +317,7 @@ audit_cmd() {
 audit_missing() {
     fail "remissctl has no audit command: this build cannot show the audit log"
 }
-audit_cmd verify "$DB" --pki "$PKI" || audit_missing
+audit_cmd verify --db "$DB" --pki "$PKI" || audit_missing
 expect_ok "remissctl audit verify"
 detail "remissctl audit verify: $(head -n 1 "$OUT")"
 audit_cmd subject "$KIM" --db "$DB" --pki "$PKI" --json || audit_missing

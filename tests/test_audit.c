@@ -1374,7 +1374,7 @@ Test(audit, ctl_verify)
     size_t n;
 
     s_tamper_log();
-    cr_assert_eq(s_ctl(&out, &err, "verify", s_db, "--pki", s_pki, NULL), 0, "%s", err);
+    cr_assert_eq(s_ctl(&out, &err, "verify", "--db", s_db, "--pki", s_pki, NULL), 0, "%s", err);
     cr_assert_str_eq(out, "OK: 150 entries, 4 signed tree heads\n");
     free(out);
     free(err);
@@ -1383,20 +1383,20 @@ Test(audit, ctl_verify)
     entry[n / 2] ^= 0x20;
     s_set_blob(db, "UPDATE audit SET entry = ?1 WHERE idx = 57", entry, n);
     sqlite3_close(db);
-    cr_assert_eq(s_ctl(&out, &err, "verify", s_db, "--pki", s_pki, NULL), 1);
+    cr_assert_eq(s_ctl(&out, &err, "verify", "--db", s_db, "--pki", s_pki, NULL), 1);
     cr_assert(strncmp(err, "error: E_BAD_SIGNATURE: first bad index 57: ", 44) == 0, "%s", err);
     cr_assert_str_eq(out, "");
     free(out);
     free(err);
-    cr_assert_eq(s_ctl(&out, &err, "verify", "/nonexistent.db", "--pki", s_pki, NULL), 1);
+    cr_assert_eq(s_ctl(&out, &err, "verify", "--db", "/nonexistent.db", "--pki", s_pki, NULL), 1);
     cr_assert(strncmp(err, "error: E_IO: ", 13) == 0, "%s", err);
     free(out);
     free(err);
-    cr_assert_eq(s_ctl(&out, &err, "verify", s_db, "--pki", s_dir, NULL), 1);
+    cr_assert_eq(s_ctl(&out, &err, "verify", "--db", s_db, "--pki", s_dir, NULL), 1);
     cr_assert(strncmp(err, "error: E_CONFIG: ", 17) == 0, "%s", err);
     free(out);
     free(err);
-    cr_assert_eq(s_ctl(&out, &err, "verify", s_db, NULL), 2);
+    cr_assert_eq(s_ctl(&out, &err, "verify", "--db", s_db, NULL), 2);
     cr_assert(strncmp(err, "error: E_USAGE: ", 16) == 0, "%s", err);
     free(out);
     free(err);
@@ -1410,7 +1410,7 @@ Test(audit, ctl_verify)
 static char *
 s_verify_on_tty(bool json)
 {
-    char *argv[] = {"verify", s_db, "--pki", s_pki, json ? "--json" : NULL, NULL};
+    char *argv[] = {"verify", "--db", s_db, "--pki", s_pki, json ? "--json" : NULL, NULL};
     int master, slave, saved;
     char *got = calloc(1, 1 << 16);
     size_t len = 0;
@@ -1420,7 +1420,7 @@ s_verify_on_tty(bool json)
     fflush(stderr);
     saved = dup(2);
     dup2(slave, 2);
-    int rc = ctl_audit_main(json ? 5 : 4, argv);
+    int rc = ctl_audit_main(json ? 6 : 5, argv);
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
@@ -1452,7 +1452,7 @@ Test(audit, ctl_verify_shows_progress_on_a_terminal_only)
     cr_expect_str_eq(tty, "", "progress with --json");
     free(tty);
     /* Not a terminal (a pipe, a file, cron): quiet. */
-    cr_assert_eq(s_ctl(&out, &err, "verify", s_db, "--pki", s_pki, NULL), 0, "%s", err);
+    cr_assert_eq(s_ctl(&out, &err, "verify", "--db", s_db, "--pki", s_pki, NULL), 0, "%s", err);
     cr_expect_str_eq(err, "");
     free(out);
     free(err);
@@ -1520,7 +1520,7 @@ Test(audit, ctl_export_is_json_lines_without_personnummer)
     uint64_t expect = 100;
 
     s_tamper_log();
-    cr_assert_eq(s_ctl(&out, &err, "export", s_db, "--since", "100", NULL), 0, "%s", err);
+    cr_assert_eq(s_ctl(&out, &err, "export", "--db", s_db, "--since", "100", NULL), 0, "%s", err);
     s_assert_no_person((const uint8_t *)out, strlen(out), "export");
     for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         cJSON *o = cJSON_Parse(line);
@@ -1538,7 +1538,7 @@ Test(audit, ctl_export_is_json_lines_without_personnummer)
     cr_assert_eq(expect, N_LOG);
     free(out);
     free(err);
-    cr_assert_eq(s_ctl(&out, &err, "export", s_db, "--since", "x1", NULL), 2);
+    cr_assert_eq(s_ctl(&out, &err, "export", "--db", s_db, "--since", "x1", NULL), 2);
     free(out);
     free(err);
 }
@@ -1549,12 +1549,12 @@ Test(audit, ctl_proof_prints_and_verifies)
     cJSON *doc;
 
     s_tamper_log();
-    cr_assert_eq(s_ctl(&out, &err, "proof", s_db, "17", "--pki", s_pki, NULL), 0, "%s", err);
+    cr_assert_eq(s_ctl(&out, &err, "proof", "--db", s_db, "17", "--pki", s_pki, NULL), 0, "%s", err);
     cr_assert(strstr(out, "entry 17 in the signed tree of 150 entries") != NULL, "%s", out);
     cr_assert(strstr(out, "verified") != NULL);
     free(out);
     free(err);
-    cr_assert_eq(s_ctl(&out, &err, "proof", s_db, "149", "--pki", s_pki, "--json", NULL), 0, "%s",
+    cr_assert_eq(s_ctl(&out, &err, "proof", "--db", s_db, "149", "--pki", s_pki, "--json", NULL), 0, "%s",
                  err);
     cr_assert_not_null(doc = cJSON_Parse(out), "%s", out);
     cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(doc, "verified")));
@@ -1564,7 +1564,7 @@ Test(audit, ctl_proof_prints_and_verifies)
     cJSON_Delete(doc);
     free(out);
     free(err);
-    cr_assert_eq(s_ctl(&out, &err, "proof", s_db, "150", "--pki", s_pki, NULL), 1);
+    cr_assert_eq(s_ctl(&out, &err, "proof", "--db", s_db, "150", "--pki", s_pki, NULL), 1);
     cr_assert(strncmp(err, "error: E_USAGE: ", 16) == 0, "%s", err);
     free(out);
     free(err);

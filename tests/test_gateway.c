@@ -214,7 +214,7 @@ Test(gateway, every_refusal_an_agency_can_cause_is_a_4xx_with_its_code)
     s_refused_free(s_referral_json("jobbtorg", HARNESS_PNR, "c-gw-2", ",\"from\":\"jobbtorg\""),
                    403, "E_SENDER_MISMATCH");
     /* 1950-01-01: far outside the 16-29 of the referral rule. */
-    s_refused_free(s_referral_json("jobbtorg", "19500101-0007", "c-gw-2", NULL), 422,
+    s_refused_free(s_referral_json("jobbtorg", "19500101-0015", "c-gw-2", NULL), 422,
                    "E_AGE_OUT_OF_SCOPE");
     /* A message id used for another body. */
     char *one = s_referral_json("jobbtorg", HARNESS_PNR, "c-gw-2",

@@ -563,7 +563,7 @@ Test(pnr, random_valid_round_trip_and_mutation)
         while (pnr_date_cmp(birth, today) > 0 || s_expected_age(birth, today) > 199);
         int age = s_expected_age(birth, today);
         bool coord = s_rand(&state) % 4 == 0;
-        int serial = s_between(&state, 0, 999);
+        int serial = s_between(&state, 1, 999); /* 000 is never given */
 
         /* Oversized so -Wformat-truncation can see the ints fit. */
         char nine[48], canon[64], text[80];
@@ -678,4 +678,29 @@ Test(pnr, random_date_from_ms_matches_gmtime)
         pnr_date_t d = pnr_date_from_ms((int64_t)s_rand(&state));
         cr_assert(d.month >= 1 && d.month <= 12 && d.day >= 1 && d.day <= 31);
     }
+}
+
+/* Issue 12, bug 5: the birth number 000 is never given; with a correct
+ * check digit it was accepted (and refused later only for age). Every
+ * accepted form of the number, and the samordningsnummer, is refused. */
+Test(pnr, birth_number_000_is_invalid_in_every_form)
+{
+    const pnr_date_t today = {2026, 11, 30};
+    const char *const numbers[] = {
+        "20150916-0006", "201509160006", "150916-0006", "1509160006",
+        "19150916+0006", "150916+0006",  /* 100 years or older */
+        "20150976-0003", "1509760003",   /* samordningsnummer (day + 60) */
+    };
+    for (size_t i = 0; i < N_ELEMS(numbers); i++) {
+        pnr_t p;
+        remiss_err_t err = {REMISS_OK, ""};
+        /* The check digits are right: only the birth number is wrong. */
+        size_t n = strlen(numbers[i]);
+        cr_expect_eq(pnr_parse(numbers[i], today, &p, &err), REMISS_E_INVALID_PERSONNUMMER,
+                     "%s was accepted", numbers[i]);
+        cr_expect_not_null(strstr(err.text, "birth number"), "%s: %s", numbers[i], err.text);
+        s_expect_no_echo(numbers[i], n, &err);
+    }
+    pnr_t p;
+    cr_expect_eq(pnr_parse("20150916-0014", today, &p, NULL), REMISS_OK, "001 is a birth number");
 }

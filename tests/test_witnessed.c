@@ -276,9 +276,11 @@ s_cli(s_world_t *x, const char *what, const uint8_t id[REMISS_ID_LEN], const cha
     char bin[256], cmd[2048], hex[33];
     for (int i = 0; i < REMISS_ID_LEN; i++)
         snprintf(hex + 2 * i, 3, "%02x", id[i]);
-    snprintf(
-        cmd, sizeof cmd, "%s --pki %s --as sdf-rinkeby-kista --broker %s --witnesses %s %s %s %s",
-        harness_bin("remiss", bin, sizeof bin), x->h.pki, x->h.endpoint, x->list, what, hex, tail);
+    /* --witnesses is an option of proof only (evidence carries the checkpoint as it is). */
+    bool proof = strstr(what, "proof") != NULL;
+    snprintf(cmd, sizeof cmd, "%s --pki %s --as sdf-rinkeby-kista --broker %s %s%s %s %s %s",
+             harness_bin("remiss", bin, sizeof bin), x->h.pki, x->h.endpoint,
+             proof ? "--witnesses " : "", proof ? x->list : "", what, hex, tail);
     return s_run(cmd, out, cap);
 }
 

@@ -328,6 +328,19 @@ s_client_replies(void)
     s_write_msg("client", "status", &bf.base);
 }
 
+/* fuzz_text: a time, an id in mixed case, and hostile text. */
+static void
+s_text_seeds(void)
+{
+    static const char *const seeds[][2] = {
+        {"time", "2026-11-23T10:15:00.123Z"},
+        {"hex", "00112233445566778899AABBccddeeff"},
+        {"hostile", "Enhet \"Kista\" \\ avd\t2\nerror: x\x1b[2J\xc2\x9b"},
+    };
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++)
+        s_write("text", seeds[i][0], seeds[i][1], strlen(seeds[i][1]));
+}
+
 static void
 s_pnr_seeds(void)
 {
@@ -511,6 +524,7 @@ main(int argc, char **argv)
     s_client_replies();
     s_pnr_seeds();
     s_letter_seeds();
+    s_text_seeds();
     size_t plen;
     char *text = s_read("config/stockholm.policy", &plen);
     s_write("policy", "stockholm.policy", text, plen);
