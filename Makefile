@@ -4,7 +4,7 @@
 
 include config.mk
 
-PKGS      := libzmq openssl libprotobuf-c sqlite3 libcjson inih libmicrohttpd
+PKGS      := libzmq openssl libprotobuf-c sqlite3 libpq libcjson inih libmicrohttpd
 SAN       ?= 0
 ifeq ($(SAN),1)
 O         := build/san

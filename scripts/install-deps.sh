@@ -6,7 +6,8 @@ set -eu
 
 PKGS="build-essential pkg-config libzmq3-dev libssl-dev libprotobuf-c-dev
 protobuf-c-compiler libcriterion-dev libsqlite3-dev libcjson-dev libinih-dev
-libmicrohttpd-dev sqlite3 openssl clang libclang-rt-14-dev curl groff-base"
+libmicrohttpd-dev sqlite3 libpq-dev postgresql openssl clang libclang-rt-14-dev curl
+groff-base"
 if [ "${1:-build}" = bench ]; then
     PKGS="$PKGS mosquitto libmosquitto-dev rabbitmq-server librabbitmq-dev"
 fi
