@@ -23,7 +23,7 @@ static void
 s_usage(FILE *out)
 {
     fprintf(out,
-            "usage: remissd --pki DIR --db FILE --policy FILE [--listen ENDPOINT] [options]\n"
+            "usage: remissd --pki DIR --db STORE --policy FILE [--listen ENDPOINT] [options]\n"
             "       remissd --config FILE [options]\n"
             "\n"
             "The remiss broker: authenticates parties over CURVE with X.509-bound keys,\n"

@@ -243,8 +243,9 @@ static store_t *
 s_open_db(const char *path, remiss_err_t *err)
 {
     struct stat st;
+    const char *file = store_file(path); /* NULL: a postgresql:// URI */
     /* store_open would create a missing database and report it empty. */
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (file && (stat(file, &st) != 0 || !S_ISREG(st.st_mode))) {
         remiss_err_set(err, REMISS_E_IO, "no audit database at %s", path);
         return NULL;
     }

@@ -13,7 +13,7 @@ typedef struct pgtest {
     char dir[128];  /* temporary directory, removed by pgtest_stop */
     char data[160]; /* dir/data: the cluster */
     char log[160];  /* dir/postgres.log */
-    char uri[256];  /* postgresql://postgres@127.0.0.1:PORT/remiss */
+    char uri[128];  /* postgresql://postgres@127.0.0.1:PORT/remiss */
     int port;
     pid_t pid; /* the postmaster, 0 if stopped */
 } pgtest_t;
