@@ -28,6 +28,7 @@
 #define S_RETRY_MS       1000 /* between attempts to connect again */
 #define S_PAGE           1000 /* audit rows and tree heads per fetch */
 #define S_MAX_PARAMS     16
+#define S_MAX_PENDING    64 /* unread results before a sync (bounds both buffers) */
 
 /* Defaults that the URI may override (it is expanded after them). They
  * bound how long a dead server or network can hold the broker: a client
@@ -52,6 +53,8 @@ struct store {
     bool watching;     /* a COMMIT is running: warnings make it unclean */
     bool warned;       /* a warning arrived while watching */
     int64_t retry_at;  /* monotonic ms before which no connect is tried */
+    int pending;       /* statements sent whose results are not read yet */
+    bool poisoned;     /* a statement whose result nobody waited for failed */
 };
 
 /* Parameters of one statement: numbers and names as text, bytes binary. */
@@ -155,6 +158,9 @@ s_prepare_all(store_t *self, remiss_err_t *err)
         if (!ok)
             return REMISS_E_STORAGE;
     }
+    /* From here on every statement goes through the pipeline (s_send). */
+    if (PQenterPipelineMode(self->conn) != 1)
+        return s_fail(self, err, "pipeline", NULL);
     return REMISS_OK;
 }
 
@@ -169,6 +175,7 @@ s_dial(store_t *self, remiss_err_t *err)
         if (strcmp(s_conn_keys[i], "dbname") == 0)
             vals[i] = self->uri;
     PQfinish(self->conn);
+    self->pending = 0;
     self->conn = PQconnectdbParams(s_conn_keys, vals, 1);
     if (!self->conn || PQstatus(self->conn) != CONNECTION_OK) {
         self->retry_at = s_mono_ms() + S_RETRY_MS;
@@ -207,22 +214,86 @@ s_ready(store_t *self, remiss_err_t *err)
     return r;
 }
 
-/* Runs prepared statement q; the result (caller clears) or NULL. */
+/* Queues prepared statement q (or, q < 0, the SQL sql without
+ * parameters) in the pipeline; s_sync reads its result. */
+static remiss_code_t
+s_send(store_t *self, int q, const char *sql, const s_par_t *p, remiss_err_t *err, const char *what)
+{
+    char name[16];
+    int ok;
+    if (q >= 0) {
+        snprintf(name, sizeof name, "q%d", q);
+        ok = PQsendQueryPrepared(self->conn, name, p ? p->n : 0, p ? p->v : NULL, p ? p->len : NULL,
+                                 p ? p->fmt : NULL, 1);
+    } else
+        ok = PQsendQueryParams(self->conn, sql, 0, NULL, NULL, NULL, NULL, 1);
+    if (!ok)
+        return s_fail(self, err, what, NULL);
+    self->pending++;
+    return REMISS_OK;
+}
+
+/* Reads the PGRES_PIPELINE_SYNC that ends a batch. */
+static void
+s_read_sync(store_t *self)
+{
+    for (int i = 0; i < 4 && s_alive(self); i++) {
+        PGresult *res = PQgetResult(self->conn);
+        bool sync = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+        PQclear(res);
+        if (sync)
+            return;
+    }
+}
+
+/* Ends the batch with a sync and reads every pending result in order; the
+ * last one goes to *last when last is not NULL (and all succeeded). The
+ * first failure is the error. A failure of a statement nobody waited for
+ * (a deferred write, s_defer) poisons the transaction: the broker may have
+ * gone on as if it had worked, so nothing of the transaction may commit. */
+static remiss_code_t
+s_sync(store_t *self, PGresult **last, remiss_err_t *err, const char *what)
+{
+    remiss_code_t r = REMISS_OK;
+    int n = self->pending;
+    self->pending = 0;
+    if (last)
+        *last = NULL;
+    if (PQpipelineSync(self->conn) != 1)
+        r = s_fail(self, err, what, NULL);
+    for (int i = 0; i < n && r == REMISS_OK; i++) {
+        PGresult *res = PQgetResult(self->conn);
+        ExecStatusType st = PQresultStatus(res);
+        if (!res || (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)) {
+            r = s_fail(self, err, what, res);
+            self->poisoned |= self->in_tx && (i < n - 1 || !last);
+        } else if (i == n - 1 && last)
+            *last = res;
+        if (res != (last ? *last : NULL))
+            PQclear(res);
+        PQclear(PQgetResult(self->conn)); /* the NULL after each statement */
+    }
+    /* After a failure PostgreSQL skips the rest up to the sync. */
+    for (int i = 0; r != REMISS_OK && i < 2 * n && s_alive(self); i++) {
+        PGresult *res = PQgetResult(self->conn);
+        bool sync = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+        PQclear(res);
+        if (sync)
+            return r;
+    }
+    s_read_sync(self);
+    return r;
+}
+
+/* Runs prepared statement q and waits for it; the result (caller clears)
+ * or NULL. */
 static PGresult *
 s_run(store_t *self, int q, const s_par_t *p, remiss_err_t *err, const char *what)
 {
-    char name[16];
-    if (s_ready(self, err) != REMISS_OK)
-        return NULL;
-    snprintf(name, sizeof name, "q%d", q);
-    PGresult *res = PQexecPrepared(self->conn, name, p ? p->n : 0, p ? p->v : NULL,
-                                   p ? p->len : NULL, p ? p->fmt : NULL, 1);
-    ExecStatusType st = PQresultStatus(res);
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-        return res;
-    s_fail(self, err, what, res);
-    PQclear(res);
-    return NULL;
+    PGresult *res = NULL;
+    if (s_ready(self, err) == REMISS_OK && s_send(self, q, NULL, p, err, what) == REMISS_OK)
+        s_sync(self, &res, err, what);
+    return res;
 }
 
 /* Runs a statement whose rows do not matter; *changed (may be NULL) gets
@@ -236,6 +307,29 @@ s_exec(store_t *self, int q, const s_par_t *p, uint64_t *changed, remiss_err_t *
         *changed = res ? strtoull(PQcmdTuples(res), NULL, 10) : 0;
     PQclear(res);
     return res ? REMISS_OK : REMISS_E_STORAGE;
+}
+
+/* A write whose result the caller does not need: inside a transaction it
+ * goes out with the next statement that waits (one round trip for many,
+ * the audit appends of a whole cycle, say); its failure poisons the
+ * transaction (s_sync). Outside one it runs at once. q < 0: sql. */
+static remiss_code_t
+s_defer(store_t *self, int q, const char *sql, const s_par_t *p, remiss_err_t *err,
+        const char *what)
+{
+    remiss_code_t r;
+    if (!self->in_tx && q >= 0)
+        return s_exec(self, q, p, NULL, err, what);
+    if (self->poisoned)
+        return remiss_err_set(err, REMISS_E_STORAGE,
+                              "storage error (%s): an earlier statement of the transaction "
+                              "failed",
+                              what);
+    if ((r = s_ready(self, err)) != REMISS_OK ||
+        (r = s_send(self, q, sql, p, err, what)) != REMISS_OK)
+        return r;
+    return self->pending >= S_MAX_PENDING || !self->in_tx ? s_sync(self, NULL, err, what)
+                                                          : REMISS_OK;
 }
 
 /* ------------------------------------------------------------ columns */
@@ -360,6 +454,7 @@ s_count(store_t *self, int q, const s_par_t *p, uint64_t *out, remiss_err_t *err
 /* ------------------------------------------------------------ lifecycle */
 
 static void s_close(store_t **self_p);
+static void s_rollback(store_t *self);
 
 static remiss_code_t
 s_check_version(store_t *self, remiss_err_t *err)
@@ -402,6 +497,8 @@ s_close(store_t **self_p)
     if (!self_p || !*self_p)
         return;
     store_t *self = *self_p;
+    if (self->in_tx)
+        s_rollback(self);
     PQfinish(self->conn);
     if (self->uri) {
         explicit_bzero(self->uri, strlen(self->uri));
@@ -424,10 +521,14 @@ s_checkpoint_behind(store_t *self, remiss_err_t *err)
 static remiss_code_t
 s_begin(store_t *self, remiss_err_t *err)
 {
+    self->poisoned = false;
     remiss_code_t r = s_ready(self, err);
-    if (r == REMISS_OK)
-        r = s_plain(self, "BEGIN", err, "begin");
     self->in_tx = r == REMISS_OK;
+    /* Waited for: a server that went away shows here, once per cycle. */
+    if (r == REMISS_OK && (r = s_send(self, -1, "BEGIN", NULL, err, "begin")) == REMISS_OK)
+        r = s_sync(self, NULL, err, "begin");
+    if (r != REMISS_OK)
+        s_rollback(self);
     return r;
 }
 
@@ -437,45 +538,62 @@ s_begin_read(store_t *self, bool *started, remiss_err_t *err)
     *started = false;
     if (self->in_tx)
         return REMISS_OK;
+    self->poisoned = false;
     remiss_code_t r = s_ready(self, err);
-    if (r == REMISS_OK)
-        r = s_plain(self, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, "begin read");
-    self->in_tx = *started = r == REMISS_OK;
+    self->in_tx = r == REMISS_OK;
+    if (r == REMISS_OK && (r = s_send(self, -1, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                                      NULL, err, "begin read")) == REMISS_OK)
+        r = s_sync(self, NULL, err, "begin read");
+    if (r != REMISS_OK)
+        s_rollback(self);
+    *started = r == REMISS_OK;
     return r;
 }
 
 static void
 s_rollback(store_t *self)
 {
-    if (s_alive(self) && PQtransactionStatus(self->conn) != PQTRANS_IDLE)
-        s_plain(self, "ROLLBACK", NULL, "rollback");
+    if (s_alive(self) && (self->pending > 0 || PQtransactionStatus(self->conn) != PQTRANS_IDLE) &&
+        s_send(self, -1, "ROLLBACK", NULL, NULL, "rollback") == REMISS_OK)
+        s_sync(self, NULL, NULL, "rollback");
     self->in_tx = false;
+    self->poisoned = false;
+}
+
+/* Sends COMMIT after everything pending and waits for it. */
+static remiss_code_t
+s_commit_wait(store_t *self, remiss_err_t *err)
+{
+    PGresult *res = NULL;
+    remiss_code_t r = s_send(self, -1, "COMMIT", NULL, err, "commit");
+    self->warned = false;
+    self->watching = true;
+    if (r == REMISS_OK)
+        r = s_sync(self, &res, err, "commit");
+    self->watching = false;
+    if (r == REMISS_OK && (strcmp(PQcmdStatus(res), "COMMIT") != 0 || self->warned))
+        r = remiss_err_set(err, REMISS_E_STORAGE,
+                           "storage error (commit): the transaction was not committed cleanly "
+                           "(%s)",
+                           self->warned ? "a warning" : "rolled back");
+    PQclear(res);
+    return r;
 }
 
 /* OK only for a clean COMMIT: tag COMMIT (an aborted transaction answers
- * ROLLBACK) and no warning while it ran (a cancelled wait for the standby
- * warns that the commit is only local). Anything else is E_STORAGE; the
- * client resends and finds what did commit. */
+ * ROLLBACK), no warning while it ran (a cancelled wait for the standby
+ * warns that the commit is only local) and no deferred write failed.
+ * Anything else is E_STORAGE; the client resends and finds what did
+ * commit. */
 static remiss_code_t
 s_commit(store_t *self, remiss_err_t *err)
 {
     remiss_code_t r = s_ready(self, err);
-    if (r == REMISS_OK) {
-        self->warned = false;
-        self->watching = true;
-        PGresult *res = PQexec(self->conn, "COMMIT");
-        self->watching = false;
-        bool clean = PQresultStatus(res) == PGRES_COMMAND_OK &&
-                     strcmp(PQcmdStatus(res), "COMMIT") == 0 && !self->warned;
-        if (!clean)
-            r = PQresultStatus(res) == PGRES_COMMAND_OK
-                    ? remiss_err_set(err, REMISS_E_STORAGE,
-                                     "storage error (commit): the transaction was not "
-                                     "committed cleanly (%s)",
-                                     self->warned ? "a warning" : "rolled back")
-                    : s_fail(self, err, "commit", res);
-        PQclear(res);
-    }
+    if (r == REMISS_OK && self->poisoned)
+        r = remiss_err_set(err, REMISS_E_STORAGE,
+                           "storage error (commit): a statement of the transaction failed");
+    if (r == REMISS_OK)
+        r = s_commit_wait(self, err);
     s_rollback(self);
     return r;
 }
@@ -483,21 +601,19 @@ s_commit(store_t *self, remiss_err_t *err)
 static remiss_code_t
 s_savepoint(store_t *self, remiss_err_t *err)
 {
-    remiss_code_t r = s_ready(self, err);
-    return r == REMISS_OK ? s_plain(self, "SAVEPOINT msg", err, "savepoint") : r;
+    return s_defer(self, -1, "SAVEPOINT msg", NULL, err, "savepoint");
 }
 
 static void
 s_release(store_t *self)
 {
-    if (s_alive(self))
-        s_plain(self, "RELEASE msg", NULL, "release");
+    s_defer(self, -1, "RELEASE msg", NULL, NULL, "release");
 }
 
 static void
 s_rollback_to(store_t *self)
 {
-    if (s_alive(self) && s_plain(self, "ROLLBACK TO msg", NULL, "rollback to") == REMISS_OK)
+    if (s_defer(self, -1, "ROLLBACK TO msg", NULL, NULL, "rollback to") == REMISS_OK)
         s_release(self);
 }
 
@@ -558,7 +674,7 @@ s_mark_sent(store_t *self, uint64_t seq, int64_t now, int64_t next_at, remiss_er
     s_int(&p, (int64_t)seq);
     s_int(&p, now);
     s_int(&p, next_at);
-    return s_exec(self, Q_MARK_SENT, &p, NULL, err, "mark sent");
+    return s_defer(self, Q_MARK_SENT, NULL, &p, err, "mark sent");
 }
 
 static remiss_code_t
@@ -566,7 +682,7 @@ s_resend_now(store_t *self, const char *recipient, remiss_err_t *err)
 {
     s_par_t p = {0};
     s_text(&p, recipient);
-    return s_exec(self, Q_RESEND_NOW, &p, NULL, err, "resend");
+    return s_defer(self, Q_RESEND_NOW, NULL, &p, err, "resend");
 }
 
 static remiss_code_t
@@ -610,7 +726,7 @@ s_link_transfer(store_t *self, const uint8_t orig[STORE_ID_LEN], const char *ori
     s_text(&p, unit);
     s_blob(&p, ack_id, STORE_ID_LEN);
     s_text(&p, orig_recipient);
-    return s_exec(self, Q_LINK, &p, NULL, err, "link transfer");
+    return s_defer(self, Q_LINK, NULL, &p, err, "link transfer");
 }
 
 static remiss_code_t
@@ -709,7 +825,7 @@ s_consent_revoke(store_t *self, const char *id, int64_t now, remiss_err_t *err)
     s_par_t p = {0};
     s_text(&p, id);
     s_int(&p, now);
-    return s_exec(self, Q_C_REVOKE, &p, NULL, err, "revoke consent");
+    return s_defer(self, Q_C_REVOKE, NULL, &p, err, "revoke consent");
 }
 
 static remiss_code_t
@@ -776,7 +892,7 @@ s_admin_done(store_t *self, int64_t id, const char *result, int64_t now, remiss_
     s_int(&p, id);
     s_int(&p, now);
     s_text(&p, result);
-    return s_exec(self, Q_ADM_DONE, &p, NULL, err, "admin done");
+    return s_defer(self, Q_ADM_DONE, NULL, &p, err, "admin done");
 }
 
 static remiss_code_t
@@ -807,7 +923,7 @@ s_audit_put(store_t *self, uint64_t index, const uint8_t *entry, size_t len, con
     s_blob(&p, entry ? entry : (const uint8_t *)"", len);
     s_blob(&p, subject, STORE_HASH_LEN);
     s_blob(&p, message_id, STORE_ID_LEN);
-    return s_exec(self, Q_A_PUT, &p, NULL, err, "audit append");
+    return s_defer(self, Q_A_PUT, NULL, &p, err, "audit append");
 }
 
 static remiss_code_t
@@ -870,7 +986,7 @@ s_audit_node_put(store_t *self, unsigned level, uint64_t index, const uint8_t ha
     s_int(&p, level);
     s_int(&p, (int64_t)index);
     s_blob(&p, hash, STORE_HASH_LEN);
-    return s_exec(self, Q_N_PUT, &p, NULL, err, "audit node");
+    return s_defer(self, Q_N_PUT, NULL, &p, err, "audit node");
 }
 
 static remiss_code_t
@@ -913,7 +1029,7 @@ s_audit_sth_put(store_t *self, uint64_t size, const uint8_t *sth, size_t len, re
     s_par_t p = {0};
     s_int(&p, (int64_t)size);
     s_blob(&p, sth ? sth : (const uint8_t *)"", len);
-    return s_exec(self, Q_STH_PUT, &p, NULL, err, "tree head");
+    return s_defer(self, Q_STH_PUT, NULL, &p, err, "tree head");
 }
 
 static remiss_code_t

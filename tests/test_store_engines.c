@@ -202,6 +202,39 @@ ENGINE_TEST(a_message_id_is_unique_and_a_savepoint_undoes_only_its_work)
     }
 }
 
+/* A write the store reported OK is in the commit, or the commit fails.
+ * (The PostgreSQL engine sends writes whose result nobody needs with the
+ * next statement that waits: a failure shows late, under a later
+ * savepoint, and must then fail the whole transaction.) */
+ENGINE_TEST(a_write_reported_ok_is_committed_or_the_commit_fails)
+{
+    remiss_err_t err;
+    store_msg_t m, out;
+    bool found;
+    uint8_t entry[8] = {1, 2, 3};
+    s_ok(store_begin(st, &err), &err);
+    s_ok(store_savepoint(st, &err), &err);
+    s_ok(store_audit_put(st, 0, entry, sizeof entry, NULL, NULL, &err), &err);
+    store_release(st);
+    s_ok(store_savepoint(st, &err), &err);
+    remiss_code_t second = store_audit_put(st, 0, entry, sizeof entry, NULL, NULL, &err);
+    if (second == REMISS_OK)
+        store_release(st);
+    else
+        store_rollback_to(st);
+    remiss_code_t later = store_savepoint(st, &err);
+    if (later == REMISS_OK) {
+        s_msg(&m, 5, "jobbtorg");
+        later = store_find(st, m.message_id, &found, &out, &err);
+        if (later == REMISS_OK && found)
+            store_msg_clear(&out);
+        store_rollback_to(st);
+    }
+    remiss_code_t commit = store_commit(st, &err);
+    cr_assert(second != REMISS_OK || commit != REMISS_OK,
+              "a duplicate audit index was reported stored and the transaction committed");
+}
+
 ENGINE_TEST(a_rolled_back_transaction_leaves_nothing)
 {
     remiss_err_t err;
