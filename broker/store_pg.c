@@ -42,7 +42,7 @@ static const char *const s_conn_vals[] = {
     "3", "1", "5", "1", "3", "5000", "remiss", "UTF8", NULL /* the URI */, NULL};
 
 /* Run once per session: statements other than COMMIT give up after 5 s
- * (a COMMIT is never interrupted by the client). */
+ * (s_commit_wait lifts the timeout for the COMMIT). */
 static const char s_session[] = "SET statement_timeout = 5000; SET client_min_messages = warning;";
 
 struct store {
@@ -565,7 +565,11 @@ static remiss_code_t
 s_commit_wait(store_t *self, remiss_err_t *err)
 {
     PGresult *res = NULL;
-    remiss_code_t r = s_send(self, -1, "COMMIT", NULL, err, "commit");
+    /* No timeout on the COMMIT: cancelling one that waits for a standby
+     * would leave it committed locally only. (Same round trip.) */
+    remiss_code_t r = s_send(self, -1, "SET LOCAL statement_timeout = 0", NULL, err, "commit");
+    if (r == REMISS_OK)
+        r = s_send(self, -1, "COMMIT", NULL, err, "commit");
     self->warned = false;
     self->watching = true;
     if (r == REMISS_OK)
