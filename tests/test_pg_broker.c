@@ -38,9 +38,9 @@ static remiss_client_t *
 s_sender(void)
 {
     remiss_client_t *c = harness_client(&s_h, "sdf-rinkeby-kista", false);
-    cr_assert_eq(
-        harness_grant(c, "c-test-1", "sdf-rinkeby-kista", "jobbtorg", "anvisning", "identity,social"),
-        REMISS_OK);
+    cr_assert_eq(harness_grant(c, "c-test-1", "sdf-rinkeby-kista", "jobbtorg", "anvisning",
+                               "identity,social"),
+                 REMISS_OK);
     return c;
 }
 
@@ -154,6 +154,11 @@ Test(pg_broker, referrals_flow_and_remissctl_reads_the_same_store, .init = s_up,
     cr_assert_eq(s_ctl(args, out, sizeof out), 0, "%s", out);
     snprintf(args, sizeof args, "audit subject %s --db '%s' --pki %s", HARNESS_PNR, s_pg.uri,
              s_h.pki);
+    cr_assert_eq(s_ctl(args, out, sizeof out), 0, "%s", out);
+    snprintf(args, sizeof args, "audit export '%s'", s_pg.uri);
+    cr_assert_eq(s_ctl(args, out, sizeof out), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "\"index\":0"), "%s", out);
+    snprintf(args, sizeof args, "audit proof '%s' 3 --pki %s", s_pg.uri, s_h.pki);
     cr_assert_eq(s_ctl(args, out, sizeof out), 0, "%s", out);
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "pgtest.h"
 #include "store.h"
 
@@ -618,6 +619,28 @@ Test(store_name, a_name_picks_the_engine)
     remiss_err_t err;
     cr_assert_null(store_open("sqlite:", &err));
     cr_assert_eq(err.code, REMISS_E_USAGE);
+}
+
+/* A multi-host URI in remissd.conf arrives whole (the '=' and '&' of its
+ * query too). */
+Test(store_name, a_uri_in_the_config_file_is_read_whole)
+{
+    static const char uri[] = "postgresql://remiss@db1.example:5432,db2.example:5432/remiss"
+                              "?target_session_attrs=read-write&connect_timeout=2";
+    char path[] = "/tmp/remiss-conf-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "[remissd]\ndb = %s\n", uri);
+    fclose(f);
+    broker_config_t cfg;
+    remiss_err_t err;
+    config_defaults(&cfg);
+    remiss_code_t r = config_load_file(&cfg, path, &err);
+    unlink(path);
+    cr_assert_eq(r, REMISS_OK, "%s", err.text);
+    cr_assert_str_eq(cfg.db, uri);
+    cr_assert_null(store_file(cfg.db));
 }
 
 Test(store_name, an_unreachable_database_is_e_storage_at_open, .timeout = 30)
