@@ -16,6 +16,7 @@
  * broker resumes by itself when the database is back. */
 #include "store_engine.h"
 #include "store_pg_sql.h"
+#include "utf8.h"
 
 #include <endian.h>
 #include <libpq-fe.h>
@@ -64,6 +65,7 @@ typedef struct {
     int len[S_MAX_PARAMS];
     int fmt[S_MAX_PARAMS];
     char num[S_MAX_PARAMS][24];
+    bool bad_text; /* a text is not UTF-8: refused before it is sent */
 } s_par_t;
 
 static void
@@ -79,6 +81,7 @@ static void
 s_text(s_par_t *p, const char *s)
 {
     p->v[p->n] = s ? s : "";
+    p->bad_text |= !utf8_valid(p->v[p->n], strlen(p->v[p->n]));
     p->len[p->n] = 0;
     p->fmt[p->n++] = 0;
 }
@@ -221,6 +224,11 @@ s_send(store_t *self, int q, const char *sql, const s_par_t *p, remiss_err_t *er
 {
     char name[16];
     int ok;
+    /* PostgreSQL would refuse it and abort the whole transaction (a
+     * cycle of other parties' messages); SQLite stores any bytes. */
+    if (p && p->bad_text)
+        return remiss_err_set(err, REMISS_E_STORAGE, "storage error (%s): a text that is not UTF-8",
+                              what);
     if (q >= 0) {
         snprintf(name, sizeof name, "q%d", q);
         ok = PQsendQueryPrepared(self->conn, name, p ? p->n : 0, p ? p->v : NULL, p ? p->len : NULL,

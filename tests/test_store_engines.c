@@ -236,6 +236,29 @@ ENGINE_TEST(a_write_reported_ok_is_committed_or_the_commit_fails)
               "a duplicate audit index was reported stored and the transaction committed");
 }
 
+/* Text that is not UTF-8 (a recipient's refusal reason, say) fails at most
+ * its own statement, never the transaction with everyone else's work. */
+ENGINE_TEST(text_that_is_not_utf8_fails_only_its_own_statement)
+{
+    remiss_err_t err;
+    store_msg_t m, out;
+    bool changed, found;
+    s_insert_n(st, 100, 1, "jobbtorg");
+    s_ok(store_begin(st, &err), &err);
+    s_put(st, 101, "jobbtorg", &m);
+    s_msg(&m, 100, "jobbtorg");
+    (void)store_finish(st, m.message_id, "jobbtorg", STORE_DEAD, 0, "bad \xff\xfe text", 5,
+                       &changed, &err);
+    s_put(st, 102, "jobbtorg", &m);
+    s_ok(store_commit(st, &err), &err);
+    for (int i = 101; i <= 102; i++) {
+        s_msg(&m, i, "jobbtorg");
+        s_ok(store_find(st, m.message_id, &found, &out, &err), &err);
+        cr_assert(found, "message %d", i);
+        store_msg_clear(&out);
+    }
+}
+
 ENGINE_TEST(a_rolled_back_transaction_leaves_nothing)
 {
     remiss_err_t err;
