@@ -661,6 +661,12 @@ s_insert(store_t *self, store_msg_t *m, remiss_err_t *err)
     s_int(&p, m->accepted_at);
     s_int(&p, (int64_t)m->audit_index);
     s_blob(&p, m->has_linked ? m->linked_id : NULL, STORE_ID_LEN);
+    /* Inside a transaction it goes out with the next statement that waits
+     * (a duplicate id, which the broker's store_find before it rules out on
+     * one node, then fails the transaction); the database numbers it. */
+    m->seq = 0;
+    if (self->in_tx)
+        return s_defer(self, Q_INSERT, NULL, &p, err, "insert message");
     uint64_t seq = 0;
     remiss_code_t r = s_count(self, Q_INSERT, &p, &seq, err);
     if (r == REMISS_OK)

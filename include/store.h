@@ -103,7 +103,10 @@ void store_rollback_to(store_t *self); /* undo the savepoint's work */
 remiss_code_t store_find(store_t *self, const uint8_t id[STORE_ID_LEN], bool *found,
                          store_msg_t *out, remiss_err_t *err);
 
-/* Inserts an accepted message in state QUEUED; sets msg->seq. */
+/* Inserts an accepted message in state QUEUED; sets msg->seq, or 0 when
+ * the database numbers it at commit (PostgreSQL inside a transaction:
+ * the insert goes out with the next statement that waits, and a failure
+ * then fails the transaction's commit). */
 remiss_code_t store_insert(store_t *self, store_msg_t *msg, remiss_err_t *err);
 
 /* Fetches up to max messages for recipient that are due at now: QUEUED, or

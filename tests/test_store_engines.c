@@ -148,10 +148,10 @@ ENGINE_TEST(insert_and_find_keep_every_field)
     s_ok(store_begin(st, &err), &err);
     s_put(st, 1, "jobbtorg", &in);
     s_ok(store_commit(st, &err), &err);
-    cr_assert_gt(in.seq, 0);
     s_ok(store_find(st, in.message_id, &found, &out, &err), &err);
     cr_assert(found);
-    cr_assert_eq(out.seq, in.seq);
+    cr_assert_gt(out.seq, 0);
+    cr_assert(in.seq == 0 || out.seq == in.seq);
     cr_assert_arr_eq(out.message_id, in.message_id, STORE_ID_LEN);
     cr_assert_str_eq(out.sender, "sdf-rinkeby-kista");
     cr_assert_str_eq(out.recipient, "jobbtorg");
@@ -175,9 +175,30 @@ ENGINE_TEST(insert_and_find_keep_every_field)
 }
 
 /* The database, not the broker, keeps a message id unique: a second insert
- * fails (the broker answers it from store_find: idempotent or E_REPLAY),
- * and only the savepoint's work is undone. */
-ENGINE_TEST(a_message_id_is_unique_and_a_savepoint_undoes_only_its_work)
+ * fails (the broker answers it from store_find: idempotent or E_REPLAY).
+ * SQLite says so at once and the savepoint undoes it; PostgreSQL sends the
+ * insert with the next statement that waits and fails the commit. Either
+ * way the id is stored once and nothing is acknowledged that is not. */
+ENGINE_TEST(a_message_id_is_stored_once)
+{
+    remiss_err_t err;
+    store_msg_t m;
+    uint64_t depth;
+    s_insert_n(st, 1, 1, "dup-test");
+    s_ok(store_begin(st, &err), &err);
+    s_ok(store_savepoint(st, &err), &err);
+    s_msg(&m, 1, "dup-test");
+    remiss_code_t dup = store_insert(st, &m, &err);
+    store_rollback_to(st);
+    remiss_code_t commit = store_commit(st, &err);
+    cr_assert((dup == REMISS_E_STORAGE && commit == REMISS_OK) ||
+                  (dup == REMISS_OK && commit == REMISS_E_STORAGE),
+              "insert %d, commit %d", dup, commit);
+    s_ok(store_depth(st, "dup-test", &depth, &err), &err);
+    cr_assert_eq(depth, 1);
+}
+
+ENGINE_TEST(a_savepoint_undoes_only_its_work)
 {
     remiss_err_t err;
     store_msg_t m, out;
@@ -188,18 +209,18 @@ ENGINE_TEST(a_message_id_is_unique_and_a_savepoint_undoes_only_its_work)
     s_put(st, 2, "jobbtorg", &m);
     store_release(st);
     s_ok(store_savepoint(st, &err), &err);
-    s_msg(&m, 1, "jobbtorg");
-    cr_assert_eq(store_insert(st, &m, &err), REMISS_E_STORAGE);
-    store_rollback_to(st);
-    s_ok(store_savepoint(st, &err), &err);
     s_put(st, 3, "jobbtorg", &m);
     store_rollback_to(st);
+    s_ok(store_savepoint(st, &err), &err);
+    s_put(st, 4, "jobbtorg", &m);
+    store_release(st);
     s_ok(store_commit(st, &err), &err);
-    for (int i = 1; i <= 3; i++) {
+    for (int i = 1; i <= 4; i++) {
         s_msg(&m, i, "jobbtorg");
         s_ok(store_find(st, m.message_id, &found, &out, &err), &err);
         cr_assert_eq(found, i != 3, "message %d", i);
-        store_msg_clear(&out);
+        if (found)
+            store_msg_clear(&out);
     }
 }
 
