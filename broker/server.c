@@ -1819,8 +1819,10 @@ server_run(server_t *self, volatile sig_atomic_t *stop, volatile sig_atomic_t *r
     snprintf(detail, sizeof detail, "listen=%s parties=%zu", self->cfg.listen,
              parties_count(self->parties));
     s_lifecycle(self, REMISS__AUDIT_EVENT__EV_BROKER_STARTED, detail);
+    char db[CONFIG_PATH_MAX];
     log_emit(LOG_INFO, "started", "listen=%s parties=%zu db=%s audit=%s", self->cfg.listen,
-             parties_count(self->parties), self->cfg.db, self->audit ? "on" : "off");
+             parties_count(self->parties), store_redact(self->cfg.db, db, sizeof db),
+             self->audit ? "on" : "off");
     while (!*stop) {
         zmq_pollitem_t items[] = {
             {self->router, 0, ZMQ_POLLIN, 0},

@@ -22,6 +22,49 @@ store_file(const char *spec)
     return s_prefix(spec, "sqlite:") ? spec + strlen("sqlite:") : spec;
 }
 
+/* Copies src[0..n) into out at *used, bounded. */
+static void
+s_cat(char *out, size_t size, size_t *used, const char *src, size_t n)
+{
+    size_t room = *used < size ? size - 1 - *used : 0;
+    if (n > room)
+        n = room;
+    memcpy(out + *used, src, n);
+    *used += n;
+    out[*used] = '\0';
+}
+
+const char *
+store_redact(const char *spec, char *out, size_t size)
+{
+    size_t used = 0;
+    if (size == 0)
+        return "";
+    out[0] = '\0';
+    if (!spec)
+        return out;
+    if (store_file(spec)) {
+        s_cat(out, size, &used, spec, strlen(spec));
+        return out;
+    }
+    const char *auth = strstr(spec, "://") + 3;
+    size_t hostpart = strcspn(auth, "/?");
+    const char *at = memrchr(auth, '@', hostpart);
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    if (colon) { /* user:password@ */
+        s_cat(out, size, &used, spec, (size_t)(colon + 1 - spec));
+        s_cat(out, size, &used, "***", 3);
+        spec = at;
+    }
+    for (const char *p; (p = strstr(spec, "password=")) != NULL; spec = p + strcspn(p, "&")) {
+        s_cat(out, size, &used, spec, (size_t)(p + 9 - spec));
+        s_cat(out, size, &used, "***", 3);
+        p += 9;
+    }
+    s_cat(out, size, &used, spec, strlen(spec));
+    return out;
+}
+
 store_t *
 store_open(const char *spec, remiss_err_t *err)
 {

@@ -76,6 +76,9 @@ typedef struct store_msg {
 store_t *store_open(const char *spec, remiss_err_t *err);
 /* The file of a SQLite store named spec; NULL if spec names PostgreSQL. */
 const char *store_file(const char *spec);
+/* spec for logs: a URI's password (user:PASSWORD@, password=) as ***.
+ * Returns out. */
+const char *store_redact(const char *spec, char *out, size_t size);
 /* The engine of an open store: "sqlite" or "postgresql". */
 const char *store_engine(const store_t *self);
 void store_close(store_t **self_p);

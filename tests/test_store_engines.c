@@ -687,6 +687,21 @@ Test(store_name, a_uri_in_the_config_file_is_read_whole)
     cr_assert_null(store_file(cfg.db));
 }
 
+Test(store_name, a_password_never_reaches_the_log)
+{
+    char buf[256];
+    cr_assert_str_eq(store_redact("/var/lib/remiss/remiss.db", buf, sizeof buf),
+                     "/var/lib/remiss/remiss.db");
+    cr_assert_str_eq(store_redact("postgresql://remiss:s3cr@t@db1,db2/remiss", buf, sizeof buf),
+                     "postgresql://remiss:***@db1,db2/remiss");
+    cr_assert_str_eq(
+        store_redact("postgres://db/remiss?user=r&password=x&sslmode=require", buf, sizeof buf),
+        "postgres://db/remiss?user=r&password=***&sslmode=require");
+    cr_assert_str_eq(store_redact("postgresql://remiss@db/r?password=x", buf, sizeof buf),
+                     "postgresql://remiss@db/r?password=***");
+    cr_assert_str_eq(store_redact("postgresql://remiss:pw@db/r", buf, 20), "postgresql://remiss");
+}
+
 Test(store_name, an_unreachable_database_is_e_storage_at_open, .timeout = 30)
 {
     remiss_err_t err;
