@@ -4,7 +4,7 @@
 
 include config.mk
 
-PKGS      := libzmq openssl libprotobuf-c sqlite3 libcjson inih libmicrohttpd libcurl
+PKGS      := libzmq openssl libprotobuf-c sqlite3 libpq libcjson inih libmicrohttpd libcurl
 SAN       ?= 0
 ifeq ($(SAN),1)
 O         := build/san
@@ -40,7 +40,8 @@ LIB_SRC    := $(wildcard common/*.c) clients/libremiss.c clients/idset.c clients
 CLI_SRC    := clients/cli.c
 # The ledger: the store and the audit log, what both remissd and remissctl
 # (which reads and checks them on the broker host) link.
-LEDGER_SRC := broker/store_sqlite.c broker/store_walbuf.c broker/audit.c
+LEDGER_SRC := broker/store.c broker/store_sqlite.c broker/store_walbuf.c broker/store_pg.c \
+              broker/store_pg_sql.c broker/audit.c
 BROKER_SRC := $(filter-out broker/main.c $(LEDGER_SRC),$(wildcard broker/*.c))
 CTL_SRC    := $(wildcard clients/ctl_*.c)
 GW_SRC     := $(wildcard clients/gw_*.c)

@@ -70,12 +70,15 @@ function cell(v, fmt) {
 }
 
 END {
-    order = "remiss/saturation remiss/paced remiss_noaudit/saturation mosquitto/saturation" \
-            " mosquitto/paced rabbitmq/saturation rabbitmq/paced"
+    order = "remiss/saturation remiss/paced remiss_noaudit/saturation remiss_pg/saturation" \
+            " remiss_pg/paced mosquitto/saturation mosquitto/paced rabbitmq/saturation" \
+            " rabbitmq/paced"
     nk = split(order, keys, " ")
     label["remiss/saturation"] = "remiss full path, saturation"
     label["remiss/paced"] = "remiss full path, " rate " msgs/s"
     label["remiss_noaudit/saturation"] = "remiss audit off, saturation"
+    label["remiss_pg/saturation"] = "remiss on PostgreSQL, saturation"
+    label["remiss_pg/paced"] = "remiss on PostgreSQL, " rate " msgs/s"
     label["mosquitto/saturation"] = "Mosquitto, saturation"
     label["mosquitto/paced"] = "Mosquitto, " rate " msgs/s"
     label["rabbitmq/saturation"] = "RabbitMQ, saturation"
@@ -133,11 +136,22 @@ END {
            cell(audit, "%.1f%%")
     printf "remiss at %d msgs/s: p50 %s ms, p99 %s ms   (targets < 1 ms, < 5 ms)\n", rate,
            cell(m_p50["remiss/paced"], "%.3f"), cell(m_p99["remiss/paced"], "%.3f")
+    pgr = m_tput["remiss_pg/saturation"]
+    ratio_pg = r != "" && r > 0 && pgr != "" ? pgr / r : ""
+    if ("remiss_pg/saturation" in runs) {
+        printf "PostgreSQL / SQLite (saturation msgs/s): %s   (target >= 0.5)\n",
+               cell(ratio_pg, "%.2fx")
+        printf "remiss on PostgreSQL at %d msgs/s: p99 %s ms   (target < 10 ms)\n", rate,
+               cell(m_p99["remiss_pg/paced"], "%.3f")
+    }
 
     o = json_out
     printf "{\n" > o
     printf "  \"remiss_msgs_per_s\": %s,\n", num(r, "%.1f") > o
     printf "  \"remiss_noaudit_msgs_per_s\": %s,\n", num(na, "%.1f") > o
+    printf "  \"remiss_pg_msgs_per_s\": %s,\n", num(pgr, "%.1f") > o
+    printf "  \"ratio_pg_sqlite\": %s,\n", num(ratio_pg, "%.3f") > o
+    printf "  \"pg_p99_ms\": %s,\n", num(m_p99["remiss_pg/paced"], "%.3f") > o
     printf "  \"mosquitto_msgs_per_s\": %s,\n", num(mq, "%.1f") > o
     printf "  \"rabbitmq_msgs_per_s\": %s,\n", num(rq, "%.1f") > o
     printf "  \"ratio_mosquitto\": %s,\n", num(ratio_mq, "%.3f") > o

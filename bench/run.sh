@@ -31,6 +31,9 @@
 #                            not fit in BUDGET (450 s) at the pace so far
 #   REMISS_PORT=17400 MQTT_PORT=18883 AMQP_PORT=15671
 #   PEERS="mosquitto rabbitmq"   which peers to run
+#   PG=1 PG_PORT=15432       remiss on PostgreSQL too (a server of the run's
+#                            own in the work directory, fsync on, a fresh
+#                            database per run); PG=0 leaves those rows out
 #   KEEP=1                   keep the work directory (logs, PKI, databases)
 set -eu
 
@@ -57,7 +60,12 @@ budget=${BUDGET:-450}
 remiss_port=${REMISS_PORT:-17400}
 mqtt_port=${MQTT_PORT:-18883}
 amqp_port=${AMQP_PORT:-15671}
-peers=${PEERS:-mosquitto rabbitmq}
+peers=${PEERS-mosquitto rabbitmq} # PEERS= (empty): remiss rows only
+pg=${PG:-1}
+pg_port=${PG_PORT:-15432}
+pg_bin=/usr/lib/postgresql/15/bin
+pg_broken=""
+pg_started=0
 make=${MAKE:-make}
 bin="$root/build/bench"
 policy="$root/bench/bench.policy"
@@ -118,6 +126,7 @@ s_cleanup() {
     done
     starting=()
     s_remissd_stop
+    s_pg_stop
     for p in $started_peers; do
         "$here/peers/$p.sh" stop "$work" "$(s_peer_port "$p")" >/dev/null 2>&1 || true
     done
@@ -170,8 +179,8 @@ s_fail_row() {
 
 # ------------------------------------------------------------------ build
 
-s_log "dependencies: scripts/install-deps.sh bench"
-if ! scripts/install-deps.sh bench; then
+s_log "dependencies: scripts/install-deps.sh ${peers:+bench}"
+if ! scripts/install-deps.sh ${peers:+bench}; then
     s_log "warning: could not install the bench packages; peers may be missing"
 fi
 
@@ -285,7 +294,7 @@ s_remissd_start() {
         return 1
     fi
     rm -f "$work/$name.db" "$work/$name.db-wal" "$work/$name.db-shm"
-    bin/remissd --pki "$pki" --db "$work/$name.db" --policy "$policy" \
+    bin/remissd --pki "$pki" --db "${db_uri:-$work/$name.db}" --policy "$policy" \
         --listen "tcp://127.0.0.1:$remiss_port" "$@" >"$work/$name.log" 2>&1 &
     remissd_pid=$!
     # remissd logs "started" once it listens.
@@ -327,12 +336,65 @@ s_measure() {
     done
 }
 
-# $1 config (remiss or remiss_noaudit), $2 mode, $3 round.
+# ------------------------------------------------------------------ PostgreSQL
+
+# As the postgres user when root (PostgreSQL refuses to run as root).
+s_as_pg() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# A PostgreSQL 15 of the run's own: 127.0.0.1:$pg_port, sockets in its
+# directory, the defaults otherwise (fsync and synchronous_commit on).
+s_pg_start() {
+    [ "$pg" = 1 ] || return 0
+    if [ ! -x "$pg_bin/initdb" ]; then
+        pg_broken="PostgreSQL 15 is not installed (scripts/install-deps.sh)"
+        return 0
+    fi
+    mkdir -p "$work/pg"
+    [ "$(id -u)" -ne 0 ] || chown postgres "$work/pg"
+    if ! s_as_pg "$pg_bin/initdb" -D "$work/pg/data" -A trust -U postgres -E UTF8 \
+        --locale=C >"$work/pg-initdb.log" 2>&1 ||
+        ! s_as_pg "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/postgres.log" -w -t 60 \
+            -o "-p $pg_port -k $work/pg -c listen_addresses=127.0.0.1" start \
+            >"$work/pg-start.log" 2>&1; then
+        pg_broken="PostgreSQL did not start (see $work/pg/postgres.log)"
+        return 0
+    fi
+    pg_started=1
+}
+
+# shellcheck disable=SC2317 # called from s_cleanup
+s_pg_stop() {
+    [ "$pg_started" = 1 ] || return 0
+    s_as_pg "$pg_bin/pg_ctl" -D "$work/pg/data" -m fast -w stop >/dev/null 2>&1 || true
+    pg_started=0
+}
+
+# A fresh database for one run; its URI in $db_uri.
+s_pg_db() {
+    local name=$1
+    s_as_pg "$pg_bin/dropdb" -h 127.0.0.1 -p "$pg_port" -U postgres --if-exists "$name" \
+        >/dev/null 2>&1 || true
+    s_as_pg "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres "$name" \
+        >"$work/pg-createdb.log" 2>&1 || return 1
+    db_uri="postgresql://postgres@127.0.0.1:$pg_port/$name"
+}
+
+# $1 config (remiss, remiss_noaudit or remiss_pg), $2 mode, $3 round.
 s_remiss() {
     local config=$1 mode=$2 round=$3 n r=0 extra=()
     [ "$config" = remiss_noaudit ] && extra=(--audit no)
     if [ "$mode" = paced ]; then n=$rate_count r=$rate; else n=$count; fi
     why=""
+    db_uri=""
+    if [ "$config" = remiss_pg ]; then
+        [ "$pg" = 1 ] || return 0
+        if [ -n "$pg_broken" ] || ! s_pg_db "r_${mode}_$round"; then
+            s_fail_row "$config" "$mode" "$round" "${pg_broken:-createdb failed}"
+            return
+        fi
+    fi
     if ! s_remissd_start "$config-$mode-$round" "${extra[@]}"; then
         s_fail_row "$config" "$mode" "$round" "$why"
         return
@@ -358,6 +420,10 @@ s_peer() {
 }
 
 
+if [ "$pg" = 1 ]; then
+    s_log "PostgreSQL on 127.0.0.1:$pg_port"
+    s_pg_start
+fi
 round=1
 while [ "$round" -le "$rounds" ]; do
     elapsed=$(($(date +%s) - t0))
@@ -370,10 +436,12 @@ while [ "$round" -le "$rounds" ]; do
     [ "$round" -gt 1 ] || setup_s=$elapsed
     s_log "round $round of $rounds"
     s_remiss remiss saturation "$round"
+    s_remiss remiss_pg saturation "$round"
     s_peer mosquitto saturation "$round"
     s_peer rabbitmq saturation "$round"
     s_remiss remiss_noaudit saturation "$round"
     s_remiss remiss paced "$round"
+    s_remiss remiss_pg paced "$round"
     s_peer mosquitto paced "$round"
     s_peer rabbitmq paced "$round"
     round=$((round + 1))

@@ -24,7 +24,7 @@ typedef struct {
 
 static const s_opt_t s_opts[] = {
     S_STR_OPT("pki", pki, "PKI directory (ca.crt, crl.pem, broker.*, parties/)"),
-    S_STR_OPT("db", db, "SQLite store file"),
+    S_STR_OPT("db", db, "store: a SQLite file (or sqlite:FILE) or a postgresql:// URI"),
     S_STR_OPT("policy", policy, "secrecy policy file"),
     S_STR_OPT("listen", listen, "ZeroMQ endpoint to bind [tcp://127.0.0.1:7400]"),
     S_STR_OPT("metrics", metrics, "loopback HTTP address for /metrics and /healthz, e.g. "
@@ -227,7 +227,7 @@ config_validate(const broker_config_t *cfg, remiss_err_t *err)
     if (!cfg->pki[0])
         return remiss_err_set(err, REMISS_E_USAGE, "--pki DIR is required");
     if (!cfg->db[0])
-        return remiss_err_set(err, REMISS_E_USAGE, "--db FILE is required");
+        return remiss_err_set(err, REMISS_E_USAGE, "--db STORE is required (a file or a postgresql:// URI)");
     if (!cfg->policy[0])
         return remiss_err_set(err, REMISS_E_USAGE,
                               "--policy FILE is required (without a policy nothing may pass)");

@@ -27,7 +27,7 @@ static void
 s_usage(FILE *out)
 {
     fprintf(out,
-            "usage: remissd --pki DIR --db FILE --policy FILE [--listen ENDPOINT] [options]\n"
+            "usage: remissd --pki DIR --db STORE --policy FILE [--listen ENDPOINT] [options]\n"
             "       remissd --config FILE [options]\n"
             "       remissd --help | --version\n"
             "\n"

@@ -586,8 +586,10 @@ server_run(server_t *self, volatile sig_atomic_t *stop, volatile sig_atomic_t *r
     snprintf(detail, sizeof detail, "listen=%s parties=%zu", self->cfg.listen,
              parties_count(self->env.parties));
     s_lifecycle(self, REMISS__AUDIT_EVENT__EV_BROKER_STARTED, detail);
+    char db[CONFIG_PATH_MAX];
     log_emit(LOG_INFO, "started", "listen=%s parties=%zu db=%s audit=%s", self->cfg.listen,
-             parties_count(self->env.parties), self->cfg.db, self->env.audit ? "on" : "off");
+             parties_count(self->env.parties), store_redact(self->cfg.db, db, sizeof db),
+             self->env.audit ? "on" : "off");
     while (!*stop) {
         long timeout = delivery_has_dirty(self->delivery) ? 0 : 100;
         if (transport_wait(self->transport, cycle_wait_ms(self->cycle, log_now_ms(), timeout)) < 0)

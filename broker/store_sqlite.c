@@ -2,7 +2,8 @@
  *
  * WAL with synchronous=FULL: a commit is on disk when it returns, and
  * readers (remissctl) never block the broker. Statements are prepared once. */
-#include "store.h"
+#define STORE_SQLITE_NAMES /* store_* below are store_sqlite_* (store_engine.h) */
+#include "store_engine.h"
 #include "store_walbuf.h"
 
 #include <pthread.h>
@@ -190,6 +191,7 @@ typedef struct {
 } s_ckpt_t;
 
 struct store {
+    store_head_t head;          /* first: the engine's table (store.c) */
     sqlite3 *db;                /* the connection */
     sqlite3_stmt *q[Q_COUNT];   /* prepared statements, by Q_ */
     bool in_tx;                 /* inside store_begin .. commit/rollback */
@@ -611,16 +613,6 @@ s_msg_rows(store_t *self, sqlite3_stmt *st, store_msg_t *out, size_t max, size_t
     return REMISS_OK;
 }
 
-void
-store_msg_clear(store_msg_t *m)
-{
-    if (!m)
-        return;
-    free(m->envelope);
-    free(m->receipt);
-    memset(m, 0, sizeof *m);
-}
-
 /* ------------------------------------------------------------ messages */
 
 remiss_code_t
@@ -854,15 +846,6 @@ store_consents_for(store_t *self, const uint8_t subject[STORE_HASH_LEN], size_t 
     return s_consent_rows(self, st, out, max, n, err);
 }
 
-void
-store_consent_clear(store_consent_t *c)
-{
-    if (!c)
-        return;
-    free(c->grant);
-    memset(c, 0, sizeof *c);
-}
-
 /* ------------------------------------------------------------ audit */
 
 remiss_code_t
@@ -1067,3 +1050,5 @@ store_admin_get(store_t *self, int64_t id, store_admin_t *out, bool *found, remi
     *found = n == 1;
     return r;
 }
+
+const store_ops_t store_sqlite_ops = STORE_ENGINE_OPS("sqlite");

@@ -19,7 +19,9 @@ enum {
     S_FORMAT,
     S_POLICY,
     S_CA,
-    S_WITNESSES
+    S_WITNESSES,
+    S_FROM,
+    S_TO
 };
 
 static const struct option s_longopts[] = {
@@ -34,6 +36,8 @@ static const struct option s_longopts[] = {
     {"policy", required_argument, NULL, S_POLICY},
     {"ca", required_argument, NULL, S_CA},
     {"witnesses", required_argument, NULL, S_WITNESSES},
+    {"from", required_argument, NULL, S_FROM},
+    {"to", required_argument, NULL, S_TO},
     {"help", no_argument, NULL, S_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -73,6 +77,14 @@ s_option(ctl_args_t *a, int c, char **argv)
     case S_CA:
         a->ca = optarg;
         a->given |= CTL_O_CA;
+        return true;
+    case S_FROM:
+        a->from = optarg;
+        a->given |= CTL_O_FROM;
+        return true;
+    case S_TO:
+        a->to = optarg;
+        a->given |= CTL_O_TO;
         return true;
     case S_WITNESSES:
         a->witnesses = optarg;
@@ -137,7 +149,9 @@ ctl_args_open_db(const ctl_args_t *a, remiss_err_t *err)
         remiss_err_set(err, REMISS_E_USAGE, "--db FILE names the broker's database");
         return NULL;
     }
-    if (stat(a->db, &st) != 0 || !S_ISREG(st.st_mode)) {
+    /* A postgresql:// URI names a server, not a file (store_file gives NULL). */
+    const char *file = store_file(a->db);
+    if (file && (stat(file, &st) != 0 || !S_ISREG(st.st_mode))) {
         const char *why = S_ISDIR(st.st_mode) ? "a directory" : strerror(errno);
         remiss_err_set(err, REMISS_E_IO, "no broker database at %s: %s (check --db)", a->db, why);
         return NULL;

@@ -9,6 +9,7 @@
 #include "ctl_args.h"
 #include "ctl_audit.h"
 #include "ctl_evidence.h"
+#include "ctl_migrate.h"
 #include "ctl_store.h"
 #include "pki_admin.h"
 #include "remiss.h"
@@ -104,6 +105,8 @@ static const struct {
      "check a `remiss evidence` file offline"},
     {"consent", "list", ctl_consent_list, "consent list --db DB --pki DIR --subject PNR [--json]",
      "consents registered for a person"},
+    {"store", "migrate", ctl_migrate, "store migrate --from PATH --to URI",
+     "move a SQLite store to PostgreSQL (the target must be empty)"},
 };
 
 #define S_NCMDS (sizeof s_cmds / sizeof s_cmds[0])

@@ -16,7 +16,7 @@
 
 typedef struct broker_config {
     char pki[CONFIG_PATH_MAX];       /* PKI directory (ca.crt, broker.*, parties/) */
-    char db[CONFIG_PATH_MAX];        /* SQLite store file */
+    char db[CONFIG_PATH_MAX];        /* store: SQLite file or postgresql:// URI */
     char policy[CONFIG_PATH_MAX];    /* secrecy policy file */
     char listen[256];                /* ZeroMQ endpoint, e.g. tcp://127.0.0.1:7400 */
     char metrics[256];               /* loopback HTTP listener "127.0.0.1:9474", "" = off */

@@ -24,6 +24,7 @@ typedef struct ctl_args {
     const char *policy;           /* --policy FILE (the letter's legal bases) */
     const char *ca;               /* --ca FILE (verify-evidence) */
     const char *witnesses;        /* --witnesses FILE (verify-evidence) */
+    const char *from, *to;        /* --from PATH --to URI (store migrate) */
     bool help;                    /* --help */
     unsigned given;               /* CTL_O_* options given */
     const char *pos[CTL_MAX_POS]; /* operands after the command words */
@@ -43,6 +44,8 @@ enum {
     CTL_O_POLICY = 1 << 8,
     CTL_O_CA = 1 << 9,
     CTL_O_WITNESSES = 1 << 10,
+    CTL_O_FROM = 1 << 11,
+    CTL_O_TO = 1 << 12,
 };
 
 /* Parses argv (the words after the command's name). False after printing

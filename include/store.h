@@ -1,9 +1,11 @@
 /* store: the broker's durable state behind one interface.
  *
  * Routing, policy and audit call only these functions; an engine provides
- * them. The embedded engine is SQLite (broker/store_sqlite.c: WAL,
- * synchronous=FULL). Another engine is added as another file implementing
- * this header and chosen in config.mk, without touching the callers.
+ * them. The store's name picks the engine at run time (broker/store.c): a
+ * file path or sqlite:PATH is the embedded SQLite engine
+ * (broker/store_sqlite.c: WAL, synchronous=FULL); a libpq URI
+ * (postgresql://... or postgres://..., multi-host with
+ * target_session_attrs=read-write too) is PostgreSQL (broker/store_pg.c).
  *
  * Transactions: the broker groups every message read in one poll cycle into
  * one transaction (store_begin .. store_commit) so throughput is not bound by
@@ -68,8 +70,17 @@ typedef struct store_msg {
     uint8_t transfer_ack_id[STORE_ID_LEN];
 } store_msg_t;
 
-/* Opens (creating if needed) the store at path. NULL with err on failure. */
-store_t *store_open(const char *path, remiss_err_t *err);
+/* Opens (creating if needed) the store named spec: a SQLite file (PATH or
+ * sqlite:PATH) or a postgresql:// URI (the database must exist; its
+ * tables are created). NULL with err on failure. */
+store_t *store_open(const char *spec, remiss_err_t *err);
+/* The file of a SQLite store named spec; NULL if spec names PostgreSQL. */
+const char *store_file(const char *spec);
+/* spec for logs: a URI's password (user:PASSWORD@, password=) as ***.
+ * Returns out. */
+const char *store_redact(const char *spec, char *out, size_t size);
+/* The engine of an open store: "sqlite" or "postgresql". */
+const char *store_engine(const store_t *self);
 void store_close(store_t **self_p);
 /* Copies the write-ahead log into the database on a thread of its own
  * instead of in the writer's commits (the broker; tools leave it). */
@@ -95,7 +106,10 @@ void store_rollback_to(store_t *self); /* undo the savepoint's work */
 remiss_code_t store_find(store_t *self, const uint8_t id[STORE_ID_LEN], bool *found,
                          store_msg_t *out, remiss_err_t *err);
 
-/* Inserts an accepted message in state QUEUED; sets msg->seq. */
+/* Inserts an accepted message in state QUEUED; sets msg->seq, or 0 when
+ * the database numbers it at commit (PostgreSQL inside a transaction:
+ * the insert goes out with the next statement that waits, and a failure
+ * then fails the transaction's commit). */
 remiss_code_t store_insert(store_t *self, store_msg_t *msg, remiss_err_t *err);
 
 /* Fetches up to max messages for recipient that are due at now: QUEUED, or

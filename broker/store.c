@@ -1,0 +1,373 @@
+/* store: picks the engine a store's name asks for and passes every call
+ * to it (store_engine.h). A name is a SQLite file (a path, or sqlite:PATH)
+ * or a libpq connection URI (postgresql://... or postgres://...). */
+#include "store_engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define S_OPS(self) (((const store_head_t *)(const void *)(self))->ops)
+
+static bool
+s_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+const char *
+store_file(const char *spec)
+{
+    if (!spec || s_prefix(spec, "postgresql://") || s_prefix(spec, "postgres://"))
+        return NULL;
+    return s_prefix(spec, "sqlite:") ? spec + strlen("sqlite:") : spec;
+}
+
+/* Copies src[0..n) into out at *used, bounded. */
+static void
+s_cat(char *out, size_t size, size_t *used, const char *src, size_t n)
+{
+    size_t room = *used < size ? size - 1 - *used : 0;
+    if (n > room)
+        n = room;
+    memcpy(out + *used, src, n);
+    *used += n;
+    out[*used] = '\0';
+}
+
+const char *
+store_redact(const char *spec, char *out, size_t size)
+{
+    size_t used = 0;
+    if (size == 0)
+        return "";
+    out[0] = '\0';
+    if (!spec)
+        return out;
+    if (store_file(spec)) {
+        s_cat(out, size, &used, spec, strlen(spec));
+        return out;
+    }
+    const char *auth = strstr(spec, "://") + 3;
+    size_t hostpart = strcspn(auth, "/?");
+    const char *at = memrchr(auth, '@', hostpart);
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    if (colon) { /* user:password@ */
+        s_cat(out, size, &used, spec, (size_t)(colon + 1 - spec));
+        s_cat(out, size, &used, "***", 3);
+        spec = at;
+    }
+    for (const char *p; (p = strstr(spec, "password=")) != NULL; spec = p + strcspn(p, "&")) {
+        s_cat(out, size, &used, spec, (size_t)(p + 9 - spec));
+        s_cat(out, size, &used, "***", 3);
+        p += 9;
+    }
+    s_cat(out, size, &used, spec, strlen(spec));
+    return out;
+}
+
+store_t *
+store_open(const char *spec, remiss_err_t *err)
+{
+    const char *file = store_file(spec);
+    const store_ops_t *ops = file ? &store_sqlite_ops : &store_pg_ops;
+    if (!spec || (file && !file[0])) {
+        remiss_err_set(err, REMISS_E_USAGE, "no store named (a file or a postgresql:// URI)");
+        return NULL;
+    }
+    store_t *self = ops->open(file ? file : spec, err);
+    if (self)
+        ((store_head_t *)(void *)self)->ops = ops;
+    return self;
+}
+
+const char *
+store_engine(const store_t *self)
+{
+    return S_OPS(self)->name;
+}
+
+void
+store_close(store_t **self_p)
+{
+    if (self_p && *self_p)
+        S_OPS(*self_p)->close(self_p);
+}
+
+remiss_code_t
+store_checkpoint_behind(store_t *self, remiss_err_t *err)
+{
+    return S_OPS(self)->checkpoint_behind(self, err);
+}
+
+remiss_code_t
+store_begin(store_t *self, remiss_err_t *err)
+{
+    return S_OPS(self)->begin(self, err);
+}
+
+remiss_code_t
+store_begin_read(store_t *self, bool *started, remiss_err_t *err)
+{
+    return S_OPS(self)->begin_read(self, started, err);
+}
+
+remiss_code_t
+store_commit(store_t *self, remiss_err_t *err)
+{
+    return S_OPS(self)->commit(self, err);
+}
+
+void
+store_rollback(store_t *self)
+{
+    S_OPS(self)->rollback(self);
+}
+
+remiss_code_t
+store_savepoint(store_t *self, remiss_err_t *err)
+{
+    return S_OPS(self)->savepoint(self, err);
+}
+
+void
+store_release(store_t *self)
+{
+    S_OPS(self)->release(self);
+}
+
+void
+store_rollback_to(store_t *self)
+{
+    S_OPS(self)->rollback_to(self);
+}
+
+/* ------------------------------------------------------------ messages */
+
+remiss_code_t
+store_find(store_t *self, const uint8_t id[STORE_ID_LEN], bool *found, store_msg_t *out,
+           remiss_err_t *err)
+{
+    return S_OPS(self)->find(self, id, found, out, err);
+}
+
+remiss_code_t
+store_insert(store_t *self, store_msg_t *msg, remiss_err_t *err)
+{
+    return S_OPS(self)->insert(self, msg, err);
+}
+
+remiss_code_t
+store_due(store_t *self, const char *recipient, int64_t now, size_t max, store_msg_t *out,
+          size_t *n, remiss_err_t *err)
+{
+    return S_OPS(self)->due(self, recipient, now, max, out, n, err);
+}
+
+remiss_code_t
+store_mark_sent(store_t *self, uint64_t seq, int64_t now, int64_t next_at, remiss_err_t *err)
+{
+    return S_OPS(self)->mark_sent(self, seq, now, next_at, err);
+}
+
+remiss_code_t
+store_resend_now(store_t *self, const char *recipient, remiss_err_t *err)
+{
+    return S_OPS(self)->resend_now(self, recipient, err);
+}
+
+remiss_code_t
+store_finish(store_t *self, const uint8_t id[STORE_ID_LEN], const char *recipient,
+             store_state_t state, int code, const char *reason, int64_t now, bool *changed,
+             remiss_err_t *err)
+{
+    return S_OPS(self)->finish(self, id, recipient, state, code, reason, now, changed, err);
+}
+
+remiss_code_t
+store_requeue(store_t *self, const uint8_t id[STORE_ID_LEN], bool *changed, remiss_err_t *err)
+{
+    return S_OPS(self)->requeue(self, id, changed, err);
+}
+
+remiss_code_t
+store_link_transfer(store_t *self, const uint8_t orig[STORE_ID_LEN], const char *orig_sender,
+                    const char *orig_recipient, int decision, const char *unit,
+                    const uint8_t ack_id[STORE_ID_LEN], remiss_err_t *err)
+{
+    return S_OPS(self)->link_transfer(self, orig, orig_sender, orig_recipient, decision, unit,
+                                      ack_id, err);
+}
+
+remiss_code_t
+store_dead_letters(store_t *self, size_t max, store_msg_t *out, size_t *n, remiss_err_t *err)
+{
+    return S_OPS(self)->dead_letters(self, max, out, n, err);
+}
+
+remiss_code_t
+store_pending_by_consent(store_t *self, const char *consent_id, size_t max, store_msg_t *out,
+                         size_t *n, remiss_err_t *err)
+{
+    return S_OPS(self)->pending_by_consent(self, consent_id, max, out, n, err);
+}
+
+remiss_code_t
+store_purge(store_t *self, int64_t before_ms, uint64_t *purged, remiss_err_t *err)
+{
+    return S_OPS(self)->purge(self, before_ms, purged, err);
+}
+
+remiss_code_t
+store_depth(store_t *self, const char *recipient, uint64_t *depth, remiss_err_t *err)
+{
+    return S_OPS(self)->depth(self, recipient, depth, err);
+}
+
+void
+store_msg_clear(store_msg_t *m)
+{
+    if (!m)
+        return;
+    free(m->envelope);
+    free(m->receipt);
+    memset(m, 0, sizeof *m);
+}
+
+/* ------------------------------------------------------------ admin */
+
+remiss_code_t
+store_admin_request(store_t *self, const store_admin_t *req, int64_t now, int64_t *id,
+                    remiss_err_t *err)
+{
+    return S_OPS(self)->admin_request(self, req, now, id, err);
+}
+
+remiss_code_t
+store_admin_pending(store_t *self, store_admin_t *out, size_t max, size_t *n, remiss_err_t *err)
+{
+    return S_OPS(self)->admin_pending(self, out, max, n, err);
+}
+
+remiss_code_t
+store_admin_done(store_t *self, int64_t id, const char *result, int64_t now, remiss_err_t *err)
+{
+    return S_OPS(self)->admin_done(self, id, result, now, err);
+}
+
+remiss_code_t
+store_admin_get(store_t *self, int64_t id, store_admin_t *out, bool *found, remiss_err_t *err)
+{
+    return S_OPS(self)->admin_get(self, id, out, found, err);
+}
+
+/* ------------------------------------------------------------ consents */
+
+remiss_code_t
+store_consent_put(store_t *self, const store_consent_t *c, bool *exists, remiss_err_t *err)
+{
+    return S_OPS(self)->consent_put(self, c, exists, err);
+}
+
+remiss_code_t
+store_consent_get(store_t *self, const char *id, bool *found, store_consent_t *out,
+                  remiss_err_t *err)
+{
+    return S_OPS(self)->consent_get(self, id, found, out, err);
+}
+
+remiss_code_t
+store_consent_revoke(store_t *self, const char *id, int64_t now, remiss_err_t *err)
+{
+    return S_OPS(self)->consent_revoke(self, id, now, err);
+}
+
+remiss_code_t
+store_consents_for(store_t *self, const uint8_t subject[STORE_HASH_LEN], size_t max,
+                   store_consent_t *out, size_t *n, remiss_err_t *err)
+{
+    return S_OPS(self)->consents_for(self, subject, max, out, n, err);
+}
+
+void
+store_consent_clear(store_consent_t *c)
+{
+    if (!c)
+        return;
+    free(c->grant);
+    memset(c, 0, sizeof *c);
+}
+
+/* ------------------------------------------------------------ audit */
+
+remiss_code_t
+store_audit_size(store_t *self, uint64_t *size, remiss_err_t *err)
+{
+    return S_OPS(self)->audit_size(self, size, err);
+}
+
+remiss_code_t
+store_audit_put(store_t *self, uint64_t index, const uint8_t *entry, size_t len,
+                const uint8_t *subject, const uint8_t *message_id, remiss_err_t *err)
+{
+    return S_OPS(self)->audit_put(self, index, entry, len, subject, message_id, err);
+}
+
+remiss_code_t
+store_audit_get(store_t *self, uint64_t index, uint8_t **entry, size_t *len, remiss_err_t *err)
+{
+    return S_OPS(self)->audit_get(self, index, entry, len, err);
+}
+
+remiss_code_t
+store_audit_each(store_t *self, uint64_t from, store_audit_fn fn, void *ctx, remiss_err_t *err)
+{
+    return S_OPS(self)->audit_each(self, from, fn, ctx, err);
+}
+
+remiss_code_t
+store_audit_node_put(store_t *self, unsigned level, uint64_t index,
+                     const uint8_t hash[STORE_HASH_LEN], remiss_err_t *err)
+{
+    return S_OPS(self)->audit_node_put(self, level, index, hash, err);
+}
+
+remiss_code_t
+store_audit_node_get(store_t *self, unsigned level, uint64_t index, uint8_t hash[STORE_HASH_LEN],
+                     remiss_err_t *err)
+{
+    return S_OPS(self)->audit_node_get(self, level, index, hash, err);
+}
+
+remiss_code_t
+store_audit_find(store_t *self, const uint8_t *subject, const uint8_t *message_id, uint64_t *out,
+                 size_t max, size_t *n, remiss_err_t *err)
+{
+    return S_OPS(self)->audit_find(self, subject, message_id, out, max, n, err);
+}
+
+remiss_code_t
+store_audit_sth_put(store_t *self, uint64_t size, const uint8_t *sth, size_t len, remiss_err_t *err)
+{
+    return S_OPS(self)->audit_sth_put(self, size, sth, len, err);
+}
+
+remiss_code_t
+store_audit_sth_latest(store_t *self, uint8_t **sth, size_t *len, remiss_err_t *err)
+{
+    return S_OPS(self)->audit_sth_latest(self, sth, len, err);
+}
+
+remiss_code_t
+store_audit_sth_each(store_t *self, store_sth_fn fn, void *ctx, remiss_err_t *err)
+{
+    return S_OPS(self)->audit_sth_each(self, fn, ctx, err);
+}
+
+int64_t
+store_node_pos(unsigned level, uint64_t index)
+{
+    if (level >= 62 || index >= (UINT64_C(1) << (61 - level)))
+        return -1;
+    uint64_t before = ((index + 1) << level) - 1;
+    return (int64_t)(2 * before - (uint64_t)__builtin_popcountll(before) + level);
+}

@@ -1,0 +1,1114 @@
+/* store_pg: the PostgreSQL engine behind store.h (libpq).
+ *
+ * The same guarantees as the SQLite engine: store_commit returns REMISS_OK
+ * only when COMMIT came back clean (tag COMMIT, no warning on the way: a
+ * commit whose wait for a synchronous standby was cancelled reports success
+ * with only a WARNING and may be gone after a failover), so nothing is
+ * acknowledged that the database may not keep. This engine never cancels a
+ * statement. Unique keys (message id, consent id, audit index) are the
+ * database's, so idempotent resends and E_REPLAY hold for every node that
+ * shares it.
+ *
+ * Statements are prepared once per connection; parameters are sent as text
+ * (numbers, names) or binary (bytea), results come back binary. A lost
+ * connection fails every call with E_STORAGE at once; the next call outside
+ * a transaction connects again (at most once per S_RETRY_MS), so the
+ * broker resumes by itself when the database is back. */
+#include "store_engine.h"
+#include "store_pg_sql.h"
+#include "utf8.h"
+
+#include <endian.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define S_SCHEMA_VERSION 2    /* as the SQLite engine's: the same tables */
+#define S_RETRY_MS       1000 /* between attempts to connect again */
+#define S_PAGE           1000 /* audit rows and tree heads per fetch */
+#define S_MAX_PARAMS     16
+#define S_MAX_PENDING    64 /* unread results before a sync (bounds both buffers) */
+
+/* Defaults that the URI may override (it is expanded after them). They
+ * bound how long a dead server or network can hold the broker: a client
+ * waits 10 s for its receipt by default. */
+static const char *const s_conn_keys[] = {"connect_timeout",  "keepalives",
+                                          "keepalives_idle",  "keepalives_interval",
+                                          "keepalives_count", "tcp_user_timeout",
+                                          "application_name", "client_encoding",
+                                          "dbname",           NULL};
+static const char *const s_conn_vals[] = {
+    "3", "1", "5", "1", "3", "5000", "remiss", "UTF8", NULL /* the URI */, NULL};
+
+/* Run once per session: statements other than COMMIT give up after 5 s
+ * (s_commit_wait lifts the timeout for the COMMIT). */
+static const char s_session[] = "SET statement_timeout = 5000; SET client_min_messages = warning;";
+
+struct store {
+    store_head_t head; /* first: the engine's table (store.c) */
+    PGconn *conn;      /* NULL or broken until the next connect */
+    char *uri;         /* to connect again (may hold a password: wiped) */
+    bool in_tx;        /* inside store_begin(_read) .. commit/rollback */
+    bool watching;     /* a COMMIT is running: warnings make it unclean */
+    bool warned;       /* a warning arrived while watching */
+    int64_t retry_at;  /* monotonic ms before which no connect is tried */
+    int pending;       /* statements sent whose results are not read yet */
+    bool poisoned;     /* a statement whose result nobody waited for failed */
+};
+
+/* Parameters of one statement: numbers and names as text, bytes binary. */
+typedef struct {
+    int n;
+    const char *v[S_MAX_PARAMS];
+    int len[S_MAX_PARAMS];
+    int fmt[S_MAX_PARAMS];
+    char num[S_MAX_PARAMS][24];
+    bool bad_text; /* a text is not UTF-8: refused before it is sent */
+} s_par_t;
+
+static void
+s_int(s_par_t *p, int64_t v)
+{
+    snprintf(p->num[p->n], sizeof p->num[p->n], "%lld", (long long)v);
+    p->v[p->n] = p->num[p->n];
+    p->len[p->n] = 0;
+    p->fmt[p->n++] = 0;
+}
+
+static void
+s_text(s_par_t *p, const char *s)
+{
+    p->v[p->n] = s ? s : "";
+    p->bad_text |= !utf8_valid(p->v[p->n], strlen(p->v[p->n]));
+    p->len[p->n] = 0;
+    p->fmt[p->n++] = 0;
+}
+
+/* NULL bytes are SQL NULL. */
+static void
+s_blob(s_par_t *p, const void *b, size_t len)
+{
+    p->v[p->n] = b;
+    p->len[p->n] = (int)len;
+    p->fmt[p->n++] = 1;
+}
+
+static int64_t
+s_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The first line of libpq's message: no connection string, no data. */
+static const char *
+s_line(char *buf, size_t size, const char *msg)
+{
+    snprintf(buf, size, "%s", msg && msg[0] ? msg : "connection lost");
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return buf;
+}
+
+static remiss_code_t
+s_fail(store_t *self, remiss_err_t *err, const char *what, const PGresult *res)
+{
+    char line[256];
+    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (!primary)
+        primary = self->conn ? PQerrorMessage(self->conn) : "no connection";
+    return remiss_err_set(err, REMISS_E_STORAGE, "storage error (%s): %s%s%s%s", what,
+                          s_line(line, sizeof line, primary), state ? " (SQLSTATE " : "",
+                          state ? state : "", state ? ")" : "");
+}
+
+static void
+s_notice(void *arg, const PGresult *res)
+{
+    store_t *self = arg;
+    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (self->watching && sev && strcmp(sev, "NOTICE") != 0 && strcmp(sev, "INFO") != 0 &&
+        strcmp(sev, "LOG") != 0 && strncmp(sev, "DEBUG", 5) != 0)
+        self->warned = true;
+}
+
+/* Runs SQL without parameters (session set-up, transaction control). */
+static remiss_code_t
+s_plain(store_t *self, const char *sql, remiss_err_t *err, const char *what)
+{
+    PGresult *res = PQexec(self->conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    remiss_code_t r =
+        st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? REMISS_OK : s_fail(self, err, what, res);
+    PQclear(res);
+    return r;
+}
+
+static remiss_code_t
+s_prepare_all(store_t *self, remiss_err_t *err)
+{
+    char name[16];
+    for (int i = 0; i < Q_COUNT; i++) {
+        snprintf(name, sizeof name, "q%d", i);
+        PGresult *res = PQprepare(self->conn, name, store_pg_sql[i], 0, NULL);
+        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        if (!ok)
+            s_fail(self, err, "prepare", res);
+        PQclear(res);
+        if (!ok)
+            return REMISS_E_STORAGE;
+    }
+    /* From here on every statement goes through the pipeline (s_send). */
+    if (PQenterPipelineMode(self->conn) != 1)
+        return s_fail(self, err, "pipeline", NULL);
+    return REMISS_OK;
+}
+
+/* (Re)connects and sets the session up. */
+static remiss_code_t
+s_dial(store_t *self, remiss_err_t *err)
+{
+    const char *vals[sizeof s_conn_vals / sizeof s_conn_vals[0]];
+    char line[256];
+    memcpy(vals, s_conn_vals, sizeof vals);
+    for (size_t i = 0; s_conn_keys[i]; i++)
+        if (strcmp(s_conn_keys[i], "dbname") == 0)
+            vals[i] = self->uri;
+    PQfinish(self->conn);
+    self->pending = 0;
+    self->conn = PQconnectdbParams(s_conn_keys, vals, 1);
+    if (!self->conn || PQstatus(self->conn) != CONNECTION_OK) {
+        self->retry_at = s_mono_ms() + S_RETRY_MS;
+        return remiss_err_set(
+            err, REMISS_E_STORAGE, "cannot connect to the database: %s",
+            s_line(line, sizeof line, self->conn ? PQerrorMessage(self->conn) : "out of memory"));
+    }
+    PQsetNoticeReceiver(self->conn, s_notice, self);
+    remiss_code_t r = s_plain(self, s_session, err, "session");
+    if (r != REMISS_OK)
+        self->retry_at = s_mono_ms() + S_RETRY_MS;
+    return r;
+}
+
+static bool
+s_alive(const store_t *self)
+{
+    return self->conn && PQstatus(self->conn) == CONNECTION_OK;
+}
+
+/* A working connection, or E_STORAGE at once. Connects again only
+ * between transactions and not more often than every S_RETRY_MS. */
+static remiss_code_t
+s_ready(store_t *self, remiss_err_t *err)
+{
+    if (s_alive(self))
+        return REMISS_OK;
+    if (self->in_tx)
+        return remiss_err_set(err, REMISS_E_STORAGE,
+                              "storage error: the database connection was lost");
+    if (s_mono_ms() < self->retry_at)
+        return remiss_err_set(err, REMISS_E_STORAGE, "storage error: the database is unreachable");
+    remiss_code_t r = s_dial(self, err);
+    if (r == REMISS_OK && (r = s_prepare_all(self, err)) != REMISS_OK)
+        self->retry_at = s_mono_ms() + S_RETRY_MS;
+    return r;
+}
+
+/* Queues prepared statement q (or, q < 0, the SQL sql without
+ * parameters) in the pipeline; s_sync reads its result. */
+static remiss_code_t
+s_send(store_t *self, int q, const char *sql, const s_par_t *p, remiss_err_t *err, const char *what)
+{
+    char name[16];
+    int ok;
+    /* PostgreSQL would refuse it and abort the whole transaction (a
+     * cycle of other parties' messages); SQLite stores any bytes. */
+    if (p && p->bad_text)
+        return remiss_err_set(err, REMISS_E_STORAGE, "storage error (%s): a text that is not UTF-8",
+                              what);
+    if (q >= 0) {
+        snprintf(name, sizeof name, "q%d", q);
+        ok = PQsendQueryPrepared(self->conn, name, p ? p->n : 0, p ? p->v : NULL, p ? p->len : NULL,
+                                 p ? p->fmt : NULL, 1);
+    } else
+        ok = PQsendQueryParams(self->conn, sql, 0, NULL, NULL, NULL, NULL, 1);
+    if (!ok)
+        return s_fail(self, err, what, NULL);
+    self->pending++;
+    return REMISS_OK;
+}
+
+/* Reads the PGRES_PIPELINE_SYNC that ends a batch. */
+static void
+s_read_sync(store_t *self)
+{
+    for (int i = 0; i < 4 && s_alive(self); i++) {
+        PGresult *res = PQgetResult(self->conn);
+        bool sync = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+        PQclear(res);
+        if (sync)
+            return;
+    }
+}
+
+/* Ends the batch with a sync and reads every pending result in order; the
+ * last one goes to *last when last is not NULL (and all succeeded). The
+ * first failure is the error. A failure of a statement nobody waited for
+ * (a deferred write, s_defer) poisons the transaction: the broker may have
+ * gone on as if it had worked, so nothing of the transaction may commit. */
+static remiss_code_t
+s_sync(store_t *self, PGresult **last, remiss_err_t *err, const char *what)
+{
+    remiss_code_t r = REMISS_OK;
+    int n = self->pending;
+    self->pending = 0;
+    if (last)
+        *last = NULL;
+    if (PQpipelineSync(self->conn) != 1)
+        r = s_fail(self, err, what, NULL);
+    for (int i = 0; i < n && r == REMISS_OK; i++) {
+        PGresult *res = PQgetResult(self->conn);
+        ExecStatusType st = PQresultStatus(res);
+        if (!res || (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)) {
+            r = s_fail(self, err, what, res);
+            self->poisoned |= self->in_tx && (i < n - 1 || !last);
+        } else if (i == n - 1 && last)
+            *last = res;
+        if (res != (last ? *last : NULL))
+            PQclear(res);
+        PQclear(PQgetResult(self->conn)); /* the NULL after each statement */
+    }
+    /* After a failure PostgreSQL skips the rest up to the sync. */
+    for (int i = 0; r != REMISS_OK && i < 2 * n && s_alive(self); i++) {
+        PGresult *res = PQgetResult(self->conn);
+        bool sync = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+        PQclear(res);
+        if (sync)
+            return r;
+    }
+    s_read_sync(self);
+    return r;
+}
+
+/* Runs prepared statement q and waits for it; the result (caller clears)
+ * or NULL. */
+static PGresult *
+s_run(store_t *self, int q, const s_par_t *p, remiss_err_t *err, const char *what)
+{
+    PGresult *res = NULL;
+    if (s_ready(self, err) == REMISS_OK && s_send(self, q, NULL, p, err, what) == REMISS_OK)
+        s_sync(self, &res, err, what);
+    return res;
+}
+
+/* Runs a statement whose rows do not matter; *changed (may be NULL) gets
+ * the number of rows it changed. */
+static remiss_code_t
+s_exec(store_t *self, int q, const s_par_t *p, uint64_t *changed, remiss_err_t *err,
+       const char *what)
+{
+    PGresult *res = s_run(self, q, p, err, what);
+    if (changed)
+        *changed = res ? strtoull(PQcmdTuples(res), NULL, 10) : 0;
+    PQclear(res);
+    return res ? REMISS_OK : REMISS_E_STORAGE;
+}
+
+/* A write whose result the caller does not need: inside a transaction it
+ * goes out with the next statement that waits (one round trip for many,
+ * the audit appends of a whole cycle, say); its failure poisons the
+ * transaction (s_sync). Outside one it runs at once. q < 0: sql. */
+static remiss_code_t
+s_defer(store_t *self, int q, const char *sql, const s_par_t *p, remiss_err_t *err,
+        const char *what)
+{
+    remiss_code_t r;
+    if (!self->in_tx && q >= 0)
+        return s_exec(self, q, p, NULL, err, what);
+    if (self->poisoned)
+        return remiss_err_set(err, REMISS_E_STORAGE,
+                              "storage error (%s): an earlier statement of the transaction "
+                              "failed",
+                              what);
+    if ((r = s_ready(self, err)) != REMISS_OK ||
+        (r = s_send(self, q, sql, p, err, what)) != REMISS_OK)
+        return r;
+    return self->pending >= S_MAX_PENDING || !self->in_tx ? s_sync(self, NULL, err, what)
+                                                          : REMISS_OK;
+}
+
+/* ------------------------------------------------------------ columns */
+
+static int64_t
+s_get_int(const PGresult *res, int row, int col)
+{
+    const char *v = PQgetvalue(res, row, col);
+    uint64_t u8;
+    uint32_t u4;
+    switch (PQgetisnull(res, row, col) ? 0 : PQgetlength(res, row, col)) {
+    case 8:
+        memcpy(&u8, v, 8);
+        return (int64_t)be64toh(u8);
+    case 4:
+        memcpy(&u4, v, 4);
+        return (int32_t)be32toh(u4);
+    default:
+        return 0;
+    }
+}
+
+/* Copies a fixed-size bytea column; false if NULL or its size differs. */
+static bool
+s_get_fixed(const PGresult *res, int row, int col, uint8_t *out, size_t n)
+{
+    if (PQgetisnull(res, row, col) || (size_t)PQgetlength(res, row, col) != n)
+        return false;
+    memcpy(out, PQgetvalue(res, row, col), n);
+    return true;
+}
+
+static void
+s_get_text(const PGresult *res, int row, int col, char *out, size_t size)
+{
+    snprintf(out, size, "%s", PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
+}
+
+/* Copies a bytea column into a malloc'd buffer (NULL if SQL NULL). */
+static bool
+s_get_dup(const PGresult *res, int row, int col, uint8_t **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    if (PQgetisnull(res, row, col))
+        return true;
+    size_t n = (size_t)PQgetlength(res, row, col);
+    if (!(*out = malloc(n > 0 ? n : 1)))
+        return false;
+    memcpy(*out, PQgetvalue(res, row, col), n);
+    *len = n;
+    return true;
+}
+
+static bool
+s_row_msg(const PGresult *res, int r, store_msg_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->seq = (uint64_t)s_get_int(res, r, 0);
+    if (!s_get_fixed(res, r, 1, m->message_id, STORE_ID_LEN))
+        return false;
+    s_get_text(res, r, 2, m->sender, sizeof m->sender);
+    s_get_text(res, r, 3, m->recipient, sizeof m->recipient);
+    m->type = (int)s_get_int(res, r, 4);
+    s_get_text(res, r, 5, m->purpose, sizeof m->purpose);
+    s_get_text(res, r, 6, m->consent_id, sizeof m->consent_id);
+    m->has_subject = s_get_fixed(res, r, 7, m->subject, STORE_HASH_LEN);
+    if (!s_get_fixed(res, r, 8, m->envelope_sha256, STORE_HASH_LEN) ||
+        !s_get_dup(res, r, 9, &m->envelope, &m->envelope_len) ||
+        !s_get_dup(res, r, 10, &m->receipt, &m->receipt_len)) {
+        store_msg_clear(m);
+        return false;
+    }
+    m->created_at = s_get_int(res, r, 11);
+    m->accepted_at = s_get_int(res, r, 12);
+    m->audit_index = (uint64_t)s_get_int(res, r, 13);
+    m->state = (store_state_t)s_get_int(res, r, 14);
+    m->attempts = (uint32_t)s_get_int(res, r, 15);
+    m->delivered_at = s_get_int(res, r, 16);
+    m->acked_at = s_get_int(res, r, 17);
+    m->code = (int)s_get_int(res, r, 18);
+    s_get_text(res, r, 19, m->reason, sizeof m->reason);
+    m->has_linked = s_get_fixed(res, r, 20, m->linked_id, STORE_ID_LEN);
+    m->transfer_decision = (int)s_get_int(res, r, 21);
+    s_get_text(res, r, 22, m->receiving_unit, sizeof m->receiving_unit);
+    m->has_transfer_ack = s_get_fixed(res, r, 23, m->transfer_ack_id, STORE_ID_LEN);
+    return true;
+}
+
+/* Runs a SELECT of message rows into out[0..max). */
+static remiss_code_t
+s_msg_rows(store_t *self, int q, const s_par_t *p, store_msg_t *out, size_t max, size_t *n,
+           remiss_err_t *err)
+{
+    PGresult *res = s_run(self, q, p, err, "select messages");
+    remiss_code_t r = res ? REMISS_OK : REMISS_E_STORAGE;
+    *n = 0;
+    for (int i = 0; res && i < PQntuples(res) && *n < max; i++) {
+        if (!s_row_msg(res, i, &out[*n])) {
+            for (size_t j = 0; j < *n; j++)
+                store_msg_clear(&out[j]);
+            *n = 0;
+            r = remiss_err_set(err, REMISS_E_STORAGE, "a stored message row is damaged");
+            break;
+        }
+        (*n)++;
+    }
+    PQclear(res);
+    return r;
+}
+
+/* Runs a single-integer SELECT. */
+static remiss_code_t
+s_count(store_t *self, int q, const s_par_t *p, uint64_t *out, remiss_err_t *err)
+{
+    PGresult *res = s_run(self, q, p, err, "count");
+    *out = res && PQntuples(res) == 1 ? (uint64_t)s_get_int(res, 0, 0) : 0;
+    PQclear(res);
+    return res ? REMISS_OK : REMISS_E_STORAGE;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static void s_close(store_t **self_p);
+static void s_rollback(store_t *self);
+
+static remiss_code_t
+s_check_version(store_t *self, remiss_err_t *err)
+{
+    PGresult *res = PQexec(self->conn, "SELECT value FROM meta WHERE key = 'schema_version'");
+    long v = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+                 ? strtol(PQgetvalue(res, 0, 0), NULL, 10)
+                 : -1;
+    PQclear(res);
+    if (v < 0)
+        return remiss_err_set(err, REMISS_E_STORAGE, "the store has no schema version");
+    if (v > S_SCHEMA_VERSION)
+        return remiss_err_set(err, REMISS_E_STORAGE,
+                              "the store has schema %ld, newer than this remiss (%d)", v,
+                              S_SCHEMA_VERSION);
+    return REMISS_OK;
+}
+
+static store_t *
+s_open(const char *uri, remiss_err_t *err)
+{
+    store_t *self = calloc(1, sizeof *self);
+    if (!self || !(self->uri = strdup(uri))) {
+        free(self);
+        remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
+        return NULL;
+    }
+    if (s_dial(self, err) != REMISS_OK ||
+        s_plain(self, store_pg_schema, err, "create the tables") != REMISS_OK ||
+        s_check_version(self, err) != REMISS_OK || s_prepare_all(self, err) != REMISS_OK) {
+        s_close(&self);
+        return NULL;
+    }
+    return self;
+}
+
+static void
+s_close(store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    store_t *self = *self_p;
+    if (self->in_tx)
+        s_rollback(self);
+    PQfinish(self->conn);
+    if (self->uri) {
+        explicit_bzero(self->uri, strlen(self->uri));
+        free(self->uri);
+    }
+    free(self);
+    *self_p = NULL;
+}
+
+static remiss_code_t
+s_checkpoint_behind(store_t *self, remiss_err_t *err)
+{
+    (void)self;
+    (void)err;
+    return REMISS_OK; /* the server checkpoints */
+}
+
+/* ------------------------------------------------------------ transactions */
+
+static remiss_code_t
+s_begin(store_t *self, remiss_err_t *err)
+{
+    self->poisoned = false;
+    remiss_code_t r = s_ready(self, err);
+    self->in_tx = r == REMISS_OK;
+    /* Waited for: a server that went away shows here, once per cycle. */
+    if (r == REMISS_OK && (r = s_send(self, -1, "BEGIN", NULL, err, "begin")) == REMISS_OK)
+        r = s_sync(self, NULL, err, "begin");
+    if (r != REMISS_OK)
+        s_rollback(self);
+    return r;
+}
+
+static remiss_code_t
+s_begin_read(store_t *self, bool *started, remiss_err_t *err)
+{
+    *started = false;
+    if (self->in_tx)
+        return REMISS_OK;
+    self->poisoned = false;
+    remiss_code_t r = s_ready(self, err);
+    self->in_tx = r == REMISS_OK;
+    if (r == REMISS_OK && (r = s_send(self, -1, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                                      NULL, err, "begin read")) == REMISS_OK)
+        r = s_sync(self, NULL, err, "begin read");
+    if (r != REMISS_OK)
+        s_rollback(self);
+    *started = r == REMISS_OK;
+    return r;
+}
+
+static void
+s_rollback(store_t *self)
+{
+    if (s_alive(self) && (self->pending > 0 || PQtransactionStatus(self->conn) != PQTRANS_IDLE) &&
+        s_send(self, -1, "ROLLBACK", NULL, NULL, "rollback") == REMISS_OK)
+        s_sync(self, NULL, NULL, "rollback");
+    self->in_tx = false;
+    self->poisoned = false;
+}
+
+/* Sends COMMIT after everything pending and waits for it. */
+static remiss_code_t
+s_commit_wait(store_t *self, remiss_err_t *err)
+{
+    PGresult *res = NULL;
+    /* No timeout on the COMMIT: cancelling one that waits for a standby
+     * would leave it committed locally only. (Same round trip.) */
+    remiss_code_t r = s_send(self, -1, "SET LOCAL statement_timeout = 0", NULL, err, "commit");
+    if (r == REMISS_OK)
+        r = s_send(self, -1, "COMMIT", NULL, err, "commit");
+    self->warned = false;
+    self->watching = true;
+    if (r == REMISS_OK)
+        r = s_sync(self, &res, err, "commit");
+    self->watching = false;
+    if (r == REMISS_OK && (strcmp(PQcmdStatus(res), "COMMIT") != 0 || self->warned))
+        r = remiss_err_set(err, REMISS_E_STORAGE,
+                           "storage error (commit): the transaction was not committed cleanly "
+                           "(%s)",
+                           self->warned ? "a warning" : "rolled back");
+    PQclear(res);
+    return r;
+}
+
+/* OK only for a clean COMMIT: tag COMMIT (an aborted transaction answers
+ * ROLLBACK), no warning while it ran (a cancelled wait for the standby
+ * warns that the commit is only local) and no deferred write failed.
+ * Anything else is E_STORAGE; the client resends and finds what did
+ * commit. */
+static remiss_code_t
+s_commit(store_t *self, remiss_err_t *err)
+{
+    remiss_code_t r = s_ready(self, err);
+    if (r == REMISS_OK && self->poisoned)
+        r = remiss_err_set(err, REMISS_E_STORAGE,
+                           "storage error (commit): a statement of the transaction failed");
+    if (r == REMISS_OK)
+        r = s_commit_wait(self, err);
+    s_rollback(self);
+    return r;
+}
+
+static remiss_code_t
+s_savepoint(store_t *self, remiss_err_t *err)
+{
+    return s_defer(self, -1, "SAVEPOINT msg", NULL, err, "savepoint");
+}
+
+static void
+s_release(store_t *self)
+{
+    s_defer(self, -1, "RELEASE msg", NULL, NULL, "release");
+}
+
+static void
+s_rollback_to(store_t *self)
+{
+    if (s_defer(self, -1, "ROLLBACK TO msg", NULL, NULL, "rollback to") == REMISS_OK)
+        s_release(self);
+}
+
+/* ------------------------------------------------------------ messages */
+
+static remiss_code_t
+s_find(store_t *self, const uint8_t id[STORE_ID_LEN], bool *found, store_msg_t *out,
+       remiss_err_t *err)
+{
+    s_par_t p = {0};
+    size_t n = 0;
+    s_blob(&p, id, STORE_ID_LEN);
+    remiss_code_t r = s_msg_rows(self, Q_FIND, &p, out, 1, &n, err);
+    *found = r == REMISS_OK && n == 1;
+    return r;
+}
+
+static remiss_code_t
+s_insert(store_t *self, store_msg_t *m, remiss_err_t *err)
+{
+    s_par_t p = {0};
+    s_blob(&p, m->message_id, STORE_ID_LEN);
+    s_text(&p, m->sender);
+    s_text(&p, m->recipient);
+    s_int(&p, m->type);
+    s_text(&p, m->purpose);
+    s_text(&p, m->consent_id);
+    s_blob(&p, m->has_subject ? m->subject : NULL, STORE_HASH_LEN);
+    s_blob(&p, m->envelope_sha256, STORE_HASH_LEN);
+    s_blob(&p, m->envelope, m->envelope_len);
+    s_blob(&p, m->receipt ? m->receipt : (const uint8_t *)"", m->receipt_len);
+    s_int(&p, m->created_at);
+    s_int(&p, m->accepted_at);
+    s_int(&p, (int64_t)m->audit_index);
+    s_blob(&p, m->has_linked ? m->linked_id : NULL, STORE_ID_LEN);
+    /* Inside a transaction it goes out with the next statement that waits
+     * (a duplicate id, which the broker's store_find before it rules out on
+     * one node, then fails the transaction); the database numbers it. */
+    m->seq = 0;
+    if (self->in_tx)
+        return s_defer(self, Q_INSERT, NULL, &p, err, "insert message");
+    uint64_t seq = 0;
+    remiss_code_t r = s_count(self, Q_INSERT, &p, &seq, err);
+    if (r == REMISS_OK)
+        m->seq = seq;
+    return r;
+}
+
+static remiss_code_t
+s_due(store_t *self, const char *recipient, int64_t now, size_t max, store_msg_t *out, size_t *n,
+      remiss_err_t *err)
+{
+    s_par_t p = {0};
+    s_text(&p, recipient);
+    s_int(&p, now);
+    s_int(&p, (int64_t)max);
+    return s_msg_rows(self, Q_DUE, &p, out, max, n, err);
+}
+
+static remiss_code_t
+s_mark_sent(store_t *self, uint64_t seq, int64_t now, int64_t next_at, remiss_err_t *err)
+{
+    s_par_t p = {0};
+    s_int(&p, (int64_t)seq);
+    s_int(&p, now);
+    s_int(&p, next_at);
+    return s_defer(self, Q_MARK_SENT, NULL, &p, err, "mark sent");
+}
+
+static remiss_code_t
+s_resend_now(store_t *self, const char *recipient, remiss_err_t *err)
+{
+    s_par_t p = {0};
+    s_text(&p, recipient);
+    return s_defer(self, Q_RESEND_NOW, NULL, &p, err, "resend");
+}
+
+static remiss_code_t
+s_finish(store_t *self, const uint8_t id[STORE_ID_LEN], const char *recipient, store_state_t state,
+         int code, const char *reason, int64_t now, bool *changed, remiss_err_t *err)
+{
+    s_par_t p = {0};
+    uint64_t n = 0;
+    s_blob(&p, id, STORE_ID_LEN);
+    s_int(&p, (int64_t)state);
+    s_int(&p, code);
+    s_text(&p, reason);
+    s_int(&p, now);
+    if (recipient)
+        s_text(&p, recipient);
+    remiss_code_t r = s_exec(self, recipient ? Q_FINISH : Q_FINISH_ANY, &p, &n, err, "finish");
+    *changed = n > 0;
+    return r;
+}
+
+static remiss_code_t
+s_requeue(store_t *self, const uint8_t id[STORE_ID_LEN], bool *changed, remiss_err_t *err)
+{
+    s_par_t p = {0};
+    uint64_t n = 0;
+    s_blob(&p, id, STORE_ID_LEN);
+    remiss_code_t r = s_exec(self, Q_REQUEUE, &p, &n, err, "requeue");
+    *changed = n > 0;
+    return r;
+}
+
+static remiss_code_t
+s_link_transfer(store_t *self, const uint8_t orig[STORE_ID_LEN], const char *orig_sender,
+                const char *orig_recipient, int decision, const char *unit,
+                const uint8_t ack_id[STORE_ID_LEN], remiss_err_t *err)
+{
+    s_par_t p = {0};
+    s_blob(&p, orig, STORE_ID_LEN);
+    s_text(&p, orig_sender);
+    s_int(&p, decision);
+    s_text(&p, unit);
+    s_blob(&p, ack_id, STORE_ID_LEN);
+    s_text(&p, orig_recipient);
+    return s_defer(self, Q_LINK, NULL, &p, err, "link transfer");
+}
+
+static remiss_code_t
+s_dead_letters(store_t *self, size_t max, store_msg_t *out, size_t *n, remiss_err_t *err)
+{
+    s_par_t p = {0};
+    s_int(&p, (int64_t)max);
+    return s_msg_rows(self, Q_DEAD, &p, out, max, n, err);
+}
+
+static remiss_code_t
+s_pending_by_consent(store_t *self, const char *consent_id, size_t max, store_msg_t *out, size_t *n,
+                     remiss_err_t *err)
+{
+    s_par_t p = {0};
+    s_text(&p, consent_id);
+    s_int(&p, (int64_t)max);
+    return s_msg_rows(self, Q_BY_CONSENT, &p, out, max, n, err);
+}
+
+static remiss_code_t
+s_purge(store_t *self, int64_t before_ms, uint64_t *purged, remiss_err_t *err)
+{
+    s_par_t p = {0};
+    s_int(&p, before_ms);
+    return s_exec(self, Q_PURGE, &p, purged, err, "purge");
+}
+
+static remiss_code_t
+s_depth(store_t *self, const char *recipient, uint64_t *depth, remiss_err_t *err)
+{
+    s_par_t p = {0};
+    s_text(&p, recipient);
+    return s_count(self, Q_DEPTH, &p, depth, err);
+}
+
+/* ------------------------------------------------------------ consents */
+
+static remiss_code_t
+s_consent_put(store_t *self, const store_consent_t *c, bool *exists, remiss_err_t *err)
+{
+    s_par_t p = {0};
+    uint64_t n = 0;
+    s_text(&p, c->consent_id);
+    s_blob(&p, c->subject, STORE_HASH_LEN);
+    s_text(&p, c->granted_by);
+    s_blob(&p, c->grant ? c->grant : (const uint8_t *)"", c->grant_len);
+    s_int(&p, c->granted_at);
+    remiss_code_t r = s_exec(self, Q_C_PUT, &p, &n, err, "put consent");
+    *exists = r == REMISS_OK && n == 0;
+    return r;
+}
+
+static remiss_code_t
+s_consent_rows(store_t *self, int q, const s_par_t *p, store_consent_t *out, size_t max, size_t *n,
+               remiss_err_t *err)
+{
+    PGresult *res = s_run(self, q, p, err, "consents");
+    remiss_code_t r = res ? REMISS_OK : REMISS_E_STORAGE;
+    *n = 0;
+    for (int i = 0; res && i < PQntuples(res) && *n < max; i++) {
+        store_consent_t *c = &out[*n];
+        memset(c, 0, sizeof *c);
+        s_get_text(res, i, 0, c->consent_id, sizeof c->consent_id);
+        s_get_text(res, i, 2, c->granted_by, sizeof c->granted_by);
+        c->granted_at = s_get_int(res, i, 4);
+        c->revoked_at = s_get_int(res, i, 5);
+        if (!s_get_fixed(res, i, 1, c->subject, STORE_HASH_LEN) ||
+            !s_get_dup(res, i, 3, &c->grant, &c->grant_len)) {
+            for (size_t j = 0; j <= *n; j++)
+                store_consent_clear(&out[j]);
+            *n = 0;
+            r = remiss_err_set(err, REMISS_E_STORAGE, "a stored consent row is damaged");
+            break;
+        }
+        (*n)++;
+    }
+    PQclear(res);
+    return r;
+}
+
+static remiss_code_t
+s_consent_get(store_t *self, const char *id, bool *found, store_consent_t *out, remiss_err_t *err)
+{
+    s_par_t p = {0};
+    size_t n = 0;
+    s_text(&p, id);
+    remiss_code_t r = s_consent_rows(self, Q_C_GET, &p, out, 1, &n, err);
+    *found = n == 1;
+    return r;
+}
+
+static remiss_code_t
+s_consent_revoke(store_t *self, const char *id, int64_t now, remiss_err_t *err)
+{
+    s_par_t p = {0};
+    s_text(&p, id);
+    s_int(&p, now);
+    return s_defer(self, Q_C_REVOKE, NULL, &p, err, "revoke consent");
+}
+
+static remiss_code_t
+s_consents_for(store_t *self, const uint8_t subject[STORE_HASH_LEN], size_t max,
+               store_consent_t *out, size_t *n, remiss_err_t *err)
+{
+    s_par_t p = {0};
+    s_blob(&p, subject, STORE_HASH_LEN);
+    s_int(&p, (int64_t)max);
+    return s_consent_rows(self, Q_C_FOR, &p, out, max, n, err);
+}
+
+/* ------------------------------------------------------------ admin */
+
+static remiss_code_t
+s_admin_request(store_t *self, const store_admin_t *req, int64_t now, int64_t *id,
+                remiss_err_t *err)
+{
+    s_par_t p = {0};
+    uint64_t got = 0;
+    s_text(&p, req->action);
+    s_blob(&p, req->message_id, STORE_ID_LEN);
+    s_text(&p, req->actor);
+    s_int(&p, now);
+    remiss_code_t r = s_count(self, Q_ADM_PUT, &p, &got, err);
+    *id = r == REMISS_OK ? (int64_t)got : 0;
+    return r;
+}
+
+static remiss_code_t
+s_admin_rows(store_t *self, int q, const s_par_t *p, store_admin_t *out, size_t max, size_t *n,
+             remiss_err_t *err)
+{
+    PGresult *res = s_run(self, q, p, err, "admin");
+    *n = 0;
+    for (int i = 0; res && i < PQntuples(res) && *n < max; i++) {
+        store_admin_t *a = &out[*n];
+        memset(a, 0, sizeof *a);
+        a->id = s_get_int(res, i, 0);
+        s_get_text(res, i, 1, a->action, sizeof a->action);
+        if (!s_get_fixed(res, i, 2, a->message_id, STORE_ID_LEN))
+            continue;
+        s_get_text(res, i, 3, a->actor, sizeof a->actor);
+        s_get_text(res, i, 4, a->result, sizeof a->result);
+        a->done_at = s_get_int(res, i, 5);
+        (*n)++;
+    }
+    PQclear(res);
+    return res ? REMISS_OK : REMISS_E_STORAGE;
+}
+
+static remiss_code_t
+s_admin_pending(store_t *self, store_admin_t *out, size_t max, size_t *n, remiss_err_t *err)
+{
+    s_par_t p = {0};
+    s_int(&p, (int64_t)max);
+    return s_admin_rows(self, Q_ADM_PENDING, &p, out, max, n, err);
+}
+
+static remiss_code_t
+s_admin_done(store_t *self, int64_t id, const char *result, int64_t now, remiss_err_t *err)
+{
+    s_par_t p = {0};
+    s_int(&p, id);
+    s_int(&p, now);
+    s_text(&p, result);
+    return s_defer(self, Q_ADM_DONE, NULL, &p, err, "admin done");
+}
+
+static remiss_code_t
+s_admin_get(store_t *self, int64_t id, store_admin_t *out, bool *found, remiss_err_t *err)
+{
+    s_par_t p = {0};
+    size_t n = 0;
+    s_int(&p, id);
+    remiss_code_t r = s_admin_rows(self, Q_ADM_GET, &p, out, 1, &n, err);
+    *found = n == 1;
+    return r;
+}
+
+/* ------------------------------------------------------------ audit */
+
+static remiss_code_t
+s_audit_size(store_t *self, uint64_t *size, remiss_err_t *err)
+{
+    return s_count(self, Q_A_SIZE, NULL, size, err);
+}
+
+static remiss_code_t
+s_audit_put(store_t *self, uint64_t index, const uint8_t *entry, size_t len, const uint8_t *subject,
+            const uint8_t *message_id, remiss_err_t *err)
+{
+    s_par_t p = {0};
+    s_int(&p, (int64_t)index);
+    s_blob(&p, entry ? entry : (const uint8_t *)"", len);
+    s_blob(&p, subject, STORE_HASH_LEN);
+    s_blob(&p, message_id, STORE_ID_LEN);
+    return s_defer(self, Q_A_PUT, NULL, &p, err, "audit append");
+}
+
+static remiss_code_t
+s_audit_get(store_t *self, uint64_t index, uint8_t **entry, size_t *len, remiss_err_t *err)
+{
+    s_par_t p = {0};
+    s_int(&p, (int64_t)index);
+    *entry = NULL;
+    *len = 0;
+    PGresult *res = s_run(self, Q_A_GET, &p, err, "audit read");
+    if (!res)
+        return REMISS_E_STORAGE;
+    bool ok = PQntuples(res) == 1 && s_get_dup(res, 0, 0, entry, len) && *entry;
+    PQclear(res);
+    return ok ? REMISS_OK
+              : remiss_err_set(err, REMISS_E_STORAGE, "audit entry %llu is missing",
+                               (unsigned long long)index);
+}
+
+/* Pages through (key, bytes) rows of q from key from, S_PAGE at a time,
+ * calling fn for each until it returns non-zero. */
+static remiss_code_t
+s_pages(store_t *self, int q, uint64_t from, store_audit_fn fn, void *ctx, remiss_err_t *err)
+{
+    for (;;) {
+        s_par_t p = {0};
+        s_int(&p, (int64_t)from);
+        s_int(&p, S_PAGE);
+        PGresult *res = s_run(self, q, &p, err, "read pages");
+        if (!res)
+            return REMISS_E_STORAGE;
+        int rows = PQntuples(res), stop = 0;
+        for (int i = 0; i < rows && !stop; i++) {
+            from = (uint64_t)s_get_int(res, i, 0) + 1;
+            stop = fn(ctx, from - 1, (const uint8_t *)PQgetvalue(res, i, 1),
+                      (size_t)PQgetlength(res, i, 1));
+        }
+        PQclear(res);
+        if (stop || rows < S_PAGE)
+            return REMISS_OK;
+    }
+}
+
+static remiss_code_t
+s_audit_each(store_t *self, uint64_t from, store_audit_fn fn, void *ctx, remiss_err_t *err)
+{
+    return s_pages(self, Q_A_EACH, from, fn, ctx, err);
+}
+
+static remiss_code_t
+s_audit_node_put(store_t *self, unsigned level, uint64_t index, const uint8_t hash[STORE_HASH_LEN],
+                 remiss_err_t *err)
+{
+    int64_t pos = store_node_pos(level, index);
+    if (pos < 0)
+        return remiss_err_set(err, REMISS_E_STORAGE, "audit tree node %u/%llu is out of range",
+                              level, (unsigned long long)index);
+    s_par_t p = {0};
+    s_int(&p, pos);
+    s_int(&p, level);
+    s_int(&p, (int64_t)index);
+    s_blob(&p, hash, STORE_HASH_LEN);
+    return s_defer(self, Q_N_PUT, NULL, &p, err, "audit node");
+}
+
+static remiss_code_t
+s_audit_node_get(store_t *self, unsigned level, uint64_t index, uint8_t hash[STORE_HASH_LEN],
+                 remiss_err_t *err)
+{
+    s_par_t p = {0};
+    s_int(&p, store_node_pos(level, index));
+    PGresult *res = s_run(self, Q_N_GET, &p, err, "audit node");
+    if (!res)
+        return REMISS_E_STORAGE;
+    bool ok = PQntuples(res) == 1 && s_get_fixed(res, 0, 0, hash, STORE_HASH_LEN);
+    PQclear(res);
+    return ok ? REMISS_OK
+              : remiss_err_set(err, REMISS_E_STORAGE, "audit tree node %u/%llu is missing", level,
+                               (unsigned long long)index);
+}
+
+static remiss_code_t
+s_audit_find(store_t *self, const uint8_t *subject, const uint8_t *message_id, uint64_t *out,
+             size_t max, size_t *n, remiss_err_t *err)
+{
+    s_par_t p = {0};
+    if (subject)
+        s_blob(&p, subject, STORE_HASH_LEN);
+    else
+        s_blob(&p, message_id, STORE_ID_LEN);
+    s_int(&p, (int64_t)max);
+    *n = 0;
+    PGresult *res = s_run(self, subject ? Q_A_BY_SUBJECT : Q_A_BY_MESSAGE, &p, err, "audit find");
+    for (int i = 0; res && i < PQntuples(res) && *n < max; i++)
+        out[(*n)++] = (uint64_t)s_get_int(res, i, 0);
+    PQclear(res);
+    return res ? REMISS_OK : REMISS_E_STORAGE;
+}
+
+static remiss_code_t
+s_audit_sth_put(store_t *self, uint64_t size, const uint8_t *sth, size_t len, remiss_err_t *err)
+{
+    s_par_t p = {0};
+    s_int(&p, (int64_t)size);
+    s_blob(&p, sth ? sth : (const uint8_t *)"", len);
+    return s_defer(self, Q_STH_PUT, NULL, &p, err, "tree head");
+}
+
+static remiss_code_t
+s_audit_sth_latest(store_t *self, uint8_t **sth, size_t *len, remiss_err_t *err)
+{
+    *sth = NULL;
+    *len = 0;
+    PGresult *res = s_run(self, Q_STH_LATEST, NULL, err, "tree head");
+    if (!res)
+        return REMISS_E_STORAGE;
+    bool ok = PQntuples(res) == 0 || s_get_dup(res, 0, 0, sth, len);
+    PQclear(res);
+    return ok ? REMISS_OK : remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
+}
+
+static remiss_code_t
+s_audit_sth_each(store_t *self, store_sth_fn fn, void *ctx, remiss_err_t *err)
+{
+    return s_pages(self, Q_STH_EACH, 0, (store_audit_fn)fn, ctx, err);
+}
+
+const store_ops_t store_pg_ops = {
+    .name = "postgresql",
+    .open = s_open,
+    .close = s_close,
+    .checkpoint_behind = s_checkpoint_behind,
+    .begin = s_begin,
+    .begin_read = s_begin_read,
+    .commit = s_commit,
+    .rollback = s_rollback,
+    .savepoint = s_savepoint,
+    .release = s_release,
+    .rollback_to = s_rollback_to,
+    .find = s_find,
+    .insert = s_insert,
+    .due = s_due,
+    .mark_sent = s_mark_sent,
+    .resend_now = s_resend_now,
+    .finish = s_finish,
+    .requeue = s_requeue,
+    .link_transfer = s_link_transfer,
+    .dead_letters = s_dead_letters,
+    .pending_by_consent = s_pending_by_consent,
+    .purge = s_purge,
+    .depth = s_depth,
+    .admin_request = s_admin_request,
+    .admin_pending = s_admin_pending,
+    .admin_done = s_admin_done,
+    .admin_get = s_admin_get,
+    .consent_put = s_consent_put,
+    .consent_get = s_consent_get,
+    .consent_revoke = s_consent_revoke,
+    .consents_for = s_consents_for,
+    .audit_size = s_audit_size,
+    .audit_put = s_audit_put,
+    .audit_get = s_audit_get,
+    .audit_each = s_audit_each,
+    .audit_node_put = s_audit_node_put,
+    .audit_node_get = s_audit_node_get,
+    .audit_find = s_audit_find,
+    .audit_sth_put = s_audit_sth_put,
+    .audit_sth_latest = s_audit_sth_latest,
+    .audit_sth_each = s_audit_sth_each,
+};

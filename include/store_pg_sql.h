@@ -1,0 +1,50 @@
+/* store_pg_sql: the PostgreSQL engine's schema and statements
+ * (broker/store_pg.c prepares them by number). The tables and columns are
+ * the SQLite engine's, with bytea for blobs and bigint for integers, so
+ * remissctl store migrate copies rows as they are. */
+#ifndef STORE_PG_SQL_H
+#define STORE_PG_SQL_H
+
+/* Creates what is missing, in one transaction under an advisory lock. */
+extern const char store_pg_schema[];
+
+/* Statements, by number. */
+enum store_pg_q {
+    Q_FIND,
+    Q_INSERT,
+    Q_DUE,
+    Q_MARK_SENT,
+    Q_RESEND_NOW,
+    Q_FINISH,
+    Q_FINISH_ANY,
+    Q_REQUEUE,
+    Q_LINK,
+    Q_DEAD,
+    Q_BY_CONSENT,
+    Q_PURGE,
+    Q_DEPTH,
+    Q_C_PUT,
+    Q_C_GET,
+    Q_C_REVOKE,
+    Q_C_FOR,
+    Q_A_SIZE,
+    Q_A_PUT,
+    Q_A_GET,
+    Q_A_EACH,
+    Q_N_PUT,
+    Q_N_GET,
+    Q_A_BY_SUBJECT,
+    Q_A_BY_MESSAGE,
+    Q_STH_PUT,
+    Q_STH_LATEST,
+    Q_STH_EACH,
+    Q_ADM_PUT,
+    Q_ADM_PENDING,
+    Q_ADM_DONE,
+    Q_ADM_GET,
+    Q_COUNT
+};
+
+extern const char *const store_pg_sql[Q_COUNT];
+
+#endif
