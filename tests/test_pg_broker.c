@@ -144,7 +144,7 @@ Test(pg_broker, referrals_flow_and_remissctl_reads_the_same_store, .init = s_up,
     remiss_close(&sdf);
 
     char args[512], out[8192];
-    snprintf(args, sizeof args, "audit verify '%s' --pki %s", s_pg.uri, s_h.pki);
+    snprintf(args, sizeof args, "audit verify --db '%s' --pki %s", s_pg.uri, s_h.pki);
     cr_assert_eq(s_ctl(args, out, sizeof out), 0, "%s", out);
     snprintf(args, sizeof args, "consent list --db '%s' --pki %s --subject %s", s_pg.uri, s_h.pki,
              HARNESS_PNR);
@@ -155,10 +155,10 @@ Test(pg_broker, referrals_flow_and_remissctl_reads_the_same_store, .init = s_up,
     snprintf(args, sizeof args, "audit subject %s --db '%s' --pki %s", HARNESS_PNR, s_pg.uri,
              s_h.pki);
     cr_assert_eq(s_ctl(args, out, sizeof out), 0, "%s", out);
-    snprintf(args, sizeof args, "audit export '%s'", s_pg.uri);
+    snprintf(args, sizeof args, "audit export --db '%s'", s_pg.uri);
     cr_assert_eq(s_ctl(args, out, sizeof out), 0, "%s", out);
     cr_assert_not_null(strstr(out, "\"index\":0"), "%s", out);
-    snprintf(args, sizeof args, "audit proof '%s' 3 --pki %s", s_pg.uri, s_h.pki);
+    snprintf(args, sizeof args, "audit proof --db '%s' 3 --pki %s", s_pg.uri, s_h.pki);
     cr_assert_eq(s_ctl(args, out, sizeof out), 0, "%s", out);
 }
 
@@ -209,6 +209,6 @@ Test(pg_broker, an_unreachable_database_is_e_storage_and_the_broker_resumes, .in
                 nok);
 
     char args[512], out[8192];
-    snprintf(args, sizeof args, "audit verify '%s' --pki %s", s_pg.uri, s_h.pki);
+    snprintf(args, sizeof args, "audit verify --db '%s' --pki %s", s_pg.uri, s_h.pki);
     cr_assert_eq(s_ctl(args, out, sizeof out), 0, "%s", out);
 }

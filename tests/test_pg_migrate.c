@@ -125,7 +125,7 @@ Test(pg_migrate, a_sqlite_store_moves_to_postgresql_and_the_broker_goes_on, .ini
     cr_assert_eq(s_ctl(args, out, sizeof out), 1, "a second run is refused: %s", out);
     cr_assert_not_null(strstr(out, "already holds data"), "%s", out);
 
-    snprintf(args, sizeof args, "audit verify '%s' --pki %s", s_pg.uri, s_h.pki);
+    snprintf(args, sizeof args, "audit verify --db '%s' --pki %s", s_pg.uri, s_h.pki);
     cr_assert_eq(s_ctl(args, out, sizeof out), 0, "%s", out);
     snprintf(args, sizeof args, "deadletter list --db '%s'", s_pg.uri);
     cr_assert_eq(s_ctl(args, out, sizeof out), 0, "%s", out);
@@ -156,7 +156,7 @@ Test(pg_migrate, a_sqlite_store_moves_to_postgresql_and_the_broker_goes_on, .ini
     remiss_close(&jt);
     remiss_close(&sdf);
     cr_assert_eq(harness_stop_broker(&s_h), 0);
-    snprintf(args, sizeof args, "audit verify '%s' --pki %s", s_pg.uri, s_h.pki);
+    snprintf(args, sizeof args, "audit verify --db '%s' --pki %s", s_pg.uri, s_h.pki);
     cr_assert_eq(s_ctl(args, out, sizeof out), 0, "%s", out);
 }
 
@@ -186,6 +186,6 @@ Test(pg_migrate, a_run_that_fails_half_way_leaves_the_target_empty, .init = s_up
     s_sqlite_exec("DELETE FROM admin_queue");
     cr_assert_eq(s_ctl(args, out, sizeof out), 0, "run again: %s", out);
     cr_assert_gt(s_target_audit_size(), 5);
-    snprintf(args, sizeof args, "audit verify '%s' --pki %s", s_pg.uri, s_h.pki);
+    snprintf(args, sizeof args, "audit verify --db '%s' --pki %s", s_pg.uri, s_h.pki);
     cr_assert_eq(s_ctl(args, out, sizeof out), 0, "%s", out);
 }
