@@ -1,7 +1,9 @@
-/* config: remissd options from the command line and an INI file. */
+/* config: remissd options from the command line (getopt_long: --opt value and
+ * --opt=value) and an INI file. */
 #include "config.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <ini.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -169,56 +171,83 @@ config_load_file(broker_config_t *cfg, const char *path, remiss_err_t *err)
     return REMISS_OK;
 }
 
+/* A yes/no word, as a boolean option's separate value ("--audit no"). */
+static bool
+s_is_bool_word(const char *w)
+{
+    static const char *const words[] = {"yes", "no", "true", "false", "on", "off", "1", "0"};
+    for (size_t i = 0; w && i < sizeof words / sizeof words[0]; i++)
+        if (strcmp(w, words[i]) == 0)
+            return true;
+    return false;
+}
+
+/* getopt_long's table for s_opts plus --config and --help; the index of an
+ * s_opts row is its val + S_VAL_BASE. */
+enum { S_VAL_CONFIG = 1000, S_VAL_HELP, S_VAL_BASE };
+
+static void
+s_longopts(struct option out[S_NOPTS + 3])
+{
+    for (size_t i = 0; i < S_NOPTS; i++)
+        out[i] = (struct option){s_opts[i].key,
+                                 s_opts[i].kind == S_BOOL ? optional_argument : required_argument,
+                                 NULL, S_VAL_BASE + (int)i};
+    out[S_NOPTS] = (struct option){"config", required_argument, NULL, S_VAL_CONFIG};
+    out[S_NOPTS + 1] = (struct option){"help", no_argument, NULL, S_VAL_HELP};
+    out[S_NOPTS + 2] = (struct option){NULL, 0, NULL, 0};
+}
+
+/* One getopt_long pass over argv. With files_only it loads --config FILE
+ * and ignores the rest; otherwise it sets every other option. */
+static remiss_code_t
+s_pass(broker_config_t *cfg, int argc, char **argv, bool files_only, bool *help,
+       remiss_err_t *err)
+{
+    struct option longopts[S_NOPTS + 3];
+    s_longopts(longopts);
+    optind = 0; /* GNU: start over */
+    opterr = 0;
+    /* "+": stop at the first operand (remissd takes none); ":": report a
+     * missing value as ':'; "h" for -h. */
+    for (int c; (c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1;) {
+        if (c == '?')
+            return remiss_err_set(err, REMISS_E_USAGE, "unknown option %s (see --help)",
+                                  argv[optind - 1]);
+        if (c == ':')
+            return remiss_err_set(err, REMISS_E_USAGE, "%s needs a value", argv[optind - 1]);
+        if (c == 'h' || c == S_VAL_HELP) {
+            *help = true;
+            continue;
+        }
+        if (c == S_VAL_CONFIG) {
+            remiss_code_t r = files_only ? config_load_file(cfg, optarg, err) : REMISS_OK;
+            if (r != REMISS_OK)
+                return r;
+            continue;
+        }
+        const s_opt_t *o = &s_opts[c - S_VAL_BASE];
+        const char *value = optarg;
+        if (o->kind == S_BOOL && !value)
+            value = s_is_bool_word(argv[optind]) ? argv[optind++] : "yes";
+        char why[256];
+        if (!files_only && !s_set(cfg, o, value, why, sizeof why))
+            return remiss_err_set(err, REMISS_E_USAGE, "%s", why);
+    }
+    if (optind < argc)
+        return remiss_err_set(err, REMISS_E_USAGE, "unexpected argument \"%s\"", argv[optind]);
+    return REMISS_OK;
+}
+
 remiss_code_t
 config_parse_args(broker_config_t *cfg, int argc, char **argv, bool *help, remiss_err_t *err)
 {
     *help = false;
     /* The file first, so the command line overrides it whatever the order. */
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0) {
-            if (i + 1 >= argc)
-                return remiss_err_set(err, REMISS_E_USAGE, "--config needs a file");
-            remiss_code_t r = config_load_file(cfg, argv[i + 1], err);
-            if (r != REMISS_OK)
-                return r;
-        }
-    }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            *help = true;
-            return REMISS_OK;
-        }
-        if (strcmp(a, "--config") == 0) {
-            i++;
-            continue;
-        }
-        if (strncmp(a, "--", 2) != 0)
-            return remiss_err_set(err, REMISS_E_USAGE, "unexpected argument \"%s\"", a);
-        const char *eq = strchr(a + 2, '=');
-        char key[64];
-        const char *value;
-        size_t klen = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-        if (klen >= sizeof key)
-            return remiss_err_set(err, REMISS_E_USAGE, "unknown option %s", a);
-        memcpy(key, a + 2, klen);
-        key[klen] = '\0';
-        const s_opt_t *o = s_find(key);
-        if (!o)
-            return remiss_err_set(err, REMISS_E_USAGE, "unknown option --%s (see --help)", key);
-        if (eq)
-            value = eq + 1;
-        else if (o->kind == S_BOOL && (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0))
-            value = "yes";
-        else if (i + 1 < argc)
-            value = argv[++i];
-        else
-            return remiss_err_set(err, REMISS_E_USAGE, "--%s needs a value", key);
-        char why[256];
-        if (!s_set(cfg, o, value, why, sizeof why))
-            return remiss_err_set(err, REMISS_E_USAGE, "%s", why);
-    }
-    return REMISS_OK;
+    remiss_code_t r = s_pass(cfg, argc, argv, true, help, err);
+    if (r == REMISS_OK && !*help)
+        r = s_pass(cfg, argc, argv, false, help, err);
+    return r;
 }
 
 remiss_code_t
