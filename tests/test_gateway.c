@@ -35,19 +35,27 @@ s_teardown(void)
     harness_stop(&s_h);
 }
 
-/* A consent grant for HARNESS_PNR from the district to Jobbtorg. */
+/* A consent grant for HARNESS_PNR from the district to Jobbtorg, in force
+ * from..until (YYYY-MM-DD). */
 static char *
-s_grant_json(const char *consent_id, const char *categories)
+s_grant_json_dated(const char *consent_id, const char *categories, const char *from,
+                   const char *until)
 {
     char *out = malloc(1024);
     snprintf(out, 1024,
              "{\"type\":\"consent_grant\",\"to\":\"broker\",\"consent_id\":\"%s\","
              "\"subject\":{\"personnummer\":\"%s\"},\"from_parties\":[\"" DISTRICT "\"],"
              "\"to_parties\":[\"jobbtorg\"],\"purposes\":[\"anvisning\"],\"categories\":[%s],"
-             "\"valid_from\":\"2020-01-01\",\"valid_until\":\"2036-01-01\","
+             "\"valid_from\":\"%s\",\"valid_until\":\"%s\","
              "\"given_by\":\"subject\",\"evidence_sha256\":\"%064d\"}",
-             consent_id, HARNESS_PNR, categories, 7);
+             consent_id, HARNESS_PNR, categories, from, until, 7);
     return out;
+}
+
+static char *
+s_grant_json(const char *consent_id, const char *categories)
+{
+    return s_grant_json_dated(consent_id, categories, "2020-01-01", "2036-01-01");
 }
 
 /* A referral with the fields to vary; extra is more top-level members. */
@@ -70,6 +78,21 @@ s_grant(const gwh_t *g, const char *consent_id, const char *categories)
     char *body = s_grant_json(consent_id, categories), *out = NULL;
     long st = gwh_call(g, "POST", "/v1/consents", body, &out);
     cr_assert_eq(st, 200, "grant: %ld %s", st, out);
+    free(body);
+    free(out);
+}
+
+/* A dated grant through the district's gateway, answered status with code. */
+static void
+s_grant_dated(const char *consent_id, const char *from, const char *until, long status,
+              const char *code)
+{
+    char *body = s_grant_json_dated(consent_id, "\"identity\",\"social\"", from, until);
+    char *out = NULL, want[64];
+    long st = gwh_call(&s_a, "POST", "/v1/consents", body, &out);
+    snprintf(want, sizeof want, "\"code\":\"%s\"", code);
+    cr_assert_eq(st, status, "grant %s: %ld %s", consent_id, st, out);
+    cr_assert(strstr(out, want), "grant %s: %s", consent_id, out);
     free(body);
     free(out);
 }
@@ -229,6 +252,24 @@ Test(gateway, every_refusal_an_agency_can_cause_is_a_4xx_with_its_code)
     cr_assert_eq(gwh_call(&s_a, "DELETE", "/v1/consents/c-gw-2", NULL, NULL), 200);
     s_refused_free(s_referral_json("jobbtorg", HARNESS_PNR, "c-gw-2", NULL), 422,
                    "E_CONSENT_REVOKED");
+    /* Protected identity with contact data in the message. */
+    char *prot = s_referral_json("jobbtorg", HARNESS_PNR, "c-gw-2", NULL);
+    char *subj = strstr(prot, "\"name\":\"Test Testsson\"");
+    cr_assert_not_null(subj);
+    char *with = malloc(strlen(prot) + 200);
+    snprintf(with, strlen(prot) + 200,
+             "%.*s\"protected_identity\":true,\"contact\":{\"address\":\"Testgatan 1\"},%s",
+             (int)(subj - prot), prot, subj);
+    s_refused_free(with, 422, "E_PROTECTED_IDENTITY");
+    free(prot);
+    /* Consents are dated: one that starts next year is not in force yet, and
+     * a grant whose last day has passed is refused itself. */
+    s_grant_dated("c-gw-later", "2035-01-01", "2036-01-01", 200, "OK");
+    s_refused_free(s_referral_json("jobbtorg", HARNESS_PNR, "c-gw-later", NULL), 422,
+                   "E_CONSENT_EXPIRED");
+    s_grant_dated("c-gw-past", "2020-01-01", "2021-12-31", 422, "E_CONSENT_EXPIRED");
+    s_refused_free(s_referral_json("jobbtorg", HARNESS_PNR, "c-gw-past", NULL), 422,
+                   "E_NO_CONSENT");
     /* Too large for the gateway. */
     char *big = calloc(1, 1100000);
     memset(big, ' ', 1099999);
@@ -384,4 +425,40 @@ Test(gateway, openapi_examples_and_responses_match_the_document)
             cr_log_warn("could not show the log");
     }
     cr_assert_eq(rc, 0, "tests/contract/openapi_contract.py failed");
+}
+
+/* ------------------------------------------------------------ rate */
+
+static void
+s_setup_rate(void)
+{
+    /* 2 per second with a burst of 4: a burst of 30 must hit it. */
+    static const char *const extra[] = {"--rate", "2", "--rate-burst", "4", NULL};
+    harness_init(&s_h, s_parties);
+    harness_start(&s_h, extra);
+    gwh_start(&s_a, &s_h, DISTRICT, NULL);
+}
+
+TestSuite(gateway_rate, .init = s_setup_rate, .fini = s_teardown, .timeout = 120);
+
+Test(gateway_rate, a_burst_over_the_brokers_rate_gets_429_with_e_rate_limited)
+{
+    char *out = NULL;
+    int ok = 0, limited = 0;
+    s_grant(&s_a, "c-gw-rate", "\"identity\",\"social\"");
+    char *body = s_referral_json("jobbtorg", HARNESS_PNR, "c-gw-rate", NULL);
+    for (int i = 0; i < 30; i++) {
+        long st = s_send(&s_a, body, NULL, NULL, &out);
+        if (st == 200)
+            ok++;
+        else if (st == 429 && strstr(out, "{\"error\":{") == out &&
+                 strstr(out, "\"code\":\"E_RATE_LIMITED\""))
+            limited++;
+        else
+            cr_assert_fail("unexpected %ld: %s", st, out);
+        free(out);
+    }
+    free(body);
+    cr_assert_gt(limited, 0, "30 messages at once never hit a limit of 2/s");
+    cr_assert_gt(ok, 0);
 }
