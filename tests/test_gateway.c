@@ -462,3 +462,92 @@ Test(gateway_rate, a_burst_over_the_brokers_rate_gets_429_with_e_rate_limited)
     cr_assert_gt(limited, 0, "30 messages at once never hit a limit of 2/s");
     cr_assert_gt(ok, 0);
 }
+
+/* ------------------------------------------------------------ TLS */
+
+/* A test CA (ca.*), the gateway's certificate for 127.0.0.1 (srv.*), a
+ * client certificate from that CA (cli.*), and another CA (other-ca.*)
+ * with a client certificate of its own (other.*), made by openssl in dir. */
+static void
+s_make_tls_pki(const char *dir)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "(set -e; cd %s; K='-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes'\n"
+             "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' >srv.ext\n"
+             "printf 'extendedKeyUsage=clientAuth\\n' >cli.ext\n"
+             "for ca in ca other-ca; do openssl req -x509 $K -keyout $ca.key -out $ca.crt "
+             "-days 2 -subj /CN=$ca; done\n"
+             "leaf() { openssl req $K -keyout $1.key -out $1.csr -subj /CN=$1; "
+             "openssl x509 -req -in $1.csr -CA $2.crt -CAkey $2.key -CAcreateserial "
+             "-days 2 -extfile $3 -out $1.crt; }\n"
+             "leaf srv ca srv.ext; leaf cli ca cli.ext; leaf other other-ca cli.ext\n"
+             "chmod 600 *.key) >/dev/null 2>&1",
+             dir);
+    cr_assert_eq(system(cmd), 0, "openssl could not make the test CA in %s", dir);
+}
+
+/* curl (the command-line tool) to url with more arguments; the HTTP
+ * status it printed ("000" when no HTTP answer came: TLS refused). */
+static void
+s_curl(const char *args, const char *url, char status[8])
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && curl -s --max-time 20 -o /dev/null -w '%%{http_code}' %s '%s' 2>/dev/null",
+             s_h.dir, args, url);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    if (!fgets(status, 8, p))
+        strcpy(status, "");
+    pclose(p);
+}
+
+Test(gateway, tls_listener_needs_a_client_certificate_from_its_ca_and_the_token)
+{
+    char extra[1024], url[96], st[8];
+    const char *bearer = "-H 'Authorization: Bearer " GWH_TOKEN "'";
+    const char *mine = "--cacert ca.crt --cert cli.crt --key cli.key";
+    s_make_tls_pki(s_h.dir);
+    snprintf(extra, sizeof extra,
+             "tls_cert = %s/srv.crt\ntls_key = %s/srv.key\ntls_client_ca = %s/ca.crt\n", s_h.dir,
+             s_h.dir, s_h.dir);
+    gwh_start(&s_b, &s_h, "jobbtorg", extra);
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/metrics", s_b.port);
+    char args[512];
+    snprintf(args, sizeof args, "%s %s", mine, bearer);
+    s_curl(args, url, st);
+    cr_assert_str_eq(st, "200", "a valid client certificate and the token");
+    s_curl(mine, url, st);
+    cr_assert_str_eq(st, "401", "the token still applies under TLS");
+    snprintf(args, sizeof args, "--cacert ca.crt %s", bearer);
+    s_curl(args, url, st);
+    cr_assert(strcmp(st, "403") == 0 || strcmp(st, "000") == 0, "no client certificate: %s", st);
+    snprintf(args, sizeof args, "--cacert ca.crt --cert other.crt --key other.key %s", bearer);
+    s_curl(args, url, st);
+    cr_assert(strcmp(st, "403") == 0 || strcmp(st, "000") == 0, "another CA's certificate: %s", st);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", s_b.port);
+    s_curl(bearer, url, st);
+    cr_assert_str_eq(st, "000", "plain HTTP to the TLS port was answered");
+}
+
+Test(gateway, a_non_loopback_listener_needs_tls)
+{
+    char bin[256], cmd[1024];
+    harness_bin("remiss-gateway", bin, sizeof bin);
+    snprintf(cmd, sizeof cmd,
+             "%s --pki %s --party jobbtorg --broker %s --state %s/st --token-file /nonexistent "
+             "--listen 0.0.0.0:8480 2>%s/nl.err",
+             bin, s_h.pki, s_h.endpoint, s_h.dir, s_h.dir);
+    cr_assert_neq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "grep -q 'need tls-cert' %s/nl.err", s_h.dir);
+    cr_assert_eq(system(cmd), 0, "no sentence about TLS");
+    /* Half a TLS configuration is refused too. */
+    snprintf(cmd, sizeof cmd,
+             "%s --pki %s --party jobbtorg --broker %s --state %s/st --token-file /nonexistent "
+             "--listen 127.0.0.1:8480 --tls-cert x.crt 2>%s/nl.err",
+             bin, s_h.pki, s_h.endpoint, s_h.dir, s_h.dir);
+    cr_assert_neq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "grep -q 'go together' %s/nl.err", s_h.dir);
+    cr_assert_eq(system(cmd), 0, "no sentence about the three TLS options");
+}
