@@ -457,6 +457,145 @@ s_letter_seeds(void)
     s_write("letter", "four-entries", seed, used);
 }
 
+/* Hand-made seeds of fuzz_gateway (requests as gw_http hands them over),
+ * fuzz_note (the C2SP spec's cosigned checkpoint, a Go sumdb vkey) and
+ * fuzz_witness (add-checkpoint bodies): written here so that make
+ * fuzz-corpus, which starts from an empty directory, keeps them. */
+static const struct {
+    const char *target, *name;
+    size_t len; /* bytes, checked against strlen: no seed holds a NUL */
+    const char *data;
+} s_hand[] = {
+    {"gateway", "consent", 686,
+     "POST /v1/consents\n"
+     "Authorization: Bearer fuzz-token-0123456789\n"
+     "Content-Type: application/json\n"
+     "\n"
+     "{\n"
+     "  \"type\": \"consent_grant\",\n"
+     "  \"to\": \"broker\",\n"
+     "  \"consent_id\": \"c-2026-0001\",\n"
+     "  \"subject\": {\n"
+     "    \"personnummer\": \"20060115-2382\"\n"
+     "  },\n"
+     "  \"from_parties\": [\"sdf-rinkeby-kista\", \"jobbtorg\", \"af-kommunhubb\"],\n"
+     "  \"to_parties\": [\"jobbtorg\", \"af-kommunhubb\"],\n"
+     "  \"purposes\": [\"anvisning\", \"arendedragning\", \"overforing\", \"forfragan\"],\n"
+     "  \"categories\": [\"identity\", \"contact\", \"education\", \"employment\", \"social\", "
+     "\"free_text\"],\n"
+     "  \"valid_from\": \"2026-11-01\",\n"
+     "  \"valid_until\": \"2027-05-01\",\n"
+     "  \"given_by\": \"subject\",\n"
+     "  \"evidence_sha256\": \"7bb2d5ecea50bd1a53b9fb2e14ec2bf8f1ecab16d1b9796e950f1858f40c626a\"\n"
+     "}\n"},
+    {"gateway", "inbox", 72,
+     "GET /v1/inbox?wait=0&max=5\n"
+     "Authorization: Bearer fuzz-token-0123456789\n"
+     "\n"},
+    {"gateway", "proof", 101,
+     "GET /v1/messages/00112233445566778899aabbccddeeff/proof\n"
+     "Authorization: Bearer fuzz-token-0123456789\n"
+     "\n"},
+    {"gateway", "refuse", 160,
+     "POST /v1/messages/00112233445566778899aabbccddeeff/refuse\n"
+     "Authorization: Bearer fuzz-token-0123456789\n"
+     "Content-Type: application/json\n"
+     "\n"
+     "{\"reason\":\"fel mottagare\"}"},
+    {"gateway", "revoke", 122,
+     "DELETE /v1/consents/c-2026-0001\n"
+     "Authorization: Bearer fuzz-token-0123456789\n"
+     "Content-Type: application/json\n"
+     "\n"
+     "{\"reason\":\"x\"}"},
+    {"gateway", "send", 1294,
+     "POST /v1/messages\n"
+     "Authorization: Bearer fuzz-token-0123456789\n"
+     "Content-Type: application/json\n"
+     "Idempotency-Key: k1\n"
+     "\n"
+     "{\n"
+     "  \"type\": \"referral\",\n"
+     "  \"to\": \"jobbtorg\",\n"
+     "  \"purpose\": \"anvisning\",\n"
+     "  \"consent_id\": \"c-2026-0001\",\n"
+     "  \"subject\": {\n"
+     "    \"personnummer\": \"20060115-2382\",\n"
+     "    \"name\": \"Kim Andersson\",\n"
+     "    \"protected_identity\": false,\n"
+     "    \"contact\": {\n"
+     "      \"address\": \"Exempelgatan 1, 164 99 Kista\",\n"
+     "      \"phone\": \"070-174 06 05\",\n"
+     "      \"email\": \"kim.andersson@example.org\"\n"
+     "    }\n"
+     "  },\n"
+     "  \"education\": {\n"
+     "    \"highest_level\": \"gymnasium_ej_fullfoljd\",\n"
+     "    \"ongoing_studies\": false,\n"
+     "    \"notes\": \"Avbr\xc3\xb6t gymnasiet i \xc3\xa5rskurs 2.\"\n"
+     "  },\n"
+     "  \"employment\": {\n"
+     "    \"registered_at_af\": false,\n"
+     "    \"unemployed_since\": \"2025-06-15\",\n"
+     "    \"notes\": \"Har s\xc3\xb6kt sommarjobb men inte haft anst\xc3\xa4llning.\"\n"
+     "  },\n"
+     "  \"social\": {\n"
+     "    \"income_support\": true,\n"
+     "    \"decision_ref\": \"EB-2026-000123\",\n"
+     "    \"housing\": \"Bor hos f\xc3\xb6r\xc3\xa4lder\",\n"
+     "    \"notes\": \"Ekonomiskt bist\xc3\xa5nd sedan augusti 2026.\"\n"
+     "  },\n"
+     "  \"free_text\": \"Kim vill komma ut i arbete och \xc3\xa4r motiverad till st\xc3\xb6"
+     "d fr\xc3\xa5n Jobbtorg.\",\n"
+     "  \"reason\": \"Ung person med f\xc3\xb6rs\xc3\xb6rjningsst\xc3\xb6"
+     "d som beh\xc3\xb6ver st\xc3\xb6"
+     "d mot arbete eller studier.\",\n"
+     "  \"requested_support\": \"Kartl\xc3\xa4ggning och st\xc3\xb6"
+     "d mot arbete\",\n"
+     "  \"caseworker\": \"Handl\xc3\xa4ggare Testa Testsson, socialtj\xc3\xa4nsten Rinkeby-Kista "
+     "(fiktiv)\"\n"
+     "}\n"},
+    {"gateway", "unauth", 42,
+     "GET /healthz\n"
+     "Authorization: Bearer wrong\n"
+     "\n"},
+    {"note", "go-vkey", 66, "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"},
+    {"note", "spec-cosigned", 340,
+     "example.com/behind-the-sofa\n"
+     "20852163\n"
+     "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
+     "\n"
+     "\xe2\x80\x94 example.com/behind-the-sofa "
+     "Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/"
+     "Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=\n"
+     "\xe2\x80\x94 witness.example.com/w1 "
+     "jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/"
+     "zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nPZqhf5nNo0xUe+mbIUBkBIfZ+qnA==\n"},
+    {"witness", "first", 76,
+     "old 0\n"
+     "\n"
+     "\xfe\xfe\xfe\xferemiss.fuzz/audit\n"
+     "5\n"
+     "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"},
+    {"witness", "proof", 121,
+     "old 5\n"
+     "PlRNCrwHpqhGrupue0L7gxbjbMiKA9temvuZZDDpkaw=\n"
+     "\n"
+     "\xfe\xfe\xfe\xferemiss.fuzz/audit\n"
+     "9\n"
+     "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"},
+};
+
+static void
+s_hand_seeds(void)
+{
+    for (size_t i = 0; i < sizeof s_hand / sizeof s_hand[0]; i++) {
+        FUZZ_CHECK(strlen(s_hand[i].data) == s_hand[i].len, "seed %s/%s", s_hand[i].target,
+                   s_hand[i].name);
+        s_write(s_hand[i].target, s_hand[i].name, s_hand[i].data, s_hand[i].len);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -525,6 +664,7 @@ main(int argc, char **argv)
     s_pnr_seeds();
     s_letter_seeds();
     s_text_seeds();
+    s_hand_seeds();
     size_t plen;
     char *text = s_read("config/stockholm.policy", &plen);
     s_write("policy", "stockholm.policy", text, plen);
