@@ -32,6 +32,8 @@ endif
 CFLAGS    := -std=c11 $(OPT) $(WARN) -fPIC -MMD -MP $(SANFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS   := $(SANFLAGS) $(EXTRA_LDFLAGS)
 LDLIBS     = $(PKG_LIBS) -lpthread -lm
+# GnuTLS only for the gateway's client-certificate check (gw_tls.c).
+GW_LIBS    = $(shell pkg-config --libs gnutls 2>/dev/null)
 
 # Sources. Modules are found by wildcard so a new module needs no edit here.
 LIB_SRC    := $(wildcard common/*.c) clients/libremiss.c clients/idset.c clients/certcache.c \
@@ -111,7 +113,7 @@ $(BIN)/remissctl: $(O)/clients/remissctl.o $(CTL_OBJ) $(CLI_OBJ) $(LEDGER_OBJ) $
 $(BIN)/remiss-gateway: $(O)/clients/gateway.o $(GW_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LD    $@')
-	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) $(GW_LIBS) -o $@
 
 $(BIN)/remiss-witness: $(O)/clients/witness.o $(WIT_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -130,7 +132,7 @@ $(LIBDIR)/libremiss.so: $(LIB_OBJ)
 $(O)/tests/%: $(O)/tests/%.o $(TESTLIB_OBJ) $(CTL_OBJ) $(CLI_OBJ) $(GW_OBJ) $(WIT_OBJ) $(BROKER_OBJ) $(LEDGER_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LD    $@')
-	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) $(GW_LIBS) -lcriterion -o $@
 
 tests: $(TEST_BIN) $(O)/tests/gen_vectors
 

@@ -54,8 +54,10 @@ ctl_verify_evidence(const ctl_args_t *a)
             cJSON_AddItemToObject(o, "evidence", ev);
         cli_print_json(o);
     } else if (r == REMISS_OK) {
+        bool receipt = summary && strstr(summary, "\"signed_receipt\":true");
         printf("evidence verified: the broker certified by the CA logged the message, the "
-               "entry is in the signed tree%s\n",
+               "entry is in the signed tree%s%s\n",
+               receipt ? ", the broker's signed receipt names that entry" : "",
                a->witnesses ? ", and the witness quorum cosigned that tree" : "");
     }
     free(summary);

@@ -19,6 +19,7 @@
 #include "gw_link.h"
 #include "gw_push.h"
 #include "gw_router.h"
+#include "gw_tls.h"
 #include "log.h"
 
 #define S_TOKEN_MIN  16 /* bytes of a bearer token at least */
@@ -72,6 +73,7 @@ typedef struct s_gateway {
     size_t secret_len;
     gw_link_t *link;
     gw_router_t router;
+    gw_tls_t *tls; /* NULL without tls-cert */
     gw_http_t *http;
     gw_push_t *push;
 } s_gateway_t;
@@ -98,7 +100,9 @@ s_start(s_gateway_t *g, remiss_err_t *err)
         return err->code;
     g->router.token = g->token;
     gw_link_ops(g->link, &g->router.ops);
-    if (!(g->http = gw_http_start(&g->router, c->listen, (size_t)c->max_body,
+    if (c->tls_cert[0] && !(g->tls = gw_tls_load(c->tls_cert, c->tls_key, c->tls_client_ca, err)))
+        return err->code;
+    if (!(g->http = gw_http_start(&g->router, c->listen, g->tls, (size_t)c->max_body,
                                   (unsigned)c->max_connections, err)))
         return err->code;
     if (c->deliver_to[0] &&
@@ -113,6 +117,7 @@ s_stop(s_gateway_t *g)
 {
     gw_push_stop(&g->push);
     gw_http_stop(&g->http);
+    gw_tls_free(&g->tls);
     gw_link_close(&g->link);
     OPENSSL_cleanse(g->token, sizeof g->token);
     OPENSSL_cleanse(g->secret, sizeof g->secret);
@@ -139,8 +144,8 @@ main(int argc, char **argv)
     if (s_start(&g, &err) != REMISS_OK) {
         rc = s_fail(&err);
     } else {
-        log_emit(LOG_INFO, "gateway.start", "party=%s push=%s", g.cfg.party,
-                 g.cfg.deliver_to[0] ? "yes" : "no");
+        log_emit(LOG_INFO, "gateway.start", "party=%s push=%s tls=%s", g.cfg.party,
+                 g.cfg.deliver_to[0] ? "yes" : "no", g.tls ? "yes" : "no");
         sigwait(&set, &sig);
         log_emit(LOG_INFO, "gateway.stop", "signal=%d", sig);
     }

@@ -33,11 +33,16 @@ static const s_opt_t s_opts[] = {
     S_STR("party", party, "this agency's party id"),
     S_STR("broker", broker, "broker endpoint, e.g. tcp://broker.example:7400"),
     S_STR("state", state, "directory for gateway.db and PARTY.seen, kept across restarts"),
-    S_STR("listen", listen, "HOST:PORT on loopback or unix:PATH [127.0.0.1:8480]"),
+    S_STR("listen", listen,
+          "HOST:PORT on loopback or unix:PATH; any address with TLS [127.0.0.1:8480]"),
     S_STR("token-file", token_file, "file (mode 0600) holding the bearer token"),
     S_STR("deliver-to", deliver_to, "push each message to this https:// (or loopback http://) URL"),
     S_STR("push-secret-file", push_secret_file, "file (0600) with the push HMAC-SHA256 key"),
     S_STR("push-ca", push_ca, "CA certificates for an https push target [system]"),
+    S_STR("tls-cert", tls_cert, "serve HTTPS with this certificate (PEM) [plain HTTP]"),
+    S_STR("tls-key", tls_key, "the key of tls-cert (PEM, mode 0600)"),
+    S_STR("tls-client-ca", tls_client_ca,
+          "CA certificates (PEM) that issue the case systems' client certificates"),
     S_INT("max-body", max_body, 1024, 1048576, "largest request body in bytes [1048576]"),
     S_INT("timeout-ms", timeout_ms, 100, 600000, "wait this long for the broker [10000]"),
     S_INT("lease", lease_s, 1, 86400, "seconds an inbox call hides what it returned [60]"),
@@ -204,6 +209,19 @@ s_push_url_ok(const char *url)
     return false;
 }
 
+/* With TLS: HOST:PORT with any numeric address; the name localhost only. */
+static bool
+s_listen_tls_ok(const char *l)
+{
+    const char *colon = strrchr(l, ':');
+    if (!colon || colon == l || !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+        return false;
+    size_t n = (size_t)(colon - l);
+    if (l[0] == '[')
+        return l[n - 1] == ']' && strspn(l + 1, "0123456789abcdefABCDEF:.") == n - 2;
+    return strspn(l, "0123456789.") == n || strncmp(l, "localhost:", 10) == 0;
+}
+
 static bool
 s_listen_ok(const char *l)
 {
@@ -227,10 +245,19 @@ gw_config_validate(const gw_config_t *cfg, remiss_err_t *err)
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
         if (!((const char *)cfg + required[i].offset)[0])
             return remiss_err_set(err, REMISS_E_USAGE, "%s is required", required[i].what);
-    if (!s_listen_ok(cfg->listen))
+    bool tls = cfg->tls_cert[0] || cfg->tls_key[0] || cfg->tls_client_ca[0];
+    if (tls && !(cfg->tls_cert[0] && cfg->tls_key[0] && cfg->tls_client_ca[0]))
+        return remiss_err_set(err, REMISS_E_CONFIG,
+                              "tls-cert, tls-key and tls-client-ca go together: TLS here always "
+                              "asks the case system for a client certificate");
+    if (tls && !s_listen_tls_ok(cfg->listen))
+        return remiss_err_set(err, REMISS_E_CONFIG,
+                              "with TLS, listen must be ADDRESS:PORT ([V6]:PORT, localhost:PORT)");
+    if (!tls && !s_listen_ok(cfg->listen))
         return remiss_err_set(err, REMISS_E_CONFIG,
                               "listen must be 127.0.0.1:PORT, [::1]:PORT or unix:PATH: the "
-                              "gateway holds the agency's keys and answers only this host");
+                              "gateway holds the agency's keys and answers only this host "
+                              "(other addresses need tls-cert, tls-key and tls-client-ca)");
     if (cfg->deliver_to[0] && !s_push_url_ok(cfg->deliver_to))
         return remiss_err_set(err, REMISS_E_CONFIG,
                               "deliver-to must be https://, or http:// to this host");

@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "gw_tls.h"
 #include "log.h"
 
 #define S_CONN_TIMEOUT_S 90 /* longer than the longest long poll */
@@ -21,6 +22,7 @@ struct gw_http {
     const gw_router_t *router;
     struct MHD_Daemon *daemon;
     size_t max_body;
+    bool tls;            /* TLS with a client certificate: checked on every request */
     int unix_fd;         /* our listening Unix socket, or -1 */
     char unix_path[108]; /* removed on stop */
 };
@@ -100,6 +102,14 @@ s_append(s_conn_t *c, const char *data, size_t n, size_t max)
     return true;
 }
 
+static bool
+s_peer_verified(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    return ci && gw_tls_peer_verified(ci->tls_session);
+}
+
 /* First call of a request: token and declared size, before any body. */
 static enum MHD_Result
 s_begin(gw_http_t *self, struct MHD_Connection *conn, void **con_cls)
@@ -110,6 +120,12 @@ s_begin(gw_http_t *self, struct MHD_Connection *conn, void **con_cls)
     *con_cls = c;
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    if (self->tls && !s_peer_verified(conn)) {
+        c->answered = true;
+        return s_error(conn, 403, "E_CLIENT_CERT",
+                       "The request needs a client certificate issued by the gateway's "
+                       "tls-client-ca.");
+    }
     if (!gw_router_authorized(self->router, auth)) {
         c->answered = true;
         return s_error(conn, 401, "E_UNAUTHORIZED",
@@ -193,48 +209,95 @@ s_unix_listen(gw_http_t *self, const char *path, remiss_err_t *err)
     return fd;
 }
 
-/* HOST:PORT into a loopback address; false if it is not one. */
+/* The host part of HOST:PORT (brackets of [V6] removed) into addr. */
+static bool
+s_host_addr(const char *host, size_t n, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char buf[INET6_ADDRSTRLEN];
+    bool v6 = n >= 2 && host[0] == '[' && host[n - 1] == ']';
+    if (v6)
+        host++, n -= 2;
+    if (n >= sizeof buf)
+        return false;
+    memcpy(buf, host, n);
+    buf[n] = '\0';
+    if (!v6 && strcmp(buf, "localhost") == 0)
+        strcpy(buf, "127.0.0.1");
+    memset(ss, 0, sizeof *ss);
+    if (v6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        s6->sin6_family = AF_INET6;
+        *len = sizeof *s6;
+        return inet_pton(AF_INET6, buf, &s6->sin6_addr) == 1;
+    }
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    s4->sin_family = AF_INET;
+    *len = sizeof *s4;
+    return inet_pton(AF_INET, buf, &s4->sin_addr) == 1;
+}
+
+/* HOST:PORT (an IPv4 address, [IPv6] or localhost) into an address; which
+ * hosts are allowed is gw_config_validate's decision. */
 static bool
 s_tcp_addr(const char *listen, struct sockaddr_storage *ss, socklen_t *len, bool *v6)
 {
     const char *colon = strrchr(listen, ':');
     char *end;
     long port = colon ? strtol(colon + 1, &end, 10) : -1;
-    if (!colon || *end || port < 1 || port > 65535)
+    if (!colon || *end || port < 1 || port > 65535 ||
+        !s_host_addr(listen, (size_t)(colon - listen), ss, len))
         return false;
-    memset(ss, 0, sizeof *ss);
-    *v6 = listen[0] == '[';
-    if (*v6) {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)port);
-        s6->sin6_addr = in6addr_loopback;
-        *len = sizeof *s6;
-    } else {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons((uint16_t)port);
-        s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        *len = sizeof *s4;
-    }
+    *v6 = ss->ss_family == AF_INET6;
+    if (*v6)
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
     return true;
 }
 
+/* The TLS options for MHD_OPTION_ARRAY (only the end marker without TLS). */
+static void
+s_tls_options(const gw_tls_t *tls, struct MHD_OptionItem ops[5], unsigned *flags)
+{
+    size_t n = 0;
+    if (tls) {
+        *flags |= MHD_USE_TLS;
+        ops[n++] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)gw_tls_cert_pem(tls)};
+        ops[n++] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)gw_tls_key_pem(tls)};
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
+                                           (void *)gw_tls_client_ca_pem(tls)};
+        ops[n++] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)gw_tls_priorities()};
+    }
+    ops[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+}
+
 static struct MHD_Daemon *
-s_daemon(gw_http_t *self, const char *listen, unsigned max_conn, remiss_err_t *err)
+s_daemon(gw_http_t *self, const char *listen, const gw_tls_t *tls, unsigned max_conn,
+         remiss_err_t *err)
 {
     unsigned flags =
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     struct sockaddr_storage ss;
     socklen_t sslen;
     bool v6 = false;
+    /* libmicrohttpd copies what it needs from the array while it starts. */
+    struct MHD_OptionItem tls_ops[5];
+    if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        remiss_err_set(err, REMISS_E_CONFIG, "this libmicrohttpd was built without TLS");
+        return NULL;
+    }
+    s_tls_options(tls, tls_ops, &flags);
     if (strncmp(listen, "unix:", 5) == 0) {
         if ((self->unix_fd = s_unix_listen(self, listen + 5, err)) < 0)
             return NULL;
-        return MHD_start_daemon(
-            flags, 0, NULL, NULL, s_answer, self, MHD_OPTION_LISTEN_SOCKET, self->unix_fd,
-            MHD_OPTION_NOTIFY_COMPLETED, s_completed, self, MHD_OPTION_CONNECTION_LIMIT, max_conn,
-            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)S_CONN_TIMEOUT_S, MHD_OPTION_END);
+        return MHD_start_daemon(flags, 0, NULL, NULL, s_answer, self, MHD_OPTION_LISTEN_SOCKET,
+                                self->unix_fd, MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
+                                MHD_OPTION_CONNECTION_LIMIT, max_conn,
+                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)S_CONN_TIMEOUT_S,
+                                MHD_OPTION_ARRAY, tls_ops, MHD_OPTION_END);
     }
     if (!s_tcp_addr(listen, &ss, &sslen, &v6)) {
         remiss_err_set(err, REMISS_E_CONFIG, "cannot understand listen = %s", listen);
@@ -244,11 +307,11 @@ s_daemon(gw_http_t *self, const char *listen, unsigned max_conn, remiss_err_t *e
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                             MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
                             MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)S_CONN_TIMEOUT_S, MHD_OPTION_END);
+                            (unsigned)S_CONN_TIMEOUT_S, MHD_OPTION_ARRAY, tls_ops, MHD_OPTION_END);
 }
 
 gw_http_t *
-gw_http_start(const gw_router_t *router, const char *listen, size_t max_body,
+gw_http_start(const gw_router_t *router, const char *listen, const gw_tls_t *tls, size_t max_body,
               unsigned max_connections, remiss_err_t *err)
 {
     gw_http_t *self = calloc(1, sizeof *self);
@@ -259,8 +322,9 @@ gw_http_start(const gw_router_t *router, const char *listen, size_t max_body,
     self->router = router;
     self->max_body = max_body;
     self->unix_fd = -1;
+    self->tls = tls != NULL;
     err->code = REMISS_OK;
-    if (!(self->daemon = s_daemon(self, listen, max_connections, err))) {
+    if (!(self->daemon = s_daemon(self, listen, tls, max_connections, err))) {
         if (err->code == REMISS_OK)
             remiss_err_set(err, REMISS_E_CONFIG, "cannot listen on %s (in use?)", listen);
         gw_http_stop(&self);

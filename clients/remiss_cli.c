@@ -28,6 +28,7 @@ enum {
     S_O_SAVE = 1 << 3,
     S_O_SAVE_RECEIPT = 1 << 4,
     S_O_WITNESSES = 1 << 5,
+    S_O_RECEIPT = 1 << 6,
 };
 
 typedef struct s_args {
@@ -41,6 +42,7 @@ typedef struct s_args {
     const char *save_dir;     /* recv: keep each signed envelope here */
     const char *save_receipt; /* send, consent: keep the signed receipt here */
     const char *witnesses;    /* proof: witness list whose quorum must cosign */
+    const char *receipt;      /* evidence: the signed receipt --save-receipt kept */
     unsigned used;            /* S_O_* options given */
     bool help, version;
     int argc; /* command operands (after the command's name) */
@@ -513,13 +515,19 @@ s_cmd_evidence(s_args_t *a)
     remiss_client_t *c = s_connect(a, &err);
     if (!c)
         return s_fail(a, &err);
+    size_t rlen = 0;
+    char *receipt = NULL;
     remiss_code_t r = remiss_proof(c, id, 0, &pr, &err);
     remiss_close(&c);
     snprintf(cert, sizeof cert, "%s/broker.crt", a->pki);
-    if (r == REMISS_OK && (out = evidence_build(id, pr, cert, &err)) == NULL)
+    if (r == REMISS_OK && a->receipt && !(receipt = s_read_file(a->receipt, &rlen, &err)))
+        r = err.code;
+    if (r == REMISS_OK &&
+        !(out = evidence_build(id, pr, cert, (const uint8_t *)receipt, rlen, &err)))
         r = err.code;
     if (r == REMISS_OK)
         printf("%s\n", out);
+    free(receipt);
     free(out);
     remiss__proof_reply__free_unpacked(pr, NULL);
     return r == REMISS_OK ? CLI_EXIT_OK : s_fail(a, &err);
@@ -541,8 +549,9 @@ static const s_cmd_t s_cmds[] = {
      "register or withdraw a person's consent"},
     {"proof", s_cmd_proof, S_O_WITNESSES, "proof [--witnesses FILE] MESSAGE_ID",
      "prove from the audit log that the broker recorded the message"},
-    {"evidence", s_cmd_evidence, 0, "evidence MESSAGE_ID",
-     "write the proof, cosigned checkpoint and broker certificate as one file"},
+    {"evidence", s_cmd_evidence, S_O_RECEIPT, "evidence [--receipt FILE] MESSAGE_ID",
+     "write the proof, cosigned checkpoint, broker certificate (and the signed receipt) as one "
+     "file"},
 };
 
 #define S_NCMDS (sizeof s_cmds / sizeof s_cmds[0])
@@ -584,6 +593,7 @@ s_usage(FILE *out)
                  "  --save-receipt FILE\n"
                  "                     send, consent: keep the signed receipt in FILE\n"
                  "  --witnesses FILE   proof: witness list; fail unless its quorum cosigned\n"
+                 "  --receipt FILE     evidence: include the signed receipt --save-receipt kept\n"
                  "\nExit 0 on success, 1 on failure, 2 on a usage error; then "
                  "\"error: CODE: sentence\"\non stderr (with --json "
                  "{\"error\":{\"code\":...,\"sentence\":...}}).\n");
@@ -612,6 +622,7 @@ enum {
     S_SAVE,
     S_SAVE_RECEIPT,
     S_WITNESSES,
+    S_RECEIPT,
     S_HELP,
     S_VERSION
 };
@@ -629,6 +640,7 @@ static const struct option s_longopts[] = {
     {"save", required_argument, NULL, S_SAVE},
     {"save-receipt", required_argument, NULL, S_SAVE_RECEIPT},
     {"witnesses", required_argument, NULL, S_WITNESSES},
+    {"receipt", required_argument, NULL, S_RECEIPT},
     {"help", no_argument, NULL, S_HELP},
     {"version", no_argument, NULL, S_VERSION},
     {NULL, 0, NULL, 0},
@@ -688,6 +700,10 @@ s_option(s_args_t *a, int c)
     case S_WITNESSES:
         a->used |= S_O_WITNESSES;
         a->witnesses = optarg;
+        return true;
+    case S_RECEIPT:
+        a->used |= S_O_RECEIPT;
+        a->receipt = optarg;
         return true;
     case S_HELP:
         a->help = true;

@@ -10,6 +10,7 @@
 #include "merkle.h"
 #include "note.h"
 #include "pki.h"
+#include "receipt.h"
 #include "witnesspolicy.h"
 
 #define S_FORMAT "remiss-evidence/v1"
@@ -93,9 +94,137 @@ s_add_manual(cJSON *o, const Remiss__ProofReply *pr)
     return ok;
 }
 
+/* ---------------------------------------------------------------- receipt */
+
+/* The SignedReceipt and its Receipt from len bytes; false if either does
+ * not decode. Free both with s_receipt_free. */
+static bool
+s_receipt_decode(const uint8_t *raw, size_t len, Remiss__SignedReceipt **sr, Remiss__Receipt **rc)
+{
+    *rc = NULL;
+    if (len == 0 || len > EVIDENCE_RECEIPT_MAX ||
+        (*sr = remiss__signed_receipt__unpack(NULL, len, raw)) == NULL)
+        return *sr = NULL, false;
+    *rc = remiss__receipt__unpack(NULL, (*sr)->receipt.len, (*sr)->receipt.data);
+    return *rc != NULL;
+}
+
+static void
+s_receipt_free(Remiss__SignedReceipt *sr, Remiss__Receipt *rc)
+{
+    if (rc)
+        remiss__receipt__free_unpacked(rc, NULL);
+    if (sr)
+        remiss__signed_receipt__free_unpacked(sr, NULL);
+}
+
+/* The receipt names the audit entry's message, envelope hash and index. */
+static remiss_code_t
+s_receipt_matches(const Remiss__Receipt *rc, const Remiss__AuditEntry *e, uint64_t index,
+                  remiss_err_t *err)
+{
+    if (rc->message_id.len != e->message_id.len || e->message_id.len != 16 ||
+        memcmp(rc->message_id.data, e->message_id.data, 16) != 0)
+        return remiss_err_set(err, REMISS_E_MALFORMED, "the receipt is for another message");
+    if (rc->envelope_sha256.len != 32 || e->envelope_sha256.len != 32 ||
+        memcmp(rc->envelope_sha256.data, e->envelope_sha256.data, 32) != 0)
+        return remiss_err_set(err, REMISS_E_MALFORMED,
+                              "the receipt names another envelope hash than the audit entry");
+    if (rc->audit_index != index)
+        return remiss_err_set(err, REMISS_E_MALFORMED,
+                              "the receipt names audit entry %llu, the proof entry %llu",
+                              (unsigned long long)rc->audit_index, (unsigned long long)index);
+    return REMISS_OK;
+}
+
+/* The receipt's by-hand fields: its bytes, the batch, the path. */
+static bool
+s_add_receipt_manual(cJSON *o, const Remiss__SignedReceipt *sr)
+{
+    uint8_t leaf[MERKLE_HASH_LEN];
+    Remiss__ReceiptBatch *b =
+        sr->batch.len ? remiss__receipt_batch__unpack(NULL, sr->batch.len, sr->batch.data) : NULL;
+    cJSON *path = cJSON_AddArrayToObject(o, "receipt_batch_path");
+    bool ok = path && (sr->batch.len == 0 || (b && b->root_hash.len == 32)) &&
+              merkle_leaf_hash(sr->receipt.data, sr->receipt.len, leaf) == REMISS_OK &&
+              s_add_b64(o, "receipt", sr->receipt.data, sr->receipt.len) &&
+              s_add_hex(o, "receipt_leaf_hash", leaf, sizeof leaf) &&
+              s_add_b64(o, "receipt_signature", sr->signature.data, sr->signature.len) &&
+              s_add_b64(o, "receipt_batch", sr->batch.data, sr->batch.len) &&
+              cJSON_AddNumberToObject(o, "receipt_batch_index", (double)sr->batch_index) &&
+              cJSON_AddNumberToObject(o, "receipt_batch_size", b ? (double)b->size : 0) &&
+              (b ? s_add_hex(o, "receipt_batch_root", b->root_hash.data, 32)
+                 : cJSON_AddStringToObject(o, "receipt_batch_root", "") != NULL);
+    for (size_t i = 0; ok && i < sr->n_batch_path; i++) {
+        char h[65];
+        ok = sr->batch_path[i].len == 32;
+        if (ok) {
+            s_hex(h, sr->batch_path[i].data, 32);
+            ok = cJSON_AddItemToArray(path, cJSON_CreateString(h));
+        }
+    }
+    if (b)
+        remiss__receipt_batch__free_unpacked(b, NULL);
+    return ok;
+}
+
+/* Adds the signed receipt (raw, len bytes) after checking that it is the
+ * receipt of the proof's entry. */
+static remiss_code_t
+s_add_receipt(cJSON *o, const uint8_t *raw, size_t len, const Remiss__AuditEntry *e, uint64_t index,
+              remiss_err_t *err)
+{
+    Remiss__SignedReceipt *sr;
+    Remiss__Receipt *rc;
+    remiss_code_t r;
+    if (!s_receipt_decode(raw, len, &sr, &rc))
+        r = remiss_err_set(err, REMISS_E_MALFORMED,
+                           "the receipt file is not a signed receipt (remiss send "
+                           "--save-receipt)");
+    else if ((r = s_receipt_matches(rc, e, index, err)) == REMISS_OK &&
+             (!s_add_b64(o, "signed_receipt", raw, len) || !s_add_receipt_manual(o, sr)))
+        r = remiss_err_set(err, REMISS_E_MALFORMED, "the signed receipt is damaged");
+    s_receipt_free(sr, rc);
+    return r;
+}
+
+/* Checks the bundle's signed receipt, if it has one (*present says). */
+static remiss_code_t
+s_check_receipt(const cJSON *o, EVP_PKEY *key, const Remiss__ProofReply *pr, bool *present,
+                remiss_err_t *err)
+{
+    const char *b64 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "signed_receipt"));
+    size_t len = b64 ? strlen(b64) : 0, n = 0;
+    Remiss__SignedReceipt *sr = NULL;
+    Remiss__Receipt *rc = NULL;
+    Remiss__AuditEntry *e = NULL;
+    uint8_t *raw = NULL;
+    remiss_code_t r = REMISS_OK;
+    if (!(*present = b64 != NULL))
+        return REMISS_OK;
+    if (len > EVIDENCE_RECEIPT_MAX * 2 || !(raw = malloc(len / 4 * 3 + 3)) ||
+        note_b64_decode(b64, len, raw, len / 4 * 3 + 3, &n) != REMISS_OK ||
+        !s_receipt_decode(raw, n, &sr, &rc) ||
+        !(e = audit_entry_decode(pr->leaf_entry.data, pr->leaf_entry.len)))
+        r = remiss_err_set(err, REMISS_E_MALFORMED, "the evidence's signed receipt is damaged");
+    else if (!receipt_verify(key, sr, NULL))
+        r = remiss_err_set(err, REMISS_E_BAD_SIGNATURE,
+                           "the receipt's signature or batch path does not verify with the "
+                           "broker certificate");
+    else
+        r = s_receipt_matches(rc, e, pr->leaf_index, err);
+    if (e)
+        remiss__audit_entry__free_unpacked(e, NULL);
+    s_receipt_free(sr, rc);
+    free(raw);
+    return r;
+}
+
+/* ---------------------------------------------------------------- building */
+
 char *
 evidence_build(const uint8_t id[16], const Remiss__ProofReply *pr, const char *broker_cert_path,
-               remiss_err_t *err)
+               const uint8_t *receipt, size_t receipt_len, remiss_err_t *err)
 {
     cJSON *o = cJSON_CreateObject();
     Remiss__AuditEntry *e = NULL;
@@ -114,7 +243,13 @@ evidence_build(const uint8_t id[16], const Remiss__ProofReply *pr, const char *b
         !s_add_b64(o, "proof_reply", packed, len) ||
         !cJSON_AddStringToObject(o, "broker_certificate", cert) ||
         !s_add_hex(o, "envelope_sha256", e->envelope_sha256.data, e->envelope_sha256.len) ||
-        !s_add_manual(o, pr) || (out = cJSON_Print(o)) == NULL)
+        !s_add_manual(o, pr)) {
+        remiss_err_set(err, REMISS_E_INTERNAL, "cannot build the evidence");
+        goto out;
+    }
+    if (receipt && s_add_receipt(o, receipt, receipt_len, e, pr->leaf_index, err) != REMISS_OK)
+        goto out;
+    if ((out = cJSON_Print(o)) == NULL)
         remiss_err_set(err, REMISS_E_INTERNAL, "cannot build the evidence");
 out:
     if (e)
@@ -195,13 +330,14 @@ s_reply(const cJSON *o, uint8_t id[16], remiss_err_t *err)
 }
 
 static char *
-s_summary(const uint8_t id[16], const Remiss__ProofReply *pr, const witness_list_t *wl,
-          const witness_result_t *wr)
+s_summary(const uint8_t id[16], const Remiss__ProofReply *pr, bool receipt,
+          const witness_list_t *wl, const witness_result_t *wr)
 {
     cJSON *o = cJSON_CreateObject();
     char *s = NULL, *wj = wl ? witness_result_json(wl, wr) : NULL;
     if (o && s_add_hex(o, "message_id", id, 16) &&
         cJSON_AddNumberToObject(o, "audit_index", (double)pr->leaf_index) &&
+        cJSON_AddBoolToObject(o, "signed_receipt", receipt) &&
         cJSON_AddNumberToObject(o, "tree_size", (double)wr->cp.size) &&
         (wj == NULL || cJSON_AddItemToObject(o, "witnesses", cJSON_Parse(wj))))
         s = cJSON_PrintUnformatted(o);
@@ -223,6 +359,7 @@ evidence_verify(const char *bundle, size_t len, const char *ca_path, const char 
     Remiss__ProofReply *pr = NULL;
     EVP_PKEY *key = NULL;
     remiss_code_t r = REMISS_E_MALFORMED;
+    bool receipt = false;
 
     if (summary)
         *summary = NULL;
@@ -245,14 +382,15 @@ evidence_verify(const char *bundle, size_t len, const char *ca_path, const char 
         r = err->code;
         goto out;
     }
-    if ((r = audit_verify_proof(pr, key, id, NULL, err)) != REMISS_OK)
+    if ((r = audit_verify_proof(pr, key, id, NULL, err)) != REMISS_OK ||
+        (r = s_check_receipt(o, key, pr, &receipt, err)) != REMISS_OK)
         goto out;
     memset(&wl, 0, sizeof wl);
     if (witnesses_path && (r = witness_list_load(witnesses_path, &wl, err)) != REMISS_OK)
         goto out;
     r = witness_check_proof(pr, use, &wr, err);
     if (summary)
-        *summary = s_summary(id, pr, witnesses_path ? use : NULL, &wr);
+        *summary = s_summary(id, pr, receipt, witnesses_path ? use : NULL, &wr);
 out:
     if (th)
         remiss__tree_head__free_unpacked(th, NULL);

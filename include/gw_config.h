@@ -25,6 +25,9 @@ typedef struct gw_config {
     char deliver_to[GW_PATH_MAX];       /* push target URL, "" = poll only */
     char push_secret_file[GW_PATH_MAX]; /* HMAC key for push (0600) */
     char push_ca[GW_PATH_MAX];          /* CA file for an https push target, "" = system */
+    char tls_cert[GW_PATH_MAX];         /* the listener's certificate (PEM), "" = no TLS */
+    char tls_key[GW_PATH_MAX];          /* its key (PEM, 0600) */
+    char tls_client_ca[GW_PATH_MAX];    /* CA of the case systems' client certificates */
     int64_t max_body;                   /* largest request body, bytes */
     int64_t timeout_ms;                 /* broker answers */
     int64_t lease_s;                    /* inbox lease */
@@ -39,8 +42,9 @@ void gw_config_defaults(gw_config_t *cfg);
 remiss_code_t gw_config_parse_args(gw_config_t *cfg, int argc, char **argv, bool *help,
                                    remiss_err_t *err);
 
-/* Required options present, the listener local (loopback or Unix socket),
- * the push target https or on loopback. */
+/* Required options present; tls-cert, tls-key and tls-client-ca all or
+ * none; the listener local (loopback or Unix socket) unless TLS is on; the
+ * push target https or on loopback. */
 remiss_code_t gw_config_validate(const gw_config_t *cfg, remiss_err_t *err);
 
 /* Reads a secret file: at most GW_SECRET_MAX bytes, trailing white space

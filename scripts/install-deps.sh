@@ -6,7 +6,7 @@ set -eu
 
 PKGS="build-essential pkg-config libzmq3-dev libssl-dev libprotobuf-c-dev
 protobuf-c-compiler libcriterion-dev libsqlite3-dev libcjson-dev libinih-dev
-libmicrohttpd-dev libcurl4-openssl-dev sqlite3 libpq-dev postgresql openssl clang libclang-rt-14-dev curl groff-base
+libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev sqlite3 libpq-dev postgresql openssl clang libclang-rt-14-dev curl groff-base
 debhelper dpkg-dev fakeroot lintian prometheus chromium poppler-utils
 golang-go golang-golang-x-mod-dev jq xxd
 python3 python3-jsonschema python3-yaml"

@@ -35,19 +35,27 @@ s_teardown(void)
     harness_stop(&s_h);
 }
 
-/* A consent grant for HARNESS_PNR from the district to Jobbtorg. */
+/* A consent grant for HARNESS_PNR from the district to Jobbtorg, in force
+ * from..until (YYYY-MM-DD). */
 static char *
-s_grant_json(const char *consent_id, const char *categories)
+s_grant_json_dated(const char *consent_id, const char *categories, const char *from,
+                   const char *until)
 {
     char *out = malloc(1024);
     snprintf(out, 1024,
              "{\"type\":\"consent_grant\",\"to\":\"broker\",\"consent_id\":\"%s\","
              "\"subject\":{\"personnummer\":\"%s\"},\"from_parties\":[\"" DISTRICT "\"],"
              "\"to_parties\":[\"jobbtorg\"],\"purposes\":[\"anvisning\"],\"categories\":[%s],"
-             "\"valid_from\":\"2020-01-01\",\"valid_until\":\"2036-01-01\","
+             "\"valid_from\":\"%s\",\"valid_until\":\"%s\","
              "\"given_by\":\"subject\",\"evidence_sha256\":\"%064d\"}",
-             consent_id, HARNESS_PNR, categories, 7);
+             consent_id, HARNESS_PNR, categories, from, until, 7);
     return out;
+}
+
+static char *
+s_grant_json(const char *consent_id, const char *categories)
+{
+    return s_grant_json_dated(consent_id, categories, "2020-01-01", "2036-01-01");
 }
 
 /* A referral with the fields to vary; extra is more top-level members. */
@@ -70,6 +78,21 @@ s_grant(const gwh_t *g, const char *consent_id, const char *categories)
     char *body = s_grant_json(consent_id, categories), *out = NULL;
     long st = gwh_call(g, "POST", "/v1/consents", body, &out);
     cr_assert_eq(st, 200, "grant: %ld %s", st, out);
+    free(body);
+    free(out);
+}
+
+/* A dated grant through the district's gateway, answered status with code. */
+static void
+s_grant_dated(const char *consent_id, const char *from, const char *until, long status,
+              const char *code)
+{
+    char *body = s_grant_json_dated(consent_id, "\"identity\",\"social\"", from, until);
+    char *out = NULL, want[64];
+    long st = gwh_call(&s_a, "POST", "/v1/consents", body, &out);
+    snprintf(want, sizeof want, "\"code\":\"%s\"", code);
+    cr_assert_eq(st, status, "grant %s: %ld %s", consent_id, st, out);
+    cr_assert(strstr(out, want), "grant %s: %s", consent_id, out);
     free(body);
     free(out);
 }
@@ -229,6 +252,24 @@ Test(gateway, every_refusal_an_agency_can_cause_is_a_4xx_with_its_code)
     cr_assert_eq(gwh_call(&s_a, "DELETE", "/v1/consents/c-gw-2", NULL, NULL), 200);
     s_refused_free(s_referral_json("jobbtorg", HARNESS_PNR, "c-gw-2", NULL), 422,
                    "E_CONSENT_REVOKED");
+    /* Protected identity with contact data in the message. */
+    char *prot = s_referral_json("jobbtorg", HARNESS_PNR, "c-gw-2", NULL);
+    char *subj = strstr(prot, "\"name\":\"Test Testsson\"");
+    cr_assert_not_null(subj);
+    char *with = malloc(strlen(prot) + 200);
+    snprintf(with, strlen(prot) + 200,
+             "%.*s\"protected_identity\":true,\"contact\":{\"address\":\"Testgatan 1\"},%s",
+             (int)(subj - prot), prot, subj);
+    s_refused_free(with, 422, "E_PROTECTED_IDENTITY");
+    free(prot);
+    /* Consents are dated: one that starts next year is not in force yet, and
+     * a grant whose last day has passed is refused itself. */
+    s_grant_dated("c-gw-later", "2035-01-01", "2036-01-01", 200, "OK");
+    s_refused_free(s_referral_json("jobbtorg", HARNESS_PNR, "c-gw-later", NULL), 422,
+                   "E_CONSENT_EXPIRED");
+    s_grant_dated("c-gw-past", "2020-01-01", "2021-12-31", 422, "E_CONSENT_EXPIRED");
+    s_refused_free(s_referral_json("jobbtorg", HARNESS_PNR, "c-gw-past", NULL), 422,
+                   "E_NO_CONSENT");
     /* Too large for the gateway. */
     char *big = calloc(1, 1100000);
     memset(big, ' ', 1099999);
@@ -384,4 +425,129 @@ Test(gateway, openapi_examples_and_responses_match_the_document)
             cr_log_warn("could not show the log");
     }
     cr_assert_eq(rc, 0, "tests/contract/openapi_contract.py failed");
+}
+
+/* ------------------------------------------------------------ rate */
+
+static void
+s_setup_rate(void)
+{
+    /* 2 per second with a burst of 4: a burst of 30 must hit it. */
+    static const char *const extra[] = {"--rate", "2", "--rate-burst", "4", NULL};
+    harness_init(&s_h, s_parties);
+    harness_start(&s_h, extra);
+    gwh_start(&s_a, &s_h, DISTRICT, NULL);
+}
+
+TestSuite(gateway_rate, .init = s_setup_rate, .fini = s_teardown, .timeout = 120);
+
+Test(gateway_rate, a_burst_over_the_brokers_rate_gets_429_with_e_rate_limited)
+{
+    char *out = NULL;
+    int ok = 0, limited = 0;
+    s_grant(&s_a, "c-gw-rate", "\"identity\",\"social\"");
+    char *body = s_referral_json("jobbtorg", HARNESS_PNR, "c-gw-rate", NULL);
+    for (int i = 0; i < 30; i++) {
+        long st = s_send(&s_a, body, NULL, NULL, &out);
+        if (st == 200)
+            ok++;
+        else if (st == 429 && strstr(out, "{\"error\":{") == out &&
+                 strstr(out, "\"code\":\"E_RATE_LIMITED\""))
+            limited++;
+        else
+            cr_assert_fail("unexpected %ld: %s", st, out);
+        free(out);
+    }
+    free(body);
+    cr_assert_gt(limited, 0, "30 messages at once never hit a limit of 2/s");
+    cr_assert_gt(ok, 0);
+}
+
+/* ------------------------------------------------------------ TLS */
+
+/* A test CA (ca.*), the gateway's certificate for 127.0.0.1 (srv.*), a
+ * client certificate from that CA (cli.*), and another CA (other-ca.*)
+ * with a client certificate of its own (other.*), made by openssl in dir. */
+static void
+s_make_tls_pki(const char *dir)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "(set -e; cd %s; K='-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes'\n"
+             "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' >srv.ext\n"
+             "printf 'extendedKeyUsage=clientAuth\\n' >cli.ext\n"
+             "for ca in ca other-ca; do openssl req -x509 $K -keyout $ca.key -out $ca.crt "
+             "-days 2 -subj /CN=$ca; done\n"
+             "leaf() { openssl req $K -keyout $1.key -out $1.csr -subj /CN=$1; "
+             "openssl x509 -req -in $1.csr -CA $2.crt -CAkey $2.key -CAcreateserial "
+             "-days 2 -extfile $3 -out $1.crt; }\n"
+             "leaf srv ca srv.ext; leaf cli ca cli.ext; leaf other other-ca cli.ext\n"
+             "chmod 600 *.key) >/dev/null 2>&1",
+             dir);
+    cr_assert_eq(system(cmd), 0, "openssl could not make the test CA in %s", dir);
+}
+
+/* curl (the command-line tool) to url with more arguments; the HTTP
+ * status it printed ("000" when no HTTP answer came: TLS refused). */
+static void
+s_curl(const char *args, const char *url, char status[8])
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && curl -s --max-time 20 -o /dev/null -w '%%{http_code}' %s '%s' 2>/dev/null",
+             s_h.dir, args, url);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    if (!fgets(status, 8, p))
+        strcpy(status, "");
+    pclose(p);
+}
+
+Test(gateway, tls_listener_needs_a_client_certificate_from_its_ca_and_the_token)
+{
+    char extra[1024], url[96], st[8];
+    const char *bearer = "-H 'Authorization: Bearer " GWH_TOKEN "'";
+    const char *mine = "--cacert ca.crt --cert cli.crt --key cli.key";
+    s_make_tls_pki(s_h.dir);
+    snprintf(extra, sizeof extra,
+             "tls_cert = %s/srv.crt\ntls_key = %s/srv.key\ntls_client_ca = %s/ca.crt\n", s_h.dir,
+             s_h.dir, s_h.dir);
+    gwh_start(&s_b, &s_h, "jobbtorg", extra);
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/metrics", s_b.port);
+    char args[512];
+    snprintf(args, sizeof args, "%s %s", mine, bearer);
+    s_curl(args, url, st);
+    cr_assert_str_eq(st, "200", "a valid client certificate and the token");
+    s_curl(mine, url, st);
+    cr_assert_str_eq(st, "401", "the token still applies under TLS");
+    snprintf(args, sizeof args, "--cacert ca.crt %s", bearer);
+    s_curl(args, url, st);
+    cr_assert(strcmp(st, "403") == 0 || strcmp(st, "000") == 0, "no client certificate: %s", st);
+    snprintf(args, sizeof args, "--cacert ca.crt --cert other.crt --key other.key %s", bearer);
+    s_curl(args, url, st);
+    cr_assert(strcmp(st, "403") == 0 || strcmp(st, "000") == 0, "another CA's certificate: %s", st);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", s_b.port);
+    s_curl(bearer, url, st);
+    cr_assert_str_eq(st, "000", "plain HTTP to the TLS port was answered");
+}
+
+Test(gateway, a_non_loopback_listener_needs_tls)
+{
+    char bin[256], cmd[1024];
+    harness_bin("remiss-gateway", bin, sizeof bin);
+    snprintf(cmd, sizeof cmd,
+             "%s --pki %s --party jobbtorg --broker %s --state %s/st --token-file /nonexistent "
+             "--listen 0.0.0.0:8480 2>%s/nl.err",
+             bin, s_h.pki, s_h.endpoint, s_h.dir, s_h.dir);
+    cr_assert_neq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "grep -q 'need tls-cert' %s/nl.err", s_h.dir);
+    cr_assert_eq(system(cmd), 0, "no sentence about TLS");
+    /* Half a TLS configuration is refused too. */
+    snprintf(cmd, sizeof cmd,
+             "%s --pki %s --party jobbtorg --broker %s --state %s/st --token-file /nonexistent "
+             "--listen 127.0.0.1:8480 --tls-cert x.crt 2>%s/nl.err",
+             bin, s_h.pki, s_h.endpoint, s_h.dir, s_h.dir);
+    cr_assert_neq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "grep -q 'go together' %s/nl.err", s_h.dir);
+    cr_assert_eq(system(cmd), 0, "no sentence about the three TLS options");
 }

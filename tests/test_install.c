@@ -304,3 +304,82 @@ Test(install, systemd_accepts_the_unit, .timeout = 60)
     }
     s_remove(&t);
 }
+
+/* The FILES section of a man page as plain text, one ".I" path per line
+ * between newlines, PREFIX replaced by /usr and troff escapes dropped. */
+static void
+s_man_files(const char *page, char *out, size_t size)
+{
+    char line[512];
+    bool in = false;
+    size_t used = 0;
+    FILE *f = fopen(page, "r");
+    cr_assert_not_null(f, "%s", page);
+    out[used++] = '\n';
+    while (fgets(line, sizeof line, f) && used < size - 1) {
+        if (strncmp(line, ".SH", 3) == 0)
+            in = strncmp(line, ".SH FILES", 9) == 0;
+        if (!in || (strncmp(line, ".I ", 3) != 0 && strncmp(line, ".IR ", 4) != 0))
+            continue;
+        const char *p = line + (line[2] == ' ' ? 3 : 4);
+        if (strncmp(p, "PREFIX", 6) == 0) {
+            used += (size_t)snprintf(out + used, size - used, "/usr");
+            p += 6;
+        }
+        for (; *p && *p != '\n' && *p != ' ' && used < size - 2; p++)
+            if (*p != '\\')
+                out[used++] = *p;
+        out[used++] = '\n';
+    }
+    out[used] = '\0';
+    fclose(f);
+}
+
+/* The page names path in FILES, and make install put it under DESTDIR. */
+static void
+s_expect_documented(const s_tree_t *t, const char *files, const char *page, const char *path,
+                    bool installed)
+{
+    char want[256];
+    snprintf(want, sizeof want, "\n%s\n", path);
+    cr_expect(strstr(files, want) != NULL, "%s does not name %s in FILES", page, path);
+    if (installed)
+        s_expect_file(t, path + 1, false);
+}
+
+Test(install, gateway_and_witness_land_where_their_man_pages_say, .timeout = 60)
+{
+    s_tree_t t;
+    static char files[8192];
+    const char *gw = "docs/remiss-gateway.8", *wit = "docs/remiss-witness.8";
+    const char *gw_unit = "usr/lib/systemd/system/remiss-gateway.service";
+    const char *wit_unit = "usr/lib/systemd/system/remiss-witness.service";
+    s_install(&t);
+
+    s_man_files(gw, files, sizeof files);
+    s_expect_file(&t, "usr/sbin/remiss-gateway", true);
+    s_expect_documented(&t, files, gw, "/usr/sbin/remiss-gateway", true);
+    s_expect_documented(&t, files, gw, "/etc/remiss/remiss-gateway.conf", true);
+    s_expect_documented(&t, files, gw, "/usr/share/remiss/remiss-gateway.conf", true);
+    s_expect_documented(&t, files, gw, "/usr/lib/systemd/system/remiss-gateway.service", true);
+    s_expect_documented(&t, files, gw, "/var/lib/remiss-gateway", false);
+    cr_expect(s_has_line(&t, gw_unit,
+                         "ExecStart=/usr/sbin/remiss-gateway --config "
+                         "/etc/remiss/remiss-gateway.conf"),
+              "the gateway's unit does not start the installed program with its config");
+    cr_expect(s_has_line(&t, gw_unit, "StateDirectory=remiss-gateway"));
+    cr_expect(s_has_line(&t, "etc/remiss/remiss-gateway.conf", "state = /var/lib/remiss-gateway"),
+              "the example config keeps its state elsewhere than the unit's StateDirectory");
+
+    s_man_files(wit, files, sizeof files);
+    s_expect_file(&t, "usr/bin/remiss-witness", true);
+    s_expect_documented(&t, files, wit, "/usr/bin/remiss-witness", true);
+    s_expect_documented(&t, files, wit, "/usr/share/remiss/remiss-witness.conf", true);
+    s_expect_documented(&t, files, wit, "/usr/lib/systemd/system/remiss-witness.service", true);
+    s_expect_documented(&t, files, wit, "/etc/remiss-witness/remiss-witness.conf", false);
+    cr_expect(s_has_line(&t, wit_unit,
+                         "ExecStart=/usr/bin/remiss-witness serve --config "
+                         "/etc/remiss-witness/remiss-witness.conf"),
+              "the witness's unit does not read the config its man page names");
+    s_remove(&t);
+}

@@ -109,7 +109,7 @@ s_teardown(s_world_t *x)
 
 /* Sends n referrals; returns the id of the last. */
 static void
-s_traffic(s_world_t *x, int n, uint8_t id[REMISS_ID_LEN])
+s_traffic_kept(s_world_t *x, int n, uint8_t id[REMISS_ID_LEN], const char *receipt_path)
 {
     remiss_err_t err;
     for (int i = 0; i < n; i++) {
@@ -117,10 +117,19 @@ s_traffic(s_world_t *x, int n, uint8_t id[REMISS_ID_LEN])
         remiss_receipt_t rc;
         cr_assert_eq(remiss_send(x->from, env, &rc, &err), REMISS_OK, "%s", err.text);
         memcpy(id, rc.message_id, REMISS_ID_LEN);
+        if (receipt_path) /* as remiss send --save-receipt does */
+            cr_assert_eq(remiss_receipt_save(&rc, receipt_path, &err), REMISS_OK, "%s", err.text);
         remiss_receipt_clear(&rc);
         harness_envelope_free(env);
         x->sent++;
     }
+}
+
+/* n messages; the last one's id in id. */
+static void
+s_traffic(s_world_t *x, int n, uint8_t id[REMISS_ID_LEN])
+{
+    s_traffic_kept(x, n, id, NULL);
 }
 
 /* Asks for the proof of id and checks its checkpoint against the client's
@@ -297,11 +306,14 @@ s_verify_evidence(s_world_t *x, const char *file, const char *list, char *out, s
 Test(witnessed, proof_json_and_evidence_checked_offline, .timeout = 120)
 {
     s_world_t x;
-    uint8_t id[REMISS_ID_LEN];
+    uint8_t id[REMISS_ID_LEN], first[REMISS_ID_LEN];
     static char out[65536];
-    char file[256], bad[256], cmd[4096];
+    char file[256], bad[300], cmd[4096], rcpt[256], rcpt1[256], file1[256];
     s_setup(&x, true);
-    s_traffic(&x, 6, id);
+    snprintf(rcpt1, sizeof rcpt1, "%s/first.receipt", x.h.dir);
+    snprintf(rcpt, sizeof rcpt, "%s/last.receipt", x.h.dir);
+    s_traffic_kept(&x, 1, first, rcpt1);
+    s_traffic_kept(&x, 5, id, rcpt);
     s_wait_cosigned(&x, id, 2);
     cr_assert_eq(s_cli(&x, "--json proof", id, "", out, sizeof out), 0, "%s", out);
     cr_assert(strstr(out, "\"witnesses\":{\"cosigned\":2,\"witnesses\":2,\"quorum\":2,"
@@ -310,18 +322,56 @@ Test(witnessed, proof_json_and_evidence_checked_offline, .timeout = 120)
     cr_assert_eq(s_cli(&x, "proof", id, "", out, sizeof out), 0, "%s", out);
     cr_assert(strstr(out, "cosigned by 2 of 2 witnesses (quorum 2): w1.test, w2.test"), "%s", out);
     snprintf(file, sizeof file, "%s/evidence.json", x.h.dir);
-    snprintf(cmd, sizeof cmd, "> %s", file);
+    snprintf(file1, sizeof file1, "%s/evidence1.json", x.h.dir);
+    /* The receipt of another message is refused. */
+    snprintf(cmd, sizeof cmd, "--receipt %s > %s", rcpt1, file);
+    cr_assert_eq(s_cli(&x, "evidence", id, cmd, out, sizeof out), 1, "%s", out);
+    snprintf(cmd, sizeof cmd, "cat %s/evidence.json", x.h.dir);
+    cr_assert_eq(s_run(cmd, out, sizeof out), 0);
+    cr_assert(strstr(out, "another message"), "%s", out);
+    snprintf(cmd, sizeof cmd, "--receipt %s > %s", rcpt1, file1);
+    cr_assert_eq(s_cli(&x, "evidence", first, cmd, out, sizeof out), 0, "%s", out);
+    snprintf(cmd, sizeof cmd, "--receipt %s > %s", rcpt, file);
     cr_assert_eq(s_cli(&x, "evidence", id, cmd, out, sizeof out), 0, "%s", out);
     /* Offline: the broker is stopped, only the CA and the list count. */
     remiss_close(&x.from);
     cr_assert_eq(harness_stop_broker(&x.h), 0);
     cr_assert_eq(s_verify_evidence(&x, file, x.list, out, sizeof out), 0, "%s", out);
-    cr_assert(strstr(out, "\"verified\":true") && strstr(out, "\"cosigned\":2"), "%s", out);
+    cr_assert(strstr(out, "\"verified\":true") && strstr(out, "\"cosigned\":2") &&
+                  strstr(out, "\"signed_receipt\":true"),
+              "%s", out);
     /* By hand, with openssl, jq and sha256sum only (README.md). */
     snprintf(cmd, sizeof cmd, "scripts/check-evidence.sh %s %s/ca.crt '%s' '%s'", file, x.h.pki,
              x.w[0].vkey, x.w[1].vkey);
     cr_assert_eq(s_run(cmd, out, sizeof out), 0, "%s", out);
-    cr_assert(strstr(out, "ok: cosigned by w2.test"), "%s", out);
+    cr_assert(strstr(out, "ok: cosigned by w2.test") &&
+                  strstr(out, "ok: the broker's signed receipt names the message"),
+              "%s", out);
+    /* The receipt of the first message spliced into the last one's evidence:
+     * its signature holds, but it names another message. */
+    snprintf(cmd, sizeof cmd,
+             "jq --slurpfile o %s '.signed_receipt = $o[0].signed_receipt | .receipt = "
+             "$o[0].receipt | .receipt_signature = $o[0].receipt_signature' %s > %s.splice",
+             file1, file, file);
+    cr_assert_eq(s_run(cmd, out, sizeof out), 0, "%s", out);
+    snprintf(bad, sizeof bad, "%s.splice", file);
+    cr_assert_eq(s_verify_evidence(&x, bad, x.list, out, sizeof out), 1, "%s", out);
+    cr_assert(strstr(out, "another message"), "%s", out);
+    snprintf(cmd, sizeof cmd, "scripts/check-evidence.sh %s %s/ca.crt", bad, x.h.pki);
+    cr_assert_neq(s_run(cmd, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "FAILED: the receipt is for another message"), "%s", out);
+    /* A changed byte in the signed receipt (for the checker) and in the
+     * receipt signature (for the script) is caught. */
+    snprintf(cmd, sizeof cmd,
+             "jq '.signed_receipt |= (.[0:40] + (if .[40:41] == \"A\" then \"B\" else \"A\" "
+             "end) + .[41:]) | .receipt_signature |= (.[0:20] + (if .[20:21] == \"A\" then \"B\" "
+             "else \"A\" end) + .[21:])' %s > %s",
+             file, bad);
+    cr_assert_eq(s_run(cmd, out, sizeof out), 0, "%s", out);
+    cr_assert_neq(s_verify_evidence(&x, bad, x.list, out, sizeof out), 0, "%s", out);
+    snprintf(cmd, sizeof cmd, "scripts/check-evidence.sh %s %s/ca.crt", bad, x.h.pki);
+    cr_assert_neq(s_run(cmd, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "FAILED: receipt signature"), "%s", out);
     /* One changed base64 character anywhere in the proof is caught. */
     snprintf(bad, sizeof bad, "%s/bad.json", x.h.dir);
     for (int pos = 40; pos < 400; pos += 90) {
@@ -341,10 +391,11 @@ Test(witnessed, proof_json_and_evidence_checked_offline, .timeout = 120)
                       out);
     }
     /* And by hand: a changed inclusion path hash. */
-    snprintf(cmd, sizeof cmd,
-             "jq '.inclusion_path[0] |= (.[0:63] + (if .[63:64] == \"0\" then \"1\" else \"0\" end))' "
-             "%s > %s.path && scripts/check-evidence.sh %s.path %s/ca.crt",
-             file, bad, bad, x.h.pki);
+    snprintf(
+        cmd, sizeof cmd,
+        "jq '.inclusion_path[0] |= (.[0:63] + (if .[63:64] == \"0\" then \"1\" else \"0\" end))' "
+        "%s > %s.path && scripts/check-evidence.sh %s.path %s/ca.crt",
+        file, bad, bad, x.h.pki);
     cr_assert_neq(s_run(cmd, out, sizeof out), 0, "%s", out);
     cr_assert(strstr(out, "FAILED: inclusion path"), "%s", out);
     /* Another CA does not vouch for this broker. */

@@ -4,13 +4,17 @@
  * of real ones, no keys. `make fuzz-corpus` runs it from the repository
  * root: mkcorpus OUTDIR. */
 #include <errno.h>
+#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "evidence.h"
 #include "fuzz_common.h"
 #include "merkle.h"
+#include "note.h"
+#include "pki.h"
 #include "msgjson.h"
 #include "pnr.h"
 #include "policy.h"
@@ -457,6 +461,296 @@ s_letter_seeds(void)
     s_write("letter", "four-entries", seed, used);
 }
 
+/* ---------------------------------------------------------------- evidence */
+
+/* fuzz_evidence: bundles that verify against docs/test-vectors/ca.crt,
+ * around the vectors' signed receipt 0 (audit index 40): an audit log of
+ * 41 entries, the last the message's intake, and a tree head signed with
+ * the vectors' broker key. ECDSA signatures differ on every run, so the
+ * tree head's signature is this constant (remade, and printed, when the
+ * vectors change: mkcorpus then stops with the new value to paste). */
+#define S_EV_TIME INT64_C(1798761600000) /* 2027-01-01, inside the vectors' certificates */
+#define S_EV_MAX  64
+static const char s_ev_sig_hex[] =
+    "304402202bb942622ea7a7f1eda8906599d649cd770894425098f603c7bf2fba2caa0d4d0220077610c61f7852ee"
+    "8e74c45d9dd477a965a8bc75f085794a6d39e0b73ee223fc";
+
+static uint8_t s_ev_leaf[S_EV_MAX][MERKLE_HASH_LEN];
+
+/* A perfect subtree's hash from the leaves (merkle_get_fn). */
+static remiss_code_t
+s_ev_get(void *ctx, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_LEN])
+{
+    uint8_t l[MERKLE_HASH_LEN], r[MERKLE_HASH_LEN];
+    if (level == 0) {
+        FUZZ_CHECK(index < S_EV_MAX, "leaf %llu", (unsigned long long)index);
+        memcpy(out, s_ev_leaf[index], MERKLE_HASH_LEN);
+        return REMISS_OK;
+    }
+    s_ev_get(ctx, level - 1, 2 * index, l);
+    s_ev_get(ctx, level - 1, 2 * index + 1, r);
+    return merkle_node_hash(l, r, out);
+}
+
+/* Entry i of the log: the message's intake for the last, else a start. */
+static uint8_t *
+s_ev_entry(uint64_t i, const Remiss__Receipt *rc, size_t *len)
+{
+    Remiss__AuditEntry e = REMISS__AUDIT_ENTRY__INIT;
+    e.index = i;
+    e.time = S_EV_TIME - 1000;
+    e.event = REMISS__AUDIT_EVENT__EV_BROKER_STARTED;
+    if (i == rc->audit_index) {
+        e.event = REMISS__AUDIT_EVENT__EV_ACCEPTED;
+        e.sender = (char *)"sdf-rinkeby-kista";
+        e.recipient = (char *)"jobbtorg";
+        e.type = REMISS__MESSAGE_TYPE__REFERRAL;
+        e.message_id = rc->message_id;
+        e.envelope_sha256 = rc->envelope_sha256;
+        e.purpose = (char *)"anvisning";
+    }
+    return fuzz_pack(&e.base, len);
+}
+
+/* The signed tree head over the leaves: the constant signature if it
+ * still verifies, else stops with a fresh one. */
+static void
+s_ev_sign(Remiss__SignedTreeHead *sth, uint64_t size, const uint8_t root[MERKLE_HASH_LEN])
+{
+    static uint8_t head[128], sig[PKI_SIG_MAX];
+    size_t siglen = strlen(s_ev_sig_hex) / 2;
+    Remiss__TreeHead th = REMISS__TREE_HEAD__INIT;
+    th.tree_size = size;
+    th.root_hash = s_bin(root, MERKLE_HASH_LEN);
+    th.timestamp = S_EV_TIME;
+    size_t len = remiss__tree_head__pack(&th, head);
+    /* Read directly: pki_key_load refuses the vector's published (0644) key. */
+    FILE *f = fopen("docs/test-vectors/broker.key", "r");
+    EVP_PKEY *key = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+    FUZZ_CHECK(key, "cannot read docs/test-vectors/broker.key");
+    fclose(f);
+    for (size_t i = 0; i < siglen && siglen <= sizeof sig; i++)
+        sscanf(s_ev_sig_hex + 2 * i, "%2hhx", &sig[i]);
+    if (!pki_verify(key, PKI_CTX_TREEHEAD, head, len, sig, siglen)) {
+        FUZZ_CHECK(pki_sign(key, PKI_CTX_TREEHEAD, head, len, sig, &siglen), "cannot sign");
+        fprintf(stderr, "mkcorpus: the test vectors changed; set s_ev_sig_hex to\n");
+        for (size_t i = 0; i < siglen; i++)
+            fprintf(stderr, "%02x", sig[i]);
+        fprintf(stderr, "\n");
+        FUZZ_CHECK(false, "and run make fuzz-corpus again");
+    }
+    EVP_PKEY_free(key);
+    sth->tree_head = s_bin(head, len);
+    sth->signature = s_bin(sig, siglen);
+}
+
+/* The checkpoint of the tree head with a placeholder signature line (no
+ * witness list is given, so only its form is read). */
+static void
+s_ev_checkpoint(char *buf, size_t cap, uint64_t size, const uint8_t root[MERKLE_HASH_LEN])
+{
+    uint8_t raw[68] = {0x01, 0x02, 0x03, 0x04};
+    char b64[100];
+    size_t n = checkpoint_format("remiss.fuzz/audit", size, root, buf, cap);
+    FUZZ_CHECK(n > 0 && note_b64_encode(raw, sizeof raw, b64, sizeof b64) > 0, "checkpoint");
+    snprintf(buf + n, cap - n, "\n\xe2\x80\x94 remiss.fuzz/audit %s\n", b64);
+}
+
+static void
+s_ev_write(const char *name, const uint8_t id[16], const Remiss__ProofReply *pr,
+           const uint8_t *receipt, size_t rlen)
+{
+    remiss_err_t err;
+    char *bundle = evidence_build(id, pr, "docs/test-vectors/broker.crt", receipt, rlen, &err);
+    FUZZ_CHECK(bundle, "%s", err.text);
+    FUZZ_CHECK(evidence_verify(bundle, strlen(bundle), "docs/test-vectors/ca.crt", NULL, NULL,
+                               &err) == REMISS_OK,
+               "the %s seed does not verify: %s", name, err.text);
+    s_write("evidence", name, bundle, strlen(bundle));
+    free(bundle);
+}
+
+static void
+s_evidence_seeds(void)
+{
+    static uint8_t path[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
+    ProtobufCBinaryData pb[MERKLE_MAX_PROOF];
+    size_t rlen, elen = 0, plen;
+    char *raw = s_read("docs/test-vectors/receipts/signed-receipt-0.bin", &rlen), cp[512];
+    Remiss__SignedReceipt *sr = remiss__signed_receipt__unpack(NULL, rlen, (uint8_t *)raw);
+    Remiss__Receipt *rc =
+        sr ? remiss__receipt__unpack(NULL, sr->receipt.len, sr->receipt.data) : NULL;
+    FUZZ_CHECK(rc && rc->audit_index < S_EV_MAX && rc->message_id.len == 16, "receipt vector");
+    uint64_t size = rc->audit_index + 1;
+    uint8_t root[MERKLE_HASH_LEN], *entry = NULL;
+    for (uint64_t i = 0; i < size; i++) {
+        free(entry);
+        entry = s_ev_entry(i, rc, &elen);
+        merkle_leaf_hash(entry, elen, s_ev_leaf[i]);
+    }
+    FUZZ_CHECK(merkle_root(size, s_ev_get, NULL, root) == REMISS_OK &&
+                   merkle_inclusion_proof(rc->audit_index, size, s_ev_get, NULL, path,
+                                          MERKLE_MAX_PROOF, &plen) == REMISS_OK,
+               "tree");
+    Remiss__SignedTreeHead sth = REMISS__SIGNED_TREE_HEAD__INIT;
+    Remiss__ProofReply pr = REMISS__PROOF_REPLY__INIT;
+    s_ev_sign(&sth, size, root);
+    s_ev_checkpoint(cp, sizeof cp, size, root);
+    for (size_t i = 0; i < plen; i++)
+        pb[i] = s_bin(path[i], MERKLE_HASH_LEN);
+    pr.leaf_index = rc->audit_index;
+    pr.leaf_entry = s_bin(entry, elen);
+    pr.n_inclusion_path = plen;
+    pr.inclusion_path = pb;
+    pr.tree_head = &sth;
+    pr.checkpoint = cp;
+    s_ev_write("plain", rc->message_id.data, &pr, NULL, 0);
+    s_ev_write("receipt", rc->message_id.data, &pr, (const uint8_t *)raw, rlen);
+    free(entry);
+    remiss__receipt__free_unpacked(rc, NULL);
+    remiss__signed_receipt__free_unpacked(sr, NULL);
+    free(raw);
+}
+
+/* Hand-made seeds of fuzz_gateway (requests as gw_http hands them over),
+ * fuzz_note (the C2SP spec's cosigned checkpoint, a Go sumdb vkey) and
+ * fuzz_witness (add-checkpoint bodies): written here so that make
+ * fuzz-corpus, which starts from an empty directory, keeps them. */
+static const struct {
+    const char *target, *name;
+    size_t len; /* bytes, checked against strlen: no seed holds a NUL */
+    const char *data;
+} s_hand[] = {
+    {"gateway", "consent", 686,
+     "POST /v1/consents\n"
+     "Authorization: Bearer fuzz-token-0123456789\n"
+     "Content-Type: application/json\n"
+     "\n"
+     "{\n"
+     "  \"type\": \"consent_grant\",\n"
+     "  \"to\": \"broker\",\n"
+     "  \"consent_id\": \"c-2026-0001\",\n"
+     "  \"subject\": {\n"
+     "    \"personnummer\": \"20060115-2382\"\n"
+     "  },\n"
+     "  \"from_parties\": [\"sdf-rinkeby-kista\", \"jobbtorg\", \"af-kommunhubb\"],\n"
+     "  \"to_parties\": [\"jobbtorg\", \"af-kommunhubb\"],\n"
+     "  \"purposes\": [\"anvisning\", \"arendedragning\", \"overforing\", \"forfragan\"],\n"
+     "  \"categories\": [\"identity\", \"contact\", \"education\", \"employment\", \"social\", "
+     "\"free_text\"],\n"
+     "  \"valid_from\": \"2026-11-01\",\n"
+     "  \"valid_until\": \"2027-05-01\",\n"
+     "  \"given_by\": \"subject\",\n"
+     "  \"evidence_sha256\": \"7bb2d5ecea50bd1a53b9fb2e14ec2bf8f1ecab16d1b9796e950f1858f40c626a\"\n"
+     "}\n"},
+    {"gateway", "inbox", 72,
+     "GET /v1/inbox?wait=0&max=5\n"
+     "Authorization: Bearer fuzz-token-0123456789\n"
+     "\n"},
+    {"gateway", "proof", 101,
+     "GET /v1/messages/00112233445566778899aabbccddeeff/proof\n"
+     "Authorization: Bearer fuzz-token-0123456789\n"
+     "\n"},
+    {"gateway", "refuse", 160,
+     "POST /v1/messages/00112233445566778899aabbccddeeff/refuse\n"
+     "Authorization: Bearer fuzz-token-0123456789\n"
+     "Content-Type: application/json\n"
+     "\n"
+     "{\"reason\":\"fel mottagare\"}"},
+    {"gateway", "revoke", 122,
+     "DELETE /v1/consents/c-2026-0001\n"
+     "Authorization: Bearer fuzz-token-0123456789\n"
+     "Content-Type: application/json\n"
+     "\n"
+     "{\"reason\":\"x\"}"},
+    {"gateway", "send", 1294,
+     "POST /v1/messages\n"
+     "Authorization: Bearer fuzz-token-0123456789\n"
+     "Content-Type: application/json\n"
+     "Idempotency-Key: k1\n"
+     "\n"
+     "{\n"
+     "  \"type\": \"referral\",\n"
+     "  \"to\": \"jobbtorg\",\n"
+     "  \"purpose\": \"anvisning\",\n"
+     "  \"consent_id\": \"c-2026-0001\",\n"
+     "  \"subject\": {\n"
+     "    \"personnummer\": \"20060115-2382\",\n"
+     "    \"name\": \"Kim Andersson\",\n"
+     "    \"protected_identity\": false,\n"
+     "    \"contact\": {\n"
+     "      \"address\": \"Exempelgatan 1, 164 99 Kista\",\n"
+     "      \"phone\": \"070-174 06 05\",\n"
+     "      \"email\": \"kim.andersson@example.org\"\n"
+     "    }\n"
+     "  },\n"
+     "  \"education\": {\n"
+     "    \"highest_level\": \"gymnasium_ej_fullfoljd\",\n"
+     "    \"ongoing_studies\": false,\n"
+     "    \"notes\": \"Avbr\xc3\xb6t gymnasiet i \xc3\xa5rskurs 2.\"\n"
+     "  },\n"
+     "  \"employment\": {\n"
+     "    \"registered_at_af\": false,\n"
+     "    \"unemployed_since\": \"2025-06-15\",\n"
+     "    \"notes\": \"Har s\xc3\xb6kt sommarjobb men inte haft anst\xc3\xa4llning.\"\n"
+     "  },\n"
+     "  \"social\": {\n"
+     "    \"income_support\": true,\n"
+     "    \"decision_ref\": \"EB-2026-000123\",\n"
+     "    \"housing\": \"Bor hos f\xc3\xb6r\xc3\xa4lder\",\n"
+     "    \"notes\": \"Ekonomiskt bist\xc3\xa5nd sedan augusti 2026.\"\n"
+     "  },\n"
+     "  \"free_text\": \"Kim vill komma ut i arbete och \xc3\xa4r motiverad till st\xc3\xb6"
+     "d fr\xc3\xa5n Jobbtorg.\",\n"
+     "  \"reason\": \"Ung person med f\xc3\xb6rs\xc3\xb6rjningsst\xc3\xb6"
+     "d som beh\xc3\xb6ver st\xc3\xb6"
+     "d mot arbete eller studier.\",\n"
+     "  \"requested_support\": \"Kartl\xc3\xa4ggning och st\xc3\xb6"
+     "d mot arbete\",\n"
+     "  \"caseworker\": \"Handl\xc3\xa4ggare Testa Testsson, socialtj\xc3\xa4nsten Rinkeby-Kista "
+     "(fiktiv)\"\n"
+     "}\n"},
+    {"gateway", "unauth", 42,
+     "GET /healthz\n"
+     "Authorization: Bearer wrong\n"
+     "\n"},
+    {"note", "go-vkey", 66, "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"},
+    {"note", "spec-cosigned", 340,
+     "example.com/behind-the-sofa\n"
+     "20852163\n"
+     "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
+     "\n"
+     "\xe2\x80\x94 example.com/behind-the-sofa "
+     "Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/"
+     "Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=\n"
+     "\xe2\x80\x94 witness.example.com/w1 "
+     "jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/"
+     "zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nPZqhf5nNo0xUe+mbIUBkBIfZ+qnA==\n"},
+    {"witness", "first", 76,
+     "old 0\n"
+     "\n"
+     "\xfe\xfe\xfe\xferemiss.fuzz/audit\n"
+     "5\n"
+     "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"},
+    {"witness", "proof", 121,
+     "old 5\n"
+     "PlRNCrwHpqhGrupue0L7gxbjbMiKA9temvuZZDDpkaw=\n"
+     "\n"
+     "\xfe\xfe\xfe\xferemiss.fuzz/audit\n"
+     "9\n"
+     "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"},
+};
+
+static void
+s_hand_seeds(void)
+{
+    for (size_t i = 0; i < sizeof s_hand / sizeof s_hand[0]; i++) {
+        FUZZ_CHECK(strlen(s_hand[i].data) == s_hand[i].len, "seed %s/%s", s_hand[i].target,
+                   s_hand[i].name);
+        s_write(s_hand[i].target, s_hand[i].name, s_hand[i].data, s_hand[i].len);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -525,6 +819,8 @@ main(int argc, char **argv)
     s_pnr_seeds();
     s_letter_seeds();
     s_text_seeds();
+    s_hand_seeds();
+    s_evidence_seeds();
     size_t plen;
     char *text = s_read("config/stockholm.policy", &plen);
     s_write("policy", "stockholm.policy", text, plen);
