@@ -53,9 +53,11 @@ static const char *
 s_time(double t, char buf[32])
 {
     struct tm tm;
+    snprintf(buf, 32, "-");
+    if (!(t > 0 && t < 253402300800.0)) /* year 10000 */
+        return buf;
     time_t tt = (time_t)t;
-    if (!(t > 0 && t < 253402300800.0) || !gmtime_r(&tt, &tm) ||
-        strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    if (!gmtime_r(&tt, &tm) || strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
         snprintf(buf, 32, "-");
     return buf;
 }
