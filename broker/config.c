@@ -49,7 +49,7 @@ static const s_opt_t s_opts[] = {
     S_STR_OPT("witnesses", witnesses, "witness list file, one \"VKEY URL\" a line [none]"),
     S_INT_OPT("witness-quorum", witness_quorum, 0, 64, "cosignatures wanted, 0 = all [0]"),
     S_STR_OPT("status-socket", status_socket,
-              "Unix socket remissctl status asks [DBDIR/remissd.sock with SQLite; off]"),
+              "Unix socket remissctl status asks, off = none [next to the SQLite store]"),
     S_INT_OPT("cert-warn-days", cert_warn_days, 0, 3650,
               "/healthz degraded this many days before a certificate ends [30]"),
     S_BOOL_OPT("audit", audit, "audit log on [yes]; off only for benchmarks"),
