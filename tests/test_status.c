@@ -81,10 +81,11 @@ s_wait(harness_t *h, s_pred_t pred)
     return NULL;
 }
 
+/* A snapshot (before the first one the broker answers {"error":"starting"}). */
 static bool
 s_any(const cJSON *st)
 {
-    return cJSON_IsObject(st);
+    return cJSON_IsString(cJSON_GetObjectItemCaseSensitive(st, "version"));
 }
 
 static bool
@@ -255,7 +256,8 @@ Test(status, the_socket_is_for_operators_and_only_answers, .timeout = 60)
         int fd = socket(AF_UNIX, SOCK_STREAM, 0);
         cr_assert_eq(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
         const char junk[] = "requeue everything\nPOST /x HTTP/1.1\r\n\r\n{\"stop\":true}";
-        (void)!write(fd, junk, sizeof junk);
+        /* The broker may have answered and closed already: no SIGPIPE. */
+        (void)!send(fd, junk, sizeof junk, MSG_NOSIGNAL);
         char buf[4096];
         cr_assert_gt(read(fd, buf, sizeof buf), 0);
         cr_assert_eq(buf[0], '{');
