@@ -276,3 +276,30 @@ Test(status, the_socket_is_for_operators_and_only_answers, .timeout = 60)
     cr_assert_eq(s_status(&h), NULL);
     harness_stop(&h);
 }
+
+/* A certificate within the warning period: /healthz says degraded and
+ * why, and so does the status; the broker serves on. The harness issues
+ * party certificates for 365 days: a 400-day warning period covers them. */
+Test(status, a_certificate_in_its_warning_period_degrades_health, .timeout = 60)
+{
+    harness_t h;
+    const char *const extra[] = {"--metrics", "@metrics", "--cert-warn-days", "400", NULL};
+    char *health = NULL;
+    harness_init(&h, s_parties);
+    harness_start(&h, extra);
+    for (int i = 0; i < 100; i++) {
+        free(health);
+        health = s_http_get(h.port + 1, "/healthz");
+        if (strstr(health, "degraded cert=expiring"))
+            break;
+        usleep(100000);
+    }
+    cr_assert(strstr(health, " 200 ") && strstr(health, "degraded cert=expiring"), "%s", health);
+    cr_assert(strstr(health, "reload=refused") == NULL, "%s", health);
+    cJSON *st = s_wait(&h, s_any);
+    cr_assert_str_eq(cJSON_GetObjectItem(st, "health")->valuestring, "degraded");
+    cr_assert_str_eq(cJSON_GetObjectItem(st, "degraded_because")->valuestring, "cert=expiring");
+    cJSON_Delete(st);
+    free(health);
+    harness_stop(&h);
+}
