@@ -124,9 +124,12 @@ $(LIBDIR)/libremiss.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(LIBDIR)/libremiss.so: $(LIB_OBJ)
+# Exports only the public API (config/libremiss.map); programs and tests
+# link the objects themselves, so they still see everything.
+$(LIBDIR)/libremiss.so: $(LIB_OBJ) config/libremiss.map
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(LDFLAGS) -Wl,-soname,libremiss.so.1 $^ $(LDLIBS) -o $@
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,libremiss.so.1 -Wl,--version-script=config/libremiss.map \
+	    -Wl,--no-undefined $(LIB_OBJ) $(LDLIBS) -o $@
 
 # ---------------------------------------------------------------- tests
 $(O)/tests/%: $(O)/tests/%.o $(TESTLIB_OBJ) $(CTL_OBJ) $(CLI_OBJ) $(GW_OBJ) $(WIT_OBJ) $(BROKER_OBJ) $(LEDGER_OBJ) $(LIB_OBJ)

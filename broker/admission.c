@@ -486,7 +486,7 @@ s_record(admission_t *self, const s_sub_t *s, store_msg_t *m, uint8_t **body, si
 static void
 s_accepted(admission_t *self, const s_sub_t *s, const store_msg_t *m)
 {
-    metrics_accepted(self->env->metrics);
+    metrics_accepted(self->env->metrics, m->type);
     if (!s_is_consent(s->env)) {
         delivery_mark_dirty(self->delivery, m->recipient);
         s_queue_added(self, m->recipient);

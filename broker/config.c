@@ -50,6 +50,10 @@ static const s_opt_t s_opts[] = {
               "checkpoint origin of the audit log [remiss.invalid/audit]"),
     S_STR_OPT("witnesses", witnesses, "witness list file, one \"VKEY URL\" a line [none]"),
     S_INT_OPT("witness-quorum", witness_quorum, 0, 64, "cosignatures wanted, 0 = all [0]"),
+    S_STR_OPT("status-socket", status_socket,
+              "Unix socket remissctl status asks, off = none [next to the SQLite store]"),
+    S_INT_OPT("cert-warn-days", cert_warn_days, 0, 3650,
+              "/healthz degraded this many days before a certificate ends [30]"),
     S_BOOL_OPT("audit", audit, "audit log on [yes]; off only for benchmarks"),
     S_BOOL_OPT("verbose", verbose, "log every message event [no]"),
 };
@@ -73,6 +77,7 @@ config_defaults(broker_config_t *cfg)
     cfg->max_queue = 100000;
     cfg->sth_interval_s = 10;
     cfg->sth_every = 1000;
+    cfg->cert_warn_days = 30;
     cfg->audit = true;
     strcpy(cfg->audit_origin, "remiss.invalid/audit");
 }

@@ -6,6 +6,7 @@
 
 #include <openssl/crypto.h>
 
+#include "check.h"
 #include "config.h"
 #include "pki.h"
 #include "remiss.h"
@@ -26,62 +27,47 @@ s_on_signal(int sig)
 static void
 s_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: remissd --pki DIR --db STORE --policy FILE [--listen ENDPOINT] [options]\n"
-            "       remissd --config FILE [options]\n"
-            "       remissd --help | --version\n"
-            "\n"
-            "The remiss broker: authenticates parties over CURVE with X.509-bound keys,\n"
-            "verifies signed envelopes, stores accepted messages durably and delivers them.\n"
-            "SIGHUP reloads certificates, the CRL and the policy; SIGTERM/SIGINT stop it.\n"
-            "\n"
-            "options (also the keys of the [remissd] section of --config FILE):\n");
+    fprintf(out, "usage: remissd --pki DIR --db STORE --policy FILE [--listen ENDPOINT] [options]\n"
+                 "       remissd --config FILE [options]\n"
+                 "       remissd --check-config [--config FILE] [options]\n"
+                 "       remissd --help | --version\n"
+                 "\n"
+                 "The remiss broker: authenticates parties over CURVE with X.509-bound keys,\n"
+                 "verifies signed envelopes, stores accepted messages durably and delivers them.\n"
+                 "SIGHUP reloads certificates, the CRL and the policy; SIGTERM/SIGINT stop it.\n"
+                 "--check-config checks the configuration, the policy, the PKI and the store\n"
+                 "without binding anything, and exits 0 (it would start) or 1.\n"
+                 "`remissctl status` asks a running remissd on its status socket.\n"
+                 "\n"
+                 "options (also the keys of the [remissd] section of --config FILE):\n");
     config_usage(out);
 }
 
-/* The broker's certificate and keys in PKI_DIR, checked against each other
- * and against the CA of the registry. */
-static remiss_code_t
-s_load_identity(const char *pki, server_keys_t *k, remiss_err_t *err)
+/* Takes --check-config out of argv (config_parse_args does not know it);
+ * true if it was there. */
+static bool
+s_take_check(int *argc, char **argv)
 {
-    char path[CONFIG_PATH_MAX + 32];
-    uint8_t pub[32];
-    pki_identity_t id;
-    snprintf(path, sizeof path, "%s/broker.key", pki);
-    if (!(k->sign_key = pki_key_load(path, err)))
-        return REMISS_E_CONFIG;
-    snprintf(path, sizeof path, "%s/broker.crt", pki);
-    if (!(k->cert = pki_cert_load(path, err)))
-        return REMISS_E_CONFIG;
-    if (pki_verify_cert(parties_trust(k->parties), k->cert, 0, &id, err) != REMISS_OK ||
-        strcmp(id.role, "broker") != 0)
-        return remiss_err_set(err, REMISS_E_CONFIG,
-                              "broker.crt is not a valid broker certificate of this CA");
-    if (X509_check_private_key(k->cert, k->sign_key) != 1)
-        return remiss_err_set(err, REMISS_E_CONFIG, "broker.key does not match broker.crt");
-    snprintf(path, sizeof path, "%s/broker.curve", pki);
-    if (pki_curve_load(path, k->curve_secret, pub, err) != REMISS_OK)
-        return REMISS_E_CONFIG;
-    if (memcmp(pub, id.curve_pub, 32) != 0)
-        return remiss_err_set(err, REMISS_E_CONFIG,
-                              "broker.curve does not match the key in broker.crt");
-    return REMISS_OK;
+    bool found = false;
+    int n = 0;
+    for (int i = 0; i < *argc; i++) {
+        if (i > 0 && strcmp(argv[i], "--check-config") == 0)
+            found = true;
+        else
+            argv[n++] = argv[i];
+    }
+    *argc = n;
+    return found;
 }
 
-/* The registry, the broker's identity and the pseudonym key (broker.secret
- * keys the subject pseudonyms of the audit log and the consent registry). */
-static remiss_code_t
-s_load_keys(const broker_config_t *cfg, server_keys_t *k, remiss_err_t *err)
+/* The --config FILE of argv, or NULL. */
+static const char *
+s_config_file(int argc, char **argv)
 {
-    char path[CONFIG_PATH_MAX + 32];
-    memset(k, 0, sizeof *k);
-    if (!(k->parties = parties_load(cfg->pki, err)) ||
-        s_load_identity(cfg->pki, k, err) != REMISS_OK)
-        return REMISS_E_CONFIG;
-    snprintf(path, sizeof path, "%s/broker.secret", cfg->pki);
-    if (!(k->pseudonyms = pseudonym_load(path, err)))
-        return REMISS_E_CONFIG;
-    return REMISS_OK;
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--config") == 0)
+            return argv[i + 1];
+    return NULL;
 }
 
 int
@@ -91,6 +77,7 @@ main(int argc, char **argv)
     remiss_err_t err;
     bool help = false;
     config_defaults(&cfg);
+    bool check = s_take_check(&argc, argv);
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--version") == 0) {
             printf("remissd %s\n", remiss_version());
@@ -98,12 +85,16 @@ main(int argc, char **argv)
         }
     if (config_parse_args(&cfg, argc, argv, &help, &err) != REMISS_OK) {
         fprintf(stderr, "error: %s: %s\n", remiss_code_name(err.code), err.text);
-        return 2;
+        if (check)
+            fprintf(stderr, "remissd: configuration check failed\n");
+        return check ? 1 : 2;
     }
     if (help) {
         s_usage(stdout);
         return 0;
     }
+    if (check)
+        return check_config(&cfg, s_config_file(argc, argv), stdout, stderr);
     if (config_validate(&cfg, &err) != REMISS_OK) {
         fprintf(stderr, "error: %s: %s\n", remiss_code_name(err.code), err.text);
         return 2;
@@ -123,7 +114,7 @@ main(int argc, char **argv)
 
     server_keys_t keys;
     server_t *server = NULL;
-    if (s_load_keys(&cfg, &keys, &err) == REMISS_OK)
+    if (check_load_keys(&cfg, &keys, &err) == REMISS_OK)
         server = server_new(&cfg, &keys, &err);
     server_keys_clear(&keys);
     if (!server) {

@@ -20,6 +20,7 @@
 #include "pki.h"
 #include "policy.h"
 #include "remiss.pb-c.h"
+#include "status.h"
 #include "store.h"
 #include "transport.h"
 #include "witnesses.h"
@@ -39,6 +40,7 @@ struct server {
     delivery_t *delivery;    /* connections and queues */
     admission_t *admission;  /* submitted messages */
     witnesses_t *witnesses;  /* C2SP checkpoints and witnesses, NULL without audit */
+    status_t *status;        /* remissctl status socket and the reload record */
     int64_t next_reload, next_scan, next_ping, next_purge, next_admin, next_gauges; /* ms */
 };
 
@@ -289,6 +291,7 @@ s_reload_policy(server_t *self)
     remiss_err_t err;
     char q[400];
     policy_t *fresh = policy_load(self->cfg.policy, &err);
+    status_policy(self->status, self->cfg.policy, fresh != NULL, err.text);
     if (!fresh) {
         log_emit(LOG_ERROR, "policy_refused", "reason=%s", log_quote(q, sizeof q, err.text));
         return;
@@ -310,6 +313,7 @@ s_reload(server_t *self)
 {
     remiss_err_t err;
     parties_t *fresh = parties_load(self->cfg.pki, &err);
+    status_certificates(self->status, fresh != NULL, err.text);
     if (!fresh) {
         char q[400];
         /* Keep the registry in force: a broken CRL file must not open the
@@ -378,6 +382,7 @@ s_timers(server_t *self, int64_t now, volatile sig_atomic_t *reload)
     }
     if (self->env.metrics && now >= self->next_gauges) {
         delivery_gauges(self->delivery);
+        status_update(self->status, &self->env, self->delivery, self->cert);
         self->next_gauges = now + 1000;
     }
     if (now >= self->next_purge) {
@@ -404,6 +409,7 @@ s_lifecycle(server_t *self, Remiss__AuditEvent event, const char *detail)
         store_commit(self->env.store, &err) != REMISS_OK) {
         char q[400];
         store_rollback(self->env.store);
+        metrics_sign_failed(self->env.metrics);
         audit_reload(self->env.audit, &err);
         log_emit(LOG_ERROR, "audit_failed", "reason=%s", log_quote(q, sizeof q, err.text));
     }
@@ -436,8 +442,11 @@ s_open(server_t *self, remiss_err_t *err)
     if (cfg->audit &&
         !(env->audit = audit_open_with(env->store, self->sign_key, self->pseudonyms, err)))
         return REMISS_E_CONFIG;
-    if (cfg->metrics[0] && !(env->metrics = metrics_start(cfg->metrics, err)))
+    /* Without a listener too: the status socket reads the counters. */
+    if (!(env->metrics = metrics_start(cfg->metrics, err)) ||
+        !(self->status = status_start(cfg, store_engine(env->store), env->metrics, err)))
         return REMISS_E_CONFIG;
+    status_policy(self->status, cfg->policy, true, NULL);
     if (env->audit && !(self->witnesses = witnesses_start(cfg, env->metrics, err)))
         return REMISS_E_CONFIG;
     return REMISS_OK;
@@ -498,6 +507,7 @@ server_destroy(server_t **self_p)
         return;
     server_t *self = *self_p;
     witnesses_stop(&self->witnesses);
+    status_stop(&self->status);
     metrics_stop(&self->env.metrics);
     admission_destroy(&self->admission);
     delivery_destroy(&self->delivery);
@@ -535,8 +545,10 @@ s_sign_head(server_t *self)
     if (!self->env.audit)
         return;
     if (audit_sign_head(self->env.audit, false, self->cfg.sth_interval_s * 1000,
-                        (uint64_t)self->cfg.sth_every, &err) != REMISS_OK)
+                        (uint64_t)self->cfg.sth_every, &err) != REMISS_OK) {
+        metrics_sign_failed(self->env.metrics);
         broker_env_log_failure("audit_failed", &err);
+    }
     metrics_set_audit_size(self->env.metrics, audit_size(self->env.audit));
 }
 

@@ -223,6 +223,18 @@ store_depth(store_t *self, const char *recipient, uint64_t *depth, remiss_err_t 
     return S_OPS(self)->depth(self, recipient, depth, err);
 }
 
+remiss_code_t
+store_oldest(store_t *self, const char *recipient, int64_t *accepted_at, remiss_err_t *err)
+{
+    return S_OPS(self)->oldest(self, recipient, accepted_at, err);
+}
+
+remiss_code_t
+store_dead_count(store_t *self, uint64_t *n, remiss_err_t *err)
+{
+    return S_OPS(self)->dead_count(self, n, err);
+}
+
 void
 store_msg_clear(store_msg_t *m)
 {

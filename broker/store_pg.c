@@ -781,6 +781,24 @@ s_depth(store_t *self, const char *recipient, uint64_t *depth, remiss_err_t *err
     return s_count(self, Q_DEPTH, &p, depth, err);
 }
 
+static remiss_code_t
+s_oldest(store_t *self, const char *recipient, int64_t *accepted_at, remiss_err_t *err)
+{
+    s_par_t p = {0};
+    uint64_t v = 0;
+    s_text(&p, recipient);
+    remiss_code_t r = s_count(self, Q_OLDEST, &p, &v, err);
+    *accepted_at = (int64_t)v;
+    return r;
+}
+
+static remiss_code_t
+s_dead_count(store_t *self, uint64_t *n, remiss_err_t *err)
+{
+    s_par_t p = {0};
+    return s_count(self, Q_DEAD_COUNT, &p, n, err);
+}
+
 /* ------------------------------------------------------------ consents */
 
 static remiss_code_t
@@ -1093,6 +1111,8 @@ const store_ops_t store_pg_ops = {
     .pending_by_consent = s_pending_by_consent,
     .purge = s_purge,
     .depth = s_depth,
+    .oldest = s_oldest,
+    .dead_count = s_dead_count,
     .admin_request = s_admin_request,
     .admin_pending = s_admin_pending,
     .admin_done = s_admin_done,

@@ -84,6 +84,9 @@ const char *const store_pg_sql[Q_COUNT] = {
     [Q_PURGE] = "UPDATE messages SET envelope = NULL WHERE envelope IS NOT NULL AND"
                 " state IN (3, 4, 5) AND ended_at > 0 AND ended_at < $1",
     [Q_DEPTH] = "SELECT count(*) FROM messages WHERE recipient = $1 AND state IN (1, 2)",
+    [Q_OLDEST] = "SELECT coalesce(min(accepted_at), 0) FROM messages"
+                 " WHERE recipient = $1 AND state IN (1, 2)",
+    [Q_DEAD_COUNT] = "SELECT count(*) FROM messages WHERE state = 4",
     [Q_C_PUT] = "INSERT INTO consents(consent_id, subject, granted_by, grant_pb, granted_at)"
                 " VALUES($1,$2,$3,$4,$5) ON CONFLICT (consent_id) DO NOTHING",
     [Q_C_GET] = "SELECT " S_CONSENT_COLS " FROM consents WHERE consent_id = $1",

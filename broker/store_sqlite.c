@@ -86,6 +86,8 @@ enum {
     Q_BY_CONSENT,
     Q_PURGE,
     Q_DEPTH,
+    Q_OLDEST,
+    Q_DEAD_COUNT,
     Q_C_PUT,
     Q_C_GET,
     Q_C_REVOKE,
@@ -146,6 +148,9 @@ static const char *const s_sql[Q_COUNT] = {
     [Q_PURGE] = "UPDATE messages SET envelope = NULL WHERE envelope IS NOT NULL AND"
                 " state IN (3, 4, 5) AND ended_at > 0 AND ended_at < ?1",
     [Q_DEPTH] = "SELECT count(*) FROM messages WHERE recipient = ?1 AND state IN (1, 2)",
+    [Q_OLDEST] = "SELECT coalesce(min(accepted_at), 0) FROM messages"
+                 " WHERE recipient = ?1 AND state IN (1, 2)",
+    [Q_DEAD_COUNT] = "SELECT count(*) FROM messages WHERE state = 4",
     [Q_C_PUT] = "INSERT OR IGNORE INTO consents(consent_id, subject, granted_by, grant_pb,"
                 " granted_at) VALUES(?1,?2,?3,?4,?5)",
     [Q_C_GET] = "SELECT consent_id, subject, granted_by, grant_pb, granted_at, revoked_at"
@@ -767,6 +772,23 @@ store_depth(store_t *self, const char *recipient, uint64_t *depth, remiss_err_t 
     sqlite3_stmt *st = s_q(self, Q_DEPTH);
     s_bind_text(st, 1, recipient);
     return s_count(self, st, depth, err);
+}
+
+remiss_code_t
+store_oldest(store_t *self, const char *recipient, int64_t *accepted_at, remiss_err_t *err)
+{
+    sqlite3_stmt *st = s_q(self, Q_OLDEST);
+    uint64_t v = 0;
+    s_bind_text(st, 1, recipient);
+    remiss_code_t r = s_count(self, st, &v, err);
+    *accepted_at = (int64_t)v;
+    return r;
+}
+
+remiss_code_t
+store_dead_count(store_t *self, uint64_t *n, remiss_err_t *err)
+{
+    return s_count(self, s_q(self, Q_DEAD_COUNT), n, err);
 }
 
 /* ------------------------------------------------------------ consents */

@@ -21,7 +21,8 @@ enum {
     S_CA,
     S_WITNESSES,
     S_FROM,
-    S_TO
+    S_TO,
+    S_SOCKET
 };
 
 static const struct option s_longopts[] = {
@@ -38,6 +39,7 @@ static const struct option s_longopts[] = {
     {"witnesses", required_argument, NULL, S_WITNESSES},
     {"from", required_argument, NULL, S_FROM},
     {"to", required_argument, NULL, S_TO},
+    {"socket", required_argument, NULL, S_SOCKET},
     {"help", no_argument, NULL, S_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -85,6 +87,10 @@ s_option(ctl_args_t *a, int c, char **argv)
     case S_TO:
         a->to = optarg;
         a->given |= CTL_O_TO;
+        return true;
+    case S_SOCKET:
+        a->socket = optarg;
+        a->given |= CTL_O_SOCKET;
         return true;
     case S_WITNESSES:
         a->witnesses = optarg;

@@ -10,6 +10,7 @@
 #include "ctl_audit.h"
 #include "ctl_evidence.h"
 #include "ctl_migrate.h"
+#include "ctl_status.h"
 #include "ctl_store.h"
 #include "pki_admin.h"
 #include "remiss.h"
@@ -105,6 +106,9 @@ static const struct {
      "check a `remiss evidence` file offline"},
     {"consent", "list", ctl_consent_list, "consent list --db DB --pki DIR --subject PNR [--json]",
      "consents registered for a person"},
+    {"status", NULL, ctl_status, "status [--socket PATH | --db STORE] [--json]",
+     "ask the running remissd: version, uptime, policy, last reload, queues, parties, "
+     "certificate days left (read-only; its socket is next to the SQLite store)"},
     {"store", "migrate", ctl_migrate, "store migrate --from PATH --to URI",
      "move a SQLite store to PostgreSQL (the target must be empty)"},
 };

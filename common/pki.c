@@ -2,6 +2,7 @@
 #include "pki.h"
 
 #include <errno.h>
+#include <openssl/asn1.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <zmq.h>
 
 #define S_CURVE_URI_PREFIX "urn:remiss:curve25519:"
@@ -16,7 +18,19 @@
 struct pki_trust {
     X509_STORE *store; /* CA certificate and, if loaded, its CRL */
     bool has_crl;      /* whether revocation is checked */
+    int64_t ca_not_after;    /* the CA certificate's notAfter, Unix seconds */
+    int64_t crl_next_update; /* the CRL's nextUpdate, Unix seconds (0: no CRL) */
 };
+
+/* An ASN1_TIME as Unix seconds (0 if absent or unreadable). */
+static int64_t
+s_asn1_unix(const ASN1_TIME *t)
+{
+    struct tm tm;
+    if (!t || !ASN1_TIME_to_tm(t, &tm))
+        return 0;
+    return (int64_t)timegm(&tm);
+}
 
 bool
 pki_path(char *buf, size_t size, const char *dir, const char *name)
@@ -68,10 +82,12 @@ pki_trust_load(const char *ca_path, const char *crl_path, remiss_err_t *err)
             goto fail_mem;
         X509_STORE_set_flags(self->store, X509_V_FLAG_CRL_CHECK);
         self->has_crl = true;
+        self->crl_next_update = s_asn1_unix(X509_CRL_get0_nextUpdate(crl));
     } else if (crl_path && errno != ENOENT) {
         remiss_err_set(err, REMISS_E_CONFIG, "cannot read CRL %s: %s", crl_path, strerror(errno));
         goto fail;
     }
+    self->ca_not_after = s_asn1_unix(X509_get0_notAfter(ca));
     X509_free(ca);
     X509_CRL_free(crl);
     return self;
@@ -369,4 +385,22 @@ pki_verify(EVP_PKEY *pub, const char *ctx, const uint8_t *data, size_t len, cons
         return false;
     size_t n = siglen;
     return s_digest_op(pub, false, ctx, data, len, (uint8_t *)sig, &n);
+}
+
+int64_t
+pki_trust_ca_not_after(const pki_trust_t *trust)
+{
+    return trust ? trust->ca_not_after : 0;
+}
+
+int64_t
+pki_trust_crl_next_update(const pki_trust_t *trust)
+{
+    return trust ? trust->crl_next_update : 0;
+}
+
+int64_t
+pki_cert_not_after(const X509 *cert)
+{
+    return cert ? s_asn1_unix(X509_get0_notAfter(cert)) : 0;
 }

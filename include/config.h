@@ -36,6 +36,8 @@ typedef struct broker_config {
     char audit_origin[256];          /* checkpoint origin, e.g. remiss.stockholm.se/audit */
     char witnesses[CONFIG_PATH_MAX]; /* witness list file ("" = none) */
     int64_t witness_quorum;          /* cosignatures asked for (0 = all listed) */
+    char status_socket[CONFIG_PATH_MAX]; /* remissctl status socket, "" = next to the db */
+    int64_t cert_warn_days;          /* /healthz degraded this close to a notAfter */
     bool audit;                      /* audit log on (off only for benchmarks) */
     bool verbose;                    /* log every message event */
 } broker_config_t;

@@ -25,6 +25,7 @@ typedef struct ctl_args {
     const char *ca;               /* --ca FILE (verify-evidence) */
     const char *witnesses;        /* --witnesses FILE (verify-evidence) */
     const char *from, *to;        /* --from PATH --to URI (store migrate) */
+    const char *socket;           /* --socket PATH (status) */
     bool help;                    /* --help */
     unsigned given;               /* CTL_O_* options given */
     const char *pos[CTL_MAX_POS]; /* operands after the command words */
@@ -46,6 +47,7 @@ enum {
     CTL_O_WITNESSES = 1 << 10,
     CTL_O_FROM = 1 << 11,
     CTL_O_TO = 1 << 12,
+    CTL_O_SOCKET = 1 << 13,
 };
 
 /* Parses argv (the words after the command's name). False after printing

@@ -57,6 +57,14 @@ typedef struct pki_trust pki_trust_t;
 pki_trust_t *pki_trust_load(const char *ca_path, const char *crl_path, remiss_err_t *err);
 void pki_trust_free(pki_trust_t **self_p);
 
+/* The CA certificate's notAfter and the loaded CRL's nextUpdate as Unix
+ * seconds (0 when there is no CRL or it names no next update), for
+ * expiry metrics, `remissd --check-config` and `remissctl status`. */
+int64_t pki_trust_ca_not_after(const pki_trust_t *trust);
+int64_t pki_trust_crl_next_update(const pki_trust_t *trust);
+/* A certificate's notAfter as Unix seconds (0 if unreadable). */
+int64_t pki_cert_not_after(const X509 *cert);
+
 /* Verifies that cert chains to the CA, is within its validity period at
  * `now` (seconds since the epoch; 0 = current time), is not revoked and
  * carries a well-formed identity; fills *id. Returns REMISS_OK,

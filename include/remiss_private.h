@@ -20,11 +20,15 @@
  * handed-out ids) is read, never changed. Returns REMISS_OK for a frame the
  * client would accept, otherwise the code it would report or refuse the
  * message with, and fills err (may be NULL). */
-remiss_code_t remiss_private_check_frame(remiss_client_t *self, const uint8_t *frame, size_t len,
-                                         remiss_err_t *err);
+/* Not exported from libremiss.so (hidden; config/libremiss.map exports
+ * remiss_*): the fuzz target and the archive link the objects. */
+#define REMISS_PRIVATE __attribute__((visibility("hidden")))
+
+REMISS_PRIVATE remiss_code_t remiss_private_check_frame(remiss_client_t *self, const uint8_t *frame,
+                                                        size_t len, remiss_err_t *err);
 
 /* The delivery a message came in (sender certificate, signed envelope),
  * for the archive module; NULL if m is NULL. */
-const Remiss__Delivery *remiss_private_delivery(const remiss_message_t *m);
+REMISS_PRIVATE const Remiss__Delivery *remiss_private_delivery(const remiss_message_t *m);
 
 #endif

@@ -161,6 +161,13 @@ remiss_code_t store_purge(store_t *self, int64_t before_ms, uint64_t *purged, re
 remiss_code_t store_depth(store_t *self, const char *recipient, uint64_t *depth,
                           remiss_err_t *err);
 
+/* The accepted_at (ms) of recipient's oldest queued or in-flight message
+ * in *accepted_at, 0 when its queue is empty (remissctl status, metrics). */
+remiss_code_t store_oldest(store_t *self, const char *recipient, int64_t *accepted_at,
+                           remiss_err_t *err);
+/* Messages in state DEAD, waiting for an operator (remissctl requeue). */
+remiss_code_t store_dead_count(store_t *self, uint64_t *n, remiss_err_t *err);
+
 void store_msg_clear(store_msg_t *m);
 
 /* ---- admin requests (remissctl asks, the broker acts and audits) */

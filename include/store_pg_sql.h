@@ -23,6 +23,8 @@ enum store_pg_q {
     Q_BY_CONSENT,
     Q_PURGE,
     Q_DEPTH,
+    Q_OLDEST,
+    Q_DEAD_COUNT,
     Q_C_PUT,
     Q_C_GET,
     Q_C_REVOKE,

@@ -119,7 +119,7 @@ done
 # systemd: the unit, with ExecStart= pointing into this prefix, and its user.
 unit=$(mktemp)
 trap 'rm -f "$pc" "$unit"' EXIT
-sed -e "s|^ExecStart=/usr/local/sbin/remissd |ExecStart=$sbindir/remissd |" config/remissd.service >"$unit"
+sed -e "s|^\(Exec[A-Za-z]*\)=/usr/local/sbin/remissd |\1=$sbindir/remissd |" config/remissd.service >"$unit"
 put 0644 "$unit" "$unitdir/remissd.service"
 sed -e "s|^ExecStart=/usr/local/bin/remiss-witness |ExecStart=$bindir/remiss-witness |" config/remiss-witness.service >"$unit"
 put 0644 "$unit" "$unitdir/remiss-witness.service"

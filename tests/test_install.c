@@ -201,6 +201,12 @@ Test(install, puts_every_file_in_place, .timeout = 60)
     const char *unit = "usr/lib/systemd/system/remissd.service";
     cr_expect(s_has_line(&t, unit, "ExecStart=/usr/sbin/remissd --config /etc/remiss/remissd.conf"),
               "the unit does not start the installed remissd with /etc/remiss/remissd.conf");
+    cr_expect(s_has_line(&t, unit, "ExecStartPre=/usr/sbin/remissd --check-config --config "
+                                   "/etc/remiss/remissd.conf"),
+              "the unit does not check the configuration before the start");
+    cr_expect(s_has_line(&t, unit, "ExecReload=/usr/sbin/remissd --check-config --config "
+                                   "/etc/remiss/remissd.conf"),
+              "the unit does not check the configuration before a reload");
     cr_expect(s_has_line(&t, unit, "User=remiss"));
     cr_expect(s_has_line(&t, unit, "StateDirectory=remiss"));
     cr_expect(s_has_line(&t, unit, "ProtectSystem=strict"));
@@ -286,7 +292,7 @@ Test(install, systemd_accepts_the_unit, .timeout = 60)
     snprintf(man8, sizeof man8, "%s/usr/share/man/man8/remissd.8", t.root);
     bool check_man = access(man8, R_OK) == 0 && system("command -v man >/dev/null 2>&1") == 0;
     cr_assert_eq(s_sh(&t,
-                      "mkdir '%s/verify' && sed 's|^ExecStart=/usr/sbin/|ExecStart=%s/usr/sbin/|' "
+                      "mkdir '%s/verify' && sed 's|^\\(Exec[A-Za-z]*\\)=/usr/sbin/|\\1=%s/usr/sbin/|' "
                       "'%s/usr/lib/systemd/system/remissd.service' >'%s/verify/remissd.service'",
                       t.root, t.root, t.root, t.root),
                  0);

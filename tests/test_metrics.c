@@ -45,6 +45,20 @@ s_value(const char *text, const char *metric)
     return -1;
 }
 
+/* The sum of a labelled metric's lines ("NAME{...} V"), or -1 if none. */
+static long
+s_sum(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    long sum = -1;
+    for (const char *p = text; (p = strstr(p, name)); p += n)
+        if ((p == text || p[-1] == '\n') && p[n] == '{') {
+            const char *sp = strchr(p, ' ');
+            sum = (sum < 0 ? 0 : sum) + (sp ? atol(sp + 1) : 0);
+        }
+    return sum;
+}
+
 Test(metrics, counters_move_by_the_right_amounts, .timeout = 120)
 {
     harness_t h;
@@ -56,7 +70,8 @@ Test(metrics, counters_move_by_the_right_amounts, .timeout = 120)
     remiss_client_t *sdf = harness_client(&h, "sdf-rinkeby-kista", false);
 
     char *before = s_get(mport, "/metrics");
-    long acc0 = s_value(before, "remiss_messages_accepted_total");
+    long acc0 = s_sum(before, "remiss_messages_accepted_total");
+    long ref_type0 = s_value(before, "remiss_messages_accepted_total{type=\"referral\"}");
     long ref0 = s_value(before, "remiss_messages_refused_total{code=\"E_NO_CONSENT\"}");
     long del0 = s_value(before, "remiss_deliveries_total");
     long ack0 = s_value(before, "remiss_acknowledgements_total");
@@ -98,8 +113,10 @@ Test(metrics, counters_move_by_the_right_amounts, .timeout = 120)
         remiss_message_free(&m);
     }
     char *after = s_get(mport, "/metrics");
-    cr_assert_eq(s_value(after, "remiss_messages_accepted_total") - acc0, 4, "3 referrals + 1 "
-                                                                             "consent");
+    cr_assert_eq(s_sum(after, "remiss_messages_accepted_total") - acc0, 4,
+                 "3 referrals + 1 consent");
+    cr_assert_eq(s_value(after, "remiss_messages_accepted_total{type=\"referral\"}") - ref_type0, 3);
+    cr_assert_eq(s_value(after, "remiss_messages_accepted_total{type=\"consent_grant\"}"), 1);
     cr_assert_eq(s_value(after, "remiss_messages_refused_total{code=\"E_NO_CONSENT\"}") - ref0, 2);
     cr_assert_eq(s_value(after, "remiss_deliveries_total") - del0, 3);
     cr_assert_eq(s_value(after, "remiss_acknowledgements_total") - ack0, 3);

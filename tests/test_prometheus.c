@@ -24,15 +24,8 @@
  * not export yet (docs/prometheus/README.md says what each must be). Take
  * a name out when the broker exports it; the test fails until you do. */
 static const char *const s_not_yet_exported[] = {
-    "remiss_build_info",
-    "remiss_certificate_expiry_seconds",
-    "remiss_crl_next_update_seconds",
-    "remiss_reload_success",
-    "remiss_dead_letters",
-    "remiss_oldest_message_age_seconds",
-    "remiss_audit_sign_failures_total",
+    NULL, /* empty: remissd exports every metric docs/prometheus/README.md names */
 };
-#define S_NOT_YET (sizeof s_not_yet_exported / sizeof s_not_yet_exported[0])
 
 static const char *const s_parties[] = {"sdf-rinkeby-kista:sdf", "jobbtorg:jobbtorg", NULL};
 
@@ -242,12 +235,12 @@ Test(prometheus, rules_and_dashboard_query_only_exported_metrics, .timeout = 120
 
     for (size_t i = 0; i < queried.n; i++) {
         bool later = false;
-        for (size_t j = 0; j < S_NOT_YET; j++)
+        for (size_t j = 0; s_not_yet_exported[j] != NULL; j++)
             later = later || strcmp(queried.name[i], s_not_yet_exported[j]) == 0;
         cr_expect(later || s_has(&live, queried.name[i]),
                   "%s is queried but remissd does not export it", queried.name[i]);
     }
-    for (size_t j = 0; j < S_NOT_YET; j++) {
+    for (size_t j = 0; s_not_yet_exported[j] != NULL; j++) {
         cr_expect(!s_has(&live, s_not_yet_exported[j]),
                   "remissd exports %s now: take it out of s_not_yet_exported",
                   s_not_yet_exported[j]);

@@ -380,9 +380,23 @@ ENGINE_TEST(dead_letters_and_requeue)
     cr_assert_str_eq(out[1].reason, "refused");
     for (size_t i = 0; i < n; i++)
         store_msg_clear(&out[i]);
+    /* What remissctl status and the metrics show: dead (not held) messages,
+     * and the oldest message still queued per recipient. */
+    uint64_t dead = 99;
+    int64_t oldest = -1;
+    s_ok(store_dead_count(st, &dead, &err), &err);
+    cr_assert_eq(dead, 1);
+    s_ok(store_oldest(st, "jobbtorg", &oldest, &err), &err);
+    cr_assert_eq(oldest, 1700000000500 + 32, "the only queued one");
+    s_ok(store_oldest(st, "nobody", &oldest, &err), &err);
+    cr_assert_eq(oldest, 0, "an empty queue");
     s_msg(&m, 30, "jobbtorg");
     s_ok(store_requeue(st, m.message_id, &changed, &err), &err);
     cr_assert(changed);
+    s_ok(store_dead_count(st, &dead, &err), &err);
+    cr_assert_eq(dead, 0);
+    s_ok(store_oldest(st, "jobbtorg", &oldest, &err), &err);
+    cr_assert_eq(oldest, 1700000000500 + 30, "requeued: queued again");
     s_ok(store_dead_letters(st, 8, out, &n, &err), &err);
     cr_assert_eq(n, 1);
     store_msg_clear(&out[0]);

@@ -21,7 +21,7 @@ FUZZ_TIME     ?= 60
 FUZZ_SMOKE    ?= 10
 FUZZ_O        := build/fuzz
 FUZZ_TARGETS  := envelope bodies policy pnr consent msgjson client gateway letter note witness text \
-                 evidence
+                 evidence status
 FUZZ_SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                  -fno-omit-frame-pointer
 FUZZ_CFLAGS   := -std=c11 -O1 -g $(FUZZ_SANFLAGS) -fsanitize=fuzzer-no-link -MMD -MP \
@@ -32,7 +32,7 @@ FUZZ_CPPFLAGS  = $(CPPFLAGS) -Itests/fuzz $(PKG_CFLAGS)
 FUZZ_LIB_SRC  := $(wildcard common/*.c) $(filter-out broker/main.c,$(wildcard broker/*.c)) \
                  clients/libremiss.c clients/idset.c clients/certcache.c clients/seen.c \
                  clients/inbound.c clients/archive.c clients/cli.c \
-                 clients/gw_router.c clients/ctl_letter.c $(wildcard clients/wit_*.c)
+                 clients/gw_router.c clients/ctl_letter.c clients/ctl_status.c $(wildcard clients/wit_*.c)
 FUZZ_LIB_OBJ  := $(FUZZ_O)/obj/gen/remiss.pb-c.o $(FUZZ_LIB_SRC:%.c=$(FUZZ_O)/obj/%.o)
 FUZZ_LIB      := $(FUZZ_O)/libremiss-fuzz.a
 FUZZ_COMMON   := $(FUZZ_O)/obj/tests/fuzz/fuzz_common.o

@@ -29,7 +29,7 @@ bfix_init(bfix_t *f, const char *const *parties, void (*cfg_edit)(broker_config_
         snprintf(id, sizeof id, "%s", parties[i]);
         cr_assert_not_null(role = strchr(id, ':'));
         *role++ = '\0';
-        cr_assert_eq(pki_issue(f->pki, id, role, PKI_KEY_P256, 30, &err), REMISS_OK, "%s",
+        cr_assert_eq(pki_issue(f->pki, id, role, PKI_KEY_P256, 365, &err), REMISS_OK, "%s",
                      err.text);
     }
     config_defaults(&f->cfg);

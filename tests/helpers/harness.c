@@ -41,7 +41,7 @@ harness_init(harness_t *h, const char *const *parties)
         role = strchr(id, ':');
         cr_assert_not_null(role);
         *role++ = '\0';
-        cr_assert_eq(pki_issue(h->pki, id, role, PKI_KEY_P256, 30, &err), REMISS_OK, "%s",
+        cr_assert_eq(pki_issue(h->pki, id, role, PKI_KEY_P256, 365, &err), REMISS_OK, "%s",
                      err.text);
     }
 }
