@@ -72,3 +72,19 @@ remiss_message_save(const remiss_message_t *m, const char *dir, remiss_err_t *er
         r = s_write_file(path, d->sender_cert.data, d->sender_cert.len, err);
     return r;
 }
+
+/* The received SignedEnvelope bytes, for the gateway's JSON (base64) and
+ * for archives; the caller frees them. */
+uint8_t *
+remiss_message_signed_envelope(const remiss_message_t *m, size_t *len)
+{
+    const Remiss__Delivery *d = remiss_private_delivery(m);
+    *len = 0;
+    if (!d || !d->envelope)
+        return NULL;
+    size_t n = remiss__signed_envelope__get_packed_size(d->envelope);
+    uint8_t *out = malloc(n ? n : 1);
+    if (out)
+        *len = remiss__signed_envelope__pack(d->envelope, out);
+    return out;
+}

@@ -1071,21 +1071,6 @@ remiss_private_check_frame(remiss_client_t *self, const uint8_t *frame, size_t l
     return r;
 }
 
-/* ------------------------------------------------ for remiss-gateway (issue 17) */
-
-uint8_t *
-remiss_message_signed_envelope(const remiss_message_t *m, size_t *len)
-{
-    *len = 0;
-    if (!m->delivery || !m->delivery->envelope)
-        return NULL;
-    size_t n = remiss__signed_envelope__get_packed_size(m->delivery->envelope);
-    uint8_t *out = malloc(n ? n : 1);
-    if (out)
-        *len = remiss__signed_envelope__pack(m->delivery->envelope, out);
-    return out;
-}
-
 /* ------------------------------------------------------------ version */
 
 const char *
