@@ -663,7 +663,7 @@ s_accept(server_t *self, const s_req_t *q, const Remiss__Envelope *env,
     /* The receipt names the audit entry and is stored with the message so
      * a resend gets the same one (signed with the batch it goes out in). */
     if (!s_receipt_body(m.audit_index, m.message_id, REMISS_OK,
-                        s_is_consent(env) ? decided->sentence : NULL, env_hash, q->party->id, &body,
+                        decided->sentence, env_hash, q->party->id, &body,
                         &blen)) {
         r = REMISS_E_INTERNAL;
         goto fail;
@@ -682,7 +682,7 @@ s_accept(server_t *self, const s_req_t *q, const Remiss__Envelope *env,
             r = store_finish(self->store, m.message_id, NULL, STORE_DONE, REMISS_OK, "", now,
                              &changed, &err);
         if (r == REMISS_OK && cr.withhold_pending)
-            r = s_withhold_consent(self, env->consent_id, now);
+            r = s_withhold_consent(self, cr.consent_used, now);
     } else if ((r = store_insert(self->store, &m, &err)) == REMISS_OK && m.has_linked) {
         r = store_link_transfer(self->store, m.linked_id, m.recipient, m.sender,
                                 env->transfer_ack->decision, env->transfer_ack->receiving_unit,

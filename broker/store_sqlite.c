@@ -57,7 +57,16 @@ static const char s_schema[] =
     "CREATE TABLE IF NOT EXISTS admin_queue(id INTEGER PRIMARY KEY AUTOINCREMENT,"
     " action TEXT NOT NULL, message_id BLOB NOT NULL, actor TEXT NOT NULL,"
     " requested_at INTEGER NOT NULL, done_at INTEGER NOT NULL DEFAULT 0,"
-    " result TEXT NOT NULL DEFAULT '');";
+    " result TEXT NOT NULL DEFAULT '');"
+    /* Consent ids are scoped by the registering party (issue 14): the key
+     * is PARTY/ID. Rows of older stores get their party prefixed, and the
+     * pending messages resting on them follow. Both are no-ops after. */
+    "UPDATE messages SET consent_id = (SELECT c.granted_by || '/' || c.consent_id"
+    " FROM consents c WHERE c.consent_id = messages.consent_id) WHERE state IN (1, 2)"
+    " AND consent_id <> '' AND instr(consent_id, '/') = 0 AND EXISTS (SELECT 1 FROM"
+    " consents c WHERE c.consent_id = messages.consent_id);"
+    "UPDATE consents SET consent_id = granted_by || '/' || consent_id"
+    " WHERE instr(consent_id, '/') = 0;";
 
 #define S_MSG_COLS                                                                              \
     "seq, message_id, sender, recipient, type, purpose, consent_id, subject, envelope_sha256,"  \
@@ -104,6 +113,7 @@ enum {
     Q_ADM_PENDING,
     Q_ADM_DONE,
     Q_ADM_GET,
+    Q_C_COUNT,
     Q_COUNT
 };
 
@@ -170,6 +180,8 @@ static const char *const s_sql[Q_COUNT] = {
     [Q_ADM_DONE] = "UPDATE admin_queue SET done_at = ?2, result = ?3 WHERE id = ?1",
     [Q_ADM_GET] = "SELECT id, action, message_id, actor, result, done_at FROM admin_queue"
                   " WHERE id = ?1",
+    [Q_C_COUNT] = "SELECT count(*) FROM consents WHERE subject = ?1 AND"
+                  " (?2 IS NULL OR (granted_by = ?2 AND revoked_at = 0))",
 };
 
 /* Checkpointing (copying the WAL into the database file) in the writer's
@@ -852,6 +864,19 @@ store_consents_for(store_t *self, const uint8_t subject[STORE_HASH_LEN], size_t 
     s_bind_blob(st, 1, subject, STORE_HASH_LEN);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
     return s_consent_rows(self, st, out, max, n, err);
+}
+
+remiss_code_t
+store_consent_count(store_t *self, const uint8_t subject[STORE_HASH_LEN], const char *granted_by,
+                    uint64_t *n, remiss_err_t *err)
+{
+    sqlite3_stmt *st = s_q(self, Q_C_COUNT);
+    s_bind_blob(st, 1, subject, STORE_HASH_LEN);
+    if (granted_by)
+        s_bind_text(st, 2, granted_by);
+    else
+        sqlite3_bind_null(st, 2);
+    return s_count(self, st, n, err);
 }
 
 void

@@ -176,7 +176,7 @@ remiss_code_t store_admin_get(store_t *self, int64_t id, store_admin_t *out, boo
 /* ---- consents */
 
 typedef struct store_consent {
-    char consent_id[STORE_NAME_MAX];
+    char consent_id[STORE_NAME_MAX]; /* PARTY/ID: ids are scoped by the registering party */
     char granted_by[STORE_NAME_MAX];
     uint8_t subject[STORE_HASH_LEN];
     uint8_t *grant;          /* serialized ConsentGrant */
@@ -198,6 +198,10 @@ remiss_code_t store_consent_revoke(store_t *self, const char *id, int64_t now,
 /* All consents about a subject (up to max). Caller clears each. */
 remiss_code_t store_consents_for(store_t *self, const uint8_t subject[STORE_HASH_LEN], size_t max,
                                  store_consent_t *out, size_t *n, remiss_err_t *err);
+/* Number of consents about a subject (granted_by NULL), or of those in
+ * force (not withdrawn) that granted_by registered for it. */
+remiss_code_t store_consent_count(store_t *self, const uint8_t subject[STORE_HASH_LEN],
+                                  const char *granted_by, uint64_t *n, remiss_err_t *err);
 void store_consent_clear(store_consent_t *c);
 
 /* ---- audit log storage (the audit module owns the format) */
