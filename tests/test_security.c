@@ -129,3 +129,46 @@ Test(security, a_consent_the_recipient_registered_counts_only_when_the_sender_na
     remiss_close(&sdf);
     harness_stop(&h);
 }
+
+/* ------------------------------------------------------------ finding 7 */
+
+Test(security, one_party_cannot_squat_consent_ids_or_crowd_out_another_partys_consents,
+     .timeout = 300)
+{
+    harness_t h;
+    char why[512], id[32];
+    harness_init(&h, s_parties);
+    harness_start(&h, NULL);
+    remiss_client_t *sdf = harness_client(&h, "sdf-rinkeby-kista", false);
+    remiss_client_t *jt = harness_client(&h, "jobbtorg", false);
+
+    /* Jobbtorg takes the district's next id and fills its own quota of
+     * consents for the person. */
+    cr_assert_eq(
+        harness_grant(jt, "c-2026-0001", "role:sdf", "jobbtorg", "anvisning", "identity,social"),
+        REMISS_OK);
+    for (int i = 2; i <= 64; i++) {
+        snprintf(id, sizeof id, "c-jt-%03d", i);
+        cr_assert_eq(harness_grant(jt, id, "role:sdf", "jobbtorg", "anvisning", "identity"),
+                     REMISS_OK, "%s", id);
+    }
+    /* The 65th is refused with a clear code, not silently ignored later. */
+    cr_assert_eq(harness_grant(jt, "c-jt-065", "role:sdf", "jobbtorg", "anvisning", "identity"),
+                 REMISS_E_RATE_LIMITED);
+
+    /* The district's own consent with the same id is its own. */
+    cr_assert_eq(harness_grant(sdf, "c-2026-0001", "sdf-rinkeby-kista", "jobbtorg", "anvisning",
+                               "identity,social"),
+                 REMISS_OK);
+    /* And it is found, however many consents others registered. */
+    cr_assert_eq(s_referral(sdf, false, NULL, why, sizeof why), REMISS_OK, "%s", why);
+    cr_assert(strstr(why, "registered by sdf-rinkeby-kista"), "%s", why);
+    cr_assert_eq(s_referral(sdf, false, "c-2026-0001", why, sizeof why), REMISS_OK, "%s", why);
+    cr_assert(strstr(why, "registered by sdf-rinkeby-kista"), "%s", why);
+    cr_assert_eq(s_referral(sdf, false, "jobbtorg/c-2026-0001", why, sizeof why), REMISS_OK, "%s",
+                 why);
+    cr_assert(strstr(why, "registered by jobbtorg"), "%s", why);
+    remiss_close(&jt);
+    remiss_close(&sdf);
+    harness_stop(&h);
+}
