@@ -1429,7 +1429,8 @@ server_new(const broker_config_t *cfg, remiss_err_t *err)
         return NULL;
     }
     self->cfg = *cfg;
-    if (!(self->parties = parties_load(cfg->pki, err)) || s_load_identity(self, err) != REMISS_OK ||
+    if (!(self->parties = parties_load_grace(cfg->pki, cfg->crl_grace_s, err)) ||
+        s_load_identity(self, err) != REMISS_OK ||
         !(self->policy = policy_load(cfg->policy, err)) ||
         !(self->store = store_open(cfg->db, err)) ||
         store_checkpoint_behind(self->store, err) != REMISS_OK ||
@@ -1448,6 +1449,7 @@ server_new(const broker_config_t *cfg, remiss_err_t *err)
         server_destroy(&self);
         return NULL;
     }
+    metrics_set_crl(self->metrics, true, parties_crl_next_update(self->parties), cfg->crl_grace_s);
     int64_t now = log_now_ms();
     self->next_reload = now + cfg->crl_check_s * 1000;
     self->next_scan = now;
@@ -1519,7 +1521,9 @@ static void
 s_reload(server_t *self)
 {
     remiss_err_t err;
-    parties_t *fresh = parties_load(self->cfg.pki, &err);
+    parties_t *fresh = parties_load_grace(self->cfg.pki, self->cfg.crl_grace_s, &err);
+    metrics_set_crl(self->metrics, fresh != NULL, parties_crl_next_update(fresh ? fresh : self->parties),
+                    self->cfg.crl_grace_s);
     if (!fresh) {
         char q[400];
         /* Keep the registry in force: a broken CRL file must not open the

@@ -32,6 +32,9 @@ void metrics_verify_seconds(metrics_t *self, double seconds);
 void metrics_set_connected(metrics_t *self, uint64_t parties);
 void metrics_set_audit_size(metrics_t *self, uint64_t size);
 void metrics_set_health(metrics_t *self, bool store_ok, bool policy_ok);
+/* The CRL in force (nextUpdate, grace, both seconds) and whether the last
+ * reload could use the file; /healthz says degraded or unhealthy. */
+void metrics_set_crl(metrics_t *self, bool reload_ok, int64_t next_update_s, int64_t grace_s);
 
 /* Replaces the queue-depth gauges: n recipients with their depths. */
 void metrics_set_queues(metrics_t *self, const char *const *recipients, const uint64_t *depths,

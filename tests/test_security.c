@@ -2,16 +2,22 @@
  * remissd: who may assert a consent, the consent registry's namespace and
  * caps, a CRL that fails closed, proofs by index, and the smaller findings.
  * Each test failed on the code before its fix. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "pki_admin.h"
 
 static const char *const s_parties[] = {"sdf-rinkeby-kista:sdf", "sdf-sodermalm:sdf",
                                         "jobbtorg:jobbtorg", NULL};
@@ -169,6 +175,175 @@ Test(security, one_party_cannot_squat_consent_ids_or_crowd_out_another_partys_co
                  why);
     cr_assert(strstr(why, "registered by jobbtorg"), "%s", why);
     remiss_close(&jt);
+    remiss_close(&sdf);
+    harness_stop(&h);
+}
+
+/* ------------------------------------------------------------ finding 4 */
+
+/* GET http://127.0.0.1:port/path; the malloc'd response. */
+static char *
+s_http_get(int port, const char *path)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0, "metrics listener");
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    cr_assert_eq(write(fd, req, (size_t)n), n);
+    size_t cap = 1 << 14, len = 0;
+    char *buf = malloc(cap + 1);
+    ssize_t r;
+    while (len < cap && (r = read(fd, buf + len, cap - len)) > 0)
+        len += (size_t)r;
+    buf[len] = '\0';
+    close(fd);
+    return buf;
+}
+
+/* How many times needle occurs in the broker log. */
+static int
+s_log_count(harness_t *h, const char *needle)
+{
+    FILE *f = fopen(h->log, "r");
+    char line[4096];
+    int n = 0;
+    while (f && fgets(line, sizeof line, f))
+        n += strstr(line, needle) != NULL;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* Sends SIGHUP and waits for the n-th log line with needle. */
+static void
+s_reload_until(harness_t *h, const char *needle, int n)
+{
+    harness_signal(h, SIGHUP);
+    for (int i = 0; i < 200 && s_log_count(h, needle) < n; i++)
+        usleep(50000);
+    cr_assert_geq(s_log_count(h, needle), n, "no %s in the log", needle);
+}
+
+static remiss_code_t
+s_send_plain(remiss_client_t *c)
+{
+    char why[512];
+    return s_referral(c, false, NULL, why, sizeof why);
+}
+
+Test(security, a_missing_or_broken_crl_keeps_the_old_revocations_in_force, .timeout = 120)
+{
+    harness_t h;
+    remiss_err_t err;
+    char path[256], away[256];
+    const char *const extra[] = {"--metrics", "@metrics", NULL};
+    harness_init(&h, s_parties);
+    harness_start(&h, extra);
+    remiss_client_t *bad = harness_client(&h, "sdf-sodermalm", false);
+    cr_assert_eq(
+        harness_grant(bad, "c-sod-1", "sdf-sodermalm", "jobbtorg", "anvisning", "identity,social"),
+        REMISS_OK);
+    cr_assert_eq(s_send_plain(bad), REMISS_OK);
+
+    cr_assert_eq(pki_revoke(h.pki, "sdf-sodermalm", &err), REMISS_OK);
+    s_reload_until(&h, "revoked=1", 1);
+    cr_assert_eq(s_send_plain(bad), REMISS_E_CERT_REVOKED);
+
+    /* The CRL moved away: the reload is refused and the revocation stays. */
+    snprintf(path, sizeof path, "%.200s/crl.pem", h.pki);
+    snprintf(away, sizeof away, "%.200s/crl.away", h.pki);
+    cr_assert_eq(rename(path, away), 0);
+    s_reload_until(&h, "reload_failed", 1);
+    cr_assert_eq(s_send_plain(bad), REMISS_E_CERT_REVOKED);
+    char *health = s_http_get(h.port + 1, "/healthz");
+    cr_assert(strstr(health, "degraded") && strstr(health, "crl=refused"), "%s", health);
+    free(health);
+
+    /* A file that is not a CRL signed by the CA: the same. */
+    FILE *f = fopen(path, "w");
+    fputs("-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n", f);
+    fclose(f);
+    s_reload_until(&h, "reload_failed", 2);
+    cr_assert_eq(s_send_plain(bad), REMISS_E_CERT_REVOKED);
+
+    /* The good CRL back: healthy again. */
+    cr_assert_eq(rename(away, path), 0);
+    s_reload_until(&h, "certificates_reloaded", 2);
+    health = s_http_get(h.port + 1, "/healthz");
+    cr_assert(strstr(health, "200") && strstr(health, "ok ") && strstr(health, "crl=current"), "%s",
+              health);
+    free(health);
+    remiss_close(&bad);
+
+    /* Without a CRL the broker does not start. */
+    harness_stop_broker(&h);
+    cr_assert_eq(rename(path, away), 0);
+    char bin[256], cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "timeout 20 %s --pki %s --db %s --policy %s --listen tcp://127.0.0.1:%d >%s/nocrl.log "
+             "2>&1",
+             harness_bin("remissd", bin, sizeof bin), h.pki, h.db, h.policy, h.port, h.dir);
+    int st = system(cmd);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 124,
+              "remissd started without a CRL (status %d)", st);
+    harness_stop(&h);
+}
+
+/* Signs a CRL for the harness CA whose nextUpdate is in_s seconds away. */
+static void
+s_short_crl(harness_t *h, long in_s)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%.200s/ca.crt", h->pki);
+    FILE *f = fopen(path, "r");
+    X509 *ca = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    snprintf(path, sizeof path, "%.200s/ca.key", h->pki);
+    f = fopen(path, "r");
+    EVP_PKEY *key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+    cr_assert(ca && key);
+    X509_CRL *crl = X509_CRL_new();
+    ASN1_TIME *last = ASN1_TIME_adj(NULL, time(NULL), 0, -60);
+    ASN1_TIME *next = ASN1_TIME_adj(NULL, time(NULL), 0, in_s);
+    cr_assert(X509_CRL_set_version(crl, 1) &&
+              X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca)) &&
+              X509_CRL_set1_lastUpdate(crl, last) && X509_CRL_set1_nextUpdate(crl, next) &&
+              X509_CRL_sign(crl, key, EVP_sha256()) > 0);
+    snprintf(path, sizeof path, "%.200s/crl.pem", h->pki);
+    f = fopen(path, "w");
+    PEM_write_X509_CRL(f, crl);
+    fclose(f);
+    ASN1_TIME_free(last);
+    ASN1_TIME_free(next);
+    X509_CRL_free(crl);
+    EVP_PKEY_free(key);
+    X509_free(ca);
+}
+
+Test(security, a_crl_not_replaced_after_its_next_update_fails_closed_after_the_grace,
+     .timeout = 120)
+{
+    harness_t h;
+    harness_init(&h, s_parties);
+    s_short_crl(&h, 3);
+    const char *const extra[] = {"--metrics", "@metrics", "--crl-grace", "2", NULL};
+    harness_start(&h, extra);
+    remiss_client_t *sdf = harness_client(&h, "sdf-rinkeby-kista", false);
+    cr_assert_eq(
+        harness_grant(sdf, "c-1", "sdf-rinkeby-kista", "jobbtorg", "anvisning", "identity,social"),
+        REMISS_OK);
+    /* nextUpdate (3 s) plus the grace (2 s) pass without a new CRL. */
+    sleep(6);
+    cr_assert_eq(s_send_plain(sdf), REMISS_E_CERT_REVOKED);
+    char *health = s_http_get(h.port + 1, "/healthz");
+    cr_assert(strstr(health, "503") && strstr(health, "crl=expired"), "%s", health);
+    free(health);
+    /* The stale CRL itself is refused at a reload and at start. */
+    s_reload_until(&h, "reload_failed", 1);
+    cr_assert(harness_log_has(&h, "past its nextUpdate"));
     remiss_close(&sdf);
     harness_stop(&h);
 }
