@@ -73,25 +73,6 @@ s_ctl(const char *args, char *out, size_t size)
     return WEXITSTATUS(pclose(p));
 }
 
-/* Writes the example policy with extra lines after [general] to path. */
-static void
-s_policy_with(harness_t *h, const char *extra)
-{
-    char path[sizeof h->policy], line[1024];
-    FILE *in = fopen("config/stockholm.policy", "r");
-    snprintf(path, sizeof path, "%.128s/test.policy", h->dir);
-    FILE *out = fopen(path, "w");
-    cr_assert(in && out);
-    while (fgets(line, sizeof line, in)) {
-        fputs(line, out);
-        if (strncmp(line, "[general]", 9) == 0)
-            fputs(extra, out);
-    }
-    fclose(in);
-    fclose(out);
-    snprintf(h->policy, sizeof h->policy, "%s", path);
-}
-
 /* ------------------------------------------------------------ finding 1 */
 
 Test(security, a_consent_the_recipient_registered_counts_only_when_the_sender_names_it,
@@ -100,7 +81,7 @@ Test(security, a_consent_the_recipient_registered_counts_only_when_the_sender_na
     harness_t h;
     char why[512], args[512], out[65536];
     harness_init(&h, s_parties);
-    s_policy_with(&h, "recipient_consent_forbidden = health, criminal\n");
+    /* The example policy has recipient_consent_forbidden = health, criminal. */
     harness_start(&h, NULL);
     remiss_client_t *sdf = harness_client(&h, "sdf-rinkeby-kista", false);
     remiss_client_t *jt = harness_client(&h, "jobbtorg", false);
