@@ -660,7 +660,30 @@ s_entry_at(audit_t *self, uint64_t index, Remiss__AuditEntry **e, remiss_err_t *
                                (unsigned long long)index);
 }
 
-/* True if party is the sender or recipient of entry index. */
+/* Whether party may see entry e: the sender sees the entries of its own
+ * messages; a recipient only those of a message that was delivered to it,
+ * and never a refusal or a withholding (they tell what was kept from it,
+ * and about whom). */
+static remiss_code_t
+s_may_see(audit_t *self, const Remiss__AuditEntry *e, const char *party, bool *yes,
+          remiss_err_t *err)
+{
+    store_msg_t m;
+    bool found = false;
+    *yes = strcmp(e->sender, party) == 0;
+    if (*yes || strcmp(e->recipient, party) != 0 || e->event == REMISS__AUDIT_EVENT__EV_REFUSED ||
+        e->event == REMISS__AUDIT_EVENT__EV_WITHHELD || e->message_id.len != STORE_ID_LEN)
+        return REMISS_OK;
+    memset(&m, 0, sizeof m);
+    remiss_code_t r = store_find(self->store, e->message_id.data, &found, &m, err);
+    if (r != REMISS_OK)
+        return r;
+    *yes = found && strcmp(m.recipient, party) == 0 && m.delivered_at > 0;
+    store_msg_clear(&m);
+    return REMISS_OK;
+}
+
+/* True if party may see entry index (s_may_see). */
 static remiss_code_t
 s_concerns(audit_t *self, uint64_t index, const char *party, bool *yes, remiss_err_t *err)
 {
@@ -670,9 +693,9 @@ s_concerns(audit_t *self, uint64_t index, const char *party, bool *yes, remiss_e
     *yes = false;
     if ((r = s_entry_at(self, index, &e, err)) != REMISS_OK)
         return r;
-    *yes = strcmp(e->sender, party) == 0 || strcmp(e->recipient, party) == 0;
+    r = s_may_see(self, e, party, yes, err);
     remiss__audit_entry__free_unpacked(e, NULL);
-    return REMISS_OK;
+    return r;
 }
 
 /* Whether entry index records the broker's decision on message_id (its
@@ -690,9 +713,9 @@ s_intake_at(audit_t *self, uint64_t index, const uint8_t *message_id, const char
     *intake = s_is_intake(e->event) && e->message_id.len == STORE_ID_LEN &&
               memcmp(e->message_id.data, message_id, STORE_ID_LEN) == 0;
     if (*intake)
-        *allowed = strcmp(e->sender, party) == 0 || strcmp(e->recipient, party) == 0;
+        r = s_may_see(self, e, party, allowed, err);
     remiss__audit_entry__free_unpacked(e, NULL);
-    return REMISS_OK;
+    return r;
 }
 
 /* Finds the intake entry of message_id and says whether party may see it:

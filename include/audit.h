@@ -92,7 +92,8 @@ remiss_code_t audit_secret_load(const char *path, uint8_t key[32], remiss_err_t 
  * ACCEPTED or REFUSED entry), or for index when message_id is NULL, against
  * the latest signed tree head (signing a new one if the latest does not
  * cover the entry), with a consistency proof from consistency_from if > 0.
- * Only the message's sender or recipient (party) may ask. The reply's
+ * Only the message's sender, or its recipient once it was delivered to it
+ * and never for a REFUSED or WITHHELD entry, may ask (party). The reply's
  * fields are malloc'd: free with audit_proof_clear. */
 remiss_code_t audit_proof(audit_t *self, const char *party, const uint8_t *message_id,
                           uint64_t index, uint64_t consistency_from, Remiss__ProofReply *out,

@@ -328,3 +328,100 @@ Test(security, a_crl_not_replaced_after_its_next_update_fails_closed_after_the_g
     remiss_close(&sdf);
     harness_stop(&h);
 }
+
+/* ------------------------------------------------------------ finding 3 */
+
+/* Asks for the proof of entry index as c; the decoded entry if granted. */
+static Remiss__AuditEntry *
+s_entry_by_index(remiss_client_t *c, uint64_t index)
+{
+    Remiss__ClientFrame cf = REMISS__CLIENT_FRAME__INIT;
+    Remiss__ProofQuery pq = REMISS__PROOF_QUERY__INIT;
+    remiss_err_t err;
+    uint8_t frame[64], *reply = NULL;
+    size_t rlen = 0;
+    pq.index = index;
+    cf.request_id = 1000 + index;
+    cf.kind_case = REMISS__CLIENT_FRAME__KIND_PROOF;
+    cf.proof = &pq;
+    size_t n = remiss__client_frame__pack(&cf, frame);
+    cr_assert_eq(remiss_raw_request(c, frame, n, &reply, &rlen, &err), REMISS_OK, "%s", err.text);
+    Remiss__BrokerFrame *bf = remiss__broker_frame__unpack(NULL, rlen, reply);
+    free(reply);
+    cr_assert(bf && bf->kind_case == REMISS__BROKER_FRAME__KIND_PROOF, "kind %d",
+              bf ? (int)bf->kind_case : -1);
+    Remiss__AuditEntry *e = NULL;
+    if (bf->proof->code == REMISS__REASON_CODE__OK)
+        e = remiss__audit_entry__unpack(NULL, bf->proof->leaf_entry.len,
+                                        bf->proof->leaf_entry.data);
+    remiss__broker_frame__free_unpacked(bf, NULL);
+    return e;
+}
+
+Test(security, a_recipient_sees_only_entries_of_messages_delivered_to_it, .timeout = 180)
+{
+    harness_t h;
+    char why[512];
+    remiss_err_t err;
+    harness_init(&h, s_parties);
+    harness_start(&h, NULL);
+    remiss_client_t *sdf = harness_client(&h, "sdf-rinkeby-kista", false);
+
+    /* Withheld: queued while Jobbtorg is away, then the consent withdrawn. */
+    cr_assert_eq(
+        harness_grant(sdf, "c-1", "sdf-rinkeby-kista", "jobbtorg", "anvisning", "identity,social"),
+        REMISS_OK);
+    cr_assert_eq(s_referral(sdf, false, NULL, why, sizeof why), REMISS_OK, "%s", why);
+    Remiss__Envelope *rv = calloc(1, sizeof *rv);
+    remiss__envelope__init(rv);
+    rv->type = REMISS__MESSAGE_TYPE__CONSENT_REVOKE;
+    rv->body_case = REMISS__ENVELOPE__BODY_CONSENT_REVOKE;
+    rv->consent_revoke = calloc(1, sizeof *rv->consent_revoke);
+    remiss__consent_revoke__init(rv->consent_revoke);
+    rv->recipient = strdup("broker");
+    rv->consent_id = strdup("c-1");
+    cr_assert_eq(s_send(sdf, rv, why, sizeof why), REMISS_OK, "%s", why);
+    remiss__envelope__free_unpacked(rv, NULL);
+
+    /* Delivered and acknowledged. */
+    cr_assert_eq(
+        harness_grant(sdf, "c-2", "sdf-rinkeby-kista", "jobbtorg", "anvisning", "identity,social"),
+        REMISS_OK);
+    cr_assert_eq(s_referral(sdf, false, NULL, why, sizeof why), REMISS_OK, "%s", why);
+    remiss_client_t *jt = harness_client(&h, "jobbtorg", false);
+    remiss_message_t *m = NULL;
+    cr_assert_eq(remiss_recv(jt, 20000, &m, &err), REMISS_OK, "%s", err.text);
+    cr_assert_eq(remiss_ack(jt, remiss_message_id(m), &err), REMISS_OK);
+    remiss_message_free(&m);
+    /* A fresh connection for the walk: no deliveries or answers pending. */
+    remiss_close(&jt);
+    jt = harness_client(&h, "jobbtorg", false);
+
+    /* Refused: health data under a consent for social data only. */
+    cr_assert_eq(s_referral(sdf, true, NULL, why, sizeof why), REMISS_E_CATEGORY_NOT_COVERED, "%s",
+                 why);
+
+    /* Jobbtorg walks the log by index. */
+    int seen_accepted = 0, sender_refused = 0;
+    for (uint64_t i = 0; i < 60; i++) {
+        Remiss__AuditEntry *e = s_entry_by_index(jt, i);
+        if (e) {
+            cr_assert_neq(e->event, REMISS__AUDIT_EVENT__EV_REFUSED, "entry %lu refused", i);
+            cr_assert_neq(e->event, REMISS__AUDIT_EVENT__EV_WITHHELD, "entry %lu withheld", i);
+            seen_accepted += e->event == REMISS__AUDIT_EVENT__EV_ACCEPTED;
+            remiss__audit_entry__free_unpacked(e, NULL);
+        }
+        e = s_entry_by_index(sdf, i);
+        if (e) {
+            sender_refused += e->event == REMISS__AUDIT_EVENT__EV_REFUSED;
+            remiss__audit_entry__free_unpacked(e, NULL);
+        }
+    }
+    /* Only the delivered message's acceptance; the withheld one's is not. */
+    cr_assert_eq(seen_accepted, 1);
+    /* The sender still sees its own refusal. */
+    cr_assert_eq(sender_refused, 1);
+    remiss_close(&jt);
+    remiss_close(&sdf);
+    harness_stop(&h);
+}
