@@ -58,6 +58,12 @@ s_load_one(parties_t *self, const char *path, party_t *p)
         X509_free(cert);
         return false;
     }
+    /* The broker's identity is the broker's alone (CN and OU "broker"). */
+    if (strcmp(id.party, "broker") == 0 || strcmp(id.role, "broker") == 0) {
+        log_emit(LOG_WARN, "party_skipped", "file=%s reason=\"broker identity\"", path);
+        X509_free(cert);
+        return false;
+    }
     memcpy(p->id, id.party, sizeof p->id);
     memcpy(p->role, id.role, sizeof p->role);
     memcpy(p->curve_pub, id.curve_pub, sizeof p->curve_pub);

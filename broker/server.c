@@ -1122,6 +1122,7 @@ s_deliver_one(server_t *self, s_conn_t *c, const store_msg_t *m, int64_t now, bo
                      &changed, &err);
         s_audit_stored(self, m, REMISS__AUDIT_EVENT__EV_DEAD_LETTERED, REMISS_OK,
                        "not acknowledged");
+        s_inflight_done(self, m->recipient, m->message_id);
         return true;
     }
     if (!m->envelope ||
@@ -1151,6 +1152,7 @@ s_deliver_one(server_t *self, s_conn_t *c, const store_msg_t *m, int64_t now, bo
         store_finish(self->store, m->message_id, NULL, STORE_HELD, verdict, sentence, now,
                      &changed, &err);
         s_audit_stored(self, m, REMISS__AUDIT_EVENT__EV_WITHHELD, verdict, "at delivery");
+        s_inflight_done(self, m->recipient, m->message_id);
         remiss__signed_envelope__free_unpacked(se, NULL);
         return true;
     }
@@ -1176,6 +1178,7 @@ s_deliver_one(server_t *self, s_conn_t *c, const store_msg_t *m, int64_t now, bo
             metrics_delivered(self->metrics);
             s_audit_stored(self, m, REMISS__AUDIT_EVENT__EV_DELIVERED, REMISS_OK, NULL);
             store_mark_sent(self->store, m->seq, now, now + self->cfg.redeliver_ms, &err);
+            s_inflight_done(self, m->recipient, m->message_id); /* a redelivery: once */
             memcpy(c->inflight[c->ninflight++], m->message_id, STORE_ID_LEN);
         }
     }
@@ -1346,7 +1349,7 @@ s_load_identity(server_t *self, remiss_err_t *err)
     if (!(self->cert = pki_cert_load(path, err)))
         return REMISS_E_CONFIG;
     if (pki_verify_cert(parties_trust(self->parties), self->cert, 0, &id, err) != REMISS_OK ||
-        strcmp(id.role, "broker") != 0)
+        strcmp(id.role, "broker") != 0 || strcmp(id.party, "broker") != 0)
         return remiss_err_set(err, REMISS_E_CONFIG,
                               "broker.crt is not a valid broker certificate of this CA");
     if (X509_check_private_key(self->cert, self->sign_key) != 1)
