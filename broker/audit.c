@@ -27,6 +27,7 @@
 
 #include "merkle.h"
 #include "pki.h"
+#include "policy.h"
 
 #define S_KEY_LEN    32
 #define S_STR_MAX    (STORE_NAME_MAX - 1) /* longest party id, purpose, actor */
@@ -48,6 +49,7 @@ struct audit {
     uint64_t head_size;           /* its tree size */
     int64_t head_time;            /* when it was signed (ms) */
     uint8_t buf[AUDIT_ENTRY_MAX]; /* pack buffer for one entry */
+    const policy_t *policy;       /* closed vocabularies (borrowed), NULL: none */
 };
 
 /* Merkle callbacks go straight to the store; its error text lands in err. */
@@ -386,6 +388,41 @@ s_leaf_hash(audit_t *self, const uint8_t *data, size_t len, uint8_t out[MERKLE_H
     return REMISS_OK;
 }
 
+void
+audit_set_policy(audit_t *self, const policy_t *policy)
+{
+    if (self)
+        self->policy = policy;
+}
+
+/* What a party or purpose field may hold (DESIGN.md §2: closed
+ * vocabularies only). The sender's text outside them, a recipient or a
+ * purpose that is no party or purpose of the policy, becomes "unlisted:"
+ * and 16 hex digits of a keyed hash (the same text always gets the same
+ * marker, so repeats can be told apart; the text itself cannot be read
+ * back). */
+static const char *
+s_closed(audit_t *self, const char *v, bool purpose, char *buf, size_t size)
+{
+    char in[S_STR_MAX + 8];
+    uint8_t mac[32];
+    if (!v || !v[0] || !self->policy)
+        return v ? v : "";
+    if (purpose ? policy_purpose_known(self->policy, v)
+                : (strcmp(v, "broker") == 0 || policy_party_role(self->policy, v)))
+        return v;
+    size_t n = 0;
+    int len = snprintf(in, sizeof in, "x:%.*s", S_STR_MAX, v);
+    if (EVP_MAC_init(self->mac, NULL, 0, NULL) != 1 ||
+        EVP_MAC_update(self->mac, (const uint8_t *)in, (size_t)len) != 1 ||
+        EVP_MAC_final(self->mac, mac, &n, sizeof mac) != 1)
+        memset(mac, 0, sizeof mac);
+    snprintf(buf, size, "unlisted:");
+    for (size_t i = 0; i < 8 && 9 + 2 * i + 2 < size; i++)
+        snprintf(buf + 9 + 2 * i, size - 9 - 2 * i, "%02x", mac[i]);
+    return buf;
+}
+
 remiss_code_t
 audit_append(audit_t *self, const audit_event_t *ev, uint64_t *index, remiss_err_t *err)
 {
@@ -407,10 +444,13 @@ audit_append(audit_t *self, const audit_event_t *ev, uint64_t *index, remiss_err
     e.index = self->frontier.size;
     e.time = ev->time != 0 ? ev->time : s_now_ms();
     e.event = ev->event;
-    e.sender = s_bounded(ev->sender ? ev->sender : "", S_STR_MAX, sender);
-    e.recipient = s_bounded(ev->recipient ? ev->recipient : "", S_STR_MAX, recipient);
+    e.sender = s_bounded(s_closed(self, ev->sender, false, sender, sizeof sender), S_STR_MAX,
+                         sender);
+    e.recipient = s_bounded(s_closed(self, ev->recipient, false, recipient, sizeof recipient),
+                            S_STR_MAX, recipient);
     e.type = ev->type;
-    e.purpose = s_bounded(ev->purpose ? ev->purpose : "", S_STR_MAX, purpose);
+    e.purpose = s_bounded(s_closed(self, ev->purpose, true, purpose, sizeof purpose), S_STR_MAX,
+                          purpose);
     e.detail = s_bounded(ev->detail ? ev->detail : "", S_DETAIL_MAX, detail);
     e.code = (Remiss__ReasonCode)ev->code;
     e.categories = cats;

@@ -583,6 +583,10 @@ s_consent_envelope(const policy_t *policy, const char *sender, const Remiss__Env
                               "The consent_id is missing or not 1 to %d letters, digits, '.', "
                               "'_' or '-' starting with a letter.",
                               S_CONSENT_ID_MAX);
+    /* Its purpose field, if set, is recorded: only a known one. */
+    if (!s_empty(env->purpose) && !policy_purpose_known(policy, env->purpose))
+        return remiss_err_set(err, REMISS_E_MALFORMED,
+                              "The purpose of the %s is not one the secrecy policy knows.", tname);
     /* A consent message is about the consent, not the case: only the
      * subject's identity may travel with it. */
     catset_t extra = category_of_envelope(env) & ~(1u << CAT_IDENTITY);

@@ -1448,6 +1448,7 @@ server_new(const broker_config_t *cfg, remiss_err_t *err)
         server_destroy(&self);
         return NULL;
     }
+    audit_set_policy(self->audit, self->policy);
     if (cfg->metrics[0] && !(self->metrics = metrics_start(cfg->metrics, err))) {
         server_destroy(&self);
         return NULL;
@@ -1509,6 +1510,7 @@ s_reload_policy(server_t *self)
         return;
     }
     intake_set_policy(self->intake, fresh);
+    audit_set_policy(self->audit, fresh);
     policy_free(&self->policy);
     self->policy = fresh;
     char detail[CONFIG_PATH_MAX + 32];

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define S_SCHEMA_VERSION 2 /* 2: audit_nodes keyed by post-order position */
 
@@ -293,6 +294,22 @@ s_migrate(sqlite3 *db, char **msg)
     return rc;
 }
 
+/* Takes group and other access away from the store's files that exist
+ * (a store made by an older version, or under a loose umask). */
+static void
+s_private(const char *path)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    char p[4096];
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        struct stat st;
+        if (snprintf(p, sizeof p, "%s%s", path, suffix[i]) >= (int)sizeof p)
+            return;
+        if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077))
+            chmod(p, st.st_mode & 0700);
+    }
+}
+
 store_t *
 store_open(const char *path, remiss_err_t *err)
 {
@@ -302,9 +319,15 @@ store_open(const char *path, remiss_err_t *err)
         remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
         return NULL;
     }
+    /* The store holds personal data: 0600 whatever the umask. SQLite gives
+     * the -wal and -shm files the database file's mode. */
+    mode_t mask = umask(077);
+    s_private(path);
     /* synchronous=FULL below is what store_walbuf needs. */
-    if (sqlite3_open_v2(path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                        store_walbuf_vfs()) != SQLITE_OK) {
+    int orc = sqlite3_open_v2(path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                              store_walbuf_vfs());
+    umask(mask);
+    if (orc != SQLITE_OK) {
         s_fail(self, err, "open");
         goto fail;
     }

@@ -53,6 +53,13 @@ typedef struct audit_event {
 audit_t *audit_open(store_t *store, EVP_PKEY *key, const uint8_t hmac_key[32], remiss_err_t *err);
 void audit_close(audit_t **self_p);
 
+/* The policy whose party ids and purposes are the only text a party or
+ * purpose field of an entry may hold (borrowed; call again after a
+ * reload). Anything else is recorded as "unlisted:" and a keyed hash.
+ * Without a policy (tools, tests) the fields are kept as given. */
+struct policy;
+void audit_set_policy(audit_t *self, const struct policy *policy);
+
 /* Appends one entry; *index (may be NULL) gets its position. */
 remiss_code_t audit_append(audit_t *self, const audit_event_t *ev, uint64_t *index,
                            remiss_err_t *err);

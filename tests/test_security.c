@@ -538,3 +538,71 @@ Test(security, pki_issue_refuses_the_broker_role, .timeout = 60)
     cr_assert_neq(access(crt, F_OK), 0, "a certificate was issued");
     harness_stop(&h);
 }
+
+/* ------------------------------------------------------------ finding 2 */
+
+Test(security, free_text_from_a_refused_message_never_enters_the_audit_log, .timeout = 120)
+{
+    harness_t h;
+    char why[512], args[512], out[65536];
+    harness_init(&h, s_parties);
+    harness_start(&h, NULL);
+    remiss_client_t *sdf = harness_client(&h, "sdf-rinkeby-kista", false);
+
+    /* Personal data in the recipient and in the purpose. */
+    Remiss__Envelope *env = harness_referral("jobbtorg", "anvisning");
+    free(env->recipient);
+    env->recipient = strdup("Kim Andersson 20060115-2382");
+    cr_assert_eq(s_send(sdf, env, why, sizeof why), REMISS_E_UNKNOWN_RECIPIENT, "%s", why);
+    harness_envelope_free(env);
+    env = harness_referral("jobbtorg", "hiv-positiv / missbruk / psykos");
+    cr_assert_neq(s_send(sdf, env, why, sizeof why), REMISS_OK, "%s", why);
+    harness_envelope_free(env);
+    /* And in a consent grant's purpose field, which is refused too. */
+    Remiss__Envelope *g = calloc(1, sizeof *g);
+    remiss__envelope__init(g);
+    g->type = REMISS__MESSAGE_TYPE__CONSENT_GRANT;
+    g->body_case = REMISS__ENVELOPE__BODY_CONSENT_GRANT;
+    g->consent_grant = calloc(1, sizeof *g->consent_grant);
+    remiss__consent_grant__init(g->consent_grant);
+    g->recipient = strdup("broker");
+    g->consent_id = strdup("c-1");
+    g->purpose = strdup("Kim Andersson hiv-positiv");
+    cr_assert_neq(s_send(sdf, g, why, sizeof why), REMISS_OK, "%s", why);
+    remiss__envelope__free_unpacked(g, NULL);
+
+    snprintf(args, sizeof args, "audit export %s", h.db);
+    cr_assert_eq(s_ctl(args, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "unlisted:"), "%s", out);
+    cr_assert_null(strstr(out, "Andersson"), "%s", out);
+    cr_assert_null(strstr(out, "20060115"), "%s", out);
+    cr_assert_null(strstr(out, "hiv"), "%s", out);
+    remiss_close(&sdf);
+    harness_stop(&h);
+}
+
+/* ------------------------------------------------------------ finding 5 */
+
+Test(security, the_store_files_are_0600_whatever_the_umask, .timeout = 120)
+{
+    harness_t h;
+    char why[512], path[256];
+    harness_init(&h, s_parties);
+    mode_t old = umask(022);
+    harness_start(&h, NULL);
+    umask(old);
+    remiss_client_t *sdf = harness_client(&h, "sdf-rinkeby-kista", false);
+    cr_assert_eq(harness_grant(sdf, "c-1", "sdf-rinkeby-kista", "jobbtorg", "anvisning",
+                               "identity,social"),
+                 REMISS_OK);
+    cr_assert_eq(s_referral(sdf, false, NULL, why, sizeof why), REMISS_OK, "%s", why);
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        struct stat st;
+        snprintf(path, sizeof path, "%.200s%s", h.db, suffix[i]);
+        cr_assert_eq(stat(path, &st), 0, "%s", path);
+        cr_assert_eq(st.st_mode & 0777, 0600, "%s is %o", path, st.st_mode & 0777);
+    }
+    remiss_close(&sdf);
+    harness_stop(&h);
+}
