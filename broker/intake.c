@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "decide.h"
 #include "pnr.h"
@@ -263,6 +264,17 @@ intake_decide(intake_t *self, const char *sender, const Remiss__Envelope *env, i
     return r;
 }
 
+/* The last millisecond (UTC) of a YYYY-MM-DD day; 0 if unreadable. */
+static int64_t
+s_day_end_ms(const char *day)
+{
+    pnr_date_t d;
+    if (!pnr_date_parse(day, &d))
+        return 0;
+    struct tm tm = {.tm_year = d.year - 1900, .tm_mon = d.month - 1, .tm_mday = d.day + 1};
+    return (int64_t)timegm(&tm) * 1000 - 1;
+}
+
 /* A party may hold S_MAX_PER_PARTY consents in force per person; another
  * party's registrations never count against it. */
 static remiss_code_t
@@ -309,6 +321,7 @@ s_grant(intake_t *self, const char *sender, const Remiss__Envelope *env, const u
     row.grant = (uint8_t *)bytes;
     row.grant_len = len;
     row.granted_at = now_ms;
+    row.valid_until = s_day_end_ms(env->consent_grant->valid_until);
     bool exists = false;
     if (store_consent_put(self->store, &row, &exists, &err) != REMISS_OK) {
         s_result(out, REMISS_E_STORAGE, NULL);

@@ -1363,6 +1363,15 @@ s_load_identity(server_t *self, remiss_err_t *err)
     return REMISS_OK;
 }
 
+/* Bodies at rest are sealed under data keys wrapped by PKI_DIR/broker.kek. */
+static remiss_code_t
+s_use_keys(server_t *self, remiss_err_t *err)
+{
+    char path[CONFIG_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/broker.kek", self->cfg.pki);
+    return store_use_keys(self->store, path, err);
+}
+
 /* The broker secret keys the subject pseudonyms (audit log, consent
  * registry): 64 hex digits in PKI_DIR/broker.secret, readable only by us. */
 static remiss_code_t
@@ -1435,7 +1444,7 @@ server_new(const broker_config_t *cfg, remiss_err_t *err)
     if (!(self->parties = parties_load_grace(cfg->pki, cfg->crl_grace_s, err)) ||
         s_load_identity(self, err) != REMISS_OK ||
         !(self->policy = policy_load(cfg->policy, err)) ||
-        !(self->store = store_open(cfg->db, err)) ||
+        !(self->store = store_open(cfg->db, err)) || s_use_keys(self, err) != REMISS_OK ||
         store_checkpoint_behind(self->store, err) != REMISS_OK ||
         s_load_secret(self, err) != REMISS_OK || !(self->zctx = zmq_ctx_new()) ||
         s_bind(self, err) != REMISS_OK) {

@@ -3,6 +3,7 @@
  * WAL with synchronous=FULL: a commit is on disk when it returns, and
  * readers (remissctl) never block the broker. Statements are prepared once. */
 #include "store.h"
+#include "atrest.h"
 #include "store_walbuf.h"
 
 #include <pthread.h>
@@ -36,7 +37,8 @@ static const char s_schema[] =
     "CREATE INDEX IF NOT EXISTS messages_consent ON messages(consent_id, state);"
     "CREATE TABLE IF NOT EXISTS consents("
     " consent_id TEXT PRIMARY KEY, subject BLOB NOT NULL, granted_by TEXT NOT NULL,"
-    " grant_pb BLOB NOT NULL, granted_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL DEFAULT 0);"
+    " grant_pb BLOB NOT NULL, granted_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL DEFAULT 0,"
+    " valid_until INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS consents_subject ON consents(subject);"
     "CREATE TABLE IF NOT EXISTS audit("
     " idx INTEGER PRIMARY KEY, entry BLOB NOT NULL, subject BLOB, message_id BLOB);"
@@ -115,6 +117,11 @@ enum {
     Q_ADM_DONE,
     Q_ADM_GET,
     Q_C_COUNT,
+    Q_C_SHRED,
+    Q_KEYS_MSG,
+    Q_KEYS_MSG_PUT,
+    Q_KEYS_CON,
+    Q_KEYS_CON_PUT,
     Q_COUNT
 };
 
@@ -157,7 +164,7 @@ static const char *const s_sql[Q_COUNT] = {
                 " state IN (3, 4, 5) AND ended_at > 0 AND ended_at < ?1",
     [Q_DEPTH] = "SELECT count(*) FROM messages WHERE recipient = ?1 AND state IN (1, 2)",
     [Q_C_PUT] = "INSERT OR IGNORE INTO consents(consent_id, subject, granted_by, grant_pb,"
-                " granted_at) VALUES(?1,?2,?3,?4,?5)",
+                " granted_at, valid_until) VALUES(?1,?2,?3,?4,?5,?6)",
     [Q_C_GET] = "SELECT consent_id, subject, granted_by, grant_pb, granted_at, revoked_at"
                 " FROM consents WHERE consent_id = ?1",
     [Q_C_REVOKE] = "UPDATE consents SET revoked_at = ?2 WHERE consent_id = ?1 AND revoked_at = 0",
@@ -181,6 +188,19 @@ static const char *const s_sql[Q_COUNT] = {
     [Q_ADM_DONE] = "UPDATE admin_queue SET done_at = ?2, result = ?3 WHERE id = ?1",
     [Q_ADM_GET] = "SELECT id, action, message_id, actor, result, done_at FROM admin_queue"
                   " WHERE id = ?1",
+    /* Crypto-shredding of consents: past validity (or withdrawn) and
+     * retention, the sealed grant and its data key go. */
+    [Q_C_SHRED] = "UPDATE consents SET grant_pb = X'' WHERE length(grant_pb) > 0 AND"
+                  " ((valid_until > 0 AND valid_until < ?1) OR"
+                  " (revoked_at > 0 AND revoked_at < ?1))",
+    /* Key rotation: bodies whose data key is wrapped under another KEK. */
+    [Q_KEYS_MSG] = "SELECT seq, message_id, envelope FROM messages WHERE envelope IS NOT NULL"
+                   " AND substr(envelope, 1, 4) = X'52414531' AND substr(envelope, 5, 4) <> ?1"
+                   " LIMIT 256",
+    [Q_KEYS_MSG_PUT] = "UPDATE messages SET envelope = ?2 WHERE seq = ?1",
+    [Q_KEYS_CON] = "SELECT rowid, consent_id, grant_pb FROM consents WHERE"
+                   " substr(grant_pb, 1, 4) = X'52414531' AND substr(grant_pb, 5, 4) <> ?1 LIMIT 256",
+    [Q_KEYS_CON_PUT] = "UPDATE consents SET grant_pb = ?2 WHERE rowid = ?1",
     [Q_C_COUNT] = "SELECT count(*) FROM consents WHERE subject = ?1 AND"
                   " (?2 IS NULL OR (granted_by = ?2 AND revoked_at = 0))",
 };
@@ -207,6 +227,7 @@ struct store {
     sqlite3_stmt *q[Q_COUNT];   /* prepared statements, by Q_ */
     bool in_tx;                 /* inside store_begin .. commit/rollback */
     s_ckpt_t *ckpt;             /* NULL: SQLite checkpoints in this thread */
+    atrest_t *keys;             /* bodies sealed at rest, NULL: clear */
 };
 
 static remiss_code_t
@@ -344,6 +365,9 @@ store_open(const char *path, remiss_err_t *err)
         sqlite3_free(msg);
         goto fail;
     }
+    /* Stores before issue 14 lack consents.valid_until (shredding). */
+    sqlite3_exec(self->db, "ALTER TABLE consents ADD COLUMN valid_until INTEGER NOT NULL DEFAULT 0",
+                 NULL, NULL, NULL);
     char ver[128];
     snprintf(ver, sizeof ver,
              "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '%d')",
@@ -468,6 +492,7 @@ store_close(store_t **self_p)
         sqlite3_finalize(self->q[i]);
     if (self->db)
         sqlite3_close(self->db);
+    atrest_close(&self->keys);
     free(self);
     *self_p = NULL;
 }
@@ -618,6 +643,44 @@ s_row_msg(sqlite3_stmt *st, store_msg_t *m)
     return true;
 }
 
+remiss_code_t
+store_use_keys(store_t *self, const char *kek_path, remiss_err_t *err)
+{
+    atrest_close(&self->keys);
+    self->keys = atrest_open(kek_path, err);
+    return self->keys ? REMISS_OK : REMISS_E_CONFIG;
+}
+
+/* A sealed body in *blob replaced by its clear bytes. One that cannot be
+ * opened (its key shredded, no keys given, damaged) reads as deleted:
+ * NULL, as after retention. False only when out of memory. */
+static bool
+s_unseal(store_t *self, const uint8_t *aad, size_t aad_len, uint8_t **blob, size_t *len)
+{
+    uint8_t *plain = NULL;
+    size_t plen = 0;
+    if (!*blob || !atrest_is_sealed(*blob, *len))
+        return true;
+    bool ok = self->keys && atrest_open_blob(self->keys, aad, aad_len, *blob, *len, &plain, &plen);
+    free(*blob);
+    *blob = ok ? plain : NULL;
+    *len = ok ? plen : 0;
+    return true;
+}
+
+/* The bytes to store for a body: sealed under a new data key when keys
+ * are set (*sealed to free), else the body itself. False if sealing fails. */
+static bool
+s_seal(store_t *self, const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len,
+       uint8_t **sealed, size_t *slen)
+{
+    *sealed = NULL;
+    *slen = len;
+    if (!self->keys || !in)
+        return true;
+    return atrest_seal(self->keys, aad, aad_len, in, len, sealed, slen);
+}
+
 /* Steps a SELECT of message rows into out[0..max). */
 static remiss_code_t
 s_msg_rows(store_t *self, sqlite3_stmt *st, store_msg_t *out, size_t max, size_t *n,
@@ -626,7 +689,8 @@ s_msg_rows(store_t *self, sqlite3_stmt *st, store_msg_t *out, size_t max, size_t
     int rc;
     *n = 0;
     while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (!s_row_msg(st, &out[*n])) {
+        if (!s_row_msg(st, &out[*n]) || !s_unseal(self, out[*n].message_id, STORE_ID_LEN,
+                                                   &out[*n].envelope, &out[*n].envelope_len)) {
             sqlite3_reset(st);
             for (size_t i = 0; i < *n; i++)
                 store_msg_clear(&out[i]);
@@ -682,13 +746,18 @@ store_insert(store_t *self, store_msg_t *m, remiss_err_t *err)
     s_bind_text(st, 6, m->consent_id);
     s_bind_blob(st, 7, m->has_subject ? m->subject : NULL, STORE_HASH_LEN);
     s_bind_blob(st, 8, m->envelope_sha256, STORE_HASH_LEN);
-    s_bind_blob(st, 9, m->envelope, m->envelope_len);
+    uint8_t *sealed = NULL;
+    size_t slen = 0;
+    if (!s_seal(self, m->message_id, STORE_ID_LEN, m->envelope, m->envelope_len, &sealed, &slen))
+        return remiss_err_set(err, REMISS_E_STORAGE, "cannot seal the message body");
+    s_bind_blob(st, 9, sealed ? sealed : m->envelope, slen);
     s_bind_blob(st, 10, m->receipt ? m->receipt : (const uint8_t *)"", m->receipt_len);
     sqlite3_bind_int64(st, 11, m->created_at);
     sqlite3_bind_int64(st, 12, m->accepted_at);
     sqlite3_bind_int64(st, 13, (sqlite3_int64)m->audit_index);
     s_bind_blob(st, 14, m->has_linked ? m->linked_id : NULL, STORE_ID_LEN);
     remiss_code_t r = s_exec(self, st, err, "insert message");
+    free(sealed);
     if (r == REMISS_OK)
         m->seq = (uint64_t)sqlite3_last_insert_rowid(self->db);
     return r;
@@ -791,6 +860,11 @@ store_purge(store_t *self, int64_t before_ms, uint64_t *purged, remiss_err_t *er
     sqlite3_bind_int64(st, 1, before_ms);
     remiss_code_t r = s_exec(self, st, err, "purge");
     *purged = r == REMISS_OK ? (uint64_t)sqlite3_changes(self->db) : 0;
+    if (r == REMISS_OK) {
+        st = s_q(self, Q_C_SHRED);
+        sqlite3_bind_int64(st, 1, before_ms);
+        r = s_exec(self, st, err, "shred consents");
+    }
     return r;
 }
 
@@ -821,9 +895,16 @@ store_consent_put(store_t *self, const store_consent_t *c, bool *exists, remiss_
     s_bind_text(st, 1, c->consent_id);
     s_bind_blob(st, 2, c->subject, STORE_HASH_LEN);
     s_bind_text(st, 3, c->granted_by);
-    s_bind_blob(st, 4, c->grant ? c->grant : (const uint8_t *)"", c->grant_len);
+    uint8_t *sealed = NULL;
+    size_t slen = 0;
+    if (!s_seal(self, (const uint8_t *)c->consent_id, strlen(c->consent_id), c->grant,
+                c->grant_len, &sealed, &slen))
+        return remiss_err_set(err, REMISS_E_STORAGE, "cannot seal the consent");
+    s_bind_blob(st, 4, sealed ? sealed : c->grant ? c->grant : (const uint8_t *)"", slen);
     sqlite3_bind_int64(st, 5, c->granted_at);
+    sqlite3_bind_int64(st, 6, c->valid_until);
     remiss_code_t r = s_exec(self, st, err, "put consent");
+    free(sealed);
     *exists = r == REMISS_OK && sqlite3_changes(self->db) == 0;
     return r;
 }
@@ -842,7 +923,9 @@ s_consent_rows(store_t *self, sqlite3_stmt *st, store_consent_t *out, size_t max
         c->granted_at = sqlite3_column_int64(st, 4);
         c->revoked_at = sqlite3_column_int64(st, 5);
         if (!s_col_fixed(st, 1, c->subject, STORE_HASH_LEN) ||
-            !s_col_dup(st, 3, &c->grant, &c->grant_len)) {
+            !s_col_dup(st, 3, &c->grant, &c->grant_len) ||
+            !s_unseal(self, (const uint8_t *)c->consent_id, strlen(c->consent_id), &c->grant,
+                      &c->grant_len)) {
             rc = SQLITE_CORRUPT;
             break;
         }
@@ -900,6 +983,63 @@ store_consent_count(store_t *self, const uint8_t subject[STORE_HASH_LEN], const 
     else
         sqlite3_bind_null(st, 2);
     return s_count(self, st, n, err);
+}
+
+/* One batch of key rotation: rows whose body is sealed under another KEK
+ * than the current get their data key rewrapped. *n how many. */
+static remiss_code_t
+s_rewrap_batch(store_t *self, int q_sel, int q_put, uint64_t *n, remiss_err_t *err)
+{
+    uint8_t kid[4];
+    uint32_t cur = atrest_current_kid(self->keys);
+    for (int i = 0; i < 4; i++)
+        kid[i] = (uint8_t)(cur >> (24 - 8 * i));
+    sqlite3_stmt *sel = s_q(self, q_sel), *put = s_q(self, q_put);
+    s_bind_blob(sel, 1, kid, 4);
+    int rc;
+    *n = 0;
+    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        const void *aad = sqlite3_column_blob(sel, 1);
+        size_t aad_len = (size_t)sqlite3_column_bytes(sel, 1), len;
+        uint8_t *blob = NULL;
+        if (!s_col_dup(sel, 2, &blob, &len) || !atrest_rewrap(self->keys, aad, aad_len, blob, len)) {
+            free(blob);
+            continue; /* unreadable: left as it is (a verifier reports it) */
+        }
+        sqlite3_bind_int64(put, 1, sqlite3_column_int64(sel, 0));
+        s_bind_blob(put, 2, blob, len);
+        rc = sqlite3_step(put);
+        sqlite3_reset(put);
+        free(blob);
+        if (rc != SQLITE_DONE)
+            break;
+        (*n)++;
+    }
+    sqlite3_reset(sel);
+    return rc == SQLITE_DONE ? REMISS_OK : s_fail(self, err, "rewrap");
+}
+
+remiss_code_t
+store_rewrap(store_t *self, uint64_t *total, remiss_err_t *err)
+{
+    uint64_t n = 0;
+    remiss_code_t r = REMISS_OK;
+    *total = 0;
+    if (!self->keys)
+        return remiss_err_set(err, REMISS_E_USAGE, "the store has no keys");
+    for (int q = 0; q < 2 && r == REMISS_OK; q++)
+        do {
+            if ((r = store_begin(self, err)) != REMISS_OK)
+                break;
+            r = s_rewrap_batch(self, q ? Q_KEYS_CON : Q_KEYS_MSG, q ? Q_KEYS_CON_PUT : Q_KEYS_MSG_PUT,
+                               &n, err);
+            if (r == REMISS_OK)
+                r = store_commit(self, err);
+            else
+                store_rollback(self);
+            *total += n;
+        } while (r == REMISS_OK && n == 256);
+    return r;
 }
 
 void

@@ -265,6 +265,12 @@ ctl_consent_main(int argc, char **argv)
     store_t *st = store_open(o.db, &err);
     if (!st)
         return s_err(err.code, err.text);
+    /* Grants are sealed at rest: open them with the broker's KEK file. */
+    snprintf(secret, sizeof secret, "%s/broker.kek", o.pki);
+    if (access(secret, F_OK) == 0 && store_use_keys(st, secret, &err) != REMISS_OK) {
+        store_close(&st);
+        return s_err(err.code, err.text);
+    }
     store_consent_t *rows = calloc(200, sizeof *rows);
     size_t n = 0;
     if (!rows || store_consents_for(st, pseudo, 200, rows, &n, &err) != REMISS_OK) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ctl_audit.h"
+#include "ctl_keys.h"
 #include "ctl_store.h"
 #include "pki_admin.h"
 #include "remiss_code.h"
@@ -94,6 +95,12 @@ s_consent(int argc, char **argv)
     return ctl_consent_main(argc, argv);
 }
 
+static int
+s_keys(int argc, char **argv)
+{
+    return ctl_keys_main(argc, argv);
+}
+
 typedef int (*s_cmd_fn)(int argc, char **argv);
 
 static const struct {
@@ -122,6 +129,9 @@ static const struct {
     {"consent", NULL, s_consent,
      "consent list --db DB --pki DIR --subject PNR [--json]\n"
      "                               consents registered for a person"},
+    {"keys", NULL, s_keys,
+     "keys rotate --db DB --pki DIR\n"
+     "                               new key-encryption key, rewrap, destroy the old"},
 };
 
 static void

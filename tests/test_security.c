@@ -433,15 +433,15 @@ Test(security, a_redelivered_message_takes_one_place_in_the_window, .timeout = 1
     harness_t h;
     remiss_err_t err;
     char why[512];
-    const char *const extra[] = {"--window", "2", "--redeliver-ms", "300", "--max-attempts", "4",
-                                 NULL};
+    const char *const extra[] = {"--window", "2", "--redeliver-ms", "300", "--max-attempts",
+                                 "4",        NULL};
     harness_init(&h, s_parties);
     harness_start(&h, extra);
     remiss_client_t *sdf = harness_client(&h, "sdf-rinkeby-kista", false);
     remiss_client_t *jt = harness_client(&h, "jobbtorg", false);
-    cr_assert_eq(harness_grant(sdf, "c-1", "sdf-rinkeby-kista", "jobbtorg", "anvisning",
-                               "identity,social"),
-                 REMISS_OK);
+    cr_assert_eq(
+        harness_grant(sdf, "c-1", "sdf-rinkeby-kista", "jobbtorg", "anvisning", "identity,social"),
+        REMISS_OK);
     cr_assert_eq(s_referral(sdf, false, NULL, why, sizeof why), REMISS_OK, "%s", why);
     /* The first message is never acknowledged: redelivered, then dead. */
     remiss_message_t *m = NULL;
@@ -481,9 +481,9 @@ Test(security, deadletter_list_prints_no_terminal_controls_from_the_recipient, .
     harness_start(&h, NULL);
     remiss_client_t *sdf = harness_client(&h, "sdf-rinkeby-kista", false);
     remiss_client_t *jt = harness_client(&h, "jobbtorg", false);
-    cr_assert_eq(harness_grant(sdf, "c-1", "sdf-rinkeby-kista", "jobbtorg", "anvisning",
-                               "identity,social"),
-                 REMISS_OK);
+    cr_assert_eq(
+        harness_grant(sdf, "c-1", "sdf-rinkeby-kista", "jobbtorg", "anvisning", "identity,social"),
+        REMISS_OK);
     cr_assert_eq(s_referral(sdf, false, NULL, why, sizeof why), REMISS_OK, "%s", why);
     remiss_message_t *m = NULL;
     cr_assert_eq(remiss_recv(jt, 20000, &m, &err), REMISS_OK, "%s", err.text);
@@ -592,9 +592,9 @@ Test(security, the_store_files_are_0600_whatever_the_umask, .timeout = 120)
     harness_start(&h, NULL);
     umask(old);
     remiss_client_t *sdf = harness_client(&h, "sdf-rinkeby-kista", false);
-    cr_assert_eq(harness_grant(sdf, "c-1", "sdf-rinkeby-kista", "jobbtorg", "anvisning",
-                               "identity,social"),
-                 REMISS_OK);
+    cr_assert_eq(
+        harness_grant(sdf, "c-1", "sdf-rinkeby-kista", "jobbtorg", "anvisning", "identity,social"),
+        REMISS_OK);
     cr_assert_eq(s_referral(sdf, false, NULL, why, sizeof why), REMISS_OK, "%s", why);
     static const char *const suffix[] = {"", "-wal", "-shm"};
     for (size_t i = 0; i < 3; i++) {
@@ -603,6 +603,159 @@ Test(security, the_store_files_are_0600_whatever_the_umask, .timeout = 120)
         cr_assert_eq(stat(path, &st), 0, "%s", path);
         cr_assert_eq(st.st_mode & 0777, 0600, "%s is %o", path, st.st_mode & 0777);
     }
+    remiss_close(&sdf);
+    harness_stop(&h);
+}
+
+/* True if any file remissd writes holds needle (a plain byte search). */
+static bool
+s_files_hold(harness_t *h, const char *needle)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    char path[256];
+    size_t nl = strlen(needle);
+    for (size_t i = 0; i < 4; i++) {
+        if (i < 3)
+            snprintf(path, sizeof path, "%.200s%s", h->db, suffix[i]);
+        else
+            snprintf(path, sizeof path, "%.200s", h->log);
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            continue;
+        fseek(f, 0, SEEK_END);
+        long n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        char *buf = malloc(n > 0 ? (size_t)n : 1);
+        size_t got = fread(buf, 1, n > 0 ? (size_t)n : 0, f);
+        fclose(f);
+        bool hit = got >= nl && memmem(buf, got, needle, nl) != NULL;
+        free(buf);
+        if (hit)
+            return true;
+    }
+    return false;
+}
+
+Test(security, personal_data_is_only_ever_written_encrypted, .timeout = 120)
+{
+    harness_t h;
+    remiss_err_t err;
+    char why[512];
+    const char *const extra[] = {"--retention", "1", NULL};
+    const char *const needles[] = {HARNESS_PNR, "200802294728", "Testperson", "Testsson"};
+    harness_init(&h, s_parties);
+    harness_start(&h, extra);
+    remiss_client_t *sdf = harness_client(&h, "sdf-rinkeby-kista", false);
+    remiss_client_t *jt = harness_client(&h, "jobbtorg", false);
+    cr_assert_eq(
+        harness_grant(sdf, "c-1", "sdf-rinkeby-kista", "jobbtorg", "anvisning", "identity,social"),
+        REMISS_OK);
+    cr_assert_eq(s_referral(sdf, false, NULL, why, sizeof why), REMISS_OK, "%s", why);
+    /* While running and queued, and delivered intact. */
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_not(s_files_hold(&h, needles[i]), "%s in clear on disk", needles[i]);
+    remiss_message_t *m = NULL;
+    cr_assert_eq(remiss_recv(jt, 20000, &m, &err), REMISS_OK, "%s", err.text);
+    cr_assert_eq(remiss_ack(jt, remiss_message_id(m), &err), REMISS_OK);
+    remiss_message_free(&m);
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_not(s_files_hold(&h, needles[i]), "%s in clear on disk", needles[i]);
+    remiss_close(&jt);
+    remiss_close(&sdf);
+    /* After retention and a clean stop. */
+    sleep(3);
+    harness_stop_broker(&h);
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_not(s_files_hold(&h, needles[i]), "%s in clear on disk", needles[i]);
+    struct stat st;
+    char kek[256];
+    snprintf(kek, sizeof kek, "%.200s/broker.kek", h.pki);
+    cr_assert_eq(stat(kek, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    harness_stop(&h);
+}
+
+Test(security, keys_rotate_rewraps_every_data_key_while_remissd_runs, .timeout = 180)
+{
+    harness_t h;
+    remiss_err_t err;
+    char why[512], args[512], out[4096], kek[256];
+    harness_init(&h, s_parties);
+    harness_start(&h, NULL);
+    remiss_client_t *sdf = harness_client(&h, "sdf-rinkeby-kista", false);
+    cr_assert_eq(
+        harness_grant(sdf, "c-1", "sdf-rinkeby-kista", "jobbtorg", "anvisning", "identity,social"),
+        REMISS_OK);
+    /* Queued under the first key. */
+    cr_assert_eq(s_referral(sdf, false, NULL, why, sizeof why), REMISS_OK, "%s", why);
+    snprintf(args, sizeof args, "keys rotate --db %s --pki %s", h.db, h.pki);
+    cr_assert_eq(s_ctl(args, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "key 2 is current") && strstr(out, "3 data key(s) rewrapped"), "%s", out);
+    /* Only the new key is left. */
+    snprintf(kek, sizeof kek, "%.200s/broker.kek", h.pki);
+    FILE *f = fopen(kek, "r");
+    char line[128];
+    int lines = 0;
+    while (fgets(line, sizeof line, f)) {
+        lines++;
+        cr_assert_eq(strncmp(line, "2 ", 2), 0, "%s", line);
+    }
+    fclose(f);
+    cr_assert_eq(lines, 1);
+    /* The same remissd decides on the rewrapped consent and delivers the
+     * rewrapped and a new message. */
+    cr_assert_eq(s_referral(sdf, false, NULL, why, sizeof why), REMISS_OK, "%s", why);
+    remiss_client_t *jt = harness_client(&h, "jobbtorg", false);
+    for (int i = 0; i < 2; i++) {
+        remiss_message_t *m = NULL;
+        cr_assert_eq(remiss_recv(jt, 20000, &m, &err), REMISS_OK, "%s", err.text);
+        cr_assert_eq(remiss_ack(jt, remiss_message_id(m), &err), REMISS_OK);
+        remiss_message_free(&m);
+    }
+    /* And after a restart, with only the new key. */
+    cr_assert_eq(harness_stop_broker(&h), 0);
+    harness_restart(&h, NULL);
+    remiss_close(&sdf);
+    sdf = harness_client(&h, "sdf-rinkeby-kista", false);
+    cr_assert_eq(s_referral(sdf, false, NULL, why, sizeof why), REMISS_OK, "%s", why);
+    remiss_close(&jt);
+    remiss_close(&sdf);
+    harness_stop(&h);
+}
+
+Test(security, a_withdrawn_consent_is_shredded_after_retention, .timeout = 120)
+{
+    harness_t h;
+    char why[512], args[512], out[8192];
+    const char *const extra[] = {"--retention", "1", NULL};
+    harness_init(&h, s_parties);
+    harness_start(&h, extra);
+    remiss_client_t *sdf = harness_client(&h, "sdf-rinkeby-kista", false);
+    cr_assert_eq(
+        harness_grant(sdf, "c-1", "sdf-rinkeby-kista", "jobbtorg", "anvisning", "identity,social"),
+        REMISS_OK);
+    snprintf(args, sizeof args, "consent list --db %s --pki %s --subject %s", h.db, h.pki,
+             HARNESS_PNR);
+    cr_assert_eq(s_ctl(args, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "c-1") && !strstr(out, "damaged"), "%s", out);
+    Remiss__Envelope *rv = calloc(1, sizeof *rv);
+    remiss__envelope__init(rv);
+    rv->type = REMISS__MESSAGE_TYPE__CONSENT_REVOKE;
+    rv->body_case = REMISS__ENVELOPE__BODY_CONSENT_REVOKE;
+    rv->consent_revoke = calloc(1, sizeof *rv->consent_revoke);
+    remiss__consent_revoke__init(rv->consent_revoke);
+    rv->recipient = strdup("broker");
+    rv->consent_id = strdup("c-1");
+    cr_assert_eq(s_send(sdf, rv, why, sizeof why), REMISS_OK, "%s", why);
+    remiss__envelope__free_unpacked(rv, NULL);
+    /* Retention (1 s) and a purge (every second) later the grant is gone. */
+    for (int i = 0; i < 100; i++) {
+        cr_assert_eq(s_ctl(args, out, sizeof out), 0, "%s", out);
+        if (strstr(out, "damaged"))
+            break;
+        usleep(100000);
+    }
+    cr_assert(strstr(out, "damaged"), "%s", out);
     remiss_close(&sdf);
     harness_stop(&h);
 }
