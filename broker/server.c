@@ -14,6 +14,7 @@
 #include "category.h"
 #include "intake.h"
 #include "log.h"
+#include "flood.h"
 #include "metrics.h"
 #include "parties.h"
 #include "pki.h"
@@ -81,6 +82,7 @@ struct server {
     intake_t *intake;             /* policy and consent decisions */
     audit_t *audit;               /* tamper-evident log, NULL when switched off */
     metrics_t *metrics;           /* /metrics and /healthz, NULL when off */
+    flood_t *flood;               /* per-party frame bucket, refusal aggregation */
     int64_t next_gauges;          /* ms: queue depth and connection gauges */
     int64_t auth_log_sec;         /* second of the current auth log allowance */
     unsigned auth_logged;         /* auth refusals logged in that second */
@@ -272,7 +274,8 @@ s_reply_receipt(server_t *self, const uint8_t *rid, size_t rid_len, uint64_t req
         e.sender = sender;
         e.message_id = id;
         e.envelope_sha256 = env_hash;
-        audit_index = s_audit(self, &e);
+        if (flood_refusal_individual(self->flood, sender, code, log_now_ms()))
+            audit_index = s_audit(self, &e);
     }
     uint8_t *body;
     size_t blen;
@@ -829,6 +832,16 @@ out:
     remiss__envelope__free_unpacked(env, NULL);
 }
 
+/* Receiving connections party holds. */
+static size_t
+s_party_conns(const server_t *self, const char *party)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->nconns; i++)
+        n += strcmp(self->conns[i].party, party) == 0;
+    return n;
+}
+
 static void
 s_on_subscribe(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
 {
@@ -838,6 +851,12 @@ s_on_subscribe(server_t *self, const s_req_t *q, const Remiss__ClientFrame *cf)
     if (window > (uint32_t)self->cfg.window * 16)
         window = (uint32_t)self->cfg.window * 16;
     if (!c) {
+        if (s_party_conns(self, q->party->id) >= (size_t)self->cfg.max_party_connections) {
+            s_reply_result(self, q->rid, q->rid_len, q->request_id, NULL, 0, REMISS_E_RATE_LIMITED,
+                           "This party has as many receiving connections as the broker allows "
+                           "one party.");
+            return;
+        }
         if (self->nconns >= (size_t)self->cfg.max_connections) {
             s_reply_result(self, q->rid, q->rid_len, q->request_id, NULL, 0, REMISS_E_RATE_LIMITED,
                            "The broker has as many receiving connections as it allows.");
@@ -1076,6 +1095,14 @@ s_on_frame(server_t *self, const uint8_t *rid, size_t rid_len, const char *user_
         return;
     }
     q.party = party;
+    /* Before decoding: a flood buys neither parsing nor log entries. */
+    if (!flood_frame_ok(self->flood, party->id, now)) {
+        s_reply_receipt(self, rid, rid_len, 0, NULL, REMISS_E_RATE_LIMITED,
+                        "More frames per second from this party than the broker decodes; "
+                        "send again shortly.",
+                        0, NULL, party->id, NULL);
+        return;
+    }
     if ((int64_t)len > self->cfg.max_frame) {
         s_reply_receipt(self, rid, rid_len, 0, NULL, REMISS_E_TOO_LARGE, NULL, 0, NULL,
                         party->id, NULL);
@@ -1441,6 +1468,11 @@ server_new(const broker_config_t *cfg, remiss_err_t *err)
         return NULL;
     }
     self->cfg = *cfg;
+    if (!(self->flood = flood_new(cfg->rate_per_s, cfg->rate_burst))) {
+        free(self);
+        remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
+        return NULL;
+    }
     if (!(self->parties = parties_load_grace(cfg->pki, cfg->crl_grace_s, err)) ||
         s_load_identity(self, err) != REMISS_OK ||
         !(self->policy = policy_load(cfg->policy, err)) ||
@@ -1478,6 +1510,7 @@ server_destroy(server_t **self_p)
         return;
     server_t *self = *self_p;
     metrics_stop(&self->metrics);
+    flood_free(&self->flood);
     if (self->router)
         zmq_close(self->router);
     if (self->zap)
@@ -1741,9 +1774,20 @@ s_admin(server_t *self, int64_t now)
     }
 }
 
+/* One aggregated refusal entry (flood_flush). */
+static void
+s_flood_emit(void *ctx, const char *party, uint64_t count, const char *detail)
+{
+    (void)count;
+    audit_event_t e = {.event = REMISS__AUDIT_EVENT__EV_REFUSED, .sender = party,
+                       .code = REMISS_E_RATE_LIMITED, .detail = detail};
+    s_audit(ctx, &e);
+}
+
 static void
 s_timers(server_t *self, int64_t now, volatile sig_atomic_t *reload)
 {
+    flood_flush(self->flood, now, s_flood_emit, self);
     if (*reload) {
         s_reload_policy(self);
     }

@@ -29,6 +29,7 @@ typedef struct broker_config {
     int64_t crl_grace_s;             /* a stale CRL in force this long, then fail closed */
     int64_t window;                  /* default deliveries in flight per connection */
     int64_t max_connections;         /* connected clients at once */
+    int64_t max_party_connections;   /* ... of them one party's */
     int64_t rate_per_s;              /* messages per second per party, 0 = no limit */
     int64_t rate_burst;              /* burst allowance for the rate limit */
     int64_t max_queue;               /* queued messages per recipient */

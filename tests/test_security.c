@@ -759,3 +759,77 @@ Test(security, a_withdrawn_consent_is_shredded_after_retention, .timeout = 120)
     remiss_close(&sdf);
     harness_stop(&h);
 }
+
+/* ------------------------------------------------------------ finding 6 */
+
+/* Lines of the audit export that contain all of the needles. */
+static int
+s_export_count(harness_t *h, const char *a, const char *b)
+{
+    char cmd[1024], bin[256], line[4096];
+    int n = 0;
+    snprintf(cmd, sizeof cmd, "%s audit export %s 2>&1", harness_bin("remissctl", bin, sizeof bin),
+             h->db);
+    FILE *p = popen(cmd, "r");
+    while (p && fgets(line, sizeof line, p))
+        n += strstr(line, a) && (!b || strstr(line, b));
+    if (p)
+        pclose(p);
+    return n;
+}
+
+Test(security, garbage_frames_cannot_grow_the_log_faster_than_the_bound, .timeout = 180)
+{
+    harness_t h;
+    remiss_err_t err;
+    const char *const extra[] = {"--rate", "5", "--rate-burst", "5", NULL};
+    harness_init(&h, s_parties);
+    harness_start(&h, extra);
+    remiss_client_t *bad = harness_client(&h, "sdf-sodermalm", false);
+    uint8_t junk[64];
+    int limited = 0;
+    for (int i = 0; i < 2000; i++) {
+        uint8_t *reply = NULL;
+        size_t rlen = 0;
+        for (size_t k = 0; k < sizeof junk; k++)
+            junk[k] = (uint8_t)(i * 31 + k * 7 + 0x80);
+        if (remiss_raw_request(bad, junk, sizeof junk, &reply, &rlen, &err) == REMISS_OK) {
+            Remiss__BrokerFrame *bf = remiss__broker_frame__unpack(NULL, rlen, reply);
+            limited += bf && bf->kind_case == REMISS__BROKER_FRAME__KIND_RECEIPT;
+            remiss__broker_frame__free_unpacked(bf, NULL);
+        }
+        free(reply);
+    }
+    cr_assert_gt(limited, 0);
+    /* Individual entries: at most FLOOD_INDIVIDUAL (20) per 10 s interval. */
+    int individual = s_export_count(&h, "\"sdf-sodermalm\"", NULL);
+    cr_assert_gt(individual, 0);
+    cr_assert_leq(individual, 3 * 21, "%d entries for one party's garbage", individual);
+    /* The rest is one aggregated entry when the interval ends. */
+    for (int i = 0; i < 150 && s_export_count(&h, "aggregated", "sdf-sodermalm") == 0; i++)
+        usleep(100000);
+    cr_assert_geq(s_export_count(&h, "aggregated", "sdf-sodermalm"), 1);
+    remiss_close(&bad);
+    harness_stop(&h);
+}
+
+Test(security, one_party_cannot_take_every_receiving_connection, .timeout = 120)
+{
+    harness_t h;
+    remiss_err_t err;
+    const char *const extra[] = {"--max-connections", "3", "--max-party-connections", "2", NULL};
+    harness_init(&h, s_parties);
+    harness_start(&h, extra);
+    remiss_client_t *hog[3];
+    for (int i = 0; i < 3; i++)
+        hog[i] = harness_client(&h, "sdf-sodermalm", false);
+    cr_assert_eq(remiss_subscribe(hog[0], 0, &err), REMISS_OK, "%s", err.text);
+    cr_assert_eq(remiss_subscribe(hog[1], 0, &err), REMISS_OK, "%s", err.text);
+    cr_assert_eq(remiss_subscribe(hog[2], 0, &err), REMISS_E_RATE_LIMITED);
+    remiss_client_t *jt = harness_client(&h, "jobbtorg", false);
+    cr_assert_eq(remiss_subscribe(jt, 0, &err), REMISS_OK, "%s", err.text);
+    remiss_close(&jt);
+    for (int i = 0; i < 3; i++)
+        remiss_close(&hog[i]);
+    harness_stop(&h);
+}
