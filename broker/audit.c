@@ -423,6 +423,19 @@ s_closed(audit_t *self, const char *v, bool purpose, char *buf, size_t size)
     return buf;
 }
 
+/* The party and purpose fields of e from ev (s_closed, then bounded); each
+ * buffer holds S_STR_MAX + 1 bytes. */
+static void
+s_closed_fields(audit_t *self, const audit_event_t *ev, Remiss__AuditEntry *e, char *sender,
+                char *recipient, char *purpose)
+{
+    const size_t n = S_STR_MAX + 1;
+    e->sender = s_bounded(s_closed(self, ev->sender, false, sender, n), S_STR_MAX, sender);
+    e->recipient =
+        s_bounded(s_closed(self, ev->recipient, false, recipient, n), S_STR_MAX, recipient);
+    e->purpose = s_bounded(s_closed(self, ev->purpose, true, purpose, n), S_STR_MAX, purpose);
+}
+
 remiss_code_t
 audit_append(audit_t *self, const audit_event_t *ev, uint64_t *index, remiss_err_t *err)
 {
@@ -444,13 +457,8 @@ audit_append(audit_t *self, const audit_event_t *ev, uint64_t *index, remiss_err
     e.index = self->frontier.size;
     e.time = ev->time != 0 ? ev->time : s_now_ms();
     e.event = ev->event;
-    e.sender = s_bounded(s_closed(self, ev->sender, false, sender, sizeof sender), S_STR_MAX,
-                         sender);
-    e.recipient = s_bounded(s_closed(self, ev->recipient, false, recipient, sizeof recipient),
-                            S_STR_MAX, recipient);
+    s_closed_fields(self, ev, &e, sender, recipient, purpose);
     e.type = ev->type;
-    e.purpose = s_bounded(s_closed(self, ev->purpose, true, purpose, sizeof purpose), S_STR_MAX,
-                          purpose);
     e.detail = s_bounded(ev->detail ? ev->detail : "", S_DETAIL_MAX, detail);
     e.code = (Remiss__ReasonCode)ev->code;
     e.categories = cats;
