@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define S_SCHEMA_VERSION 2 /* 2: audit_nodes keyed by post-order position */
 
@@ -36,7 +37,8 @@ static const char s_schema[] =
     "CREATE INDEX IF NOT EXISTS messages_consent ON messages(consent_id, state);"
     "CREATE TABLE IF NOT EXISTS consents("
     " consent_id TEXT PRIMARY KEY, subject BLOB NOT NULL, granted_by TEXT NOT NULL,"
-    " grant_pb BLOB NOT NULL, granted_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL DEFAULT 0);"
+    " grant_pb BLOB NOT NULL, granted_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL DEFAULT 0,"
+    " valid_until INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS consents_subject ON consents(subject);"
     "CREATE TABLE IF NOT EXISTS audit("
     " idx INTEGER PRIMARY KEY, entry BLOB NOT NULL, subject BLOB, message_id BLOB);"
@@ -58,7 +60,16 @@ static const char s_schema[] =
     "CREATE TABLE IF NOT EXISTS admin_queue(id INTEGER PRIMARY KEY AUTOINCREMENT,"
     " action TEXT NOT NULL, message_id BLOB NOT NULL, actor TEXT NOT NULL,"
     " requested_at INTEGER NOT NULL, done_at INTEGER NOT NULL DEFAULT 0,"
-    " result TEXT NOT NULL DEFAULT '');";
+    " result TEXT NOT NULL DEFAULT '');"
+    /* Consent ids are scoped by the registering party (issue 14): the key
+     * is PARTY/ID. Rows of older stores get their party prefixed, and the
+     * pending messages resting on them follow. Both are no-ops after. */
+    "UPDATE messages SET consent_id = (SELECT c.granted_by || '/' || c.consent_id"
+    " FROM consents c WHERE c.consent_id = messages.consent_id) WHERE state IN (1, 2)"
+    " AND consent_id <> '' AND instr(consent_id, '/') = 0 AND EXISTS (SELECT 1 FROM"
+    " consents c WHERE c.consent_id = messages.consent_id);"
+    "UPDATE consents SET consent_id = granted_by || '/' || consent_id"
+    " WHERE instr(consent_id, '/') = 0;";
 
 #define S_MSG_COLS                                                                              \
     "seq, message_id, sender, recipient, type, purpose, consent_id, subject, envelope_sha256,"  \
@@ -105,6 +116,12 @@ enum {
     Q_ADM_PENDING,
     Q_ADM_DONE,
     Q_ADM_GET,
+    Q_C_COUNT,
+    Q_C_SHRED,
+    Q_KEYS_MSG,
+    Q_KEYS_MSG_PUT,
+    Q_KEYS_CON,
+    Q_KEYS_CON_PUT,
     Q_COUNT
 };
 
@@ -147,7 +164,7 @@ static const char *const s_sql[Q_COUNT] = {
                 " state IN (3, 4, 5) AND ended_at > 0 AND ended_at < ?1",
     [Q_DEPTH] = "SELECT count(*) FROM messages WHERE recipient = ?1 AND state IN (1, 2)",
     [Q_C_PUT] = "INSERT OR IGNORE INTO consents(consent_id, subject, granted_by, grant_pb,"
-                " granted_at) VALUES(?1,?2,?3,?4,?5)",
+                " granted_at, valid_until) VALUES(?1,?2,?3,?4,?5,?6)",
     [Q_C_GET] = "SELECT consent_id, subject, granted_by, grant_pb, granted_at, revoked_at"
                 " FROM consents WHERE consent_id = ?1",
     [Q_C_REVOKE] = "UPDATE consents SET revoked_at = ?2 WHERE consent_id = ?1 AND revoked_at = 0",
@@ -171,6 +188,21 @@ static const char *const s_sql[Q_COUNT] = {
     [Q_ADM_DONE] = "UPDATE admin_queue SET done_at = ?2, result = ?3 WHERE id = ?1",
     [Q_ADM_GET] = "SELECT id, action, message_id, actor, result, done_at FROM admin_queue"
                   " WHERE id = ?1",
+    /* Crypto-shredding of consents: past validity (or withdrawn) and
+     * retention, the sealed grant and its data key go. */
+    [Q_C_SHRED] = "UPDATE consents SET grant_pb = X'' WHERE length(grant_pb) > 0 AND"
+                  " ((valid_until > 0 AND valid_until < ?1) OR"
+                  " (revoked_at > 0 AND revoked_at < ?1))",
+    /* Key rotation: bodies whose data key is wrapped under another KEK. */
+    [Q_KEYS_MSG] = "SELECT seq, message_id, envelope FROM messages WHERE envelope IS NOT NULL"
+                   " AND substr(envelope, 1, 4) = X'52414531' AND substr(envelope, 5, 4) <> ?1"
+                   " LIMIT 256",
+    [Q_KEYS_MSG_PUT] = "UPDATE messages SET envelope = ?2 WHERE seq = ?1",
+    [Q_KEYS_CON] = "SELECT rowid, consent_id, grant_pb FROM consents WHERE"
+                   " substr(grant_pb, 1, 4) = X'52414531' AND substr(grant_pb, 5, 4) <> ?1 LIMIT 256",
+    [Q_KEYS_CON_PUT] = "UPDATE consents SET grant_pb = ?2 WHERE rowid = ?1",
+    [Q_C_COUNT] = "SELECT count(*) FROM consents WHERE subject = ?1 AND"
+                  " (?2 IS NULL OR (granted_by = ?2 AND revoked_at = 0))",
 };
 
 /* Checkpointing (copying the WAL into the database file) in the writer's
@@ -283,6 +315,22 @@ s_migrate(sqlite3 *db, char **msg)
     return rc;
 }
 
+/* Takes group and other access away from the store's files that exist
+ * (a store made by an older version, or under a loose umask). */
+static void
+s_private(const char *path)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    char p[4096];
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        struct stat st;
+        if (snprintf(p, sizeof p, "%s%s", path, suffix[i]) >= (int)sizeof p)
+            return;
+        if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077))
+            chmod(p, st.st_mode & 0700);
+    }
+}
+
 store_t *
 store_open(const char *path, remiss_err_t *err)
 {
@@ -292,9 +340,15 @@ store_open(const char *path, remiss_err_t *err)
         remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
         return NULL;
     }
+    /* The store holds personal data: 0600 whatever the umask. SQLite gives
+     * the -wal and -shm files the database file's mode. */
+    mode_t mask = umask(077);
+    s_private(path);
     /* synchronous=FULL below is what store_walbuf needs. */
-    if (sqlite3_open_v2(path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                        store_walbuf_vfs()) != SQLITE_OK) {
+    int orc = sqlite3_open_v2(path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                              store_walbuf_vfs());
+    umask(mask);
+    if (orc != SQLITE_OK) {
         s_fail(self, err, "open");
         goto fail;
     }
@@ -311,6 +365,9 @@ store_open(const char *path, remiss_err_t *err)
         sqlite3_free(msg);
         goto fail;
     }
+    /* Stores before issue 14 lack consents.valid_until (shredding). */
+    sqlite3_exec(self->db, "ALTER TABLE consents ADD COLUMN valid_until INTEGER NOT NULL DEFAULT 0",
+                 NULL, NULL, NULL);
     char ver[128];
     snprintf(ver, sizeof ver,
              "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '%d')",
@@ -748,6 +805,11 @@ store_purge(store_t *self, int64_t before_ms, uint64_t *purged, remiss_err_t *er
     sqlite3_bind_int64(st, 1, before_ms);
     remiss_code_t r = s_exec(self, st, err, "purge");
     *purged = r == REMISS_OK ? (uint64_t)sqlite3_changes(self->db) : 0;
+    if (r == REMISS_OK) {
+        st = s_q(self, Q_C_SHRED);
+        sqlite3_bind_int64(st, 1, before_ms);
+        r = s_exec(self, st, err, "shred consents");
+    }
     return r;
 }
 
@@ -780,6 +842,7 @@ store_consent_put(store_t *self, const store_consent_t *c, bool *exists, remiss_
     s_bind_text(st, 3, c->granted_by);
     s_bind_blob(st, 4, c->grant ? c->grant : (const uint8_t *)"", c->grant_len);
     sqlite3_bind_int64(st, 5, c->granted_at);
+    sqlite3_bind_int64(st, 6, c->valid_until);
     remiss_code_t r = s_exec(self, st, err, "put consent");
     *exists = r == REMISS_OK && sqlite3_changes(self->db) == 0;
     return r;
@@ -844,6 +907,51 @@ store_consents_for(store_t *self, const uint8_t subject[STORE_HASH_LEN], size_t 
     s_bind_blob(st, 1, subject, STORE_HASH_LEN);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
     return s_consent_rows(self, st, out, max, n, err);
+}
+
+remiss_code_t
+store_consent_count(store_t *self, const uint8_t subject[STORE_HASH_LEN], const char *granted_by,
+                    uint64_t *n, remiss_err_t *err)
+{
+    sqlite3_stmt *st = s_q(self, Q_C_COUNT);
+    s_bind_blob(st, 1, subject, STORE_HASH_LEN);
+    if (granted_by)
+        s_bind_text(st, 2, granted_by);
+    else
+        sqlite3_bind_null(st, 2);
+    return s_count(self, st, n, err);
+}
+
+/* One batch of key rotation (store_engine.h): up to 256 rows whose body is
+ * sealed under another KEK than kid get their data key rewrapped by fn. */
+static remiss_code_t
+store_rewrap_batch(store_t *self, bool consents, const uint8_t kid[4], store_rewrap_fn fn,
+                   void *ctx, uint64_t *n, remiss_err_t *err)
+{
+    sqlite3_stmt *sel = s_q(self, consents ? Q_KEYS_CON : Q_KEYS_MSG);
+    sqlite3_stmt *put = s_q(self, consents ? Q_KEYS_CON_PUT : Q_KEYS_MSG_PUT);
+    s_bind_blob(sel, 1, kid, 4);
+    int rc;
+    *n = 0;
+    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        const void *aad = sqlite3_column_blob(sel, 1);
+        size_t aad_len = (size_t)sqlite3_column_bytes(sel, 1), len;
+        uint8_t *blob = NULL;
+        if (!s_col_dup(sel, 2, &blob, &len) || !fn(ctx, aad, aad_len, blob, len)) {
+            free(blob);
+            continue; /* unreadable: left as it is (a verifier reports it) */
+        }
+        sqlite3_bind_int64(put, 1, sqlite3_column_int64(sel, 0));
+        s_bind_blob(put, 2, blob, len);
+        rc = sqlite3_step(put);
+        sqlite3_reset(put);
+        free(blob);
+        if (rc != SQLITE_DONE)
+            break;
+        (*n)++;
+    }
+    sqlite3_reset(sel);
+    return rc == SQLITE_DONE ? REMISS_OK : s_fail(self, err, "rewrap");
 }
 
 /* ------------------------------------------------------------ audit */

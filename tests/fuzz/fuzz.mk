@@ -20,7 +20,7 @@ FUZZ_CC       ?= clang
 FUZZ_TIME     ?= 60
 FUZZ_SMOKE    ?= 10
 FUZZ_O        := build/fuzz
-FUZZ_TARGETS  := envelope bodies policy pnr consent msgjson client gateway letter note witness text
+FUZZ_TARGETS  := envelope bodies policy pnr consent msgjson client gateway letter note witness text atrest
 FUZZ_SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                  -fno-omit-frame-pointer
 FUZZ_CFLAGS   := -std=c11 -O1 -g $(FUZZ_SANFLAGS) -fsanitize=fuzzer-no-link -MMD -MP \
