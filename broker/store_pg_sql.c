@@ -28,7 +28,13 @@ const char store_pg_schema[] =
     " consent_id text PRIMARY KEY, subject bytea NOT NULL, granted_by text NOT NULL,"
     " grant_pb bytea NOT NULL, granted_at bigint NOT NULL, revoked_at bigint NOT NULL DEFAULT 0,"
     " valid_until bigint NOT NULL DEFAULT 0);"
-    "ALTER TABLE consents ADD COLUMN IF NOT EXISTS valid_until bigint NOT NULL DEFAULT 0;"
+    /* Tables made before issue 14. Only when missing: an ALTER TABLE
+     * takes a lock that is WAL-logged, and the open would then wait for a
+     * synchronous standby. */
+    "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE"
+    " table_schema = current_schema() AND table_name = 'consents' AND"
+    " column_name = 'valid_until') THEN"
+    " ALTER TABLE consents ADD COLUMN valid_until bigint NOT NULL DEFAULT 0; END IF; END $$;"
     "CREATE INDEX IF NOT EXISTS consents_subject ON consents(subject);"
     "CREATE TABLE IF NOT EXISTS audit("
     " idx bigint PRIMARY KEY, entry bytea NOT NULL, subject bytea, message_id bytea);"
