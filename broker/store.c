@@ -112,14 +112,14 @@ store_use_keys(store_t *self, const char *kek_path, remiss_err_t *err)
 }
 
 /* A sealed body in *blob replaced by its clear bytes. One that cannot be
- * opened (its key shredded, no keys given, damaged) reads as deleted:
- * NULL, as after retention. */
+ * opened (its key shredded, damaged) reads as deleted: NULL, as after
+ * retention. Without keys (a tool that only lists) it stays sealed. */
 static void
 s_unseal(store_t *self, const uint8_t *aad, size_t aad_len, uint8_t **blob, size_t *len)
 {
     uint8_t *plain = NULL;
     size_t plen = 0;
-    if (!*blob || !atrest_is_sealed(*blob, *len))
+    if (!*blob || !S_KEYS(self) || !atrest_is_sealed(*blob, *len))
         return;
     bool ok =
         S_KEYS(self) && atrest_open_blob(S_KEYS(self), aad, aad_len, *blob, *len, &plain, &plen);

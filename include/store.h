@@ -85,7 +85,10 @@ void store_close(store_t **self_p);
 /* Seals every stored body (message envelope, consent grant) under its own
  * data key from now on, with the key-encryption keys in kek_path (created
  * 0600 if absent; include/atrest.h), and opens sealed ones on reading.
- * Without keys bodies are kept as given and sealed ones read as deleted. */
+ * A sealed body that does not open (its data key shredded, damaged) reads
+ * as deleted (NULL). Without keys bodies are stored as given and sealed
+ * ones come back sealed (atrest_is_sealed): what a tool that only lists
+ * (remissctl deadletter list) needs to tell a body from a purged one. */
 remiss_code_t store_use_keys(store_t *self, const char *kek_path, remiss_err_t *err);
 /* Rewraps every data key not under the current KEK (key rotation), in
  * transactions of 256 rows; *n how many. */
