@@ -455,7 +455,7 @@ s_write(admission_t *self, const s_sub_t *s, store_msg_t *m, uint8_t *body, size
     if ((r = store_insert(st, m, err)) == REMISS_OK)
         r = store_finish(st, m->message_id, NULL, STORE_DONE, REMISS_OK, "", s->now, &changed, err);
     if (r == REMISS_OK && s->ir.withhold_pending)
-        r = s_withhold(self, env->consent_id, s->now, err);
+        r = s_withhold(self, s->ir.consent_used, s->now, err); /* PARTY/ID */
     return r;
 }
 
@@ -475,9 +475,10 @@ s_record(admission_t *self, const s_sub_t *s, store_msg_t *m, uint8_t **body, si
     if (self->env->audit && audit_append(self->env->audit, &e, &m->audit_index, err) != REMISS_OK)
         return REMISS_E_STORAGE;
     /* The receipt names the audit entry and is stored with the message so
-     * a resend gets the same one (signed with the batch it goes out in). */
+     * a resend gets the same one (signed with the batch it goes out in).
+     * Its sentence says which consent was used and who registered it. */
     if (!receipts_body(m->audit_index, m->message_id, REMISS_OK,
-                       s_is_consent(env) ? s->ir.sentence : NULL, s->env_hash, s->q->party->id,
+                       s->ir.sentence[0] ? s->ir.sentence : NULL, s->env_hash, s->q->party->id,
                        body, blen))
         return REMISS_E_INTERNAL;
     return REMISS_OK;

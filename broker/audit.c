@@ -27,6 +27,7 @@
 
 #include "merkle.h"
 #include "pki.h"
+#include "policy.h"
 #include "pseudonym.h"
 
 #define S_STR_MAX    (STORE_NAME_MAX - 1) /* longest party id, purpose, actor */
@@ -49,6 +50,7 @@ struct audit {
     uint64_t head_size;           /* its tree size */
     int64_t head_time;            /* when it was signed (ms) */
     uint8_t buf[AUDIT_ENTRY_MAX]; /* pack buffer for one entry */
+    const policy_t *policy;       /* closed vocabularies (borrowed), NULL: none */
 };
 
 /* Merkle callbacks go straight to the store; its error text lands in err. */
@@ -302,6 +304,50 @@ s_leaf_hash(audit_t *self, const uint8_t *data, size_t len, uint8_t out[MERKLE_H
     return REMISS_OK;
 }
 
+void
+audit_set_policy(audit_t *self, const policy_t *policy)
+{
+    if (self)
+        self->policy = policy;
+}
+
+/* What a party or purpose field may hold (DESIGN.md §2: closed
+ * vocabularies only). The sender's text outside them, a recipient or a
+ * purpose that is no party or purpose of the policy, becomes "unlisted:"
+ * and 16 hex digits of a keyed hash (the same text always gets the same
+ * marker, so repeats can be told apart; the text itself cannot be read
+ * back). */
+static const char *
+s_closed(audit_t *self, const char *v, bool purpose, char *buf, size_t size)
+{
+    char in[S_STR_MAX + 8];
+    uint8_t mac[32];
+    if (!v || !v[0] || !self->policy)
+        return v ? v : "";
+    if (purpose ? policy_purpose_known(self->policy, v)
+                : (strcmp(v, "broker") == 0 || policy_party_role(self->policy, v)))
+        return v;
+    int len = snprintf(in, sizeof in, "x:%.*s", S_STR_MAX, v);
+    pseudonym_mark(self->ps, (const uint8_t *)in, (size_t)len, mac);
+    snprintf(buf, size, "unlisted:");
+    for (size_t i = 0; i < 8 && 9 + 2 * i + 2 < size; i++)
+        snprintf(buf + 9 + 2 * i, size - 9 - 2 * i, "%02x", mac[i]);
+    return buf;
+}
+
+/* The party and purpose fields of e from ev (s_closed, then bounded); each
+ * buffer holds S_STR_MAX + 1 bytes. */
+static void
+s_closed_fields(audit_t *self, const audit_event_t *ev, Remiss__AuditEntry *e, char *sender,
+                char *recipient, char *purpose)
+{
+    const size_t n = S_STR_MAX + 1;
+    e->sender = s_bounded(s_closed(self, ev->sender, false, sender, n), S_STR_MAX, sender);
+    e->recipient =
+        s_bounded(s_closed(self, ev->recipient, false, recipient, n), S_STR_MAX, recipient);
+    e->purpose = s_bounded(s_closed(self, ev->purpose, true, purpose, n), S_STR_MAX, purpose);
+}
+
 remiss_code_t
 audit_append(audit_t *self, const audit_event_t *ev, uint64_t *index, remiss_err_t *err)
 {
@@ -323,10 +369,8 @@ audit_append(audit_t *self, const audit_event_t *ev, uint64_t *index, remiss_err
     e.index = self->frontier.size;
     e.time = ev->time != 0 ? ev->time : s_now_ms();
     e.event = ev->event;
-    e.sender = s_bounded(ev->sender ? ev->sender : "", S_STR_MAX, sender);
-    e.recipient = s_bounded(ev->recipient ? ev->recipient : "", S_STR_MAX, recipient);
+    s_closed_fields(self, ev, &e, sender, recipient, purpose);
     e.type = ev->type;
-    e.purpose = s_bounded(ev->purpose ? ev->purpose : "", S_STR_MAX, purpose);
     e.detail = s_bounded(ev->detail ? ev->detail : "", S_DETAIL_MAX, detail);
     e.code = (Remiss__ReasonCode)ev->code;
     e.categories = cats;
@@ -575,7 +619,30 @@ s_entry_at(audit_t *self, uint64_t index, Remiss__AuditEntry **e, remiss_err_t *
                                (unsigned long long)index);
 }
 
-/* True if party is the sender or recipient of entry index. */
+/* Whether party may see entry e: the sender sees the entries of its own
+ * messages; a recipient only those of a message that was delivered to it,
+ * and never a refusal or a withholding (they tell what was kept from it,
+ * and about whom). */
+static remiss_code_t
+s_may_see(audit_t *self, const Remiss__AuditEntry *e, const char *party, bool *yes,
+          remiss_err_t *err)
+{
+    store_msg_t m;
+    bool found = false;
+    *yes = strcmp(e->sender, party) == 0;
+    if (*yes || strcmp(e->recipient, party) != 0 || e->event == REMISS__AUDIT_EVENT__EV_REFUSED ||
+        e->event == REMISS__AUDIT_EVENT__EV_WITHHELD || e->message_id.len != STORE_ID_LEN)
+        return REMISS_OK;
+    memset(&m, 0, sizeof m);
+    remiss_code_t r = store_find(self->store, e->message_id.data, &found, &m, err);
+    if (r != REMISS_OK)
+        return r;
+    *yes = found && strcmp(m.recipient, party) == 0 && m.delivered_at > 0;
+    store_msg_clear(&m);
+    return REMISS_OK;
+}
+
+/* True if party may see entry index (s_may_see). */
 static remiss_code_t
 s_concerns(audit_t *self, uint64_t index, const char *party, bool *yes, remiss_err_t *err)
 {
@@ -585,9 +652,9 @@ s_concerns(audit_t *self, uint64_t index, const char *party, bool *yes, remiss_e
     *yes = false;
     if ((r = s_entry_at(self, index, &e, err)) != REMISS_OK)
         return r;
-    *yes = strcmp(e->sender, party) == 0 || strcmp(e->recipient, party) == 0;
+    r = s_may_see(self, e, party, yes, err);
     remiss__audit_entry__free_unpacked(e, NULL);
-    return REMISS_OK;
+    return r;
 }
 
 /* Whether entry index records the broker's decision on message_id (its
@@ -605,9 +672,9 @@ s_intake_at(audit_t *self, uint64_t index, const uint8_t *message_id, const char
     *intake = s_is_intake(e->event) && e->message_id.len == STORE_ID_LEN &&
               memcmp(e->message_id.data, message_id, STORE_ID_LEN) == 0;
     if (*intake)
-        *allowed = strcmp(e->sender, party) == 0 || strcmp(e->recipient, party) == 0;
+        r = s_may_see(self, e, party, allowed, err);
     remiss__audit_entry__free_unpacked(e, NULL);
-    return REMISS_OK;
+    return r;
 }
 
 /* Finds the intake entry of message_id and says whether party may see it:

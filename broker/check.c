@@ -77,7 +77,7 @@ s_load_identity(const char *pki, server_keys_t *k, remiss_err_t *err)
     if (!(k->cert = pki_cert_load(path, err)))
         return REMISS_E_CONFIG;
     if (pki_verify_cert(parties_trust(k->parties), k->cert, 0, &id, err) != REMISS_OK ||
-        strcmp(id.role, "broker") != 0)
+        strcmp(id.role, "broker") != 0 || strcmp(id.party, "broker") != 0)
         return remiss_err_set(err, REMISS_E_CONFIG, "%s: not a valid broker certificate of this CA",
                               path);
     if (X509_check_private_key(k->cert, k->sign_key) != 1)
@@ -98,7 +98,7 @@ check_load_keys(const broker_config_t *cfg, server_keys_t *k, remiss_err_t *err)
     char path[CONFIG_PATH_MAX + 32];
     memset(k, 0, sizeof *k);
     if (s_cert_current(cfg->pki, "ca.crt", (int64_t)time(NULL), err) != REMISS_OK ||
-        !(k->parties = parties_load(cfg->pki, err)) ||
+        !(k->parties = parties_load_grace(cfg->pki, cfg->crl_grace_s, err)) ||
         s_load_identity(cfg->pki, k, err) != REMISS_OK)
         return REMISS_E_CONFIG;
     snprintf(path, sizeof path, "%s/broker.secret", cfg->pki);

@@ -39,8 +39,13 @@ static const s_opt_t s_opts[] = {
     S_INT_OPT("retention", retention_s, 0, 10 * 365 * 86400,
               "seconds message bodies are kept after acknowledgement [2592000]"),
     S_INT_OPT("crl-check", crl_check_s, 1, 86400, "seconds between certificate/CRL reloads [60]"),
+    S_INT_OPT("crl-grace", crl_grace_s, 0, 30 * 86400,
+              "seconds a CRL past its nextUpdate stays in force before every party is refused "
+              "[86400]"),
     S_INT_OPT("window", window, 1, 10000, "deliveries in flight per connection [64]"),
     S_INT_OPT("max-connections", max_connections, 1, 100000, "connected clients at most [256]"),
+    S_INT_OPT("max-party-connections", max_party_connections, 1, 100000,
+              "receiving connections of one party at most [16]"),
     S_INT_OPT("rate", rate_per_s, 0, 10000000, "messages per second per party, 0 = off [0]"),
     S_INT_OPT("rate-burst", rate_burst, 1, 10000000, "burst for the rate limit [1000]"),
     S_INT_OPT("max-queue", max_queue, 1, 1000000000, "queued messages per recipient [100000]"),
@@ -70,8 +75,10 @@ config_defaults(broker_config_t *cfg)
     cfg->replay_window_s = 86400;
     cfg->retention_s = 30 * 86400;
     cfg->crl_check_s = 60;
+    cfg->crl_grace_s = 86400;
     cfg->window = 64;
     cfg->max_connections = 256;
+    cfg->max_party_connections = 16;
     cfg->rate_per_s = 0;
     cfg->rate_burst = 1000;
     cfg->max_queue = 100000;

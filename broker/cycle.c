@@ -254,7 +254,10 @@ cycle_reply_receipt(cycle_t *self, const uint8_t *rid, size_t rid_len, uint64_t 
         e.sender = sender;
         e.message_id = id;
         e.envelope_sha256 = env_hash;
-        audit_index = broker_env_audit(self->env, &e);
+        /* Past its allowance a party's refusals are counted into one
+         * aggregated entry per interval (flood.h). */
+        if (flood_refusal_individual(self->env->flood, sender, code, log_now_ms()))
+            audit_index = broker_env_audit(self->env, &e);
     }
     if (receipts_body(audit_index, id, code, sentence, env_hash, sender, &body, &blen))
         cycle_reply_body(self, rid, rid_len, request_id, id, sender, body, blen);

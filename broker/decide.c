@@ -245,6 +245,70 @@ s_report_parties(const s_msg_t *m, const consent_rec_t *c, unsigned miss, remiss
                           c->consent_id, what, m->sender, m->recipient, m->purpose);
 }
 
+/* True if c was registered by the disclosing side of this message: the
+ * sender itself, or a party of the sender's role that the consent names
+ * as a discloser (from_parties) and not as a recipient. Secrecy binds the
+ * disclosing authority (OSL 10 kap. 1 §), so only such a consent may be
+ * relied on without the sender naming it (DESIGN.md §2). */
+static bool
+s_disclosing_side(const s_msg_t *m, const consent_rec_t *c)
+{
+    const Remiss__ConsentGrant *g = c->grant;
+    if (!c->granted_by || !g)
+        return false;
+    if (strcmp(c->granted_by, m->sender) == 0)
+        return true;
+    const char *role = policy_party_role(m->policy, c->granted_by);
+    return role && strcmp(role, m->sender_role) == 0 &&
+           s_names_party(g->from_parties, g->n_from_parties, c->granted_by, role) &&
+           !s_names_party(g->to_parties, g->n_to_parties, c->granted_by, role);
+}
+
+/* The consent a message names: "ID" (the sender's own registration first,
+ * else the only one of that id for this person) or "PARTY/ID" (consent
+ * ids are scoped by the registering party). NULL if none or ambiguous. */
+static const consent_rec_t *
+s_find_named(const s_msg_t *m, const char *id, const consent_rec_t *consents, size_t n,
+             bool *ambiguous)
+{
+    const char *slash = strchr(id, '/');
+    const char *local = slash ? slash + 1 : id;
+    size_t plen = slash ? (size_t)(slash - id) : 0;
+    const consent_rec_t *own = NULL, *other = NULL;
+    *ambiguous = false;
+    for (size_t i = 0; i < n; i++) {
+        const consent_rec_t *c = &consents[i];
+        if (!c->consent_id || !c->granted_by || strcmp(c->consent_id, local) != 0)
+            continue;
+        if (slash && (strlen(c->granted_by) != plen || strncmp(c->granted_by, id, plen) != 0))
+            continue;
+        if (strcmp(c->granted_by, m->sender) == 0)
+            own = c;
+        else if (other)
+            *ambiguous = true;
+        else
+            other = c;
+    }
+    if (own)
+        return *ambiguous = false, own;
+    return *ambiguous ? NULL : other;
+}
+
+/* A consent the receiving side registered may not lift secrecy for the
+ * categories the policy reserves to the discloser's own consents. */
+static remiss_code_t
+s_report_authority(const s_msg_t *m, const consent_rec_t *c, remiss_err_t *err)
+{
+    catset_t banned = m->present & policy_recipient_consent_forbidden(m->policy);
+    char cats[128];
+    if (!banned || s_disclosing_side(m, c))
+        return REMISS_OK;
+    return remiss_err_set(err, REMISS_E_NO_CONSENT,
+                          "Consent %s was registered by %s, not by the disclosing side; the "
+                          "policy does not let such a consent lift secrecy for %s data.",
+                          c->consent_id, c->granted_by, s_cats(banned, cats, sizeof cats));
+}
+
 /* The consent the sender named: its own first failure, in the order of
  * decide.h. There is no fallback to other consents: a sender that names a
  * consent states what it relies on, and silently using another one would
@@ -253,10 +317,12 @@ static remiss_code_t
 s_named_consent(const s_msg_t *m, const char *id, const consent_rec_t *consents, size_t n,
                 const consent_rec_t **used, remiss_err_t *err)
 {
-    const consent_rec_t *c = NULL;
-    for (size_t i = 0; i < n && !c; i++)
-        if (consents[i].consent_id && strcmp(consents[i].consent_id, id) == 0)
-            c = &consents[i];
+    bool ambiguous;
+    const consent_rec_t *c = s_find_named(m, id, consents, n, &ambiguous);
+    if (ambiguous)
+        return remiss_err_set(err, REMISS_E_NO_CONSENT,
+                              "Several parties registered a consent of the id named in the "
+                              "message for this person; name it as PARTY/ID.");
     if (!c)
         return remiss_err_set(err, REMISS_E_NO_CONSENT,
                               "The consent named in the message is not registered for this "
@@ -276,7 +342,7 @@ s_named_consent(const s_msg_t *m, const char *id, const consent_rec_t *consents,
         return s_report_category(c, &ev, err);
     if (ev.miss & S_MISS_GUARDIAN)
         return s_report_guardian(m, c, err);
-    return REMISS_OK;
+    return s_report_authority(m, c, err);
 }
 
 /* Any covering consent wins; otherwise the closest failure (decide.h). */
@@ -286,7 +352,13 @@ s_any_consent(const s_msg_t *m, const policy_rule_t *rule, const consent_rec_t *
 {
     const consent_rec_t *revoked = NULL, *dated = NULL, *category = NULL, *guardian = NULL;
     s_eval_t dated_ev = {0, 0, false}, category_ev = {0, 0, false};
+    bool recipient_side = false;
     for (size_t i = 0; i < n; i++) {
+        /* Without a named consent only the disclosing side's count. */
+        if (!s_disclosing_side(m, &consents[i])) {
+            recipient_side = recipient_side || s_evaluate(m, &consents[i]).miss == 0;
+            continue;
+        }
         s_eval_t ev = s_evaluate(m, &consents[i]);
         if (ev.miss == 0) {
             *used = &consents[i];
@@ -322,6 +394,10 @@ s_any_consent(const s_msg_t *m, const policy_rule_t *rule, const consent_rec_t *
         *used = guardian;
         return s_report_guardian(m, guardian, err);
     }
+    if (recipient_side)
+        return remiss_err_set(err, REMISS_E_NO_CONSENT,
+                              "Only a consent registered by the receiving side covers this "
+                              "message; the sender must name it (consent_id) to rely on it.");
     return remiss_err_set(err, REMISS_E_NO_CONSENT,
                           "No registered consent covers sender %s, recipient %s and purpose %s "
                           "for this person (rule %s needs consent).",
@@ -464,18 +540,35 @@ decide_envelope(const policy_t *policy, const char *sender, const Remiss__Envelo
         r = s_any_consent(&m, out->rule, consents, n_consents, &out->consent, err);
     if (r != REMISS_OK)
         return r;
-    return remiss_err_set(err, REMISS_OK, "Allowed by rule %s with consent %s.", out->rule->name,
-                          out->consent->consent_id);
+    return remiss_err_set(err, REMISS_OK, "Allowed by rule %s with consent %s registered by %s.",
+                          out->rule->name, out->consent->consent_id, out->consent->granted_by);
 }
 
 /* ------------------------------------------------------------ consent messages */
 
 /* What consent grants and revocations share: type, recipient, sender,
  * consent id. */
+/* A revocation may name a consent as PARTY/ID (ids are scoped by the
+ * registering party): the party must be known and ID well formed. */
+static bool
+s_qualified_id_ok(const policy_t *policy, const char *id)
+{
+    const char *slash = id ? strchr(id, '/') : NULL;
+    char party[S_CONSENT_ID_MAX + 1];
+    if (!slash)
+        return s_consent_id_ok(id);
+    if ((size_t)(slash - id) >= sizeof party)
+        return false;
+    memcpy(party, id, (size_t)(slash - id));
+    party[slash - id] = '\0';
+    return policy_party_role(policy, party) && s_consent_id_ok(slash + 1);
+}
+
 static remiss_code_t
 s_consent_envelope(const policy_t *policy, const char *sender, const Remiss__Envelope *env,
                    Remiss__MessageType type, remiss_err_t *err)
 {
+    bool revoke = type == REMISS__MESSAGE_TYPE__CONSENT_REVOKE;
     const char *tname = msgtype_name(type);
     if (env->type != type || env->body_case != msgtype_body_case(type))
         return remiss_err_set(err, REMISS_E_MALFORMED, "The message is not a complete %s.", tname);
@@ -485,11 +578,15 @@ s_consent_envelope(const policy_t *policy, const char *sender, const Remiss__Env
     if (!policy_party_role(policy, sender))
         return remiss_err_set(err, REMISS_E_POLICY_DENIED,
                               "The sender %s has no role in the secrecy policy.", sender);
-    if (!s_consent_id_ok(env->consent_id))
+    if (revoke ? !s_qualified_id_ok(policy, env->consent_id) : !s_consent_id_ok(env->consent_id))
         return remiss_err_set(err, REMISS_E_MALFORMED,
                               "The consent_id is missing or not 1 to %d letters, digits, '.', "
                               "'_' or '-' starting with a letter.",
                               S_CONSENT_ID_MAX);
+    /* Its purpose field, if set, is recorded: only a known one. */
+    if (!s_empty(env->purpose) && !policy_purpose_known(policy, env->purpose))
+        return remiss_err_set(err, REMISS_E_MALFORMED,
+                              "The purpose of the %s is not one the secrecy policy knows.", tname);
     /* A consent message is about the consent, not the case: only the
      * subject's identity may travel with it. */
     catset_t extra = category_of_envelope(env) & ~(1u << CAT_IDENTITY);
@@ -634,9 +731,22 @@ decide_consent_revoke(const policy_t *policy, const char *sender, const Remiss__
         return remiss_err_set(err, REMISS_E_INTERNAL, "decide_consent_revoke was called wrongly.");
     if ((r = s_consent_envelope(policy, sender, env, REMISS__MESSAGE_TYPE__CONSENT_REVOKE, err)))
         return r;
-    for (size_t i = 0; i < n_consents && !c; i++)
-        if (consents[i].consent_id && strcmp(consents[i].consent_id, env->consent_id) == 0)
-            c = &consents[i];
+    const char *slash = strchr(env->consent_id, '/');
+    const char *local = slash ? slash + 1 : env->consent_id;
+    size_t plen = slash ? (size_t)(slash - env->consent_id) : 0;
+    size_t matches = 0;
+    for (size_t i = 0; i < n_consents; i++)
+        if (consents[i].consent_id && strcmp(consents[i].consent_id, local) == 0 &&
+            (!slash || (consents[i].granted_by && strlen(consents[i].granted_by) == plen &&
+                        strncmp(consents[i].granted_by, env->consent_id, plen) == 0))) {
+            c = c ? c : &consents[i];
+            matches++;
+        }
+    if (matches > 1)
+        return remiss_err_set(err, REMISS_E_NO_CONSENT,
+                              "Several parties registered a consent %s for this person; name "
+                              "it as PARTY/%s.",
+                              local, local);
     if (!c || !c->grant)
         return remiss_err_set(err, REMISS_E_NO_CONSENT, "No consent %s is registered.",
                               env->consent_id);

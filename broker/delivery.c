@@ -168,10 +168,28 @@ delivery_gauges(delivery_t *self)
 
 /* ------------------------------------------------------------ subscribe and ack */
 
-/* A new receiving connection for q's party; NULL (answered) if refused. */
+/* Receiving connections party holds. */
+static size_t
+s_party_conns(const delivery_t *self, const char *party)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->nconns; i++)
+        n += strcmp(self->conns[i].party, party) == 0;
+    return n;
+}
+
+/* A new receiving connection for q's party; NULL (answered) if refused.
+ * No party takes every connection (--max-party-connections). */
 static s_conn_t *
 s_conn_add(delivery_t *self, const broker_req_t *q)
 {
+    if (s_party_conns(self, q->party->id) >= (size_t)self->env->cfg->max_party_connections) {
+        cycle_reply_result(self->cycle, q->rid, q->rid_len, q->request_id, NULL, 0,
+                           REMISS_E_RATE_LIMITED,
+                           "This party has as many receiving connections as the broker allows "
+                           "one party.");
+        return NULL;
+    }
     if (self->nconns >= (size_t)self->env->cfg->max_connections) {
         cycle_reply_result(self->cycle, q->rid, q->rid_len, q->request_id, NULL, 0,
                            REMISS_E_RATE_LIMITED,
@@ -313,6 +331,8 @@ s_end(delivery_t *self, const store_msg_t *m, store_state_t state, remiss_code_t
     }
     if (event)
         broker_env_audit_stored(self->env, m, event, code, detail);
+    /* It will not be acknowledged: its place in the window is free. */
+    delivery_inflight_done(self, m->recipient, m->message_id);
 }
 
 /* Decides m again at delivery: a consent may have been withdrawn or the
@@ -373,6 +393,7 @@ s_send(delivery_t *self, s_conn_t *c, const store_msg_t *m, Remiss__SignedEnvelo
     if (store_mark_sent(self->env->store, m->seq, now, now + self->env->cfg->redeliver_ms, &err) !=
         REMISS_OK)
         broker_env_log_failure("store_failed", &err);
+    delivery_inflight_done(self, m->recipient, m->message_id); /* a redelivery: once */
     memcpy(c->inflight[c->ninflight++], m->message_id, STORE_ID_LEN);
     return S_SENT;
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "msgtype.h"
 #include "remiss.h"
@@ -60,6 +61,8 @@ struct metrics {
     /* witnesses (broker/witnesses.c): configured, quorum, cosigners of the
      * latest checkpoint, its size, failed submissions */
     _Atomic uint64_t wit_n, wit_k, wit_cosigned, wit_size, wit_failures;
+    _Atomic bool crl_refused;            /* the last reload's CRL was refused */
+    _Atomic int64_t crl_next, crl_grace; /* CRL in force: nextUpdate, grace (s) */
     s_hist_t commit, verify;
     pthread_mutex_t lock; /* guards the queue gauges */
     char queue_names[S_MAX_QUEUES][64];
@@ -174,13 +177,20 @@ s_render_ops(metrics_t *m, s_buf_t *b)
 }
 
 /* Why /healthz says degraded: " reload=refused cert=expiring", or "". */
+static const char *s_crl_state(metrics_t *m, bool *degraded, bool *failed);
+
+/* Why the broker is degraded, as " key=value" words (empty: it is not). */
 static void
 s_degraded(metrics_t *m, char *out, size_t size)
 {
     size_t len = 0;
+    bool crl_degraded = false, failed = false;
+    const char *crl = s_crl_state(m, &crl_degraded, &failed);
     out[0] = '\0';
     if (!atomic_load(&m->ops.reload_ok))
         len += (size_t)snprintf(out + len, size - len, " reload=refused");
+    if (crl_degraded && len < size)
+        len += (size_t)snprintf(out + len, size - len, " crl=%s", crl);
     int64_t now = (int64_t)time(NULL), soonest = INT64_MAX;
     pthread_mutex_lock(&m->lock);
     for (size_t i = 0; i < m->ops.ncerts; i++)
@@ -246,6 +256,45 @@ s_render(metrics_t *m, s_buf_t *b)
     s_render_ops(m, b);
 }
 
+/* The CRL's state now: current, stale (past nextUpdate, in its grace),
+ * refused (the last reload's file was not usable; the old one is in
+ * force) or expired (past the grace: every party is refused). */
+static const char *
+s_crl_state(metrics_t *m, bool *degraded, bool *failed)
+{
+    int64_t next = atomic_load(&m->crl_next), now = (int64_t)time(NULL);
+    if (next == 0)
+        return "unknown";
+    if (now >= next + atomic_load(&m->crl_grace))
+        return *failed = true, "expired";
+    if (atomic_load(&m->crl_refused))
+        return *degraded = true, "refused";
+    if (now >= next)
+        return *degraded = true, "stale";
+    return "current";
+}
+
+/* "ok", "degraded REASONS" (still 200: it asks an operator, not a
+ * restart) or "unhealthy" (503), then the state of each part. */
+static void
+s_health(metrics_t *m, s_buf_t *b, unsigned *status)
+{
+    bool store = atomic_load(&m->store_ok), policy = atomic_load(&m->policy_ok);
+    bool crl_degraded = false, failed = !store || !policy;
+    const char *crl = s_crl_state(m, &crl_degraded, &failed);
+    char why[160];
+    s_degraded(m, why, sizeof why);
+    if (failed)
+        *status = MHD_HTTP_SERVICE_UNAVAILABLE;
+    s_printf(b, "%s%s store=%s policy=%s crl=%s witnesses=%llu/%llu quorum=%llu\n",
+             failed    ? "unhealthy"
+             : why[0] ? "degraded"
+                      : "ok",
+             failed ? "" : why, store ? "writable" : "failing", policy ? "loaded" : "missing", crl,
+             (unsigned long long)atomic_load(&m->wit_cosigned),
+             (unsigned long long)atomic_load(&m->wit_n), (unsigned long long)atomic_load(&m->wit_k));
+}
+
 static enum MHD_Result
 s_answer(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
          const char *version, const char *upload, size_t *upload_size, void **con_cls)
@@ -264,20 +313,7 @@ s_answer(void *cls, struct MHD_Connection *conn, const char *url, const char *me
     } else if (strcmp(url, "/metrics") == 0) {
         s_render(m, &b);
     } else if (strcmp(url, "/healthz") == 0) {
-        bool store = atomic_load(&m->store_ok), policy = atomic_load(&m->policy_ok);
-        char why[128];
-        s_degraded(m, why, sizeof why);
-        if (!store || !policy)
-            status = MHD_HTTP_SERVICE_UNAVAILABLE;
-        /* Degraded still serves (200): it asks an operator, not a restart. */
-        s_printf(&b, "%s%s store=%s policy=%s witnesses=%llu/%llu quorum=%llu\n",
-                 !store || !policy ? "unhealthy"
-                 : why[0]          ? "degraded"
-                                   : "ok",
-                 why, store ? "writable" : "failing", policy ? "loaded" : "missing",
-                 (unsigned long long)atomic_load(&m->wit_cosigned),
-                 (unsigned long long)atomic_load(&m->wit_n),
-                 (unsigned long long)atomic_load(&m->wit_k));
+        s_health(m, &b, &status);
     } else {
         status = MHD_HTTP_NOT_FOUND;
         s_printf(&b, "not found: try /metrics or /healthz\n");
@@ -447,6 +483,16 @@ metrics_set_audit_size(metrics_t *self, uint64_t size)
 {
     if (self)
         atomic_store(&self->audit_size, size);
+}
+
+void
+metrics_set_crl(metrics_t *self, bool reload_ok, int64_t next_update_s, int64_t grace_s)
+{
+    if (!self)
+        return;
+    atomic_store(&self->crl_refused, !reload_ok);
+    atomic_store(&self->crl_next, next_update_s);
+    atomic_store(&self->crl_grace, grace_s);
 }
 
 void

@@ -12,6 +12,7 @@
 
 struct parties {
     pki_trust_t *trust; /* CA + CRL the certificates were checked against */
+    int64_t crl_until;  /* the CRL's nextUpdate + grace: nobody is admissible after */
     party_t *items;     /* sorted by id */
     size_t count;
 };
@@ -57,6 +58,12 @@ s_load_one(parties_t *self, const char *path, party_t *p)
         X509_free(cert);
         return false;
     }
+    /* The broker's identity is the broker's alone (CN and OU "broker"). */
+    if (strcmp(id.party, "broker") == 0 || strcmp(id.role, "broker") == 0) {
+        log_emit(LOG_WARN, "party_skipped", "file=%s reason=\"broker identity\"", path);
+        X509_free(cert);
+        return false;
+    }
     memcpy(p->id, id.party, sizeof p->id);
     memcpy(p->role, id.role, sizeof p->role);
     memcpy(p->curve_pub, id.curve_pub, sizeof p->curve_pub);
@@ -75,6 +82,12 @@ s_load_one(parties_t *self, const char *path, party_t *p)
 parties_t *
 parties_load(const char *pki_dir, remiss_err_t *err)
 {
+    return parties_load_grace(pki_dir, PARTIES_CRL_GRACE, err);
+}
+
+parties_t *
+parties_load_grace(const char *pki_dir, int64_t grace_s, remiss_err_t *err)
+{
     char ca[4096], crl[4096], dir[4096], path[4400];
     parties_t *self = calloc(1, sizeof *self);
     DIR *d = NULL;
@@ -86,8 +99,11 @@ parties_load(const char *pki_dir, remiss_err_t *err)
         remiss_err_set(err, REMISS_E_CONFIG, "PKI path too long");
         goto fail;
     }
-    if (!(self->trust = pki_trust_load(ca, crl, err)))
+    /* Fail closed: no usable, current CRL, no registry (the caller keeps
+     * the old one in force). */
+    if (!(self->trust = pki_trust_load_strict(ca, crl, (int64_t)time(NULL), err)))
         goto fail;
+    self->crl_until = pki_trust_crl_next_update(self->trust) + grace_s;
     if (!(d = opendir(dir))) {
         remiss_err_set(err, REMISS_E_CONFIG, "cannot open %s", dir);
         goto fail;
@@ -118,6 +134,9 @@ parties_load(const char *pki_dir, remiss_err_t *err)
             s_party_clear(p);
             continue;
         }
+        /* A CRL that is not replaced in time stops everyone. */
+        if (p->not_after > self->crl_until)
+            p->not_after = self->crl_until;
         self->count++;
     }
     closedir(d);
@@ -182,6 +201,12 @@ const party_t *
 parties_at(const parties_t *self, size_t i)
 {
     return self && i < self->count ? &self->items[i] : NULL;
+}
+
+int64_t
+parties_crl_next_update(const parties_t *self)
+{
+    return self ? pki_trust_crl_next_update(self->trust) : 0;
 }
 
 const pki_trust_t *

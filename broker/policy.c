@@ -39,6 +39,7 @@ enum {
     S_GK_PURPOSES = 1u << 1,
     S_GK_MINOR_AGE = 1u << 2,
     S_GK_MINOR_CONSENT = 1u << 3,
+    S_GK_RECIPIENT_CONSENT = 1u << 4,
 };
 
 typedef struct {
@@ -68,6 +69,7 @@ struct policy {
     size_t n_purposes;         /* number of purposes */
     int minor_age;             /* [general] minor_age */
     Remiss__GivenBy minor_who; /* [general] minor_consent */
+    catset_t no_recipient;     /* [general] recipient_consent_forbidden */
     s_party_t *parties;        /* parties in file order */
     size_t n_parties;          /* number of parties */
     s_rule_t *rules;           /* rules in file order */
@@ -255,6 +257,23 @@ s_parse_list(s_load_t *ld, int line, const char *key, const char *value, const c
 
 /* ------------------------------------------------------------ [general] */
 
+/* A list of data categories into a set. */
+static int
+s_parse_cats(s_load_t *ld, const char *key, const char *value, catset_t *out)
+{
+    const char **list;
+    size_t n;
+    if (!s_parse_list(ld, ld->line, key, value, &list, &n))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        category_t cat;
+        if (!category_parse(list[i], &cat))
+            return s_fail(ld, ld->line, "unknown data category \"%s\"", list[i]);
+        *out |= 1u << cat;
+    }
+    return 1;
+}
+
 static int
 s_general_key(s_load_t *ld, const char *name, const char *value)
 {
@@ -268,6 +287,8 @@ s_general_key(s_load_t *ld, const char *name, const char *value)
         bit = S_GK_MINOR_AGE;
     else if (strcmp(name, "minor_consent") == 0)
         bit = S_GK_MINOR_CONSENT;
+    else if (strcmp(name, "recipient_consent_forbidden") == 0)
+        bit = S_GK_RECIPIENT_CONSENT;
     else
         return s_fail(ld, ld->line, "unknown key \"%s\" in [general]", name);
     if (ld->general_keys & bit)
@@ -285,6 +306,8 @@ s_general_key(s_load_t *ld, const char *name, const char *value)
         if (!s_parse_age(value, &p->minor_age) || p->minor_age == 0)
             return s_fail(ld, ld->line, "minor_age must be a whole number from 1 to %d", S_AGE_MAX);
         return 1;
+    case S_GK_RECIPIENT_CONSENT:
+        return s_parse_cats(ld, "recipient_consent_forbidden", value, &p->no_recipient);
     default:
         if (strcmp(value, "subject_and_guardian") == 0)
             p->minor_who = REMISS__GIVEN_BY__SUBJECT_AND_GUARDIAN;
@@ -830,6 +853,12 @@ Remiss__GivenBy
 policy_minor_given_by(const policy_t *self)
 {
     return self ? self->minor_who : REMISS__GIVEN_BY__SUBJECT_AND_GUARDIAN;
+}
+
+catset_t
+policy_recipient_consent_forbidden(const policy_t *self)
+{
+    return self ? self->no_recipient : 0;
 }
 
 size_t

@@ -14,6 +14,7 @@
 #include "broker_env.h"
 #include "cycle.h"
 #include "delivery.h"
+#include "flood.h"
 #include "intake.h"
 #include "log.h"
 #include "metrics.h"
@@ -113,8 +114,9 @@ s_on_proof(server_t *self, const broker_req_t *q, const Remiss__ClientFrame *cf)
                            REMISS_E_POLICY_DENIED, "This broker runs without an audit log.");
         return;
     }
-    /* Only the parties to a message get its entry; anything else looks the
-     * same as an unknown message. */
+    /* Only the sender of a message gets its entry, and its recipient once
+     * it was delivered (never a refusal or withholding); anything else
+     * looks the same as an unknown message. */
     remiss_code_t r =
         audit_proof(self->env.audit, q->party->id, pq->message_id.len ? pq->message_id.data : NULL,
                     pq->index, pq->consistency_from, &pr, &err);
@@ -203,6 +205,12 @@ s_on_frame(void *ctx, const uint8_t *rid, size_t rid_len, const char *user, cons
     size_t i = 0, n = sizeof s_dispatch / sizeof s_dispatch[0];
     q.party = parties_by_id(self->env.parties, user);
     remiss_code_t r = s_screen(self, q.party, len, multipart, &why);
+    /* Before decoding: a flood buys neither parsing nor log entries. */
+    if (!r && !flood_frame_ok(self->env.flood, q.party->id, log_now_ms())) {
+        r = REMISS_E_RATE_LIMITED;
+        why = "More frames per second from this party than the broker decodes; send again "
+              "shortly.";
+    }
     Remiss__ClientFrame *cf = r ? NULL : remiss__client_frame__unpack(NULL, len, data);
     if (!r && !cf) {
         r = REMISS_E_MALFORMED;
@@ -297,6 +305,7 @@ s_reload_policy(server_t *self)
         return;
     }
     intake_set_policy(self->env.intake, fresh);
+    audit_set_policy(self->env.audit, fresh);
     policy_free(&self->policy);
     self->policy = fresh;
     char detail[CONFIG_PATH_MAX + 32];
@@ -312,8 +321,11 @@ static void
 s_reload(server_t *self)
 {
     remiss_err_t err;
-    parties_t *fresh = parties_load(self->cfg.pki, &err);
+    parties_t *fresh = parties_load_grace(self->cfg.pki, self->cfg.crl_grace_s, &err);
     status_certificates(self->status, fresh != NULL, err.text);
+    metrics_set_crl(self->env.metrics, fresh != NULL,
+                    parties_crl_next_update(fresh ? fresh : self->env.parties),
+                    self->cfg.crl_grace_s);
     if (!fresh) {
         char q[400];
         /* Keep the registry in force: a broken CRL file must not open the
@@ -362,9 +374,22 @@ s_clamp(int64_t x, int64_t lo, int64_t hi)
     return x < lo ? lo : x > hi ? hi : x;
 }
 
+/* One aggregated refusal entry (flood_flush). */
+static void
+s_flood_emit(void *ctx, const char *party, uint64_t count, const char *detail)
+{
+    (void)count;
+    audit_event_t e = {.event = REMISS__AUDIT_EVENT__EV_REFUSED,
+                       .sender = party,
+                       .code = REMISS_E_RATE_LIMITED,
+                       .detail = detail};
+    broker_env_audit(ctx, &e);
+}
+
 static void
 s_timers(server_t *self, int64_t now, volatile sig_atomic_t *reload)
 {
+    flood_flush(self->env.flood, now, s_flood_emit, &self->env);
     if (*reload)
         s_reload_policy(self);
     if (*reload || now >= self->next_reload) {
@@ -433,8 +458,12 @@ s_open(server_t *self, remiss_err_t *err)
 {
     const broker_config_t *cfg = &self->cfg;
     broker_env_t *env = &self->env;
+    char kek[CONFIG_PATH_MAX + 32];
+    /* Bodies at rest are sealed under data keys wrapped by PKI_DIR/broker.kek. */
+    snprintf(kek, sizeof kek, "%s/broker.kek", cfg->pki);
     if (!(self->policy = policy_load(cfg->policy, err)) ||
         !(env->store = store_open(cfg->db, err)) ||
+        store_use_keys(env->store, kek, err) != REMISS_OK ||
         store_checkpoint_behind(env->store, err) != REMISS_OK)
         return REMISS_E_CONFIG;
     if (!(env->intake = intake_new_with(env->store, self->policy, self->pseudonyms)))
@@ -442,10 +471,12 @@ s_open(server_t *self, remiss_err_t *err)
     if (cfg->audit &&
         !(env->audit = audit_open_with(env->store, self->sign_key, self->pseudonyms, err)))
         return REMISS_E_CONFIG;
+    audit_set_policy(env->audit, self->policy);
     /* Without a listener too: the status socket reads the counters. */
     if (!(env->metrics = metrics_start(cfg->metrics, err)) ||
         !(self->status = status_start(cfg, store_engine(env->store), env->metrics, err)))
         return REMISS_E_CONFIG;
+    metrics_set_crl(env->metrics, true, parties_crl_next_update(env->parties), cfg->crl_grace_s);
     status_policy(self->status, cfg->policy, true, NULL);
     if (env->audit && !(self->witnesses = witnesses_start(cfg, env->metrics, err)))
         return REMISS_E_CONFIG;
@@ -476,6 +507,7 @@ server_new(const broker_config_t *cfg, server_keys_t *keys, remiss_err_t *err)
     }
     self->cfg = *cfg;
     self->env.cfg = &self->cfg;
+    self->env.flood = flood_new(cfg->rate_per_s, cfg->rate_burst);
     self->env.parties = keys->parties;
     self->sign_key = keys->sign_key;
     self->cert = keys->cert;
@@ -484,7 +516,8 @@ server_new(const broker_config_t *cfg, server_keys_t *keys, remiss_err_t *err)
     keys->sign_key = NULL;
     keys->cert = NULL;
     keys->pseudonyms = NULL;
-    remiss_code_t r = s_open(self, err);
+    remiss_code_t r = self->env.flood ? s_open(self, err)
+                                      : remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
     if (r == REMISS_OK)
         r = s_modules(self, keys->curve_secret, err);
     server_keys_clear(keys);
@@ -509,6 +542,7 @@ server_destroy(server_t **self_p)
     witnesses_stop(&self->witnesses);
     status_stop(&self->status);
     metrics_stop(&self->env.metrics);
+    flood_free(&self->env.flood);
     admission_destroy(&self->admission);
     delivery_destroy(&self->delivery);
     cycle_destroy(&self->cycle);

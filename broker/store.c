@@ -1,12 +1,20 @@
 /* store: picks the engine a store's name asks for and passes every call
  * to it (store_engine.h). A name is a SQLite file (a path, or sqlite:PATH)
- * or a libpq connection URI (postgresql://... or postgres://...). */
+ * or a libpq connection URI (postgresql://... or postgres://...).
+ *
+ * Encryption at rest lives here, above the engines, so every engine stores
+ * ciphertext only (issue 14): with store_use_keys, a message body and a
+ * consent grant are sealed before the engine sees them and opened after
+ * it read them (atrest.h). */
 #include "store_engine.h"
+
+#include "atrest.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define S_OPS(self) (((const store_head_t *)(const void *)(self))->ops)
+#define S_OPS(self)  (((const store_head_t *)(const void *)(self))->ops)
+#define S_KEYS(self) (((store_head_t *)(void *)(self))->keys)
 
 static bool
 s_prefix(const char *s, const char *prefix)
@@ -89,8 +97,66 @@ store_engine(const store_t *self)
 void
 store_close(store_t **self_p)
 {
-    if (self_p && *self_p)
-        S_OPS(*self_p)->close(self_p);
+    if (!self_p || !*self_p)
+        return;
+    atrest_close(&S_KEYS(*self_p));
+    S_OPS(*self_p)->close(self_p);
+}
+
+remiss_code_t
+store_use_keys(store_t *self, const char *kek_path, remiss_err_t *err)
+{
+    atrest_close(&S_KEYS(self));
+    S_KEYS(self) = atrest_open(kek_path, err);
+    return S_KEYS(self) ? REMISS_OK : REMISS_E_CONFIG;
+}
+
+/* A sealed body in *blob replaced by its clear bytes. One that cannot be
+ * opened (its key shredded, damaged) reads as deleted: NULL, as after
+ * retention. Without keys (a tool that only lists) it stays sealed. */
+static void
+s_unseal(store_t *self, const uint8_t *aad, size_t aad_len, uint8_t **blob, size_t *len)
+{
+    uint8_t *plain = NULL;
+    size_t plen = 0;
+    if (!*blob || !S_KEYS(self) || !atrest_is_sealed(*blob, *len))
+        return;
+    bool ok =
+        S_KEYS(self) && atrest_open_blob(S_KEYS(self), aad, aad_len, *blob, *len, &plain, &plen);
+    free(*blob);
+    *blob = ok ? plain : NULL;
+    *len = ok ? plen : 0;
+}
+
+/* The bytes to store for a body: sealed under a new data key when keys
+ * are set (*sealed to free), else the body itself. False if sealing fails. */
+static bool
+s_seal(store_t *self, const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len,
+       uint8_t **sealed, size_t *slen)
+{
+    *sealed = NULL;
+    *slen = len;
+    if (!S_KEYS(self) || !in)
+        return true;
+    return atrest_seal(S_KEYS(self), aad, aad_len, in, len, sealed, slen);
+}
+
+/* Opens the bodies of rows an engine read; passes r through. */
+static remiss_code_t
+s_unseal_msgs(store_t *self, remiss_code_t r, store_msg_t *out, size_t n)
+{
+    for (size_t i = 0; r == REMISS_OK && i < n; i++)
+        s_unseal(self, out[i].message_id, STORE_ID_LEN, &out[i].envelope, &out[i].envelope_len);
+    return r;
+}
+
+static remiss_code_t
+s_unseal_consents(store_t *self, remiss_code_t r, store_consent_t *out, size_t n)
+{
+    for (size_t i = 0; r == REMISS_OK && i < n; i++)
+        s_unseal(self, (const uint8_t *)out[i].consent_id, strlen(out[i].consent_id), &out[i].grant,
+                 &out[i].grant_len);
+    return r;
 }
 
 remiss_code_t
@@ -147,20 +213,34 @@ remiss_code_t
 store_find(store_t *self, const uint8_t id[STORE_ID_LEN], bool *found, store_msg_t *out,
            remiss_err_t *err)
 {
-    return S_OPS(self)->find(self, id, found, out, err);
+    remiss_code_t r = S_OPS(self)->find(self, id, found, out, err);
+    return s_unseal_msgs(self, r, out, r == REMISS_OK && *found);
 }
 
 remiss_code_t
 store_insert(store_t *self, store_msg_t *msg, remiss_err_t *err)
 {
-    return S_OPS(self)->insert(self, msg, err);
+    uint8_t *sealed = NULL, *clear = msg->envelope;
+    size_t slen = 0, clen = msg->envelope_len;
+    if (!s_seal(self, msg->message_id, STORE_ID_LEN, clear, clen, &sealed, &slen))
+        return remiss_err_set(err, REMISS_E_STORAGE, "cannot seal the message body");
+    if (sealed) {
+        msg->envelope = sealed;
+        msg->envelope_len = slen;
+    }
+    remiss_code_t r = S_OPS(self)->insert(self, msg, err);
+    msg->envelope = clear;
+    msg->envelope_len = clen;
+    free(sealed);
+    return r;
 }
 
 remiss_code_t
 store_due(store_t *self, const char *recipient, int64_t now, size_t max, store_msg_t *out,
           size_t *n, remiss_err_t *err)
 {
-    return S_OPS(self)->due(self, recipient, now, max, out, n, err);
+    remiss_code_t r = S_OPS(self)->due(self, recipient, now, max, out, n, err);
+    return s_unseal_msgs(self, r, out, *n);
 }
 
 remiss_code_t
@@ -201,14 +281,16 @@ store_link_transfer(store_t *self, const uint8_t orig[STORE_ID_LEN], const char 
 remiss_code_t
 store_dead_letters(store_t *self, size_t max, store_msg_t *out, size_t *n, remiss_err_t *err)
 {
-    return S_OPS(self)->dead_letters(self, max, out, n, err);
+    remiss_code_t r = S_OPS(self)->dead_letters(self, max, out, n, err);
+    return s_unseal_msgs(self, r, out, *n);
 }
 
 remiss_code_t
 store_pending_by_consent(store_t *self, const char *consent_id, size_t max, store_msg_t *out,
                          size_t *n, remiss_err_t *err)
 {
-    return S_OPS(self)->pending_by_consent(self, consent_id, max, out, n, err);
+    remiss_code_t r = S_OPS(self)->pending_by_consent(self, consent_id, max, out, n, err);
+    return s_unseal_msgs(self, r, out, *n);
 }
 
 remiss_code_t
@@ -277,14 +359,27 @@ store_admin_get(store_t *self, int64_t id, store_admin_t *out, bool *found, remi
 remiss_code_t
 store_consent_put(store_t *self, const store_consent_t *c, bool *exists, remiss_err_t *err)
 {
-    return S_OPS(self)->consent_put(self, c, exists, err);
+    uint8_t *sealed = NULL;
+    size_t slen = 0;
+    if (!s_seal(self, (const uint8_t *)c->consent_id, strlen(c->consent_id), c->grant, c->grant_len,
+                &sealed, &slen))
+        return remiss_err_set(err, REMISS_E_STORAGE, "cannot seal the consent");
+    store_consent_t copy = *c;
+    if (sealed) {
+        copy.grant = sealed;
+        copy.grant_len = slen;
+    }
+    remiss_code_t r = S_OPS(self)->consent_put(self, &copy, exists, err);
+    free(sealed);
+    return r;
 }
 
 remiss_code_t
 store_consent_get(store_t *self, const char *id, bool *found, store_consent_t *out,
                   remiss_err_t *err)
 {
-    return S_OPS(self)->consent_get(self, id, found, out, err);
+    remiss_code_t r = S_OPS(self)->consent_get(self, id, found, out, err);
+    return s_unseal_consents(self, r, out, r == REMISS_OK && *found);
 }
 
 remiss_code_t
@@ -297,7 +392,47 @@ remiss_code_t
 store_consents_for(store_t *self, const uint8_t subject[STORE_HASH_LEN], size_t max,
                    store_consent_t *out, size_t *n, remiss_err_t *err)
 {
-    return S_OPS(self)->consents_for(self, subject, max, out, n, err);
+    remiss_code_t r = S_OPS(self)->consents_for(self, subject, max, out, n, err);
+    return s_unseal_consents(self, r, out, *n);
+}
+
+remiss_code_t
+store_consent_count(store_t *self, const uint8_t subject[STORE_HASH_LEN], const char *granted_by,
+                    uint64_t *n, remiss_err_t *err)
+{
+    return S_OPS(self)->consent_count(self, subject, granted_by, n, err);
+}
+
+static bool
+s_rewrap_one(void *ctx, const uint8_t *aad, size_t aad_len, uint8_t *blob, size_t len)
+{
+    return atrest_rewrap(ctx, aad, aad_len, blob, len);
+}
+
+remiss_code_t
+store_rewrap(store_t *self, uint64_t *total, remiss_err_t *err)
+{
+    uint64_t n = 0;
+    remiss_code_t r = REMISS_OK;
+    uint8_t kid[4];
+    *total = 0;
+    if (!S_KEYS(self))
+        return remiss_err_set(err, REMISS_E_USAGE, "the store has no keys");
+    uint32_t cur = atrest_current_kid(S_KEYS(self));
+    for (int i = 0; i < 4; i++)
+        kid[i] = (uint8_t)(cur >> (24 - 8 * i));
+    for (int q = 0; q < 2 && r == REMISS_OK; q++)
+        do {
+            if ((r = store_begin(self, err)) != REMISS_OK)
+                break;
+            r = S_OPS(self)->rewrap_batch(self, q == 1, kid, s_rewrap_one, S_KEYS(self), &n, err);
+            if (r == REMISS_OK)
+                r = store_commit(self, err);
+            else
+                store_rollback(self);
+            *total += n;
+        } while (r == REMISS_OK && n == STORE_REWRAP_BATCH);
+    return r;
 }
 
 void

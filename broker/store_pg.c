@@ -770,7 +770,8 @@ s_purge(store_t *self, int64_t before_ms, uint64_t *purged, remiss_err_t *err)
 {
     s_par_t p = {0};
     s_int(&p, before_ms);
-    return s_exec(self, Q_PURGE, &p, purged, err, "purge");
+    remiss_code_t r = s_exec(self, Q_PURGE, &p, purged, err, "purge");
+    return r == REMISS_OK ? s_exec(self, Q_C_SHRED, &p, NULL, err, "shred consents") : r;
 }
 
 static remiss_code_t
@@ -811,6 +812,7 @@ s_consent_put(store_t *self, const store_consent_t *c, bool *exists, remiss_err_
     s_text(&p, c->granted_by);
     s_blob(&p, c->grant ? c->grant : (const uint8_t *)"", c->grant_len);
     s_int(&p, c->granted_at);
+    s_int(&p, c->valid_until);
     remiss_code_t r = s_exec(self, Q_C_PUT, &p, &n, err, "put consent");
     *exists = r == REMISS_OK && n == 0;
     return r;
@@ -872,6 +874,54 @@ s_consents_for(store_t *self, const uint8_t subject[STORE_HASH_LEN], size_t max,
     s_blob(&p, subject, STORE_HASH_LEN);
     s_int(&p, (int64_t)max);
     return s_consent_rows(self, Q_C_FOR, &p, out, max, n, err);
+}
+
+static remiss_code_t
+s_consent_count(store_t *self, const uint8_t subject[STORE_HASH_LEN], const char *granted_by,
+                uint64_t *n, remiss_err_t *err)
+{
+    s_par_t p = {0};
+    s_blob(&p, subject, STORE_HASH_LEN);
+    s_text(&p, granted_by ? granted_by : "");
+    return s_count(self, Q_C_COUNT, &p, n, err);
+}
+
+/* Writes back one rewrapped blob, keyed as column 0 of the selection
+ * (message id bytes, consent id text: sent binary, its own bytes). */
+static remiss_code_t
+s_rewrap_put(store_t *self, bool consents, const PGresult *res, int i, const uint8_t *blob,
+             size_t len, remiss_err_t *err)
+{
+    s_par_t p = {0};
+    s_blob(&p, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
+    s_blob(&p, blob, len);
+    return s_exec(self, consents ? Q_KEYS_CON_PUT : Q_KEYS_MSG_PUT, &p, NULL, err, "rewrap");
+}
+
+static remiss_code_t
+s_rewrap_batch(store_t *self, bool consents, const uint8_t kid[4], store_rewrap_fn fn, void *ctx,
+               uint64_t *n, remiss_err_t *err)
+{
+    s_par_t p = {0};
+    s_blob(&p, kid, 4);
+    PGresult *res = s_run(self, consents ? Q_KEYS_CON : Q_KEYS_MSG, &p, err, "rewrap");
+    remiss_code_t r = res ? REMISS_OK : REMISS_E_STORAGE;
+    *n = 0;
+    for (int i = 0; res && r == REMISS_OK && i < PQntuples(res); i++) {
+        uint8_t *blob = NULL;
+        size_t len = 0;
+        if (!s_get_dup(res, i, 1, &blob, &len) || !blob ||
+            !fn(ctx, (const uint8_t *)PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), blob,
+                len)) {
+            free(blob);
+            continue; /* unreadable: left as it is */
+        }
+        r = s_rewrap_put(self, consents, res, i, blob, len, err);
+        free(blob);
+        *n += r == REMISS_OK;
+    }
+    PQclear(res);
+    return r;
 }
 
 /* ------------------------------------------------------------ admin */
@@ -1121,6 +1171,8 @@ const store_ops_t store_pg_ops = {
     .consent_get = s_consent_get,
     .consent_revoke = s_consent_revoke,
     .consents_for = s_consents_for,
+    .consent_count = s_consent_count,
+    .rewrap_batch = s_rewrap_batch,
     .audit_size = s_audit_size,
     .audit_put = s_audit_put,
     .audit_get = s_audit_get,

@@ -26,7 +26,15 @@ const char store_pg_schema[] =
     "CREATE INDEX IF NOT EXISTS messages_consent ON messages(consent_id, state);"
     "CREATE TABLE IF NOT EXISTS consents("
     " consent_id text PRIMARY KEY, subject bytea NOT NULL, granted_by text NOT NULL,"
-    " grant_pb bytea NOT NULL, granted_at bigint NOT NULL, revoked_at bigint NOT NULL DEFAULT 0);"
+    " grant_pb bytea NOT NULL, granted_at bigint NOT NULL, revoked_at bigint NOT NULL DEFAULT 0,"
+    " valid_until bigint NOT NULL DEFAULT 0);"
+    /* Tables made before issue 14. Only when missing: an ALTER TABLE
+     * takes a lock that is WAL-logged, and the open would then wait for a
+     * synchronous standby. */
+    "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE"
+    " table_schema = current_schema() AND table_name = 'consents' AND"
+    " column_name = 'valid_until') THEN"
+    " ALTER TABLE consents ADD COLUMN valid_until bigint NOT NULL DEFAULT 0; END IF; END $$;"
     "CREATE INDEX IF NOT EXISTS consents_subject ON consents(subject);"
     "CREATE TABLE IF NOT EXISTS audit("
     " idx bigint PRIMARY KEY, entry bytea NOT NULL, subject bytea, message_id bytea);"
@@ -41,6 +49,14 @@ const char store_pg_schema[] =
     " action text NOT NULL, message_id bytea NOT NULL, actor text NOT NULL,"
     " requested_at bigint NOT NULL, done_at bigint NOT NULL DEFAULT 0,"
     " result text NOT NULL DEFAULT '');"
+    /* Consent ids are scoped by the registering party (issue 14): the key
+     * is PARTY/ID, as in the SQLite engine; no-ops once done. */
+    "UPDATE messages SET consent_id = (SELECT c.granted_by || '/' || c.consent_id"
+    " FROM consents c WHERE c.consent_id = messages.consent_id) WHERE state IN (1, 2)"
+    " AND consent_id <> '' AND strpos(consent_id, '/') = 0 AND EXISTS (SELECT 1 FROM"
+    " consents c WHERE c.consent_id = messages.consent_id);"
+    "UPDATE consents SET consent_id = granted_by || '/' || consent_id"
+    " WHERE strpos(consent_id, '/') = 0;"
     "INSERT INTO meta(key, value) VALUES('schema_version', '2') ON CONFLICT DO NOTHING;"
     "COMMIT;";
 
@@ -87,8 +103,8 @@ const char *const store_pg_sql[Q_COUNT] = {
     [Q_OLDEST] = "SELECT coalesce(min(accepted_at), 0) FROM messages"
                  " WHERE recipient = $1 AND state IN (1, 2)",
     [Q_DEAD_COUNT] = "SELECT count(*) FROM messages WHERE state = 4",
-    [Q_C_PUT] = "INSERT INTO consents(consent_id, subject, granted_by, grant_pb, granted_at)"
-                " VALUES($1,$2,$3,$4,$5) ON CONFLICT (consent_id) DO NOTHING",
+    [Q_C_PUT] = "INSERT INTO consents(consent_id, subject, granted_by, grant_pb, granted_at,"
+                " valid_until) VALUES($1,$2,$3,$4,$5,$6) ON CONFLICT (consent_id) DO NOTHING",
     [Q_C_GET] = "SELECT " S_CONSENT_COLS " FROM consents WHERE consent_id = $1",
     [Q_C_REVOKE] = "UPDATE consents SET revoked_at = $2 WHERE consent_id = $1 AND revoked_at = 0",
     [Q_C_FOR] = "SELECT " S_CONSENT_COLS " FROM consents WHERE subject = $1"
@@ -114,4 +130,22 @@ const char *const store_pg_sql[Q_COUNT] = {
                       " ORDER BY id LIMIT $1",
     [Q_ADM_DONE] = "UPDATE admin_queue SET done_at = $2, result = $3 WHERE id = $1",
     [Q_ADM_GET] = "SELECT " S_ADMIN_COLS " FROM admin_queue WHERE id = $1",
+    /* $2 '': every consent about the subject; else those in force that
+     * party $2 registered. */
+    [Q_C_COUNT] = "SELECT count(*) FROM consents WHERE subject = $1 AND"
+                  " ($2 = '' OR (granted_by = $2 AND revoked_at = 0))",
+    /* Crypto-shredding of consents: past validity (or withdrawn) and
+     * retention, the sealed grant and its data key go. */
+    [Q_C_SHRED] = "UPDATE consents SET grant_pb = ''::bytea WHERE length(grant_pb) > 0 AND"
+                  " ((valid_until > 0 AND valid_until < $1) OR"
+                  " (revoked_at > 0 AND revoked_at < $1))",
+    /* Key rotation: bodies sealed ("RAE1", atrest.h) under another KEK. */
+    [Q_KEYS_MSG] = "SELECT message_id, envelope FROM messages WHERE envelope IS NOT NULL AND"
+                   " substring(envelope from 1 for 4) = decode('52414531', 'hex') AND"
+                   " substring(envelope from 5 for 4) <> $1 LIMIT 256",
+    [Q_KEYS_MSG_PUT] = "UPDATE messages SET envelope = $2 WHERE message_id = $1",
+    [Q_KEYS_CON] = "SELECT consent_id, grant_pb FROM consents WHERE"
+                   " substring(grant_pb from 1 for 4) = decode('52414531', 'hex') AND"
+                   " substring(grant_pb from 5 for 4) <> $1 LIMIT 256",
+    [Q_KEYS_CON_PUT] = "UPDATE consents SET grant_pb = $2 WHERE consent_id = $1",
 };

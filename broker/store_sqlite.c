@@ -4,6 +4,7 @@
  * readers (remissctl) never block the broker. Statements are prepared once. */
 #define STORE_SQLITE_NAMES /* store_* below are store_sqlite_* (store_engine.h) */
 #include "store_engine.h"
+#include "store_sqlite_sql.h"
 #include "store_walbuf.h"
 
 #include <pthread.h>
@@ -11,172 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define S_SCHEMA_VERSION 2 /* 2: audit_nodes keyed by post-order position */
 
-static const char s_schema[] =
-    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS messages("
-    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " message_id BLOB NOT NULL UNIQUE,"
-    " sender TEXT NOT NULL, recipient TEXT NOT NULL, type INTEGER NOT NULL,"
-    " purpose TEXT NOT NULL, consent_id TEXT NOT NULL, subject BLOB,"
-    " envelope_sha256 BLOB NOT NULL, envelope BLOB, receipt BLOB NOT NULL,"
-    " created_at INTEGER NOT NULL, accepted_at INTEGER NOT NULL, audit_index INTEGER NOT NULL,"
-    " state INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
-    " next_at INTEGER NOT NULL DEFAULT 0, delivered_at INTEGER NOT NULL DEFAULT 0,"
-    " acked_at INTEGER NOT NULL DEFAULT 0, ended_at INTEGER NOT NULL DEFAULT 0,"
-    " code INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '',"
-    " linked_id BLOB, transfer_decision INTEGER NOT NULL DEFAULT 0,"
-    " receiving_unit TEXT NOT NULL DEFAULT '', transfer_ack_id BLOB);"
-    /* Only pending messages are in this index, so finding what is due
-     * costs the same however long the history grows. */
-    "CREATE INDEX IF NOT EXISTS messages_pending ON messages(recipient, seq)"
-    " WHERE state IN (1, 2);"
-    "CREATE INDEX IF NOT EXISTS messages_consent ON messages(consent_id, state);"
-    "CREATE TABLE IF NOT EXISTS consents("
-    " consent_id TEXT PRIMARY KEY, subject BLOB NOT NULL, granted_by TEXT NOT NULL,"
-    " grant_pb BLOB NOT NULL, granted_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX IF NOT EXISTS consents_subject ON consents(subject);"
-    "CREATE TABLE IF NOT EXISTS audit("
-    " idx INTEGER PRIMARY KEY, entry BLOB NOT NULL, subject BLOB, message_id BLOB);"
-    "CREATE INDEX IF NOT EXISTS audit_subject ON audit(subject);"
-    /* Entries are found by message id only for refusals: an accepted
-     * message's row names its entry (messages.audit_index). Indexing only
-     * those keeps random message ids from dirtying index pages on every
-     * delivery and acknowledgement (bench/README.md, profile). */
-    "DROP INDEX IF EXISTS audit_message;"
-    "CREATE INDEX IF NOT EXISTS audit_refused ON audit(message_id)"
-    " WHERE message_id IS NOT NULL;"
-    /* Keyed by the node's position in creation (post) order, so every new
-     * node lands at the end of one B-tree instead of at one place per
-     * level (s_node_pos); level and idx are kept for people and tools. */
-    "CREATE TABLE IF NOT EXISTS audit_nodes("
-    " pos INTEGER PRIMARY KEY, level INTEGER NOT NULL, idx INTEGER NOT NULL,"
-    " hash BLOB NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS tree_heads(tree_size INTEGER PRIMARY KEY, sth BLOB NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS admin_queue(id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " action TEXT NOT NULL, message_id BLOB NOT NULL, actor TEXT NOT NULL,"
-    " requested_at INTEGER NOT NULL, done_at INTEGER NOT NULL DEFAULT 0,"
-    " result TEXT NOT NULL DEFAULT '');";
-
-#define S_MSG_COLS                                                                              \
-    "seq, message_id, sender, recipient, type, purpose, consent_id, subject, envelope_sha256,"  \
-    " envelope, receipt, created_at, accepted_at, audit_index, state, attempts, delivered_at,"  \
-    " acked_at, code, reason, linked_id, transfer_decision, receiving_unit, transfer_ack_id"
-
-enum {
-    Q_BEGIN,
-    Q_BEGIN_READ,
-    Q_COMMIT,
-    Q_ROLLBACK,
-    Q_SAVEPOINT,
-    Q_RELEASE,
-    Q_ROLLBACK_TO,
-    Q_FIND,
-    Q_INSERT,
-    Q_DUE,
-    Q_MARK_SENT,
-    Q_RESEND_NOW,
-    Q_FINISH,
-    Q_FINISH_ANY,
-    Q_REQUEUE,
-    Q_LINK,
-    Q_DEAD,
-    Q_BY_CONSENT,
-    Q_PURGE,
-    Q_DEPTH,
-    Q_OLDEST,
-    Q_DEAD_COUNT,
-    Q_C_PUT,
-    Q_C_GET,
-    Q_C_REVOKE,
-    Q_C_FOR,
-    Q_A_SIZE,
-    Q_A_PUT,
-    Q_A_GET,
-    Q_A_EACH,
-    Q_N_PUT,
-    Q_N_GET,
-    Q_A_BY_SUBJECT,
-    Q_A_BY_MESSAGE,
-    Q_STH_PUT,
-    Q_STH_LATEST,
-    Q_STH_EACH,
-    Q_ADM_PUT,
-    Q_ADM_PENDING,
-    Q_ADM_DONE,
-    Q_ADM_GET,
-    Q_COUNT
-};
-
-static const char *const s_sql[Q_COUNT] = {
-    [Q_BEGIN] = "BEGIN IMMEDIATE",
-    [Q_BEGIN_READ] = "BEGIN DEFERRED",
-    [Q_COMMIT] = "COMMIT",
-    [Q_ROLLBACK] = "ROLLBACK",
-    [Q_SAVEPOINT] = "SAVEPOINT msg",
-    [Q_RELEASE] = "RELEASE msg",
-    [Q_ROLLBACK_TO] = "ROLLBACK TO msg",
-    [Q_FIND] = "SELECT " S_MSG_COLS " FROM messages WHERE message_id = ?1",
-    [Q_INSERT] = "INSERT INTO messages(message_id, sender, recipient, type, purpose, consent_id,"
-                 " subject, envelope_sha256, envelope, receipt, created_at, accepted_at,"
-                 " audit_index, state, linked_id) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,"
-                 "?13,1,?14)",
-    [Q_DUE] = "SELECT " S_MSG_COLS " FROM messages WHERE recipient = ?1 AND state IN (1, 2)"
-              " AND (state = 1 OR next_at <= ?2) ORDER BY seq LIMIT ?3",
-    [Q_MARK_SENT] = "UPDATE messages SET state = 2, attempts = attempts + 1, next_at = ?3,"
-                    " delivered_at = CASE WHEN delivered_at = 0 THEN ?2 ELSE delivered_at END"
-                    " WHERE seq = ?1 AND state IN (1, 2)",
-    [Q_RESEND_NOW] = "UPDATE messages SET next_at = 0 WHERE recipient = ?1 AND state IN (1, 2)"
-                     " AND state = 2",
-    [Q_FINISH] = "UPDATE messages SET state = ?2, code = ?3, reason = ?4, ended_at = ?5,"
-                 " acked_at = CASE WHEN ?2 = 3 THEN ?5 ELSE acked_at END"
-                 " WHERE message_id = ?1 AND recipient = ?6 AND state IN (1, 2)",
-    [Q_FINISH_ANY] = "UPDATE messages SET state = ?2, code = ?3, reason = ?4, ended_at = ?5,"
-                     " acked_at = CASE WHEN ?2 = 3 THEN ?5 ELSE acked_at END"
-                     " WHERE message_id = ?1 AND state IN (1, 2)",
-    [Q_REQUEUE] = "UPDATE messages SET state = 1, code = 0, reason = '', attempts = 0,"
-                  " ended_at = 0, next_at = 0 WHERE message_id = ?1 AND state IN (4, 5)"
-                  " AND envelope IS NOT NULL",
-    [Q_LINK] = "UPDATE messages SET transfer_decision = ?3, receiving_unit = ?4,"
-               " transfer_ack_id = ?5 WHERE message_id = ?1 AND sender = ?2 AND recipient = ?6",
-    [Q_DEAD] = "SELECT " S_MSG_COLS " FROM messages WHERE state IN (4, 5) ORDER BY seq DESC"
-               " LIMIT ?1",
-    [Q_BY_CONSENT] = "SELECT " S_MSG_COLS " FROM messages WHERE consent_id = ?1 AND"
-                     " state IN (1, 2) ORDER BY seq LIMIT ?2",
-    [Q_PURGE] = "UPDATE messages SET envelope = NULL WHERE envelope IS NOT NULL AND"
-                " state IN (3, 4, 5) AND ended_at > 0 AND ended_at < ?1",
-    [Q_DEPTH] = "SELECT count(*) FROM messages WHERE recipient = ?1 AND state IN (1, 2)",
-    [Q_OLDEST] = "SELECT coalesce(min(accepted_at), 0) FROM messages"
-                 " WHERE recipient = ?1 AND state IN (1, 2)",
-    [Q_DEAD_COUNT] = "SELECT count(*) FROM messages WHERE state = 4",
-    [Q_C_PUT] = "INSERT OR IGNORE INTO consents(consent_id, subject, granted_by, grant_pb,"
-                " granted_at) VALUES(?1,?2,?3,?4,?5)",
-    [Q_C_GET] = "SELECT consent_id, subject, granted_by, grant_pb, granted_at, revoked_at"
-                " FROM consents WHERE consent_id = ?1",
-    [Q_C_REVOKE] = "UPDATE consents SET revoked_at = ?2 WHERE consent_id = ?1 AND revoked_at = 0",
-    [Q_C_FOR] = "SELECT consent_id, subject, granted_by, grant_pb, granted_at, revoked_at"
-                " FROM consents WHERE subject = ?1 ORDER BY granted_at LIMIT ?2",
-    [Q_A_SIZE] = "SELECT coalesce(max(idx) + 1, 0) FROM audit",
-    [Q_A_PUT] = "INSERT INTO audit(idx, entry, subject, message_id) VALUES(?1,?2,?3,?4)",
-    [Q_A_GET] = "SELECT entry FROM audit WHERE idx = ?1",
-    [Q_A_EACH] = "SELECT idx, entry FROM audit WHERE idx >= ?1 ORDER BY idx",
-    [Q_N_PUT] = "INSERT OR REPLACE INTO audit_nodes(pos, level, idx, hash) VALUES(?1,?2,?3,?4)",
-    [Q_N_GET] = "SELECT hash FROM audit_nodes WHERE pos = ?1",
-    [Q_A_BY_SUBJECT] = "SELECT idx FROM audit WHERE subject = ?1 ORDER BY idx LIMIT ?2",
-    [Q_A_BY_MESSAGE] = "SELECT idx FROM audit WHERE message_id = ?1 ORDER BY idx LIMIT ?2",
-    [Q_STH_PUT] = "INSERT OR REPLACE INTO tree_heads(tree_size, sth) VALUES(?1,?2)",
-    [Q_STH_LATEST] = "SELECT sth FROM tree_heads ORDER BY tree_size DESC LIMIT 1",
-    [Q_STH_EACH] = "SELECT tree_size, sth FROM tree_heads ORDER BY tree_size",
-    [Q_ADM_PUT] = "INSERT INTO admin_queue(action, message_id, actor, requested_at)"
-                  " VALUES(?1,?2,?3,?4)",
-    [Q_ADM_PENDING] = "SELECT id, action, message_id, actor, result, done_at FROM admin_queue"
-                      " WHERE done_at = 0 ORDER BY id LIMIT ?1",
-    [Q_ADM_DONE] = "UPDATE admin_queue SET done_at = ?2, result = ?3 WHERE id = ?1",
-    [Q_ADM_GET] = "SELECT id, action, message_id, actor, result, done_at FROM admin_queue"
-                  " WHERE id = ?1",
-};
 
 /* Checkpointing (copying the WAL into the database file) in the writer's
  * thread costs a read and a write per page and two fsyncs. The checkpointer
@@ -288,6 +127,22 @@ s_migrate(sqlite3 *db, char **msg)
     return rc;
 }
 
+/* Takes group and other access away from the store's files that exist
+ * (a store made by an older version, or under a loose umask). */
+static void
+s_private(const char *path)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    char p[4096];
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        struct stat st;
+        if (snprintf(p, sizeof p, "%s%s", path, suffix[i]) >= (int)sizeof p)
+            return;
+        if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077))
+            chmod(p, st.st_mode & 0700);
+    }
+}
+
 store_t *
 store_open(const char *path, remiss_err_t *err)
 {
@@ -297,9 +152,15 @@ store_open(const char *path, remiss_err_t *err)
         remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
         return NULL;
     }
+    /* The store holds personal data: 0600 whatever the umask. SQLite gives
+     * the -wal and -shm files the database file's mode. */
+    mode_t mask = umask(077);
+    s_private(path);
     /* synchronous=FULL below is what store_walbuf needs. */
-    if (sqlite3_open_v2(path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                        store_walbuf_vfs()) != SQLITE_OK) {
+    int orc = sqlite3_open_v2(path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                              store_walbuf_vfs());
+    umask(mask);
+    if (orc != SQLITE_OK) {
         s_fail(self, err, "open");
         goto fail;
     }
@@ -310,12 +171,15 @@ store_open(const char *path, remiss_err_t *err)
                      "PRAGMA secure_delete=ON;",
                      NULL, NULL, &msg) != SQLITE_OK ||
         s_migrate(self->db, &msg) != SQLITE_OK ||
-        sqlite3_exec(self->db, s_schema, NULL, NULL, &msg) != SQLITE_OK) {
+        sqlite3_exec(self->db, store_sqlite_schema, NULL, NULL, &msg) != SQLITE_OK) {
         remiss_err_set(err, REMISS_E_STORAGE, "cannot initialise the store %s: %s", path,
                        msg ? msg : sqlite3_errmsg(self->db));
         sqlite3_free(msg);
         goto fail;
     }
+    /* Stores before issue 14 lack consents.valid_until (shredding). */
+    sqlite3_exec(self->db, "ALTER TABLE consents ADD COLUMN valid_until INTEGER NOT NULL DEFAULT 0",
+                 NULL, NULL, NULL);
     char ver[128];
     snprintf(ver, sizeof ver,
              "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '%d')",
@@ -325,7 +189,7 @@ store_open(const char *path, remiss_err_t *err)
         goto fail;
     }
     for (int i = 0; i < Q_COUNT; i++)
-        if (sqlite3_prepare_v3(self->db, s_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &self->q[i],
+        if (sqlite3_prepare_v3(self->db, store_sqlite_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &self->q[i],
                                NULL) != SQLITE_OK) {
             s_fail(self, err, "prepare");
             goto fail;
@@ -753,6 +617,11 @@ store_purge(store_t *self, int64_t before_ms, uint64_t *purged, remiss_err_t *er
     sqlite3_bind_int64(st, 1, before_ms);
     remiss_code_t r = s_exec(self, st, err, "purge");
     *purged = r == REMISS_OK ? (uint64_t)sqlite3_changes(self->db) : 0;
+    if (r == REMISS_OK) {
+        st = s_q(self, Q_C_SHRED);
+        sqlite3_bind_int64(st, 1, before_ms);
+        r = s_exec(self, st, err, "shred consents");
+    }
     return r;
 }
 
@@ -802,6 +671,7 @@ store_consent_put(store_t *self, const store_consent_t *c, bool *exists, remiss_
     s_bind_text(st, 3, c->granted_by);
     s_bind_blob(st, 4, c->grant ? c->grant : (const uint8_t *)"", c->grant_len);
     sqlite3_bind_int64(st, 5, c->granted_at);
+    sqlite3_bind_int64(st, 6, c->valid_until);
     remiss_code_t r = s_exec(self, st, err, "put consent");
     *exists = r == REMISS_OK && sqlite3_changes(self->db) == 0;
     return r;
@@ -866,6 +736,51 @@ store_consents_for(store_t *self, const uint8_t subject[STORE_HASH_LEN], size_t 
     s_bind_blob(st, 1, subject, STORE_HASH_LEN);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
     return s_consent_rows(self, st, out, max, n, err);
+}
+
+remiss_code_t
+store_consent_count(store_t *self, const uint8_t subject[STORE_HASH_LEN], const char *granted_by,
+                    uint64_t *n, remiss_err_t *err)
+{
+    sqlite3_stmt *st = s_q(self, Q_C_COUNT);
+    s_bind_blob(st, 1, subject, STORE_HASH_LEN);
+    if (granted_by)
+        s_bind_text(st, 2, granted_by);
+    else
+        sqlite3_bind_null(st, 2);
+    return s_count(self, st, n, err);
+}
+
+/* One batch of key rotation (store_engine.h): up to 256 rows whose body is
+ * sealed under another KEK than kid get their data key rewrapped by fn. */
+static remiss_code_t
+store_rewrap_batch(store_t *self, bool consents, const uint8_t kid[4], store_rewrap_fn fn,
+                   void *ctx, uint64_t *n, remiss_err_t *err)
+{
+    sqlite3_stmt *sel = s_q(self, consents ? Q_KEYS_CON : Q_KEYS_MSG);
+    sqlite3_stmt *put = s_q(self, consents ? Q_KEYS_CON_PUT : Q_KEYS_MSG_PUT);
+    s_bind_blob(sel, 1, kid, 4);
+    int rc;
+    *n = 0;
+    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        const void *aad = sqlite3_column_blob(sel, 1);
+        size_t aad_len = (size_t)sqlite3_column_bytes(sel, 1), len;
+        uint8_t *blob = NULL;
+        if (!s_col_dup(sel, 2, &blob, &len) || !fn(ctx, aad, aad_len, blob, len)) {
+            free(blob);
+            continue; /* unreadable: left as it is (a verifier reports it) */
+        }
+        sqlite3_bind_int64(put, 1, sqlite3_column_int64(sel, 0));
+        s_bind_blob(put, 2, blob, len);
+        rc = sqlite3_step(put);
+        sqlite3_reset(put);
+        free(blob);
+        if (rc != SQLITE_DONE)
+            break;
+        (*n)++;
+    }
+    sqlite3_reset(sel);
+    return rc == SQLITE_DONE ? REMISS_OK : s_fail(self, err, "rewrap");
 }
 
 /* ------------------------------------------------------------ audit */

@@ -6,7 +6,10 @@
  * it was, so the command can simply be run again. It refuses a target that
  * already holds rows. Rows keep their keys (message seq, audit index,
  * tree node position, tree size), so the audit log and its signed tree
- * heads are the same bytes on both sides. */
+ * heads are the same bytes on both sides. Bodies and consent grants are
+ * copied sealed as they are (each carries its wrapped data key, atrest.h):
+ * the target reads them with the same PKI_DIR/broker.kek, and nothing is
+ * decrypted on the way. */
 #include "ctl_migrate.h"
 
 #include "cli.h"
@@ -60,8 +63,8 @@ static const char *const s_messages[] = {"seq:i",
                                          "transfer_ack_id:b",
                                          NULL};
 static const char *const s_consents[] = {
-    "consent_id:t", "subject:b", "granted_by:t", "grant_pb:b", "granted_at:i",
-    "revoked_at:i", NULL};
+    "consent_id:t", "subject:b",    "granted_by:t",  "grant_pb:b",
+    "granted_at:i", "revoked_at:i", "valid_until:i", NULL};
 static const char *const s_audit[] = {"idx:i", "entry:b", "subject:b", "message_id:b", NULL};
 static const char *const s_nodes[] = {"pos:i", "level:i", "idx:i", "hash:b", NULL};
 static const char *const s_heads[] = {"tree_size:i", "sth:b", NULL};

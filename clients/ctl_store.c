@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,32 @@ s_iso(int64_t ms, char out[32])
 static const char *const s_state_names[] = {"?",    "queued",  "delivered", "acknowledged",
                                             "dead", "withheld"};
 
+/* The recipient's refusal reason is its text: on a terminal it must not
+ * carry control characters, C1 controls (U+0080-U+009F, CSI among them) or
+ * bidirectional overrides (U+202A-U+202E, U+2066-U+2069). Each becomes '?'. */
+static const char *
+s_term_safe(const char *in, char *out, size_t size)
+{
+    size_t o = 0;
+    const unsigned char *p = (const unsigned char *)in;
+    while (*p && o + 1 < size) {
+        if (*p < 0x20 || *p == 0x7f) {
+            p++;
+        } else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+            p += 2;
+        } else if (p[0] == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
+                                    (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9))) {
+            p += 3;
+        } else {
+            out[o++] = (char)*p++;
+            continue;
+        }
+        out[o++] = '?';
+    }
+    out[o] = '\0';
+    return out;
+}
+
 static int
 s_deadletter_rows(const ctl_args_t *a, store_t *st)
 {
@@ -77,10 +104,11 @@ s_deadletter_rows(const ctl_args_t *a, store_t *st)
             free(line);
             cJSON_Delete(j);
         } else {
-            char reason[1024];
-            printf("%s %-8s %s -> %s %s accepted %s attempts %u: %s\n", hex, state, rows[i].sender,
-                   rows[i].recipient, type, when, rows[i].attempts,
-                   cli_plain(reason, sizeof reason, rows[i].reason));
+            char plain[1024], reason[1024];
+            printf(
+                "%s %-8s %s -> %s %s accepted %s attempts %u: %s\n", hex, state, rows[i].sender,
+                rows[i].recipient, type, when, rows[i].attempts,
+                s_term_safe(cli_plain(plain, sizeof plain, rows[i].reason), reason, sizeof reason));
         }
         store_msg_clear(&rows[i]);
     }
@@ -88,6 +116,25 @@ s_deadletter_rows(const ctl_args_t *a, store_t *st)
         printf("%zu message(s) on the dead-letter list\n", n);
     free(rows);
     return 0;
+}
+
+/* Who asks: the user of the process's real uid, from the OS (the
+ * environment, $USER or $SUDO_USER, is the caller's to set). Under sudo
+ * that is root; the sudo caller is added as "root (sudo uid N)", with the
+ * uid sudo recorded, still only as a hint. */
+static void
+s_actor(char *out, size_t size)
+{
+    struct passwd *pw = getpwuid(getuid());
+    const char *sudo_uid = getenv("SUDO_UID");
+    char *end = NULL;
+    long uid = sudo_uid ? strtol(sudo_uid, &end, 10) : -1;
+    if (!pw)
+        snprintf(out, size, "uid %ld", (long)getuid());
+    else if (getuid() == 0 && end && !*end && uid > 0)
+        snprintf(out, size, "%.64s (sudo uid %ld)", pw->pw_name, uid);
+    else
+        snprintf(out, size, "%.64s", pw->pw_name);
 }
 
 static int
@@ -115,8 +162,7 @@ s_requeue(const ctl_args_t *a, store_t *st)
     if (a->npos != 1 || !remiss_id_from_hex(a->pos[0], req.message_id))
         return s_err(a, REMISS_E_USAGE, "deadletter requeue --db DB MESSAGE_ID (32 hex digits)");
     snprintf(req.action, sizeof req.action, "requeue");
-    const char *who = getenv("SUDO_USER") ? getenv("SUDO_USER") : getenv("USER");
-    snprintf(req.actor, sizeof req.actor, "%s", who ? who : "admin");
+    s_actor(req.actor, sizeof req.actor);
     if (store_admin_request(st, &req, log_now_ms(), &id, &err) != REMISS_OK)
         return s_err(a, REMISS_E_STORAGE, err.text);
     /* The broker performs (and audits) the action within a second. */
@@ -296,6 +342,13 @@ ctl_consent_list(const ctl_args_t *a)
     store_t *st = ctl_args_open_db(a, &err);
     if (!st)
         return cli_fail(&a->cli, &err);
+    /* Grants are sealed at rest: open them with the broker's KEK file. */
+    char kek[4200];
+    snprintf(kek, sizeof kek, "%s/broker.kek", a->pki);
+    if (access(kek, F_OK) == 0 && store_use_keys(st, kek, &err) != REMISS_OK) {
+        store_close(&st);
+        return cli_fail(&a->cli, &err);
+    }
     store_consent_t *rows = calloc(200, sizeof *rows);
     size_t n = 0;
     if (!rows || store_consents_for(st, pseudo, 200, rows, &n, &err) != REMISS_OK) {

@@ -9,6 +9,7 @@
 #include "ctl_args.h"
 #include "ctl_audit.h"
 #include "ctl_evidence.h"
+#include "ctl_keys.h"
 #include "ctl_migrate.h"
 #include "ctl_status.h"
 #include "ctl_store.h"
@@ -111,6 +112,9 @@ static const struct {
      "certificate days left (read-only; its socket is next to the SQLite store)"},
     {"store", "migrate", ctl_migrate, "store migrate --from PATH --to URI",
      "move a SQLite store to PostgreSQL (the target must be empty)"},
+    {"keys", "rotate", ctl_keys_rotate, "keys rotate --db DB --pki DIR [--json]",
+     "new key-encryption key in DIR/broker.kek, rewrap every data key while remissd runs, "
+     "destroy the old keys"},
 };
 
 #define S_NCMDS (sizeof s_cmds / sizeof s_cmds[0])

@@ -16,10 +16,10 @@
 #define S_CURVE_URI_PREFIX "urn:remiss:curve25519:"
 
 struct pki_trust {
-    X509_STORE *store; /* CA certificate and, if loaded, its CRL */
-    bool has_crl;      /* whether revocation is checked */
-    int64_t ca_not_after;    /* the CA certificate's notAfter, Unix seconds */
-    int64_t crl_next_update; /* the CRL's nextUpdate, Unix seconds (0: no CRL) */
+    X509_STORE *store;  /* CA certificate and, if loaded, its CRL */
+    bool has_crl;       /* whether revocation is checked */
+    int64_t crl_next_s; /* the CRL's nextUpdate (seconds), 0 without one */
+    int64_t ca_not_after; /* the CA certificate's notAfter, Unix seconds */
 };
 
 /* An ASN1_TIME as Unix seconds (0 if absent or unreadable). */
@@ -55,49 +55,97 @@ pki_id_valid(const char *s)
 
 /* ------------------------------------------------------------ trust */
 
-pki_trust_t *
-pki_trust_load(const char *ca_path, const char *crl_path, remiss_err_t *err)
+/* The CRL at crl_path, signed by ca, into self. A missing file is
+ * *missing (errno ENOENT) and no error; anything else unusable is one. */
+static bool
+s_trust_crl(pki_trust_t *self, X509 *ca, const char *crl_path, bool *missing, remiss_err_t *err)
+{
+    X509_CRL *crl = NULL;
+    FILE *f = fopen(crl_path, "r");
+    struct tm tm;
+    *missing = false;
+    if (!f) {
+        *missing = errno == ENOENT;
+        if (!*missing)
+            remiss_err_set(err, REMISS_E_CONFIG, "cannot read CRL %s: %s", crl_path,
+                           strerror(errno));
+        return *missing;
+    }
+    crl = PEM_read_X509_CRL(f, NULL, NULL, NULL);
+    fclose(f);
+    bool ok = crl && X509_CRL_verify(crl, X509_get0_pubkey(ca)) == 1;
+    if (!ok)
+        remiss_err_set(err, REMISS_E_CONFIG, "CRL %s is unreadable or not signed by the CA",
+                       crl_path);
+    else if (!X509_CRL_get0_nextUpdate(crl) || !ASN1_TIME_to_tm(X509_CRL_get0_nextUpdate(crl), &tm))
+        ok = !remiss_err_set(err, REMISS_E_CONFIG, "CRL %s has no nextUpdate", crl_path);
+    else if (!X509_STORE_add_crl(self->store, crl))
+        ok = !remiss_err_set(err, REMISS_E_INTERNAL, "out of memory loading the CRL");
+    if (ok) {
+        X509_STORE_set_flags(self->store, X509_V_FLAG_CRL_CHECK);
+        self->has_crl = true;
+        self->crl_next_s = (int64_t)timegm(&tm);
+    }
+    X509_CRL_free(crl);
+    return ok;
+}
+
+/* Loads the CA and the CRL; required: a missing CRL or one past its
+ * nextUpdate at now_s is an error too. */
+static pki_trust_t *
+s_trust_load(const char *ca_path, const char *crl_path, bool required, int64_t now_s,
+             remiss_err_t *err)
 {
     pki_trust_t *self = calloc(1, sizeof *self);
     X509 *ca = NULL;
-    X509_CRL *crl = NULL;
-    FILE *f = NULL;
-    if (!self || !(self->store = X509_STORE_new()))
-        goto fail_mem;
+    bool missing = false;
+    if (!self || !(self->store = X509_STORE_new())) {
+        remiss_err_set(err, REMISS_E_INTERNAL, "out of memory loading the trust anchors");
+        goto fail;
+    }
     if (!(ca = pki_cert_load(ca_path, err)))
         goto fail;
     if (!X509_STORE_add_cert(self->store, ca)) {
         remiss_err_set(err, REMISS_E_CONFIG, "cannot use CA certificate %s", ca_path);
         goto fail;
     }
-    if (crl_path && (f = fopen(crl_path, "r"))) {
-        crl = PEM_read_X509_CRL(f, NULL, NULL, NULL);
-        fclose(f);
-        if (!crl || X509_CRL_verify(crl, X509_get0_pubkey(ca)) != 1) {
-            remiss_err_set(err, REMISS_E_CONFIG, "CRL %s is unreadable or not signed by the CA",
-                           crl_path);
-            goto fail;
-        }
-        if (!X509_STORE_add_crl(self->store, crl))
-            goto fail_mem;
-        X509_STORE_set_flags(self->store, X509_V_FLAG_CRL_CHECK);
-        self->has_crl = true;
-        self->crl_next_update = s_asn1_unix(X509_CRL_get0_nextUpdate(crl));
-    } else if (crl_path && errno != ENOENT) {
-        remiss_err_set(err, REMISS_E_CONFIG, "cannot read CRL %s: %s", crl_path, strerror(errno));
+    if (crl_path && !s_trust_crl(self, ca, crl_path, &missing, err))
+        goto fail;
+    if (required && (!crl_path || missing)) {
+        remiss_err_set(err, REMISS_E_CONFIG, "CRL %s is missing; revocation cannot be checked",
+                       crl_path ? crl_path : "(none)");
+        goto fail;
+    }
+    if (required && self->crl_next_s <= now_s) {
+        remiss_err_set(err, REMISS_E_CONFIG, "CRL %s is past its nextUpdate; sign a new one",
+                       crl_path);
         goto fail;
     }
     self->ca_not_after = s_asn1_unix(X509_get0_notAfter(ca));
     X509_free(ca);
-    X509_CRL_free(crl);
     return self;
-fail_mem:
-    remiss_err_set(err, REMISS_E_INTERNAL, "out of memory loading the trust anchors");
 fail:
     X509_free(ca);
-    X509_CRL_free(crl);
     pki_trust_free(&self);
     return NULL;
+}
+
+pki_trust_t *
+pki_trust_load(const char *ca_path, const char *crl_path, remiss_err_t *err)
+{
+    return s_trust_load(ca_path, crl_path, false, 0, err);
+}
+
+pki_trust_t *
+pki_trust_load_strict(const char *ca_path, const char *crl_path, int64_t now_s, remiss_err_t *err)
+{
+    return s_trust_load(ca_path, crl_path, true, now_s, err);
+}
+
+int64_t
+pki_trust_crl_next_update(const pki_trust_t *self)
+{
+    return self ? self->crl_next_s : 0;
 }
 
 void
@@ -393,11 +441,6 @@ pki_trust_ca_not_after(const pki_trust_t *trust)
     return trust ? trust->ca_not_after : 0;
 }
 
-int64_t
-pki_trust_crl_next_update(const pki_trust_t *trust)
-{
-    return trust ? trust->crl_next_update : 0;
-}
 
 int64_t
 pki_cert_not_after(const X509 *cert)

@@ -367,10 +367,11 @@ pki_issue(const char *dir, const char *party, const char *role, pki_keytype_t ty
     EVP_PKEY *ca_key = NULL, *key = NULL;
     char name[128], curve_hex[65];
 
-    if (!pki_id_valid(party) || !pki_id_valid(role) || strcmp(party, "broker") == 0)
+    if (!pki_id_valid(party) || !pki_id_valid(role) || strcmp(party, "broker") == 0 ||
+        strcmp(role, "broker") == 0)
         return remiss_err_set(err, REMISS_E_USAGE,
-                              "party id and role must be 1-63 of a-z, 0-9 and '-' (and the id "
-                              "not \"broker\")");
+                              "party id and role must be 1-63 of a-z, 0-9 and '-' (and neither "
+                              "\"broker\": only pki init makes the broker's certificate)");
     if (days <= 0 || days > 3650)
         return remiss_err_set(err, REMISS_E_USAGE, "validity must be 1..3650 days");
     snprintf(name, sizeof name, "parties/%s.crt", party);

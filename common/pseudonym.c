@@ -70,6 +70,19 @@ pseudonym_of(const pseudonym_t *self, const char *canonical, uint8_t out[PSEUDON
     return true;
 }
 
+bool
+pseudonym_mark(const pseudonym_t *self, const uint8_t *data, size_t len, uint8_t out[PSEUDONYM_LEN])
+{
+    size_t n = 0;
+    if (!self || EVP_MAC_init(self->mac, NULL, 0, NULL) != 1 ||
+        EVP_MAC_update(self->mac, data, len) != 1 ||
+        EVP_MAC_final(self->mac, out, &n, PSEUDONYM_LEN) != 1 || n != PSEUDONYM_LEN) {
+        memset(out, 0, PSEUDONYM_LEN);
+        return false;
+    }
+    return true;
+}
+
 static int
 s_hexval(char c)
 {

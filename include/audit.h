@@ -58,6 +58,13 @@ audit_t *audit_open(store_t *store, EVP_PKEY *key, const uint8_t hmac_key[32], r
 audit_t *audit_open_with(store_t *store, EVP_PKEY *key, const pseudonym_t *ps, remiss_err_t *err);
 void audit_close(audit_t **self_p);
 
+/* The policy whose party ids and purposes are the only text a party or
+ * purpose field of an entry may hold (borrowed; call again after a
+ * reload). Anything else is recorded as "unlisted:" and a keyed hash.
+ * Without a policy (tools, tests) the fields are kept as given. */
+struct policy;
+void audit_set_policy(audit_t *self, const struct policy *policy);
+
 /* Appends one entry; *index (may be NULL) gets its position. */
 remiss_code_t audit_append(audit_t *self, const audit_event_t *ev, uint64_t *index,
                            remiss_err_t *err);
@@ -93,7 +100,8 @@ remiss_code_t audit_secret_load(const char *path, uint8_t key[32], remiss_err_t 
  * ACCEPTED or REFUSED entry), or for index when message_id is NULL, against
  * the latest signed tree head (signing a new one if the latest does not
  * cover the entry), with a consistency proof from consistency_from if > 0.
- * Only the message's sender or recipient (party) may ask. The reply's
+ * Only the message's sender, or its recipient once it was delivered to it
+ * and never for a REFUSED or WITHHELD entry, may ask (party). The reply's
  * fields are malloc'd: free with audit_proof_clear. */
 remiss_code_t audit_proof(audit_t *self, const char *party, const uint8_t *message_id,
                           uint64_t index, uint64_t consistency_from, Remiss__ProofReply *out,

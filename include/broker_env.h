@@ -13,6 +13,7 @@
 
 #include "audit.h"
 #include "config.h"
+#include "flood.h"
 #include "intake.h"
 #include "metrics.h"
 #include "parties.h"
@@ -28,6 +29,7 @@ typedef struct broker_env {
     metrics_t *metrics;         /* /metrics and /healthz, NULL when off */
     intake_t *intake;           /* policy and consent decisions */
     parties_t *parties;         /* registry in force, replaced on reload */
+    flood_t *flood;             /* per-party frame bucket, refusal aggregation */
 } broker_env_t;
 
 /* One request from an authenticated party; all borrowed for the call. */

@@ -26,8 +26,10 @@ typedef struct broker_config {
     int64_t replay_window_s;         /* older envelopes are E_REPLAY */
     int64_t retention_s;             /* envelope bytes kept this long after the end */
     int64_t crl_check_s;             /* reload certificates and CRL this often */
+    int64_t crl_grace_s;             /* a stale CRL in force this long, then fail closed */
     int64_t window;                  /* default deliveries in flight per connection */
     int64_t max_connections;         /* connected clients at once */
+    int64_t max_party_connections;   /* ... of them one party's */
     int64_t rate_per_s;              /* messages per second per party, 0 = no limit */
     int64_t rate_burst;              /* burst allowance for the rate limit */
     int64_t max_queue;               /* queued messages per recipient */

@@ -32,10 +32,17 @@
  *      (valid_from <= today <= valid_until, both inclusive), is not
  *      revoked, and, for a minor (age < minor_age), was given by
  *      SUBJECT_AND_GUARDIAN when the policy demands it.
- *      If the envelope names a consent_id, only that consent is
- *      considered, and its own first failure is reported in the order
- *      subject, revoked, dates, sender/recipient/purpose, category,
- *      guardian. Otherwise, when none covers, the closest failure:
+ *      Secrecy binds the disclosing authority (DESIGN.md §2): if the
+ *      envelope names a consent_id ("ID", the sender's own first, or
+ *      "PARTY/ID": ids are scoped by the registering party), only that
+ *      consent is considered, and its own first failure is reported in
+ *      the order subject, revoked, dates, sender/recipient/purpose,
+ *      category, guardian, then a consent not registered by the
+ *      disclosing side for a category in the policy's
+ *      recipient_consent_forbidden. Otherwise only consents registered by
+ *      the disclosing side count (the sender, or a party of its role
+ *      named in from_parties and not in to_parties), and when none
+ *      covers, the closest failure:
  *      a revoked consent that would otherwise cover (dates aside)
  *      E_CONSENT_REVOKED, else one failing only on its dates
  *      E_CONSENT_EXPIRED, else one failing only on a category

@@ -40,6 +40,9 @@ void metrics_set_health(metrics_t *self, bool store_ok, bool policy_ok);
 void metrics_set_witnesses(metrics_t *self, uint64_t configured, uint64_t quorum, uint64_t cosigned,
                            uint64_t size);
 void metrics_witness_failed(metrics_t *self);
+/* The CRL in force (nextUpdate, grace, both seconds) and whether the last
+ * reload could use the file; /healthz says degraded or unhealthy. */
+void metrics_set_crl(metrics_t *self, bool reload_ok, int64_t next_update_s, int64_t grace_s);
 
 /* Replaces the queue-depth gauges: n recipients with their depths. */
 void metrics_set_queues(metrics_t *self, const char *const *recipients, const uint64_t *depths,

@@ -31,9 +31,19 @@ typedef struct party {
 
 typedef struct parties parties_t;
 
+/* Seconds a CRL past its nextUpdate stays in force by default. */
+#define PARTIES_CRL_GRACE 86400
+
 /* Loads the registry from pki_dir (ca.crt, crl.pem, parties/ *.crt).
- * Returns NULL with err set if the CA or CRL cannot be used. */
+ * Returns NULL with err set if the CA or CRL cannot be used: the CRL must
+ * exist, be signed by the CA and not be past its nextUpdate (fail closed;
+ * a reload keeps the old registry). Every party stops being admissible
+ * grace_s after the CRL's nextUpdate unless a new CRL is loaded first.
+ * parties_load uses PARTIES_CRL_GRACE. */
 parties_t *parties_load(const char *pki_dir, remiss_err_t *err);
+parties_t *parties_load_grace(const char *pki_dir, int64_t grace_s, remiss_err_t *err);
+/* nextUpdate of the CRL in force (seconds since the epoch). */
+int64_t parties_crl_next_update(const parties_t *self);
 void parties_free(parties_t **self_p);
 
 /* Lookups; the returned party belongs to the registry. NULL if unknown. */

@@ -55,6 +55,12 @@ typedef struct pki_trust pki_trust_t;
 /* Loads ca.crt and, if crl_path is not NULL and the file exists, the CRL.
  * Returns NULL with err set on failure. Caller frees with pki_trust_free. */
 pki_trust_t *pki_trust_load(const char *ca_path, const char *crl_path, remiss_err_t *err);
+/* As pki_trust_load, but fails closed: the CRL must exist, be signed by the
+ * CA, have a nextUpdate and that must be after now_s (the broker). */
+pki_trust_t *pki_trust_load_strict(const char *ca_path, const char *crl_path, int64_t now_s,
+                                   remiss_err_t *err);
+/* nextUpdate of the loaded CRL in seconds since the epoch; 0 without one. */
+int64_t pki_trust_crl_next_update(const pki_trust_t *self);
 void pki_trust_free(pki_trust_t **self_p);
 
 /* The CA certificate's notAfter and the loaded CRL's nextUpdate as Unix

@@ -9,6 +9,7 @@
  *   purposes      = anvisning, oro                   ; every purpose a rule may name
  *   minor_age     = 18                               ; optional, default 18
  *   minor_consent = subject_and_guardian             ; optional, default; or subject
+ *   recipient_consent_forbidden = health, criminal   ; optional, default none
  *
  *   [party sdf-rinkeby-kista]                        ; party id = certificate identity
  *   role = sdf
@@ -101,6 +102,11 @@ int policy_minor_age(const policy_t *self);
 /* Who must have given a minor's consent ([general] minor_consent):
  * REMISS__GIVEN_BY__SUBJECT_AND_GUARDIAN (the default) or SUBJECT. */
 Remiss__GivenBy policy_minor_given_by(const policy_t *self);
+
+/* Categories for which a consent registered by the receiving side may not
+ * lift secrecy even when the sender names it ([general]
+ * recipient_consent_forbidden, default none). */
+catset_t policy_recipient_consent_forbidden(const policy_t *self);
 
 /* Rules in file order: count, and the rule at i (NULL if out of range). */
 size_t policy_rule_count(const policy_t *self);

@@ -9,6 +9,7 @@
 #define PSEUDONYM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "remiss_code.h"
@@ -31,6 +32,12 @@ void pseudonym_free(pseudonym_t **self_p);
 /* The pseudonym of canonical into out. False (out zeroed) if canonical is
  * not 12 digits or OpenSSL fails. */
 bool pseudonym_of(const pseudonym_t *self, const char *canonical, uint8_t out[PSEUDONYM_LEN]);
+
+/* A keyed hash of any bytes (the audit log's marker for text outside the
+ * policy's vocabularies); callers prefix a domain of their own ("x:") so
+ * a marker is never a subject's pseudonym. False (out zeroed) on failure. */
+bool pseudonym_mark(const pseudonym_t *self, const uint8_t *data, size_t len,
+                    uint8_t out[PSEUDONYM_LEN]);
 
 /* Reads the secret file into key (for callers that need the bytes: tests,
  * key rotation). Same checks as pseudonym_load; the caller wipes key. */

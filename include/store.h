@@ -82,6 +82,17 @@ const char *store_redact(const char *spec, char *out, size_t size);
 /* The engine of an open store: "sqlite" or "postgresql". */
 const char *store_engine(const store_t *self);
 void store_close(store_t **self_p);
+/* Seals every stored body (message envelope, consent grant) under its own
+ * data key from now on, with the key-encryption keys in kek_path (created
+ * 0600 if absent; include/atrest.h), and opens sealed ones on reading.
+ * A sealed body that does not open (its data key shredded, damaged) reads
+ * as deleted (NULL). Without keys bodies are stored as given and sealed
+ * ones come back sealed (atrest_is_sealed): what a tool that only lists
+ * (remissctl deadletter list) needs to tell a body from a purged one. */
+remiss_code_t store_use_keys(store_t *self, const char *kek_path, remiss_err_t *err);
+/* Rewraps every data key not under the current KEK (key rotation), in
+ * transactions of 256 rows; *n how many. */
+remiss_code_t store_rewrap(store_t *self, uint64_t *n, remiss_err_t *err);
 /* Copies the write-ahead log into the database on a thread of its own
  * instead of in the writer's commits (the broker; tools leave it). */
 remiss_code_t store_checkpoint_behind(store_t *self, remiss_err_t *err);
@@ -153,8 +164,11 @@ remiss_code_t store_dead_letters(store_t *self, size_t max, store_msg_t *out, si
 remiss_code_t store_pending_by_consent(store_t *self, const char *consent_id, size_t max,
                                        store_msg_t *out, size_t *n, remiss_err_t *err);
 
-/* Deletes the envelope bytes of messages that ended before before_ms. Sets
- * *purged to how many. The metadata stays for status and audit. */
+/* Deletes the envelope bytes of messages that ended before before_ms (with
+ * their data key: they are sealed together), and shreds the grants of
+ * consents whose validity ended, or that were withdrawn, before before_ms.
+ * Sets *purged to how many messages. The metadata stays for status and
+ * audit. */
 remiss_code_t store_purge(store_t *self, int64_t before_ms, uint64_t *purged, remiss_err_t *err);
 
 /* Number of QUEUED + SENT messages for recipient. */
@@ -197,13 +211,15 @@ remiss_code_t store_admin_get(store_t *self, int64_t id, store_admin_t *out, boo
 /* ---- consents */
 
 typedef struct store_consent {
-    char consent_id[STORE_NAME_MAX];
+    char consent_id[STORE_NAME_MAX]; /* PARTY/ID: ids are scoped by the registering party */
     char granted_by[STORE_NAME_MAX];
     uint8_t subject[STORE_HASH_LEN];
     uint8_t *grant;          /* serialized ConsentGrant */
     size_t grant_len;
     int64_t granted_at;      /* ms */
     int64_t revoked_at;      /* ms, 0 if in force */
+    int64_t valid_until;     /* ms, end of its last valid day (0 unknown): shredded after
+                                that plus retention */
 } store_consent_t;
 
 /* Registers a consent. *exists is set (and nothing stored) if the id is
@@ -219,6 +235,10 @@ remiss_code_t store_consent_revoke(store_t *self, const char *id, int64_t now,
 /* All consents about a subject (up to max). Caller clears each. */
 remiss_code_t store_consents_for(store_t *self, const uint8_t subject[STORE_HASH_LEN], size_t max,
                                  store_consent_t *out, size_t *n, remiss_err_t *err);
+/* Number of consents about a subject (granted_by NULL), or of those in
+ * force (not withdrawn) that granted_by registered for it. */
+remiss_code_t store_consent_count(store_t *self, const uint8_t subject[STORE_HASH_LEN],
+                                  const char *granted_by, uint64_t *n, remiss_err_t *err);
 void store_consent_clear(store_consent_t *c);
 
 /* ---- audit log storage (the audit module owns the format) */

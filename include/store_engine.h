@@ -45,6 +45,8 @@
 #define store_consent_get        store_sqlite_consent_get
 #define store_consent_revoke     store_sqlite_consent_revoke
 #define store_consents_for       store_sqlite_consents_for
+#define store_consent_count      store_sqlite_consent_count
+#define store_rewrap_batch       store_sqlite_rewrap_batch
 #define store_audit_size         store_sqlite_audit_size
 #define store_audit_put          store_sqlite_audit_put
 #define store_audit_get          store_sqlite_audit_get
@@ -70,7 +72,8 @@
         .admin_pending = store_admin_pending, .admin_done = store_admin_done,                      \
         .admin_get = store_admin_get, .consent_put = store_consent_put,                            \
         .consent_get = store_consent_get, .consent_revoke = store_consent_revoke,                  \
-        .consents_for = store_consents_for, .audit_size = store_audit_size,                        \
+        .consents_for = store_consents_for, .consent_count = store_consent_count,                  \
+        .rewrap_batch = store_rewrap_batch, .audit_size = store_audit_size,                        \
         .audit_put = store_audit_put, .audit_get = store_audit_get,                                \
         .audit_each = store_audit_each, .audit_node_put = store_audit_node_put,                    \
         .audit_node_get = store_audit_node_get, .audit_find = store_audit_find,                    \
@@ -82,11 +85,19 @@
 #include "store.h"
 
 typedef struct store_ops store_ops_t;
+typedef struct atrest atrest_t;
 
 /* The first member of every engine's struct store. */
 typedef struct store_head {
     const store_ops_t *ops;
+    atrest_t *keys; /* store_use_keys: bodies sealed at rest by store.c, NULL: clear */
 } store_head_t;
+
+/* Key rotation: rewraps, in place, the data key of one sealed body (aad
+ * its record's id). False if it cannot be unwrapped (the row is left). */
+typedef bool (*store_rewrap_fn)(void *ctx, const uint8_t *aad, size_t aad_len, uint8_t *blob,
+                                size_t len);
+#define STORE_REWRAP_BATCH 256 /* rows per store_rewrap_batch */
 
 struct store_ops {
     const char *name; /* "sqlite", "postgresql" */
@@ -142,6 +153,13 @@ struct store_ops {
     remiss_code_t (*consent_revoke)(store_t *self, const char *id, int64_t now, remiss_err_t *err);
     remiss_code_t (*consents_for)(store_t *self, const uint8_t subject[STORE_HASH_LEN], size_t max,
                                   store_consent_t *out, size_t *n, remiss_err_t *err);
+    remiss_code_t (*consent_count)(store_t *self, const uint8_t subject[STORE_HASH_LEN],
+                                   const char *granted_by, uint64_t *n, remiss_err_t *err);
+    /* Up to STORE_REWRAP_BATCH message bodies (consents: grants) sealed
+     * under another KEK than kid (atrest.h's blob header) go through fn,
+     * and the rewrapped blob is written back; *n how many. */
+    remiss_code_t (*rewrap_batch)(store_t *self, bool consents, const uint8_t kid[4],
+                                  store_rewrap_fn fn, void *ctx, uint64_t *n, remiss_err_t *err);
     remiss_code_t (*audit_size)(store_t *self, uint64_t *size, remiss_err_t *err);
     remiss_code_t (*audit_put)(store_t *self, uint64_t index, const uint8_t *entry, size_t len,
                                const uint8_t *subject, const uint8_t *message_id,

@@ -44,6 +44,12 @@ enum store_pg_q {
     Q_ADM_PENDING,
     Q_ADM_DONE,
     Q_ADM_GET,
+    Q_C_COUNT,
+    Q_C_SHRED,
+    Q_KEYS_MSG,
+    Q_KEYS_MSG_PUT,
+    Q_KEYS_CON,
+    Q_KEYS_CON_PUT,
     Q_COUNT
 };
 

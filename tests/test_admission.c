@@ -303,7 +303,8 @@ Test(admission, a_revocation_that_cannot_withhold_is_refused, .timeout = 60)
     cr_assert_eq(store_find(f.env.store, id, &found, &m, &err), REMISS_OK);
     cr_assert_eq(m.state, STORE_QUEUED);
     store_msg_clear(&m);
-    cr_assert_eq(store_consent_get(f.env.store, "c-test-1", &found, &c, &err), REMISS_OK);
+    /* Consent ids are scoped by the registering party (issue 14). */
+    cr_assert_eq(store_consent_get(f.env.store, S_SDF "/c-test-1", &found, &c, &err), REMISS_OK);
     cr_assert(found);
     cr_assert_eq(c.revoked_at, 0, "the revocation was undone with its savepoint");
     store_consent_clear(&c);

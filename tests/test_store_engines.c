@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "atrest.h"
 #include "config.h"
 #include "pgtest.h"
 #include "store.h"
@@ -663,6 +664,179 @@ ENGINE_TEST(a_reopened_store_has_what_was_committed)
     cr_assert(found);
     store_msg_clear(&out);
     s_insert_n(s_env.st, 72, 1, "jobbtorg");
+}
+
+/* ------------------------------------------------- encryption at rest */
+
+/* A fresh KEK file (created with one key by store_use_keys) in a
+ * directory of the test's own; removed by s_down with s_env.dir's kin. */
+static void
+s_kek(char *path, size_t size)
+{
+    char dir[64] = "/tmp/remiss-kek-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, size, "%s/broker.kek", dir);
+}
+
+static void
+s_kek_gone(const char *path)
+{
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf $(dirname %s)", path);
+    (void)system(cmd);
+}
+
+static void
+s_consent(store_consent_t *c, const char *id, const char *by, int64_t valid_until)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->consent_id, sizeof c->consent_id, "%s/%s", by, id);
+    snprintf(c->granted_by, sizeof c->granted_by, "%s", by);
+    memset(c->subject, 7, STORE_HASH_LEN);
+    c->grant = (uint8_t *)"\x0a\x00grant 200802294728";
+    c->grant_len = 20;
+    c->granted_at = 1000;
+    c->valid_until = valid_until;
+}
+
+/* The engine stores only ciphertext: the same store opened without the
+ * KEK reads every body as deleted, with it as it was written. */
+ENGINE_TEST(bodies_and_grants_are_stored_sealed)
+{
+    remiss_err_t err;
+    char kek[128];
+    store_consent_t c, out;
+    store_msg_t m, got;
+    bool found, exists;
+    s_kek(kek, sizeof kek);
+    s_ok(store_use_keys(st, kek, &err), &err);
+    s_insert_n(st, 80, 1, "jobbtorg");
+    s_consent(&c, "c-1", "sdf-rinkeby-kista", 0);
+    s_ok(store_consent_put(st, &c, &exists, &err), &err);
+    s_msg(&m, 80, "jobbtorg");
+    s_ok(store_find(st, m.message_id, &found, &got, &err), &err);
+    cr_assert(found && got.envelope_len == m.envelope_len);
+    cr_assert_arr_eq(got.envelope, m.envelope, m.envelope_len);
+    store_msg_clear(&got);
+    s_ok(store_consent_get(st, c.consent_id, &found, &out, &err), &err);
+    cr_assert(found && out.grant_len == c.grant_len);
+    cr_assert_arr_eq(out.grant, c.grant, c.grant_len);
+    store_consent_clear(&out);
+    store_t *bare = store_open(s_env.spec, &err);
+    cr_assert_not_null(bare, "%s", err.text);
+    s_ok(store_find(bare, m.message_id, &found, &got, &err), &err);
+    cr_assert(found);
+    cr_assert(got.envelope && atrest_is_sealed(got.envelope, got.envelope_len),
+              "a body the engine holds in clear");
+    cr_assert_null(memmem(got.envelope, got.envelope_len, m.envelope, 64));
+    store_msg_clear(&got);
+    s_ok(store_consent_get(bare, c.consent_id, &found, &out, &err), &err);
+    cr_assert(found);
+    cr_assert(out.grant && atrest_is_sealed(out.grant, out.grant_len),
+              "a grant the engine holds in clear");
+    cr_assert_null(memmem(out.grant, out.grant_len, "200802294728", 12));
+    store_consent_clear(&out);
+    store_close(&bare);
+    s_kek_gone(kek);
+}
+
+/* Key rotation: every data key, more than one batch of them, is rewrapped
+ * under the new KEK; after the old one is destroyed all still read. */
+ENGINE_TEST(keys_rotate_rewraps_every_data_key)
+{
+    remiss_err_t err;
+    char kek[128];
+    store_consent_t c, out;
+    store_msg_t m, got;
+    bool found, exists;
+    uint64_t n = 0;
+    uint32_t kid = 0;
+    s_kek(kek, sizeof kek);
+    s_ok(store_use_keys(st, kek, &err), &err);
+    s_insert_n(st, 100, 300, "jobbtorg");
+    s_consent(&c, "c-1", "sdf-rinkeby-kista", 0);
+    s_ok(store_consent_put(st, &c, &exists, &err), &err);
+    atrest_t *ring = atrest_open(kek, &err);
+    cr_assert_not_null(ring, "%s", err.text);
+    s_ok(atrest_add_key(ring, &kid, &err), &err);
+    cr_assert_eq(kid, 2);
+    s_ok(store_use_keys(st, kek, &err), &err); /* as remissd re-reads it */
+    s_ok(store_rewrap(st, &n, &err), &err);
+    cr_assert_eq(n, 301);
+    s_ok(store_rewrap(st, &n, &err), &err);
+    cr_assert_eq(n, 0, "nothing left under the old key");
+    s_ok(atrest_drop_old_keys(ring, &err), &err);
+    atrest_close(&ring);
+    s_ok(store_use_keys(st, kek, &err), &err);
+    s_msg(&m, 399, "jobbtorg");
+    s_ok(store_find(st, m.message_id, &found, &got, &err), &err);
+    cr_assert(found && got.envelope_len == m.envelope_len);
+    cr_assert_arr_eq(got.envelope, m.envelope, m.envelope_len);
+    store_msg_clear(&got);
+    s_ok(store_consent_get(st, c.consent_id, &found, &out, &err), &err);
+    cr_assert(found && out.grant_len == c.grant_len);
+    store_consent_clear(&out);
+    s_kek_gone(kek);
+}
+
+/* Consent ids are PARTY/ID; the count per registering party counts only
+ * its own consents in force; retention shreds withdrawn and expired
+ * grants and leaves the rest. */
+ENGINE_TEST(consents_scoped_counted_and_shredded)
+{
+    remiss_err_t err;
+    store_consent_t c, out;
+    bool exists, found;
+    uint64_t n;
+    s_consent(&c, "c-1", "jobbtorg", 0);
+    s_ok(store_consent_put(st, &c, &exists, &err), &err);
+    s_consent(&c, "c-1", "sdf-rinkeby-kista", 5000);
+    s_ok(store_consent_put(st, &c, &exists, &err), &err);
+    cr_assert_not(exists, "another party's c-1 is another consent");
+    s_consent(&c, "c-2", "sdf-rinkeby-kista", 0);
+    s_ok(store_consent_put(st, &c, &exists, &err), &err);
+    s_ok(store_consent_revoke(st, "sdf-rinkeby-kista/c-2", 3000, &err), &err);
+    s_ok(store_consent_count(st, c.subject, NULL, &n, &err), &err);
+    cr_assert_eq(n, 3);
+    s_ok(store_consent_count(st, c.subject, "sdf-rinkeby-kista", &n, &err), &err);
+    cr_assert_eq(n, 1, "in force and its own");
+    uint64_t purged;
+    s_ok(store_purge(st, 6000, &purged, &err), &err);
+    static const struct {
+        const char *id;
+        bool kept;
+    } want[] = {
+        {"jobbtorg/c-1", true}, {"sdf-rinkeby-kista/c-1", false}, {"sdf-rinkeby-kista/c-2", false}};
+    for (size_t i = 0; i < 3; i++) {
+        s_ok(store_consent_get(st, want[i].id, &found, &out, &err), &err);
+        cr_assert(found, "%s", want[i].id);
+        cr_assert_eq(out.grant_len > 0, want[i].kept, "%s", want[i].id);
+        store_consent_clear(&out);
+    }
+}
+
+/* A store written before consent ids were scoped gets PARTY/ID at open,
+ * and the queued messages resting on a consent follow it. */
+ENGINE_TEST(unscoped_consent_ids_are_scoped_at_open)
+{
+    remiss_err_t err;
+    store_consent_t c, out;
+    store_msg_t pending[4];
+    bool exists, found;
+    size_t n;
+    s_consent(&c, "x", "sdf-rinkeby-kista", 0);
+    snprintf(c.consent_id, sizeof c.consent_id, "c-1"); /* as before issue 14 */
+    s_ok(store_consent_put(st, &c, &exists, &err), &err);
+    s_insert_n(st, 90, 3, "jobbtorg"); /* 91 rests on c-1 */
+    store_close(&s_env.st);
+    s_open();
+    s_ok(store_consent_get(s_env.st, "sdf-rinkeby-kista/c-1", &found, &out, &err), &err);
+    cr_assert(found);
+    store_consent_clear(&out);
+    s_ok(store_pending_by_consent(s_env.st, "sdf-rinkeby-kista/c-1", 4, pending, &n, &err), &err);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(pending[0].message_id[15], 91);
+    store_msg_clear(&pending[0]);
 }
 
 /* ---------------------------------------------------------------- names */

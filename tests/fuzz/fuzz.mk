@@ -21,7 +21,7 @@ FUZZ_TIME     ?= 60
 FUZZ_SMOKE    ?= 10
 FUZZ_O        := build/fuzz
 FUZZ_TARGETS  := envelope bodies policy pnr consent msgjson client gateway letter note witness text \
-                 evidence status
+                 evidence status atrest
 FUZZ_SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                  -fno-omit-frame-pointer
 FUZZ_CFLAGS   := -std=c11 -O1 -g $(FUZZ_SANFLAGS) -fsanitize=fuzzer-no-link -MMD -MP \
