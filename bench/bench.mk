@@ -8,7 +8,8 @@ include bench/peers.mk
 # A sanitizer build (SAN=1) links into build/san/bench, so it never passes
 # for the release binary that run.sh uses.
 BENCH_OUT  := $(if $(filter 1,$(SAN)),$(O)/bench,build/bench)
-BENCH_BINS := $(BENCH_OUT)/remiss_bench $(PEERS_OUT)/mqtt_bench $(PEERS_OUT)/amqp_bench
+BENCH_BINS := $(BENCH_OUT)/remiss_bench $(PEERS_OUT)/mqtt_bench $(PEERS_OUT)/amqp_bench \
+              $(PEERS_OUT)/nats_bench
 
 .PHONY: bench bench-bins bench-remiss
 # run.sh builds (release), installs what the peers need and runs all four
