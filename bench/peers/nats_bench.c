@@ -20,14 +20,14 @@
 #include <string.h>
 
 typedef struct {
-    pb_run_t *run;            /* shared counters, borrowed */
-    const pb_opts_t *opts;    /* borrowed */
-    natsConnection *nc;       /* owned connection */
-    jsCtx *js;                /* its JetStream context */
-    natsSubscription *sub;    /* receivers: the push consumer */
-    int index;                /* certificate index: receivers first */
-    int sender;               /* sender index, or -1 for a receiver */
-    char subject[96];         /* receiver's subject */
+    pb_run_t *run;         /* shared counters, borrowed */
+    const pb_opts_t *opts; /* borrowed */
+    natsConnection *nc;    /* owned connection */
+    jsCtx *js;             /* its JetStream context */
+    natsSubscription *sub; /* receivers: the push consumer */
+    int index;             /* certificate index: receivers first */
+    int sender;            /* sender index, or -1 for a receiver */
+    char subject[96];      /* receiver's subject */
 } nb_client_t;
 
 typedef struct {
@@ -153,8 +153,8 @@ s_make_stream(nb_bench_t *b, pb_run_t *run)
     natsStatus st = js_AddStream(&si, b->clients[0].js, &sc, NULL, &jerr);
     jsStreamInfo_Destroy(si);
     if (st != NATS_OK) {
-        pb_run_fail(run, "cannot create the stream: %s (%d): %s", natsStatus_GetText(st),
-                    (int)jerr, nats_GetLastError(NULL));
+        pb_run_fail(run, "cannot create the stream: %s (%d): %s", natsStatus_GetText(st), (int)jerr,
+                    nats_GetLastError(NULL));
         b->stream[0] = '\0';
         return -1;
     }
@@ -173,8 +173,7 @@ s_subscribe(nb_client_t *c)
     so.Config.MaxAckPending = c->opts->window;
     natsStatus st = js_Subscribe(&c->sub, c->js, c->subject, s_on_msg, c, NULL, &so, &jerr);
     if (st != NATS_OK) {
-        pb_run_fail(c->run, "subscribe %s: %s (%d)", c->subject, natsStatus_GetText(st),
-                    (int)jerr);
+        pb_run_fail(c->run, "subscribe %s: %s (%d)", c->subject, natsStatus_GetText(st), (int)jerr);
         return -1;
     }
     return 0;

@@ -27,35 +27,35 @@
 #define PB_MAX_PIDS 8
 
 struct pb_run {
-    const pb_opts_t *opts;      /* borrowed, outlives the run */
-    const char *peer;           /* "mosquitto" or "rabbitmq", for the report */
-    char tag[48];               /* unique per run: names topics and queues */
-    uint64_t deadline_ns;       /* monotonic time the timeout hits */
-    _Atomic uint64_t start_ns;  /* first publish may happen; 0 before go */
-    _Atomic uint64_t last_ns;   /* latest first receipt */
-    _Atomic uint64_t sent;      /* acknowledged by the broker */
-    _Atomic uint64_t received;  /* distinct messages received */
-    _Atomic uint64_t dups;      /* repeated deliveries */
-    _Atomic uint64_t bad;       /* payloads that are not ours */
-    _Atomic int stop;           /* set on failure, timeout or completion */
-    _Atomic int reported;       /* the report is printed once */
-    _Atomic int exit_code;      /* what the printed report said */
-    _Atomic uint64_t *lat_ns;   /* per message id: latency + 1, 0 = not yet */
-    _Atomic uint8_t *confirmed; /* per message id: the broker acknowledged it */
-    _Atomic int by_id;          /* confirmations come per id (pb_run_confirm) */
-    pthread_mutex_t err_lock;   /* guards err */
-    char err[256];              /* first error, empty while none */
-    pthread_t watchdog;         /* prints and exits if the run hangs */
-    int watchdog_started;       /* whether watchdog needs joining */
-    pthread_t sigwaiter;        /* turns SIGINT/SIGTERM into a failed run */
-    int sigwaiter_started;      /* whether sigwaiter needs joining */
-    _Atomic int closing;        /* tells watchdog and sigwaiter to return */
-    int npids;                  /* broker processes named by BENCH_BROKER_PIDS */
-    long pids[PB_MAX_PIDS];     /* their pids */
-    double broker_cpu0;         /* their user + system seconds at go, -1 unknown */
-    double broker_cpu1;         /* the same when the run ended */
+    const pb_opts_t *opts;       /* borrowed, outlives the run */
+    const char *peer;            /* "mosquitto" or "rabbitmq", for the report */
+    char tag[48];                /* unique per run: names topics and queues */
+    uint64_t deadline_ns;        /* monotonic time the timeout hits */
+    _Atomic uint64_t start_ns;   /* first publish may happen; 0 before go */
+    _Atomic uint64_t last_ns;    /* latest first receipt */
+    _Atomic uint64_t sent;       /* acknowledged by the broker */
+    _Atomic uint64_t received;   /* distinct messages received */
+    _Atomic uint64_t dups;       /* repeated deliveries */
+    _Atomic uint64_t bad;        /* payloads that are not ours */
+    _Atomic int stop;            /* set on failure, timeout or completion */
+    _Atomic int reported;        /* the report is printed once */
+    _Atomic int exit_code;       /* what the printed report said */
+    _Atomic uint64_t *lat_ns;    /* per message id: latency + 1, 0 = not yet */
+    _Atomic uint8_t *confirmed;  /* per message id: the broker acknowledged it */
+    _Atomic int by_id;           /* confirmations come per id (pb_run_confirm) */
+    pthread_mutex_t err_lock;    /* guards err */
+    char err[256];               /* first error, empty while none */
+    pthread_t watchdog;          /* prints and exits if the run hangs */
+    int watchdog_started;        /* whether watchdog needs joining */
+    pthread_t sigwaiter;         /* turns SIGINT/SIGTERM into a failed run */
+    int sigwaiter_started;       /* whether sigwaiter needs joining */
+    _Atomic int closing;         /* tells watchdog and sigwaiter to return */
+    int npids;                   /* broker processes named by BENCH_BROKER_PIDS */
+    long pids[PB_MAX_PIDS];      /* their pids */
+    double broker_cpu0;          /* their user + system seconds at go, -1 unknown */
+    double broker_cpu1;          /* the same when the run ended */
     double self_cpu0, self_cpu1; /* this process's user + system seconds */
-    _Atomic int cpu_ended;      /* broker_cpu1 / self_cpu1 taken */
+    _Atomic int cpu_ended;       /* broker_cpu1 / self_cpu1 taken */
 };
 
 static void
@@ -292,8 +292,8 @@ s_proc_cpu_s(long pid)
     const char *p = strrchr(buf, ')');
     /* After ") ": state ppid pgrp session tty tpgid flags minflt cminflt
      * majflt cmajflt utime stime (fields 3..15). */
-    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-                            &st) != 2)
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
         return -1;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -658,7 +658,8 @@ s_print_cpu(pb_run_t *self, double good)
     double b = self->broker_cpu0 >= 0 && self->broker_cpu1 >= 0 && self->npids > 0
                    ? self->broker_cpu1 - self->broker_cpu0
                    : -1;
-    double c = self->self_cpu0 >= 0 && self->self_cpu1 >= 0 ? self->self_cpu1 - self->self_cpu0 : -1;
+    double c =
+        self->self_cpu0 >= 0 && self->self_cpu1 >= 0 ? self->self_cpu1 - self->self_cpu0 : -1;
 
     if (atomic_load(&self->start_ns) == 0)
         b = c = -1;
