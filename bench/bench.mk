@@ -10,7 +10,7 @@ include bench/peers.mk
 BENCH_OUT  := $(if $(filter 1,$(SAN)),$(O)/bench,build/bench)
 BENCH_BINS := $(BENCH_OUT)/remiss_bench $(PEERS_OUT)/mqtt_bench $(PEERS_OUT)/amqp_bench \
               $(PEERS_OUT)/nats_bench $(BENCH_OUT)/growth_fixture \
-              $(BENCH_OUT)/crypto_bench
+              $(BENCH_OUT)/crypto_bench $(BENCH_OUT)/gateway_bench
 
 .PHONY: bench bench-bins bench-remiss
 # run.sh builds (release), installs what the peers need and runs all four
@@ -40,3 +40,11 @@ $(BENCH_OUT)/crypto_bench: $(O)/bench/crypto_bench.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LD    $@')
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# HTTP in, HTTP out through two remiss-gateways (bench/README.md).
+$(O)/bench/gateway_bench.o: CPPFLAGS += -I$(PEERS_DIR)
+
+$(BENCH_OUT)/gateway_bench: $(O)/bench/gateway_bench.o $(PEERS_COMMON)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  LD    $@')
+	$(Q)$(CC) $(LDFLAGS) $^ -lmicrohttpd -lpthread -lm -o $@

@@ -77,7 +77,7 @@ END {
             " remiss_pg/paced mosquitto/saturation mosquitto/paced" \
             " mosquitto_periodic/saturation mosquitto_periodic/paced rabbitmq/saturation" \
             " rabbitmq/paced rabbitmq_quorum/saturation rabbitmq_quorum/paced nats/saturation" \
-            " nats/paced remiss_grown/saturation remiss_grown/paced remiss_grown_p64/saturation" \
+            " nats/paced gateway/saturation gateway/paced remiss_grown/saturation remiss_grown/paced remiss_grown_p64/saturation" \
             " remiss_grown_p64/paced remiss_grown_p256/saturation remiss_grown_p256/paced"
     nk = split(order, keys, " ")
     gsz = growth >= 1000000 ? sprintf("%gM", growth / 1000000) : sprintf("%gk", growth / 1000)
@@ -85,6 +85,8 @@ END {
     label["mosquitto_periodic/paced"] = "Mosquitto periodic, " rate " msgs/s"
     label["rabbitmq_quorum/saturation"] = "RabbitMQ quorum, saturation"
     label["rabbitmq_quorum/paced"] = "RabbitMQ quorum, " rate " msgs/s"
+    label["gateway/saturation"] = "remiss HTTP gateways, saturation"
+    label["gateway/paced"] = "remiss HTTP gateways, " rate " msgs/s"
     label["nats/saturation"] = "NATS JetStream, saturation"
     label["nats/paced"] = "NATS JetStream, " rate " msgs/s"
     label["remiss_grown/saturation"] = "remiss " gsz " stored, 8 p, sat."
@@ -166,7 +168,8 @@ END {
     }
     cpu_r = m_bcpu["remiss/saturation"]
     cpu_verify = cpu_r != "" && verify_us > 0 ? cpu_r / verify_us : ""
-    printf "brk us = the broker's CPU (all its threads) per message; gen us = the load " \
+    printf "brk us = the broker's CPU (all its threads; for the gateway row remissd and both " \
+           "gateways) per message; gen us = the load " \
            "generator's\n"
     printf "remissd CPU per message at saturation: %s us = %s one P-256 verification " \
            "(%s us, sign %s us, this run)   (target <= 2x)\n", cell(cpu_r, "%.1f"),
@@ -224,6 +227,7 @@ END {
     printf "  \"rabbitmq_quorum_msgs_per_s\": %s,\n",
            num(m_tput["rabbitmq_quorum/saturation"], "%.1f") > o
     printf "  \"nats_msgs_per_s\": %s,\n", num(m_tput["nats/saturation"], "%.1f") > o
+    printf "  \"gateway_msgs_per_s\": %s,\n", num(m_tput["gateway/saturation"], "%.1f") > o
     printf "  \"ratio_mosquitto_periodic\": %s,\n", num(ratio_peer["mosquitto_periodic"],
            "%.3f") > o
     printf "  \"ratio_rabbitmq_quorum\": %s,\n", num(ratio_peer["rabbitmq_quorum"], "%.3f") > o

@@ -35,6 +35,8 @@
 #                            rabbitmq: classic and quorum queues)
 #   GROWTH=1000000 / 100000  earlier messages in the growth rows' store
 #                            (GROWTH=0 leaves the growth rows out)
+#   GATEWAY=1 GATEWAY_PORT=18480  the HTTP row through two remiss-gateways
+#                            (ports GATEWAY_PORT..+2); GATEWAY=0 leaves it out
 #   PG=1 PG_PORT=15432       remiss on PostgreSQL too (a server of the run's
 #                            own in the work directory, fsync on, a fresh
 #                            database per run); PG=0 leaves those rows out
@@ -62,6 +64,9 @@ tmo=${TIMEOUT:-$d_timeout}
 rounds=${ROUNDS:-$d_rounds}
 budget=${BUDGET:-600}
 growth=${GROWTH:-$d_growth}
+gateway=${GATEWAY:-1}
+gw_port=${GATEWAY_PORT:-18480}
+gw_pids=""
 nats_port=${NATS_PORT:-14222}
 remiss_port=${REMISS_PORT:-17400}
 mqtt_port=${MQTT_PORT:-18883}
@@ -128,6 +133,7 @@ s_cleanup() {
     [ -z "$child" ] || kill -TERM "$child" 2>/dev/null || true
     [ -z "$child" ] || wait "$child" 2>/dev/null || true
     child=""
+    s_gateway_stop
     # A start script still booting its broker stops it when signalled.
     for p in "${!starting[@]}"; do
         kill -TERM "${starting[$p]}" 2>/dev/null || true
@@ -229,8 +235,8 @@ s_log "build (release)"
     exit 1
 }
 "$make" -C "$root" --no-print-directory -s SAN=0 build/bench/growth_fixture \
-    build/bench/crypto_bench >/dev/null || {
-    echo "error: build/bench/growth_fixture or crypto_bench failed to build" >&2
+    build/bench/crypto_bench build/bench/gateway_bench >/dev/null || {
+    echo "error: build/bench/growth_fixture, crypto_bench or gateway_bench failed to build" >&2
     exit 1
 }
 declare -A peer_broken=()
@@ -500,6 +506,62 @@ s_remiss() {
     [ -n "$db_keep" ] || rm -f "$work/$name.db"*
 }
 
+# The gateway row: a fresh remissd, a remiss-gateway for bench-s0 (HTTP in)
+# and one for bench-r0 pushing to gateway_bench (HTTP out); $1 mode, $2 round.
+# Its CPU figure is remissd's and both gateways' together.
+s_gateway_start() {
+    local side=$1 party=$2 port=$3 more=$4 i=0
+    mkdir -p "$work/gw/$side"
+    printf '[remiss-gateway]\npki = %s\nparty = %s\nbroker = tcp://127.0.0.1:%s\n' \
+        "$pki" "$party" "$remiss_port" >"$work/gw/$side.conf"
+    printf 'state = %s\nlisten = 127.0.0.1:%s\ntoken_file = %s\n%b' "$work/gw/$side" \
+        "$port" "$work/gw/token" "$more" >>"$work/gw/$side.conf"
+    bin/remiss-gateway --config "$work/gw/$side.conf" >"$work/gw/$side.log" 2>&1 &
+    gw_pids="$gw_pids $!"
+    while ! grep -q 'event=gateway.start' "$work/gw/$side.log" 2>/dev/null; do
+        kill -0 "$!" 2>/dev/null && [ "$i" -lt 100 ] || return 1
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+
+s_gateway_stop() {
+    local p
+    for p in $gw_pids; do
+        kill -TERM "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    gw_pids=""
+}
+
+s_gateway() {
+    local mode=$1 round=$2 n r=0
+    [ "$gateway" = 1 ] || return 0
+    if [ "$mode" = paced ]; then n=$rate_count r=$rate; else n=$count; fi
+    why=""
+    db_uri="" db_keep="" run_policy=""
+    if ! s_remissd_start "gateway-$mode-$round"; then
+        s_fail_row gateway "$mode" "$round" "$why"
+        return
+    fi
+    rm -rf "$work/gw"
+    mkdir -p "$work/gw"
+    (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/gw/token" &&
+        head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/gw/push.secret")
+    if ! s_gateway_start a bench-s0 "$gw_port" "" ||
+        ! s_gateway_start b bench-r0 $((gw_port + 1)) \
+            "deliver_to = http://127.0.0.1:$((gw_port + 2))/push\npush_secret_file = $work/gw/push.secret\n"; then
+        s_fail_row gateway "$mode" "$round" "remiss-gateway did not start"
+    else
+        broker_pids="$remissd_pid $gw_pids"
+        s_measure gateway "$mode" "$round" "$n" "$r" "$bin/gateway_bench" --send "$gw_port" \
+            --push-port $((gw_port + 2)) --token-file "$work/gw/token"
+    fi
+    s_gateway_stop
+    s_remissd_stop
+    rm -f "$work/gateway-$mode-$round.db"*
+}
+
 # $1 configuration: mosquitto, mosquitto_periodic, rabbitmq,
 # rabbitmq_quorum or nats; $2 mode, $3 round.
 s_peer() {
@@ -544,6 +606,7 @@ while [ "$round" -le "$rounds" ]; do
             s_peer "$p" "$mode" "$round"
         done
         [ "$mode" = paced ] || s_remiss remiss_noaudit saturation "$round"
+        s_gateway "$mode" "$round"
     done
     for p in remiss_grown remiss_grown_p64 remiss_grown_p256; do
         s_remiss "$p" saturation "$round"
