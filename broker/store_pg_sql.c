@@ -41,10 +41,8 @@ const char store_pg_schema[] =
     " action text NOT NULL, message_id bytea NOT NULL, actor text NOT NULL,"
     " requested_at bigint NOT NULL, done_at bigint NOT NULL DEFAULT 0,"
     " result text NOT NULL DEFAULT '');"
-    /* As in the SQLite engine: retention, the dead-letter list and the
-     * admin queue read only their few rows (tests/test_query_plans.c). */
-    "CREATE INDEX IF NOT EXISTS messages_purgeable ON messages(ended_at)"
-    " WHERE envelope IS NOT NULL AND state IN (3, 4, 5);"
+    /* As in the SQLite engine: the dead-letter list and the admin queue
+     * read only their few rows (tests/test_query_plans.c). */
     "CREATE INDEX IF NOT EXISTS messages_dead ON messages(seq) WHERE state IN (4, 5);"
     "CREATE INDEX IF NOT EXISTS admin_pending ON admin_queue(id) WHERE done_at = 0;"
     "INSERT INTO meta(key, value) VALUES('schema_version', '2') ON CONFLICT DO NOTHING;"

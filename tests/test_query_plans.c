@@ -22,9 +22,9 @@
 
 #define QP_MESSAGES 3000
 
-/* Statements that read a whole table on purpose, by a prefix of their text.
- * None is on the delivery, acknowledgement, status, proof or retention
- * path. */
+/* Statements that read a whole table, by a prefix of their text, and why.
+ * None is on the delivery, acknowledgement, status or proof path; the
+ * retention one is the open item of bench/README.md (issue 19). */
 static const struct {
     const char *prefix;
     const char *why;
@@ -33,6 +33,9 @@ static const struct {
      "log verification (remissctl audit verify) reads every tree head"},
     {"SELECT idx, entry FROM audit WHERE idx >= ",
      "log verification and export read every entry from a position on"},
+    {"UPDATE messages SET envelope = NULL WHERE envelope IS NOT NULL AND",
+     "retention, once a minute: 0.44 s on 1,000,000 rows; the partial index that "
+     "avoids it cost 15 us of broker CPU per message (+10 %), measured"},
 };
 
 static bool
