@@ -642,7 +642,8 @@ s_plot() {
         mosquitto_periodic) style="lw 2 dt 3 lc rgb '#2ca02c'" ;;
         rabbitmq) style="lw 2 lc rgb '#ff7f0e'" ;;
         rabbitmq_quorum) style="lw 2 dt 3 lc rgb '#ff7f0e'" ;;
-        *) style="lw 2 lc rgb '#9467bd'" ;;
+        nats) style="lw 2 lc rgb '#9467bd'" ;;
+        *) style="lw 2 lc rgb '#8c564b'" ;;
         esac
         plots="$plots${plots:+, }'$f' using 1:2 with lines $style title '$title'"
         tails="$tails${tails:+, }'$f' using 1:(1-\$2+1e-9) with lines $style title '$title'"
