@@ -16,9 +16,11 @@ PEERS_MQTT_LIB := $(shell pkg-config --libs libmosquitto 2>/dev/null || echo -lm
 PEERS_AMQP_CF  := $(shell pkg-config --cflags librabbitmq openssl 2>/dev/null)
 PEERS_AMQP_LIB := $(shell pkg-config --libs librabbitmq openssl 2>/dev/null || \
                     echo -lrabbitmq -lssl -lcrypto)
+PEERS_NATS_CF  := $(shell pkg-config --cflags libnats 2>/dev/null)
+PEERS_NATS_LIB := $(shell pkg-config --libs libnats 2>/dev/null || echo -lnats)
 
 .PHONY: bench-peers bench-peers-deps bench-peers-run
-bench-peers: $(PEERS_OUT)/mqtt_bench $(PEERS_OUT)/amqp_bench
+bench-peers: $(PEERS_OUT)/mqtt_bench $(PEERS_OUT)/amqp_bench $(PEERS_OUT)/nats_bench
 
 # Installs Mosquitto, RabbitMQ and their client libraries if missing.
 bench-peers-deps:
@@ -35,9 +37,13 @@ $(PEERS_OUT)/obj/%.o: $(PEERS_DIR)/%.c
 
 $(PEERS_OUT)/obj/mqtt_bench.o: PEERS_XCF := $(PEERS_MQTT_CF)
 $(PEERS_OUT)/obj/amqp_bench.o: PEERS_XCF := $(PEERS_AMQP_CF)
+$(PEERS_OUT)/obj/nats_bench.o: PEERS_XCF := $(PEERS_NATS_CF)
 
 $(PEERS_OUT)/mqtt_bench: $(PEERS_OUT)/obj/mqtt_bench.o $(PEERS_COMMON)
 	$(PEERS_CC) -pthread $^ $(PEERS_MQTT_LIB) -lm -o $@
 
 $(PEERS_OUT)/amqp_bench: $(PEERS_OUT)/obj/amqp_bench.o $(PEERS_COMMON)
 	$(PEERS_CC) -pthread $^ $(PEERS_AMQP_LIB) -lm -o $@
+
+$(PEERS_OUT)/nats_bench: $(PEERS_OUT)/obj/nats_bench.o $(PEERS_COMMON)
+	$(PEERS_CC) -pthread $^ $(PEERS_NATS_LIB) -lm -o $@

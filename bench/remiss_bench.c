@@ -54,6 +54,7 @@ typedef struct {
     pb_opts_t pb;         /* the options the peers share */
     const char *pki;      /* PKI directory (ca.crt, broker.crt, parties/) */
     const char *endpoint; /* broker endpoint */
+    int idle;             /* parties bench-i0.. that connect, subscribe, idle */
 } rb_opts_t;
 
 typedef struct rb_bench rb_bench_t;
@@ -63,6 +64,7 @@ typedef struct {
     rb_bench_t *bench;        /* borrowed */
     int index;                /* sender or receiver number */
     bool is_sender;           /* sender (sdf) or receiver (jobbtorg) */
+    bool is_idle;             /* a receiver that only stays connected */
     char party[RB_PARTY_MAX]; /* bench-s<i> or bench-r<i> */
     remiss_client_t *client;  /* owned by the thread, used only there */
     pthread_t thread;         /* runs s_party */
@@ -78,7 +80,7 @@ struct rb_bench {
     char until[11];          /* a year later */
     size_t text_len;         /* free_text bytes that make an envelope --size */
     rb_party_t *parties;     /* senders first, then receivers */
-    int nparties;            /* S + R */
+    int nparties;            /* S + R + idle */
     _Atomic int ready;       /* parties connected and set up */
 };
 
@@ -87,14 +89,16 @@ struct rb_bench {
 static void
 s_usage(FILE *f)
 {
-    fprintf(f, "usage: remiss_bench --senders S --receivers R --count N --size BYTES\n"
-               "       --rate MSGS_PER_S --timeout S --pki DIR --endpoint E [--window W]\n"
-               "S sending parties bench-s0.. (role sdf) and R receiving parties bench-r0..\n"
-               "(role jobbtorg), each its own connection and certificate from DIR/parties, send\n"
-               "N signed referrals of BYTES serialized to remissd at E. --rate 0 = saturation;\n"
-               "--window: receipts outstanding per sender and deliveries in flight per\n"
-               "receiver (default 64). Prints one JSON line; exit 1 when incomplete, 2 on bad\n"
-               "usage.\n");
+    fprintf(f,
+            "usage: remiss_bench --senders S --receivers R --count N --size BYTES\n"
+            "       --rate MSGS_PER_S --timeout S --pki DIR --endpoint E [--window W] [--idle N]\n"
+            "S sending parties bench-s0.. (role sdf) and R receiving parties bench-r0..\n"
+            "(role jobbtorg), each its own connection and certificate from DIR/parties, send\n"
+            "N signed referrals of BYTES serialized to remissd at E. --rate 0 = saturation;\n"
+            "--window: receipts outstanding per sender and deliveries in flight per\n"
+            "receiver (default 64). --idle N: N more parties bench-i0.. (role jobbtorg)\n"
+            "connect and subscribe but get nothing. Prints one JSON line; exit 1 when\n"
+            "incomplete, 2 on bad usage.\n");
 }
 
 /* Parses a number in [lo, hi], whole if whole is set; -1 when it is not one. */
@@ -118,17 +122,13 @@ s_parse_num(const char *s, double lo, double hi, bool whole, double *out)
 static int
 s_parse_args(int argc, char **argv, rb_opts_t *o, int *exit_code)
 {
-    static const struct option longopts[] = {{"senders", required_argument, NULL, 's'},
-                                             {"receivers", required_argument, NULL, 'r'},
-                                             {"count", required_argument, NULL, 'n'},
-                                             {"size", required_argument, NULL, 'b'},
-                                             {"rate", required_argument, NULL, 'q'},
-                                             {"timeout", required_argument, NULL, 't'},
-                                             {"window", required_argument, NULL, 'w'},
-                                             {"pki", required_argument, NULL, 'k'},
-                                             {"endpoint", required_argument, NULL, 'e'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"senders", required_argument, NULL, 's'},  {"receivers", required_argument, NULL, 'r'},
+        {"count", required_argument, NULL, 'n'},    {"size", required_argument, NULL, 'b'},
+        {"rate", required_argument, NULL, 'q'},     {"timeout", required_argument, NULL, 't'},
+        {"window", required_argument, NULL, 'w'},   {"pki", required_argument, NULL, 'k'},
+        {"endpoint", required_argument, NULL, 'e'}, {"idle", required_argument, NULL, 'i'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     double v = 0;
     int c, idx = 0;
 
@@ -175,6 +175,10 @@ s_parse_args(int argc, char **argv, rb_opts_t *o, int *exit_code)
             break;
         case 'e':
             o->endpoint = optarg;
+            break;
+        case 'i':
+            bad = s_parse_num(optarg, 0, 4096, true, &v);
+            o->idle = (int)v;
             break;
         case 'h':
             s_usage(stdout);
@@ -558,6 +562,17 @@ s_recv_loop(rb_party_t *p)
 
 /* ------------------------------------------------------------ parties */
 
+/* An idle party: connected and subscribed, so the broker keeps its
+ * connection, subscription and queue among the ones it serves. */
+static void
+s_idle_loop(rb_party_t *p)
+{
+    const struct timespec slice = {0, RB_SLICE_MS * 1000000L};
+
+    while (!pb_run_stopping(p->bench->run))
+        nanosleep(&slice, NULL);
+}
+
 /* Connects p and prepares it: a receiver subscribes, a sender registers its
  * consent. Both are round trips, so the party is really connected after. */
 static int
@@ -600,7 +615,9 @@ s_party(void *arg)
     if (s_party_open(p, &ref) == 0) {
         atomic_fetch_add(&p->bench->ready, 1);
         if (pb_run_wait_go(p->bench->run) == 0) {
-            if (p->is_sender)
+            if (p->is_idle)
+                s_idle_loop(p);
+            else if (p->is_sender)
                 s_send_loop(p, &ref);
             else
                 s_recv_loop(p);
@@ -640,7 +657,7 @@ s_bench_init(rb_bench_t *b, const rb_opts_t *o, pb_run_t *run)
     b->id_xor = s_get_u64(secret + 8);
     snprintf(b->tag, sizeof(b->tag), "%s", pb_run_tag(run));
     s_dates(b);
-    b->nparties = o->pb.senders + o->pb.receivers;
+    b->nparties = o->pb.senders + o->pb.receivers + o->idle;
     if ((b->parties = calloc((size_t)b->nparties, sizeof(*b->parties))) == NULL) {
         pb_run_fail(run, "out of memory");
         return -1;
@@ -649,8 +666,12 @@ s_bench_init(rb_bench_t *b, const rb_opts_t *o, pb_run_t *run)
         rb_party_t *p = &b->parties[i];
         p->bench = b;
         p->is_sender = i < o->pb.senders;
-        p->index = p->is_sender ? i : i - o->pb.senders;
-        snprintf(p->party, sizeof(p->party), "bench-%c%d", p->is_sender ? 's' : 'r', p->index);
+        p->is_idle = i >= o->pb.senders + o->pb.receivers;
+        p->index = p->is_sender ? i
+                   : p->is_idle ? i - o->pb.senders - o->pb.receivers
+                                : i - o->pb.senders;
+        snprintf(p->party, sizeof(p->party), "bench-%c%d",
+                 p->is_sender ? 's' : (p->is_idle ? 'i' : 'r'), p->index);
     }
     b->text_len = s_text_len_for(&b->parties[0], o->pb.size);
     if (b->text_len == 0) {

@@ -29,8 +29,14 @@
 #   TIMEOUT=90 / 20          seconds per run
 #   ROUNDS=2 / 1             rounds; a later round is skipped if it would
 #                            not fit in BUDGET (450 s) at the pace so far
-#   REMISS_PORT=17400 MQTT_PORT=18883 AMQP_PORT=15671
-#   PEERS="mosquitto rabbitmq"   which peers to run
+#   REMISS_PORT=17400 MQTT_PORT=18883 AMQP_PORT=15671 NATS_PORT=14222
+#   PEERS="mosquitto rabbitmq nats"   which peers to run (mosquitto: per-change
+#                            and periodic autosave, the latter on MQTT_PORT+1;
+#                            rabbitmq: classic and quorum queues)
+#   GROWTH=1000000 / 100000  earlier messages in the growth rows' store
+#                            (GROWTH=0 leaves the growth rows out)
+#   GATEWAY=1 GATEWAY_PORT=18480  the HTTP row through two remiss-gateways
+#                            (ports GATEWAY_PORT..+2); GATEWAY=0 leaves it out
 #   PG=1 PG_PORT=15432       remiss on PostgreSQL too (a server of the run's
 #                            own in the work directory, fsync on, a fresh
 #                            database per run); PG=0 leaves those rows out
@@ -43,9 +49,9 @@ cd "$root"
 
 case ${QUICK:-0} in '' | 0 | no | false) quick=0 ;; *) quick=1 ;; esac
 if [ "$quick" -eq 1 ]; then
-    d_count=2000 d_rate_count=1000 d_timeout=20 d_rounds=1
+    d_count=2000 d_rate_count=1000 d_timeout=20 d_rounds=1 d_growth=100000
 else
-    d_count=20000 d_rate_count=10000 d_timeout=90 d_rounds=2
+    d_count=20000 d_rate_count=10000 d_timeout=90 d_rounds=2 d_growth=1000000
 fi
 senders=${SENDERS:-4}
 receivers=${RECEIVERS:-4}
@@ -56,22 +62,29 @@ count=${COUNT:-$d_count}
 rate_count=${RATE_COUNT:-$d_rate_count}
 tmo=${TIMEOUT:-$d_timeout}
 rounds=${ROUNDS:-$d_rounds}
-budget=${BUDGET:-450}
+budget=${BUDGET:-600}
+growth=${GROWTH:-$d_growth}
+gateway=${GATEWAY:-1}
+gw_port=${GATEWAY_PORT:-18480}
+gw_pids=""
+nats_port=${NATS_PORT:-14222}
 remiss_port=${REMISS_PORT:-17400}
 mqtt_port=${MQTT_PORT:-18883}
 amqp_port=${AMQP_PORT:-15671}
-peers=${PEERS-mosquitto rabbitmq} # PEERS= (empty): remiss rows only
+peers=${PEERS-mosquitto rabbitmq nats} # PEERS= (empty): remiss rows only
 pg=${PG:-1}
 pg_port=${PG_PORT:-15432}
 pg_bin=/usr/lib/postgresql/15/bin
 pg_broken=""
+growth_broken=""
+fixture_s=null
 pg_started=0
 make=${MAKE:-make}
 bin="$root/build/bench"
 policy="$root/bench/bench.policy"
 results="$root/bench/results"
 
-for v in senders receivers size window count rate_count tmo rounds budget remiss_port; do
+for v in senders receivers size window count rate_count tmo rounds budget remiss_port growth; do
     case ${!v} in '' | *[!0-9]*)
         echo "error: $v must be a whole number (got '${!v}')" >&2
         exit 2
@@ -84,8 +97,8 @@ s_log() {
     printf '[%3ds] %s\n' $(($(date +%s) - t0)) "$*" >&2
 }
 
-mkdir -p "$results"
-rm -f "$results"/*-start.log
+mkdir -p "$results" "$results/latency"
+rm -f "$results"/*-start.log "$results"/latency/*.txt
 work=$(mktemp -d "${TMPDIR:-/tmp}/remiss-bench.XXXXXX")
 # Mosquitto drops to its own user when run as root and must reach its files
 # below here; every key inside stays 0600.
@@ -94,6 +107,7 @@ runs="$results/runs.jsonl"
 : >"$runs"
 
 remissd_pid=""
+broker_pids=""
 child=""
 started_peers=""
 declare -A starting=() # peer -> pid of its start script, while it boots
@@ -119,6 +133,7 @@ s_cleanup() {
     [ -z "$child" ] || kill -TERM "$child" 2>/dev/null || true
     [ -z "$child" ] || wait "$child" 2>/dev/null || true
     child=""
+    s_gateway_stop
     # A start script still booting its broker stops it when signalled.
     for p in "${!starting[@]}"; do
         kill -TERM "${starting[$p]}" 2>/dev/null || true
@@ -128,7 +143,8 @@ s_cleanup() {
     s_remissd_stop
     s_pg_stop
     for p in $started_peers; do
-        "$here/peers/$p.sh" stop "$work" "$(s_peer_port "$p")" >/dev/null 2>&1 || true
+        "$here/peers/$(s_peer_script "$p").sh" stop "$(s_peer_dir "$p")" "$(s_peer_port "$p")" \
+            >/dev/null 2>&1 || true
     done
     started_peers=""
     if [ "${KEEP:-0}" = 1 ]; then
@@ -144,10 +160,34 @@ trap s_cleanup EXIT
 trap 'echo "error: interrupted" >&9; exit 130' INT
 trap 'echo "error: terminated" >&9; exit 143' TERM
 
+# A peer server: mosquitto (per-change autosave), mosquitto_periodic
+# (Debian's periodic autosave, its own instance), rabbitmq, nats.
 s_peer_port() {
     case $1 in
     mosquitto) echo "$mqtt_port" ;;
+    mosquitto_periodic) echo $((mqtt_port + 1)) ;;
     rabbitmq) echo "$amqp_port" ;;
+    nats) echo "$nats_port" ;;
+    esac
+}
+s_peer_script() {
+    case $1 in mosquitto_periodic) echo mosquitto ;; *) echo "$1" ;; esac
+}
+s_peer_dir() {
+    case $1 in mosquitto_periodic) echo "$work/periodic" ;; *) echo "$work" ;; esac
+}
+# The pids of a running peer's broker processes (for CPU per message).
+s_peer_pids() {
+    local d
+    d=$(s_peer_dir "$1")
+    case $1 in
+    mosquitto | mosquitto_periodic) cat "$d/mosquitto/pid" 2>/dev/null || true ;;
+    nats) cat "$d/nats/pid" 2>/dev/null || true ;;
+    rabbitmq)
+        # The Erlang VM (beam.smp) in the node's process group.
+        pgrep -g "$(cat "$d/rabbitmq/pid" 2>/dev/null || echo 0)" beam.smp 2>/dev/null |
+            tr '\n' ' ' || true
+        ;;
     esac
 }
 
@@ -194,18 +234,27 @@ s_log "build (release)"
     echo "error: build/bench/remiss_bench failed to build" >&2
     exit 1
 }
+"$make" -C "$root" --no-print-directory -s SAN=0 build/bench/growth_fixture \
+    build/bench/crypto_bench build/bench/gateway_bench >/dev/null || {
+    echo "error: build/bench/growth_fixture, crypto_bench or gateway_bench failed to build" >&2
+    exit 1
+}
 declare -A peer_broken=()
+# mosquitto brings its periodic-autosave twin.
+servers=""
 for p in $peers; do
     case $p in
-    mosquitto) prog=mqtt_bench ;;
-    rabbitmq) prog=amqp_bench ;;
+    mosquitto) prog=mqtt_bench servers="$servers mosquitto mosquitto_periodic" ;;
+    rabbitmq) prog=amqp_bench servers="$servers rabbitmq" ;;
+    nats) prog=nats_bench servers="$servers nats" ;;
     *)
-        echo "error: unknown peer $p (mosquitto, rabbitmq)" >&2
+        echo "error: unknown peer $p (mosquitto, rabbitmq, nats)" >&2
         exit 2
         ;;
     esac
     if ! "$make" -C "$root" --no-print-directory -s SAN=0 "build/bench/$prog" >"$work/build-$prog.log" 2>&1; then
         peer_broken[$p]="load generator did not build (see scripts/install-deps.sh bench)"
+        [ "$p" != mosquitto ] || peer_broken[mosquitto_periodic]=${peer_broken[$p]}
     fi
 done
 
@@ -230,11 +279,16 @@ export CERTS="$work/certs"
 
 # The peers boot while the remiss PKI is made (RabbitMQ takes 7-25 s);
 # nothing is measured before both are up.
-for p in $peers; do
+for p in $servers; do
     [ -z "${peer_broken[$p]:-}" ] || continue
     s_log "starting $p on 127.0.0.1:$(s_peer_port "$p")"
     started_peers="$p $started_peers"
-    "$here/peers/$p.sh" start "$work" "$(s_peer_port "$p")" >"$work/$p-start.log" 2>&1 &
+    mkdir -p "$(s_peer_dir "$p")"
+    chmod 755 "$(s_peer_dir "$p")"
+    # Debian's mosquitto.conf keeps the default autosave_interval (1800 s).
+    [ "$p" = mosquitto_periodic ] && autosave=1800 || autosave=changes
+    MOSQUITTO_AUTOSAVE=$autosave "$here/peers/$(s_peer_script "$p").sh" start \
+        "$(s_peer_dir "$p")" "$(s_peer_port "$p")" >"$work/$p-start.log" 2>&1 &
     starting[$p]=$!
 done
 
@@ -245,6 +299,28 @@ for pr in "${parties[@]}"; do
     # shellcheck disable=SC2086 # "party role"
     bin/remissctl pki issue "$pki" $pr >/dev/null
 done
+crypto=$(build/bench/crypto_bench --pki "$pki" 2>/dev/null || echo '{}')
+s_log "one broker-key signature and verification: $crypto"
+
+# The growth rows: idle parties bench-i0.. (up to 256 connected in all) in a
+# policy of their own, and a store that already holds GROWTH messages.
+n_idle=0
+if [ "$growth" -gt 0 ]; then
+    n_idle=$((256 - senders - receivers))
+    s_log "growth: $n_idle idle parties, a store with $growth earlier messages"
+    cp "$policy" "$work/growth.policy"
+    for i in $(seq 0 $((n_idle - 1))); do
+        bin/remissctl pki issue "$pki" "bench-i$i" jobbtorg >/dev/null
+        printf '\n[party bench-i%d]\nrole = jobbtorg\n' "$i" >>"$work/growth.policy"
+    done
+    fx_t0=$(date +%s)
+    if ! build/bench/growth_fixture --pki "$pki" --db "$work/grown.db" --count "$growth" \
+        2>"$work/fixture.log"; then
+        growth_broken="fixture failed: $(tail -n 1 "$work/fixture.log")"
+    fi
+    fixture_s=$(($(date +%s) - fx_t0))
+    s_log "growth fixture: ${fixture_s} s, $(du -m "$work/grown.db" | cut -f1) MB${growth_broken:+ ($growth_broken)}"
+fi
 
 # ------------------------------------------------------------------ disk
 
@@ -293,8 +369,8 @@ s_remissd_start() {
         why="127.0.0.1:$remiss_port is already in use"
         return 1
     fi
-    rm -f "$work/$name.db" "$work/$name.db-wal" "$work/$name.db-shm"
-    bin/remissd --pki "$pki" --db "${db_uri:-$work/$name.db}" --policy "$policy" \
+    [ -n "${db_keep:-}" ] || rm -f "$work/$name.db" "$work/$name.db-wal" "$work/$name.db-shm"
+    bin/remissd --pki "$pki" --db "${db_uri:-$work/$name.db}" --policy "${run_policy:-$policy}" \
         --listen "tcp://127.0.0.1:$remiss_port" "$@" >"$work/$name.log" 2>&1 &
     remissd_pid=$!
     # remissd logs "started" once it listens.
@@ -315,11 +391,13 @@ s_remissd_start() {
 # One measurement. $1 config, $2 mode, $3 round, $4 msgs, $5 rate, then the
 # program and its own options.
 s_measure() {
-    local config=$1 mode=$2 round=$3 n=$4 r=$5 rc=0 line err tput
+    local config=$1 mode=$2 round=$3 n=$4 r=$5 rc=0 line err tput lat=""
     shift 5
     local prog=$1
     shift
-    s_bg timeout -k 5 $((tmo + 15)) "$prog" --senders "$senders" --receivers "$receivers" \
+    [ "$mode" != paced ] || lat="$results/latency/$config-$round.txt"
+    BENCH_BROKER_PIDS="$broker_pids" BENCH_LATENCY_FILE="$lat" \
+        s_bg timeout -k 5 $((tmo + 15)) "$prog" --senders "$senders" --receivers "$receivers" \
         --count "$n" --size "$size" --rate "$r" --timeout "$tmo" --window "$window" "$@" \
         >"$work/last.json" 2>"$work/last.err" || rc=$?
     line=$(head -n 1 "$work/last.json")
@@ -330,6 +408,7 @@ s_measure() {
     [ -z "$err" ] || line="${line%\}},\"error\":$(s_json_str "$err")}"
     echo "$line" >>"$runs"
     tput=$(echo "$line" | sed -n 's/.*"msgs_per_s":\([^,]*\).*/\1 msgs\/s/p')
+    tput="$tput$(echo "$line" | sed -n 's/.*"cpu_us_per_msg":\([^,]*\).*/, broker \1 us\/msg/p')"
     s_log "$config $mode: ${tput:-no figures}${err:+ ($err)}"
     grep '^warning: ' "$work/last.err" | sort -u | head -n 3 | while read -r w; do
         s_log "  $w"
@@ -381,13 +460,34 @@ s_pg_db() {
     db_uri="postgresql://postgres@127.0.0.1:$pg_port/$name"
 }
 
-# $1 config (remiss, remiss_noaudit or remiss_pg), $2 mode, $3 round.
+# $1 config (remiss, remiss_noaudit, remiss_pg, or a growth row:
+# remiss_grown with 8 parties connected, remiss_grown_p64, remiss_grown_p256),
+# $2 mode, $3 round.
 s_remiss() {
-    local config=$1 mode=$2 round=$3 n r=0 extra=()
+    local config=$1 mode=$2 round=$3 n r=0 extra=() idle=0 name
     [ "$config" = remiss_noaudit ] && extra=(--audit no)
     if [ "$mode" = paced ]; then n=$rate_count r=$rate; else n=$count; fi
     why=""
     db_uri=""
+    db_keep=""
+    run_policy=""
+    name="$config-$mode-$round"
+    case $config in
+    remiss_grown*)
+        [ "$growth" -gt 0 ] || return 0
+        if [ -n "$growth_broken" ]; then
+            s_fail_row "$config" "$mode" "$round" "$growth_broken"
+            return
+        fi
+        # Every growth row runs on the one fixture store (each adds its own
+        # messages to it); the idle parties make up 64 or 256 connected.
+        db_keep=1 run_policy="$work/growth.policy" name=grown
+        case $config in
+        *_p64) idle=$((64 - senders - receivers)) ;;
+        *_p256) idle=$((256 - senders - receivers)) ;;
+        esac
+        ;;
+    esac
     if [ "$config" = remiss_pg ]; then
         [ "$pg" = 1 ] || return 0
         if [ -n "$pg_broken" ] || ! s_pg_db "r_${mode}_$round"; then
@@ -395,28 +495,92 @@ s_remiss() {
             return
         fi
     fi
-    if ! s_remissd_start "$config-$mode-$round" "${extra[@]}"; then
+    if ! s_remissd_start "$name" "${extra[@]}"; then
         s_fail_row "$config" "$mode" "$round" "$why"
         return
     fi
+    broker_pids=$remissd_pid
     s_measure "$config" "$mode" "$round" "$n" "$r" "$bin/remiss_bench" --pki "$pki" \
-        --endpoint "tcp://127.0.0.1:$remiss_port"
+        --endpoint "tcp://127.0.0.1:$remiss_port" --idle "$idle"
     s_remissd_stop
-    rm -f "$work/$config-$mode-$round.db"*
+    [ -n "$db_keep" ] || rm -f "$work/$name.db"*
 }
 
-# $1 peer, $2 mode, $3 round.
+# The gateway row: a fresh remissd, a remiss-gateway for bench-s0 (HTTP in)
+# and one for bench-r0 pushing to gateway_bench (HTTP out); $1 mode, $2 round.
+# Its CPU figure is remissd's and both gateways' together.
+s_gateway_start() {
+    local side=$1 party=$2 port=$3 more=$4 i=0
+    mkdir -p "$work/gw/$side"
+    printf '[remiss-gateway]\npki = %s\nparty = %s\nbroker = tcp://127.0.0.1:%s\n' \
+        "$pki" "$party" "$remiss_port" >"$work/gw/$side.conf"
+    printf 'state = %s\nlisten = 127.0.0.1:%s\ntoken_file = %s\n%b' "$work/gw/$side" \
+        "$port" "$work/gw/token" "$more" >>"$work/gw/$side.conf"
+    bin/remiss-gateway --config "$work/gw/$side.conf" >"$work/gw/$side.log" 2>&1 &
+    gw_pids="$gw_pids $!"
+    while ! grep -q 'event=gateway.start' "$work/gw/$side.log" 2>/dev/null; do
+        kill -0 "$!" 2>/dev/null && [ "$i" -lt 100 ] || return 1
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+
+s_gateway_stop() {
+    local p
+    for p in $gw_pids; do
+        kill -TERM "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    gw_pids=""
+}
+
+s_gateway() {
+    local mode=$1 round=$2 n r=0
+    [ "$gateway" = 1 ] || return 0
+    if [ "$mode" = paced ]; then n=$rate_count r=$rate; else n=$count; fi
+    why=""
+    db_uri="" db_keep="" run_policy=""
+    if ! s_remissd_start "gateway-$mode-$round"; then
+        s_fail_row gateway "$mode" "$round" "$why"
+        return
+    fi
+    rm -rf "$work/gw"
+    mkdir -p "$work/gw"
+    (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/gw/token" &&
+        head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/gw/push.secret")
+    if ! s_gateway_start a bench-s0 "$gw_port" "" ||
+        ! s_gateway_start b bench-r0 $((gw_port + 1)) \
+            "deliver_to = http://127.0.0.1:$((gw_port + 2))/push\npush_secret_file = $work/gw/push.secret\n"; then
+        s_fail_row gateway "$mode" "$round" "remiss-gateway did not start"
+    else
+        broker_pids="$remissd_pid $gw_pids"
+        s_measure gateway "$mode" "$round" "$n" "$r" "$bin/gateway_bench" --send "$gw_port" \
+            --push-port $((gw_port + 2)) --token-file "$work/gw/token"
+    fi
+    s_gateway_stop
+    s_remissd_stop
+    rm -f "$work/gateway-$mode-$round.db"*
+}
+
+# $1 configuration: mosquitto, mosquitto_periodic, rabbitmq,
+# rabbitmq_quorum or nats; $2 mode, $3 round.
 s_peer() {
-    local p=$1 mode=$2 round=$3 n r=0 prog
-    case " $peers " in *" $p "*) ;; *) return ;; esac
-    if [ -n "${peer_broken[$p]:-}" ]; then
-        s_fail_row "$p" "$mode" "$round" "${peer_broken[$p]}"
+    local config=$1 mode=$2 round=$3 n r=0 prog srv=$1 qtype=""
+    case $config in rabbitmq_quorum) srv=rabbitmq qtype=quorum ;; esac
+    case " $servers " in *" $srv "*) ;; *) return ;; esac
+    if [ -n "${peer_broken[$srv]:-}" ]; then
+        s_fail_row "$config" "$mode" "$round" "${peer_broken[$srv]}"
         return
     fi
     if [ "$mode" = paced ]; then n=$rate_count r=$rate; else n=$count; fi
-    [ "$p" = mosquitto ] && prog=mqtt_bench || prog=amqp_bench
-    s_measure "$p" "$mode" "$round" "$n" "$r" "$bin/$prog" --certs "$CERTS" \
-        --port "$(s_peer_port "$p")"
+    case $srv in
+    mosquitto*) prog=mqtt_bench ;;
+    rabbitmq) prog=amqp_bench ;;
+    nats) prog=nats_bench ;;
+    esac
+    broker_pids=$(s_peer_pids "$srv")
+    BENCH_AMQP_QUEUE_TYPE=$qtype s_measure "$config" "$mode" "$round" "$n" "$r" "$bin/$prog" \
+        --certs "$CERTS" --port "$(s_peer_port "$srv")"
 }
 
 
@@ -435,15 +599,19 @@ while [ "$round" -le "$rounds" ]; do
     fi
     [ "$round" -gt 1 ] || setup_s=$elapsed
     s_log "round $round of $rounds"
-    s_remiss remiss saturation "$round"
-    s_remiss remiss_pg saturation "$round"
-    s_peer mosquitto saturation "$round"
-    s_peer rabbitmq saturation "$round"
-    s_remiss remiss_noaudit saturation "$round"
-    s_remiss remiss paced "$round"
-    s_remiss remiss_pg paced "$round"
-    s_peer mosquitto paced "$round"
-    s_peer rabbitmq paced "$round"
+    for mode in saturation paced; do
+        s_remiss remiss "$mode" "$round"
+        s_remiss remiss_pg "$mode" "$round"
+        for p in mosquitto mosquitto_periodic rabbitmq rabbitmq_quorum nats; do
+            s_peer "$p" "$mode" "$round"
+        done
+        [ "$mode" = paced ] || s_remiss remiss_noaudit saturation "$round"
+        s_gateway "$mode" "$round"
+    done
+    for p in remiss_grown remiss_grown_p64 remiss_grown_p256; do
+        s_remiss "$p" saturation "$round"
+        s_remiss "$p" paced "$round"
+    done
     round=$((round + 1))
 done
 rounds_done=$((round - 1))
@@ -451,6 +619,58 @@ disk_after=$(s_disk_probe)
 s_log "disk: ${disk_after} ms per synchronous 4 KiB write"
 s_cleanup
 trap - EXIT
+
+# ------------------------------------------------------------------ plot
+
+# The paced runs' latency distributions (first round), one CDF per broker,
+# and the same as 1 - CDF on a log scale, where the tails show.
+s_plot() {
+    local out="$results/latency-cdf.png" f name plots="" tails="" title style
+    command -v gnuplot >/dev/null 2>&1 || return 0
+    for f in "$results"/latency/*-1.txt; do
+        [ -s "$f" ] || continue
+        name=$(basename "$f" -1.txt)
+        title=$(echo "$name" | sed 's/_p\([0-9]*\)$/ \1 parties/; s/_/ /g')
+        # A colour per broker; remiss thick, its growth rows dashed.
+        case $name in
+        remiss) style="lw 3 lc rgb '#000000'" ;;
+        remiss_pg) style="lw 3 lc rgb '#777777'" ;;
+        remiss_grown) style="lw 2 dt 2 lc rgb '#000000'" ;;
+        remiss_grown_p64) style="lw 2 dt 2 lc rgb '#1f77b4'" ;;
+        remiss_grown_p256) style="lw 2 dt 2 lc rgb '#d62728'" ;;
+        mosquitto) style="lw 2 lc rgb '#2ca02c'" ;;
+        mosquitto_periodic) style="lw 2 dt 3 lc rgb '#2ca02c'" ;;
+        rabbitmq) style="lw 2 lc rgb '#ff7f0e'" ;;
+        rabbitmq_quorum) style="lw 2 dt 3 lc rgb '#ff7f0e'" ;;
+        nats) style="lw 2 lc rgb '#9467bd'" ;;
+        *) style="lw 2 lc rgb '#8c564b'" ;;
+        esac
+        plots="$plots${plots:+, }'$f' using 1:2 with lines $style title '$title'"
+        tails="$tails${tails:+, }'$f' using 1:(1-\$2+1e-9) with lines $style title '$title'"
+    done
+    [ -n "$plots" ] || return 0
+    gnuplot >"$results/gnuplot.log" 2>&1 <<GP || return 0
+set terminal pngcairo size 1600,700 font ",11"
+set output "$out"
+set multiplot layout 1,2 title "remiss and peers at $rate msgs/s: latency, sender to receiver ($size B, S=$senders R=$receivers, window $window)"
+set logscale x
+set xlabel "latency (ms, log)"
+set grid
+set key bottom right
+set ylabel "fraction of messages"
+set yrange [0:1]
+plot $plots
+set logscale y
+set yrange [1e-4:1]
+set ylabel "fraction slower (1 - CDF, log)"
+set key top right
+plot $tails
+unset multiplot
+GP
+    plot_png="bench/results/latency-cdf.png"
+}
+plot_png=""
+s_plot
 
 # ------------------------------------------------------------------ report
 
@@ -461,7 +681,8 @@ awk -v quick="$quick" -v senders="$senders" -v receivers="$receivers" -v size="$
     -v window="$window" -v rate="$rate" -v count="$count" -v rate_count="$rate_count" \
     -v tmo="$tmo" -v rounds="$rounds_done" -v cores="$(nproc)" -v cpu="$cpu" -v mem="$mem" \
     -v kernel="$(uname -r)" -v commit="$commit" -v date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-    -v disk_before="$disk_before" -v disk_after="$disk_after" \
+    -v disk_before="$disk_before" -v disk_after="$disk_after" -v crypto="$crypto" \
+    -v growth="$growth" -v fixture_s="$fixture_s" -v plot="$plot_png" \
     -v json_out="$results/latest.json" -f "$here/report.awk" "$runs" || exit 1
 if grep -q '"complete":false' "$runs"; then
     echo "bench: some runs did not complete (see the table and $runs)" >&2

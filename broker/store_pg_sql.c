@@ -49,6 +49,10 @@ const char store_pg_schema[] =
     " action text NOT NULL, message_id bytea NOT NULL, actor text NOT NULL,"
     " requested_at bigint NOT NULL, done_at bigint NOT NULL DEFAULT 0,"
     " result text NOT NULL DEFAULT '');"
+    /* As in the SQLite engine: the dead-letter list and the admin queue
+     * read only their few rows (tests/test_query_plans.c). */
+    "CREATE INDEX IF NOT EXISTS messages_dead ON messages(seq) WHERE state IN (4, 5);"
+    "CREATE INDEX IF NOT EXISTS admin_pending ON admin_queue(id) WHERE done_at = 0;"
     /* Consent ids are scoped by the registering party (issue 14): the key
      * is PARTY/ID, as in the SQLite engine; no-ops once done. */
     "UPDATE messages SET consent_id = (SELECT c.granted_by || '/' || c.consent_id"
@@ -102,7 +106,7 @@ const char *const store_pg_sql[Q_COUNT] = {
     [Q_DEPTH] = "SELECT count(*) FROM messages WHERE recipient = $1 AND state IN (1, 2)",
     [Q_OLDEST] = "SELECT coalesce(min(accepted_at), 0) FROM messages"
                  " WHERE recipient = $1 AND state IN (1, 2)",
-    [Q_DEAD_COUNT] = "SELECT count(*) FROM messages WHERE state = 4",
+    [Q_DEAD_COUNT] = "SELECT count(*) FROM messages WHERE state IN (4, 5) AND state = 4",
     [Q_C_PUT] = "INSERT INTO consents(consent_id, subject, granted_by, grant_pb, granted_at,"
                 " valid_until) VALUES($1,$2,$3,$4,$5,$6) ON CONFLICT (consent_id) DO NOTHING",
     [Q_C_GET] = "SELECT " S_CONSENT_COLS " FROM consents WHERE consent_id = $1",

@@ -989,3 +989,11 @@ store_admin_get(store_t *self, int64_t id, store_admin_t *out, bool *found, remi
 }
 
 const store_ops_t store_sqlite_ops = STORE_ENGINE_OPS("sqlite");
+
+/* The text of prepared statement i, NULL past the last (for
+ * tests/test_query_plans.c, which checks every plan for table scans). */
+const char *
+store_sqlite_statement(size_t i)
+{
+    return i < Q_COUNT ? store_sqlite_sql[i] : NULL;
+}

@@ -188,4 +188,8 @@ extern const store_ops_t store_pg_ops;
  * could hold it. */
 int64_t store_node_pos(unsigned level, uint64_t index);
 
+/* The SQLite engine's statement i as it prepares it, NULL past the last
+ * (tests/test_query_plans.c checks their plans). */
+const char *store_sqlite_statement(size_t i);
+
 #endif

@@ -11,7 +11,8 @@ debhelper dpkg-dev fakeroot lintian prometheus chromium poppler-utils
 golang-go golang-golang-x-mod-dev jq xxd
 python3 python3-jsonschema python3-yaml"
 if [ "${1:-build}" = bench ]; then
-    PKGS="$PKGS mosquitto libmosquitto-dev rabbitmq-server librabbitmq-dev"
+    PKGS="$PKGS mosquitto libmosquitto-dev rabbitmq-server librabbitmq-dev nats-server
+libnats-dev gnuplot-nox"
 fi
 
 missing=""

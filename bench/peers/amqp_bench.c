@@ -362,8 +362,15 @@ s_receiver(void *arg)
     if (conn == NULL)
         return NULL;
     /* Durable, not exclusive, not auto-delete: it survives a broker restart
-     * and this consumer going away, like a recipient's mailbox. */
-    amqp_queue_declare(conn, CHANNEL, q, 0, 1, 0, 0, amqp_empty_table);
+     * and this consumer going away, like a recipient's mailbox.
+     * BENCH_AMQP_QUEUE_TYPE=quorum declares a quorum queue (replicated Raft
+     * log, fsync before the confirm) instead of a classic one. */
+    const char *type = getenv("BENCH_AMQP_QUEUE_TYPE");
+    amqp_table_entry_t qt = {.key = amqp_cstring_bytes("x-queue-type"),
+                             .value = {.kind = AMQP_FIELD_KIND_UTF8,
+                                       .value.bytes = amqp_cstring_bytes(type ? type : "")}};
+    amqp_table_t args = {.num_entries = type != NULL && *type != '\0', .entries = &qt};
+    amqp_queue_declare(conn, CHANNEL, q, 0, 1, 0, 0, args);
     if (s_check_rpc(c, conn, "queue.declare") != 0)
         goto out;
     amqp_basic_qos(conn, CHANNEL, 0, (uint16_t)c->opts->window, 0);

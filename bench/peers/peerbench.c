@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,31 +23,39 @@
 /* The watchdog gives threads this long past the timeout to wind down. */
 #define PB_GRACE_NS (5 * UINT64_C(1000000000))
 #define NS_PER_S    1000000000.0
+/* Broker processes whose CPU a run may account (BENCH_BROKER_PIDS). */
+#define PB_MAX_PIDS 8
 
 struct pb_run {
-    const pb_opts_t *opts;      /* borrowed, outlives the run */
-    const char *peer;           /* "mosquitto" or "rabbitmq", for the report */
-    char tag[48];               /* unique per run: names topics and queues */
-    uint64_t deadline_ns;       /* monotonic time the timeout hits */
-    _Atomic uint64_t start_ns;  /* first publish may happen; 0 before go */
-    _Atomic uint64_t last_ns;   /* latest first receipt */
-    _Atomic uint64_t sent;      /* acknowledged by the broker */
-    _Atomic uint64_t received;  /* distinct messages received */
-    _Atomic uint64_t dups;      /* repeated deliveries */
-    _Atomic uint64_t bad;       /* payloads that are not ours */
-    _Atomic int stop;           /* set on failure, timeout or completion */
-    _Atomic int reported;       /* the report is printed once */
-    _Atomic int exit_code;      /* what the printed report said */
-    _Atomic uint64_t *lat_ns;   /* per message id: latency + 1, 0 = not yet */
-    _Atomic uint8_t *confirmed; /* per message id: the broker acknowledged it */
-    _Atomic int by_id;          /* confirmations come per id (pb_run_confirm) */
-    pthread_mutex_t err_lock;   /* guards err */
-    char err[256];              /* first error, empty while none */
-    pthread_t watchdog;         /* prints and exits if the run hangs */
-    int watchdog_started;       /* whether watchdog needs joining */
-    pthread_t sigwaiter;        /* turns SIGINT/SIGTERM into a failed run */
-    int sigwaiter_started;      /* whether sigwaiter needs joining */
-    _Atomic int closing;        /* tells watchdog and sigwaiter to return */
+    const pb_opts_t *opts;       /* borrowed, outlives the run */
+    const char *peer;            /* "mosquitto" or "rabbitmq", for the report */
+    char tag[48];                /* unique per run: names topics and queues */
+    uint64_t deadline_ns;        /* monotonic time the timeout hits */
+    _Atomic uint64_t start_ns;   /* first publish may happen; 0 before go */
+    _Atomic uint64_t last_ns;    /* latest first receipt */
+    _Atomic uint64_t sent;       /* acknowledged by the broker */
+    _Atomic uint64_t received;   /* distinct messages received */
+    _Atomic uint64_t dups;       /* repeated deliveries */
+    _Atomic uint64_t bad;        /* payloads that are not ours */
+    _Atomic int stop;            /* set on failure, timeout or completion */
+    _Atomic int reported;        /* the report is printed once */
+    _Atomic int exit_code;       /* what the printed report said */
+    _Atomic uint64_t *lat_ns;    /* per message id: latency + 1, 0 = not yet */
+    _Atomic uint8_t *confirmed;  /* per message id: the broker acknowledged it */
+    _Atomic int by_id;           /* confirmations come per id (pb_run_confirm) */
+    pthread_mutex_t err_lock;    /* guards err */
+    char err[256];               /* first error, empty while none */
+    pthread_t watchdog;          /* prints and exits if the run hangs */
+    int watchdog_started;        /* whether watchdog needs joining */
+    pthread_t sigwaiter;         /* turns SIGINT/SIGTERM into a failed run */
+    int sigwaiter_started;       /* whether sigwaiter needs joining */
+    _Atomic int closing;         /* tells watchdog and sigwaiter to return */
+    int npids;                   /* broker processes named by BENCH_BROKER_PIDS */
+    long pids[PB_MAX_PIDS];      /* their pids */
+    double broker_cpu0;          /* their user + system seconds at go, -1 unknown */
+    double broker_cpu1;          /* the same when the run ended */
+    double self_cpu0, self_cpu1; /* this process's user + system seconds */
+    _Atomic int cpu_ended;       /* broker_cpu1 / self_cpu1 taken */
 };
 
 static void
@@ -263,6 +272,93 @@ s_sigwaiter(void *arg)
     return NULL;
 }
 
+/* user + system seconds of process pid, all its threads, from
+ * /proc/PID/stat (fields 14 and 15, after the parenthesised name); -1 if
+ * unreadable. */
+static double
+s_proc_cpu_s(long pid)
+{
+    char path[64], buf[1024];
+    unsigned long long ut = 0, st = 0;
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return -1;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    /* After ") ": state ppid pgrp session tty tpgid flags minflt cminflt
+     * majflt cmajflt utime stime (fields 3..15). */
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Sum over the broker pids; -1 if none is named or one is unreadable. */
+static double
+s_broker_cpu_s(const pb_run_t *self)
+{
+    double sum = 0;
+
+    if (self->npids == 0)
+        return -1;
+    for (int i = 0; i < self->npids; i++) {
+        double v = s_proc_cpu_s(self->pids[i]);
+        if (v < 0)
+            return -1;
+        sum += v;
+    }
+    return sum;
+}
+
+static double
+s_self_cpu_s(void)
+{
+    struct rusage ru;
+
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return -1;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* BENCH_BROKER_PIDS: whitespace- or comma-separated pids of the broker's
+ * processes (remissd; mosquitto; beam.smp; nats-server). */
+static void
+s_read_pids(pb_run_t *self)
+{
+    const char *s = getenv("BENCH_BROKER_PIDS");
+    char *end;
+
+    while (s != NULL && *s != '\0' && self->npids < PB_MAX_PIDS) {
+        if (*s == ' ' || *s == ',' || *s == '\t') {
+            s++;
+            continue;
+        }
+        long v = strtol(s, &end, 10);
+        if (end == s || v <= 0)
+            break;
+        self->pids[self->npids++] = v;
+        s = end;
+    }
+}
+
+/* Takes the end-of-run CPU figures once (the run finished or stopped). */
+static void
+s_cpu_end(pb_run_t *self)
+{
+    int expected = 0;
+
+    if (!atomic_compare_exchange_strong(&self->cpu_ended, &expected, 1))
+        return;
+    self->broker_cpu1 = s_broker_cpu_s(self);
+    self->self_cpu1 = s_self_cpu_s();
+}
+
 pb_run_t *
 pb_run_new(const pb_opts_t *opts, const char *peer)
 {
@@ -282,6 +378,7 @@ pb_run_new(const pb_opts_t *opts, const char *peer)
         return NULL;
     }
     pthread_mutex_init(&self->err_lock, NULL);
+    s_read_pids(self);
     snprintf(self->tag, sizeof(self->tag), "%ld-%" PRIu64, (long)getpid(),
              pb_now_ns() / 1000000 % 100000000);
     self->deadline_ns = pb_now_ns() + (uint64_t)(opts->timeout_s * NS_PER_S);
@@ -356,6 +453,8 @@ pb_run_remaining_s(const pb_run_t *self)
 void
 pb_run_go(pb_run_t *self)
 {
+    self->broker_cpu0 = s_broker_cpu_s(self);
+    self->self_cpu0 = s_self_cpu_s();
     atomic_store(&self->start_ns, pb_now_ns());
 }
 
@@ -510,6 +609,7 @@ pb_run_wait_done(pb_run_t *self)
         s_sleep_until(pb_now_ns() + 5000000);
     }
     atomic_store(&self->stop, 1);
+    s_cpu_end(self);
 }
 
 static int
@@ -530,6 +630,47 @@ s_print_pct(const char *name, const uint64_t *v, size_t n, double q)
     }
     size_t rank = (size_t)ceil(q * (double)n);
     printf(",\"%s\":%.3f", name, (double)v[rank > 0 ? rank - 1 : 0] / 1e6);
+}
+
+/* BENCH_LATENCY_FILE: the sorted latencies (v[0..k)) as "ms fraction"
+ * lines for a CDF plot: every rank of the top 1 %, about 2,000 below. */
+static void
+s_write_latencies(const uint64_t *v, size_t k)
+{
+    const char *path = getenv("BENCH_LATENCY_FILE");
+    size_t step = k / 2000 + 1;
+    FILE *f;
+
+    if (path == NULL || *path == '\0' || k == 0 || (f = fopen(path, "w")) == NULL)
+        return;
+    for (size_t i = 0; i < k; i++)
+        if (i % step == 0 || i + k / 100 >= k || i + 1 == k)
+            fprintf(f, "%.4f %.6f\n", (double)v[i] / 1e6, (double)(i + 1) / (double)k);
+    fclose(f);
+}
+
+/* The CPU keys: broker seconds and microseconds per message carried, and
+ * this load generator's own microseconds per message; null when unknown. */
+static void
+s_print_cpu(pb_run_t *self, double good)
+{
+    s_cpu_end(self);
+    double b = self->broker_cpu0 >= 0 && self->broker_cpu1 >= 0 && self->npids > 0
+                   ? self->broker_cpu1 - self->broker_cpu0
+                   : -1;
+    double c =
+        self->self_cpu0 >= 0 && self->self_cpu1 >= 0 ? self->self_cpu1 - self->self_cpu0 : -1;
+
+    if (atomic_load(&self->start_ns) == 0)
+        b = c = -1;
+    if (b >= 0 && good > 0)
+        printf(",\"broker_cpu_s\":%.3f,\"cpu_us_per_msg\":%.1f", b, b * 1e6 / good);
+    else
+        printf(",\"broker_cpu_s\":null,\"cpu_us_per_msg\":null");
+    if (c >= 0 && good > 0)
+        printf(",\"client_cpu_us_per_msg\":%.1f", c * 1e6 / good);
+    else
+        printf(",\"client_cpu_us_per_msg\":null");
 }
 
 int
@@ -572,6 +713,7 @@ pb_run_report(pb_run_t *self)
     s_print_pct("p50_ms", v, k, 0.50);
     s_print_pct("p99_ms", v, k, 0.99);
     s_print_pct("p999_ms", v, k, 0.999);
+    s_print_cpu(self, good);
     if (by_id)
         printf(",\"unconfirmed\":%" PRIu64, unconfirmed);
     printf(",\"duplicates\":%" PRIu64 ",\"complete\":%s}\n", atomic_load(&self->dups),
@@ -582,6 +724,8 @@ pb_run_report(pb_run_t *self)
     if (atomic_load(&self->bad) != 0)
         fprintf(stderr, "warning: %" PRIu64 " foreign payloads ignored\n", atomic_load(&self->bad));
     pthread_mutex_unlock(&self->err_lock);
+    if (v != NULL)
+        s_write_latencies(v, k);
     free(v);
     atomic_store(&self->exit_code, complete ? 0 : 1);
     return complete ? 0 : 1;
