@@ -34,6 +34,7 @@ struct intake {
     const pseudonym_t *ps;  /* subject pseudonyms (borrowed, or own_ps) */
     pseudonym_t *own_ps;    /* keyed by intake_new */
     s_cached_t cache[S_CACHE];
+    uint64_t gen; /* store_consent_gen the cache was filled under */
 };
 
 static void s_consents_clear(s_consents_t *c);
@@ -169,6 +170,12 @@ s_lookup(intake_t *self, const char *canonical, pnr_date_t today, uint8_t pseudo
     for (const char *p = canonical; *p; p++)
         h = h * 33 + (unsigned char)*p;
     s_cached_t *e = &self->cache[h % S_CACHE];
+    /* Another node registered or withdrew a consent (store.h): nothing
+     * kept from before may decide. */
+    if (store_consent_gen(self->store) != self->gen) {
+        intake_forget(self);
+        self->gen = store_consent_gen(self->store);
+    }
     if (e->used && strcmp(e->canonical, canonical) == 0 &&
         memcmp(&e->today, &today, sizeof today) == 0) {
         memcpy(pseudonym, e->pseudonym, 32);

@@ -25,16 +25,17 @@ typedef struct s_hist {
 } s_hist_t;
 
 struct metrics {
-    struct MHD_Daemon *daemon;            /* HTTP listener */
+    struct MHD_Daemon *daemon; /* HTTP listener */
     _Atomic uint64_t accepted, delivered, acked, auth_refused;
-    _Atomic uint64_t refused[S_NCODES];   /* by reason code */
+    _Atomic uint64_t refused[S_NCODES]; /* by reason code */
     _Atomic uint64_t connected, audit_size;
     _Atomic bool store_ok, policy_ok;
     /* witnesses (broker/witnesses.c): configured, quorum, cosigners of the
      * latest checkpoint, its size, failed submissions */
     _Atomic uint64_t wit_n, wit_k, wit_cosigned, wit_size, wit_failures;
     s_hist_t commit, verify;
-    pthread_mutex_t lock;                 /* guards the queue gauges */
+    pthread_mutex_t lock;      /* guards the queue gauges and cluster */
+    metrics_cluster_t cluster; /* several nodes (copied; names are static) */
     char queue_names[S_MAX_QUEUES][64];
     uint64_t queue_depths[S_MAX_QUEUES];
     size_t nqueues;
@@ -45,14 +46,13 @@ typedef struct s_buf {
     size_t len, cap;
 } s_buf_t;
 
-static void __attribute__((format(printf, 2, 3)))
-s_printf(s_buf_t *b, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) s_printf(s_buf_t *b, const char *fmt, ...)
 {
     va_list ap;
     for (;;) {
         va_start(ap, fmt);
-        int n = vsnprintf(b->data ? b->data + b->len : NULL, b->data ? b->cap - b->len : 0, fmt,
-                          ap);
+        int n =
+            vsnprintf(b->data ? b->data + b->len : NULL, b->data ? b->cap - b->len : 0, fmt, ap);
         va_end(ap);
         if (n < 0)
             return;
@@ -91,6 +91,27 @@ s_counter(s_buf_t *b, const char *name, const char *help, uint64_t v, bool gauge
              gauge ? "gauge" : "counter", name, (unsigned long long)v);
 }
 
+/* The node's view of the cluster (cluster.h); nothing on SQLite. */
+static void
+s_render_cluster(const metrics_cluster_t *c, s_buf_t *b)
+{
+    if (!c->duty[0])
+        return;
+    s_counter(b, "remiss_db_round_trips_total", "Round trips to the database (store and leases).",
+              c->round_trips, false);
+    s_printf(b,
+             "# HELP remiss_db_round_trip_seconds_total Time spent in them.\n"
+             "# TYPE remiss_db_round_trip_seconds_total counter\n"
+             "remiss_db_round_trip_seconds_total %.6f\n",
+             c->round_trip_seconds);
+    s_printf(b, "# HELP remiss_lease_held 1 while this node holds the duty's lease.\n"
+                "# TYPE remiss_lease_held gauge\n");
+    for (size_t i = 0; i < 4 && c->duty[i]; i++)
+        s_printf(b, "remiss_lease_held{duty=\"%s\"} %d\n", c->duty[i], c->held[i] ? 1 : 0);
+    s_counter(b, "remiss_cluster_notifications_total",
+              "Notifications of other nodes' commits received.", c->notifications, false);
+}
+
 static void
 s_render(metrics_t *m, s_buf_t *b)
 {
@@ -100,7 +121,8 @@ s_render(metrics_t *m, s_buf_t *b)
                 "# TYPE remiss_messages_refused_total counter\n");
     for (int c = 1; c < S_NCODES; c++)
         s_printf(b, "remiss_messages_refused_total{code=\"%s\"} %llu\n",
-                 remiss_code_name((remiss_code_t)c), (unsigned long long)atomic_load(&m->refused[c]));
+                 remiss_code_name((remiss_code_t)c),
+                 (unsigned long long)atomic_load(&m->refused[c]));
     s_counter(b, "remiss_deliveries_total", "Deliveries handed to recipients (incl. redeliveries).",
               atomic_load(&m->delivered), false);
     s_counter(b, "remiss_acknowledgements_total", "Messages acknowledged by recipients.",
@@ -109,8 +131,8 @@ s_render(metrics_t *m, s_buf_t *b)
               atomic_load(&m->auth_refused), false);
     s_counter(b, "remiss_connected_parties", "Parties with a receiving connection.",
               atomic_load(&m->connected), true);
-    s_counter(b, "remiss_audit_tree_size", "Entries in the audit log.",
-              atomic_load(&m->audit_size), true);
+    s_counter(b, "remiss_audit_tree_size", "Entries in the audit log.", atomic_load(&m->audit_size),
+              true);
     s_counter(b, "remiss_witnesses_configured", "Witnesses the broker submits checkpoints to.",
               atomic_load(&m->wit_n), true);
     s_counter(b, "remiss_witnesses_quorum", "Cosignatures the witness policy asks for.",
@@ -128,6 +150,7 @@ s_render(metrics_t *m, s_buf_t *b)
     for (size_t i = 0; i < m->nqueues; i++)
         s_printf(b, "remiss_queue_depth{recipient=\"%s\"} %llu\n", m->queue_names[i],
                  (unsigned long long)m->queue_depths[i]);
+    s_render_cluster(&m->cluster, b);
     pthread_mutex_unlock(&m->lock);
     s_hist_print(b, "remiss_commit_seconds", "Store commit latency per poll cycle.", &m->commit);
     s_hist_print(b, "remiss_verify_seconds", "Envelope signature verification latency.",
@@ -300,6 +323,16 @@ metrics_set_connected(metrics_t *self, uint64_t parties)
 }
 
 void
+metrics_set_cluster(metrics_t *self, const metrics_cluster_t *c)
+{
+    if (!self)
+        return;
+    pthread_mutex_lock(&self->lock);
+    self->cluster = *c;
+    pthread_mutex_unlock(&self->lock);
+}
+
+void
 metrics_set_audit_size(metrics_t *self, uint64_t size)
 {
     if (self)
@@ -316,8 +349,7 @@ metrics_set_health(metrics_t *self, bool store_ok, bool policy_ok)
 }
 
 void
-metrics_set_queues(metrics_t *self, const char *const *recipients, const uint64_t *depths,
-                   size_t n)
+metrics_set_queues(metrics_t *self, const char *const *recipients, const uint64_t *depths, size_t n)
 {
     if (!self)
         return;

@@ -12,6 +12,7 @@
 #include "admission.h"
 #include "audit.h"
 #include "broker_env.h"
+#include "cluster.h"
 #include "cycle.h"
 #include "delivery.h"
 #include "intake.h"
@@ -39,6 +40,7 @@ struct server {
     delivery_t *delivery;    /* connections and queues */
     admission_t *admission;  /* submitted messages */
     witnesses_t *witnesses;  /* C2SP checkpoints and witnesses, NULL without audit */
+    cluster_t *cluster;      /* duty leases and news of other nodes (cluster.h) */
     int64_t next_reload, next_scan, next_ping, next_purge, next_admin, next_gauges; /* ms */
 };
 
@@ -380,11 +382,47 @@ s_timers(server_t *self, int64_t now, volatile sig_atomic_t *reload)
         delivery_gauges(self->delivery);
         self->next_gauges = now + 1000;
     }
-    if (now >= self->next_purge) {
+    if (now >= self->next_purge && cluster_holds(self->cluster, CLUSTER_PURGE)) {
         s_purge(self, now);
         /* Often enough that a body never outlives its retention by much. */
         self->next_purge = now + s_clamp(self->cfg.retention_s * 1000 / 2, 1000, 60000);
     }
+}
+
+/* Another node queued a message for party (NULL: for someone). */
+static void
+s_news(void *ctx, const char *party)
+{
+    server_t *self = ctx;
+    if (!party)
+        delivery_scan(self->delivery);
+    else if (delivery_is_connected(self->delivery, party))
+        delivery_mark_dirty(self->delivery, party);
+}
+
+/* Leases, news from the other nodes and their gauges (cluster.h). */
+static void
+s_cluster(server_t *self, int64_t now)
+{
+    store_stats_t st;
+    cluster_stats_t cs;
+    metrics_cluster_t mc = {0};
+    if (!cluster_shared(self->cluster))
+        return;
+    store_stats(self->env.store, &st);
+    cluster_tick(self->cluster, now);
+    cluster_drain(self->cluster, st.session, s_news, self);
+    if (!self->env.metrics || now < self->next_gauges)
+        return;
+    cluster_stats(self->cluster, &cs);
+    mc.round_trips = st.round_trips + cs.checks;
+    mc.round_trip_seconds = st.round_trip_seconds + cs.check_seconds;
+    mc.notifications = cs.notifications;
+    for (int d = 0; d < CLUSTER_DUTIES; d++) {
+        mc.duty[d] = cluster_duty_name((cluster_duty_t)d);
+        mc.held[d] = cluster_holds(self->cluster, (cluster_duty_t)d);
+    }
+    metrics_set_cluster(self->env.metrics, &mc);
 }
 
 /* Appends a broker life-cycle event and signs a tree head, in its own
@@ -440,6 +478,8 @@ s_open(server_t *self, remiss_err_t *err)
         return REMISS_E_CONFIG;
     if (env->audit && !(self->witnesses = witnesses_start(cfg, env->metrics, err)))
         return REMISS_E_CONFIG;
+    if (!(self->cluster = cluster_new(cfg->db)))
+        return remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
     return REMISS_OK;
 }
 
@@ -498,6 +538,7 @@ server_destroy(server_t **self_p)
         return;
     server_t *self = *self_p;
     witnesses_stop(&self->witnesses);
+    cluster_free(&self->cluster);
     metrics_stop(&self->env.metrics);
     admission_destroy(&self->admission);
     delivery_destroy(&self->delivery);
@@ -532,7 +573,7 @@ static void
 s_sign_head(server_t *self)
 {
     remiss_err_t err;
-    if (!self->env.audit)
+    if (!self->env.audit || !cluster_holds(self->cluster, CLUSTER_HEADS))
         return;
     if (audit_sign_head(self->env.audit, false, self->cfg.sth_interval_s * 1000,
                         (uint64_t)self->cfg.sth_every, &err) != REMISS_OK)
@@ -564,11 +605,12 @@ s_cycle(server_t *self, int64_t now, volatile sig_atomic_t *stop, volatile sig_a
     if (cycle_begin(self->cycle, now, &err) != REMISS_OK)
         return s_cycle_without_store(self, &err);
     transport_serve_zap(self->transport);
+    s_cluster(self, now);
     s_timers(self, now, reload);
     /* Deliver what earlier cycles committed; then read new frames. */
     delivery_pump_dirty(self->delivery, now);
     transport_read(self->transport, S_BATCH, s_on_frame, self);
-    if (now >= self->next_admin) {
+    if (now >= self->next_admin && cluster_holds(self->cluster, CLUSTER_ADMIN)) {
         s_admin(self, now);
         self->next_admin = now + 500;
     }
@@ -592,7 +634,8 @@ server_run(server_t *self, volatile sig_atomic_t *stop, volatile sig_atomic_t *r
              self->env.audit ? "on" : "off");
     while (!*stop) {
         long timeout = delivery_has_dirty(self->delivery) ? 0 : 100;
-        if (transport_wait(self->transport, cycle_wait_ms(self->cycle, log_now_ms(), timeout)) < 0)
+        if (transport_wait_fd(self->transport, cycle_wait_ms(self->cycle, log_now_ms(), timeout),
+                              cluster_fd(self->cluster)) < 0)
             break;
         s_cycle(self, log_now_ms(), stop, reload);
     }

@@ -42,6 +42,7 @@ const char store_pg_schema[] =
     " requested_at bigint NOT NULL, done_at bigint NOT NULL DEFAULT 0,"
     " result text NOT NULL DEFAULT '');"
     "INSERT INTO meta(key, value) VALUES('schema_version', '2') ON CONFLICT DO NOTHING;"
+    "INSERT INTO meta(key, value) VALUES('consent_gen', '0') ON CONFLICT DO NOTHING;"
     "COMMIT;";
 
 #define S_MSG_COLS                                                                                 \
@@ -111,4 +112,11 @@ const char *const store_pg_sql[Q_COUNT] = {
                       " ORDER BY id LIMIT $1",
     [Q_ADM_DONE] = "UPDATE admin_queue SET done_at = $2, result = $3 WHERE id = $1",
     [Q_ADM_GET] = "SELECT " S_ADMIN_COLS " FROM admin_queue WHERE id = $1",
+    /* Several nodes: see s_lock in store_pg.c. */
+    [Q_LOCK] = "SELECT pg_advisory_xact_lock(" STORE_PG_WRITE_KEY ")",
+    [Q_SHARED] = "SELECT coalesce((SELECT max(idx) + 1 FROM audit), 0),"
+                 " coalesce((SELECT value::bigint FROM meta WHERE key = 'consent_gen'), 0)",
+    [Q_GEN] = "SELECT coalesce((SELECT value::bigint FROM meta WHERE key = 'consent_gen'), 0)",
+    [Q_GEN_BUMP] = "UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'consent_gen'",
+    [Q_NOTIFY] = "SELECT pg_notify('" STORE_PG_CHANNEL "', $1)",
 };

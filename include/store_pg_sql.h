@@ -42,9 +42,20 @@ enum store_pg_q {
     Q_ADM_PENDING,
     Q_ADM_DONE,
     Q_ADM_GET,
+    Q_LOCK,
+    Q_SHARED,
+    Q_GEN,
+    Q_GEN_BUMP,
+    Q_NOTIFY,
     Q_COUNT
 };
 
 extern const char *const store_pg_sql[Q_COUNT];
+
+/* The advisory lock keys of a cluster (broker/cluster.c takes the duty
+ * leases at STORE_PG_LEASE_KEY + duty) and the channel nodes listen on. */
+#define STORE_PG_WRITE_KEY "7400150002"
+#define STORE_PG_LEASE_KEY 7400150100LL
+#define STORE_PG_CHANNEL   "remiss_queue"
 
 #endif
