@@ -25,17 +25,17 @@ typedef struct s_hist {
 } s_hist_t;
 
 struct metrics {
-    struct MHD_Daemon *daemon; /* HTTP listener */
+    struct MHD_Daemon *daemon;            /* HTTP listener */
     _Atomic uint64_t accepted, delivered, acked, auth_refused;
-    _Atomic uint64_t refused[S_NCODES]; /* by reason code */
+    _Atomic uint64_t refused[S_NCODES];   /* by reason code */
     _Atomic uint64_t connected, audit_size;
     _Atomic bool store_ok, policy_ok;
     /* witnesses (broker/witnesses.c): configured, quorum, cosigners of the
      * latest checkpoint, its size, failed submissions */
     _Atomic uint64_t wit_n, wit_k, wit_cosigned, wit_size, wit_failures;
     s_hist_t commit, verify;
-    pthread_mutex_t lock;      /* guards the queue gauges and cluster */
-    metrics_cluster_t cluster; /* several nodes (copied; names are static) */
+    pthread_mutex_t lock;                 /* guards the queue gauges and cluster */
+    metrics_cluster_t cluster;            /* several nodes (copied; names are static) */
     char queue_names[S_MAX_QUEUES][64];
     uint64_t queue_depths[S_MAX_QUEUES];
     size_t nqueues;
@@ -46,13 +46,14 @@ typedef struct s_buf {
     size_t len, cap;
 } s_buf_t;
 
-static void __attribute__((format(printf, 2, 3))) s_printf(s_buf_t *b, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3)))
+s_printf(s_buf_t *b, const char *fmt, ...)
 {
     va_list ap;
     for (;;) {
         va_start(ap, fmt);
-        int n =
-            vsnprintf(b->data ? b->data + b->len : NULL, b->data ? b->cap - b->len : 0, fmt, ap);
+        int n = vsnprintf(b->data ? b->data + b->len : NULL, b->data ? b->cap - b->len : 0, fmt,
+                          ap);
         va_end(ap);
         if (n < 0)
             return;
@@ -99,10 +100,9 @@ s_render_cluster(const metrics_cluster_t *c, s_buf_t *b)
         return;
     s_counter(b, "remiss_db_round_trips_total", "Round trips to the database (store and leases).",
               c->round_trips, false);
-    s_printf(b,
-             "# HELP remiss_db_round_trip_seconds_total Time spent in them.\n"
-             "# TYPE remiss_db_round_trip_seconds_total counter\n"
-             "remiss_db_round_trip_seconds_total %.6f\n",
+    s_printf(b, "# HELP remiss_db_round_trip_seconds_total Time spent in them.\n"
+                "# TYPE remiss_db_round_trip_seconds_total counter\n"
+                "remiss_db_round_trip_seconds_total %.6f\n",
              c->round_trip_seconds);
     s_printf(b, "# HELP remiss_lease_held 1 while this node holds the duty's lease.\n"
                 "# TYPE remiss_lease_held gauge\n");
@@ -121,8 +121,7 @@ s_render(metrics_t *m, s_buf_t *b)
                 "# TYPE remiss_messages_refused_total counter\n");
     for (int c = 1; c < S_NCODES; c++)
         s_printf(b, "remiss_messages_refused_total{code=\"%s\"} %llu\n",
-                 remiss_code_name((remiss_code_t)c),
-                 (unsigned long long)atomic_load(&m->refused[c]));
+                 remiss_code_name((remiss_code_t)c), (unsigned long long)atomic_load(&m->refused[c]));
     s_counter(b, "remiss_deliveries_total", "Deliveries handed to recipients (incl. redeliveries).",
               atomic_load(&m->delivered), false);
     s_counter(b, "remiss_acknowledgements_total", "Messages acknowledged by recipients.",
@@ -131,8 +130,8 @@ s_render(metrics_t *m, s_buf_t *b)
               atomic_load(&m->auth_refused), false);
     s_counter(b, "remiss_connected_parties", "Parties with a receiving connection.",
               atomic_load(&m->connected), true);
-    s_counter(b, "remiss_audit_tree_size", "Entries in the audit log.", atomic_load(&m->audit_size),
-              true);
+    s_counter(b, "remiss_audit_tree_size", "Entries in the audit log.",
+              atomic_load(&m->audit_size), true);
     s_counter(b, "remiss_witnesses_configured", "Witnesses the broker submits checkpoints to.",
               atomic_load(&m->wit_n), true);
     s_counter(b, "remiss_witnesses_quorum", "Cosignatures the witness policy asks for.",
@@ -349,7 +348,8 @@ metrics_set_health(metrics_t *self, bool store_ok, bool policy_ok)
 }
 
 void
-metrics_set_queues(metrics_t *self, const char *const *recipients, const uint64_t *depths, size_t n)
+metrics_set_queues(metrics_t *self, const char *const *recipients, const uint64_t *depths,
+                   size_t n)
 {
     if (!self)
         return;
