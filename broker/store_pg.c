@@ -57,7 +57,10 @@ struct store {
     int64_t retry_at;              /* monotonic ms before which no connect is tried */
     int pending;                   /* statements sent whose results are not read yet */
     bool poisoned;                 /* a statement whose result nobody waited for failed */
+    char poison[320];              /* why (for the commit's error) */
     bool locked;                   /* the transaction holds the cluster's write lock (s_lock) */
+    int depth;                     /* savepoints open */
+    int lock_depth;                /* the savepoint depth the lock was taken at */
     store_sync_t sync;             /* what the latest lock saw */
     uint64_t consent_gen;          /* the registry's generation, as of begin or lock */
     char notify[S_NOTIFY_MAX + 1]; /* recipients of this transaction's inserts, ","-joined */
@@ -288,7 +291,10 @@ s_sync(store_t *self, PGresult **last, remiss_err_t *err, const char *what)
         ExecStatusType st = PQresultStatus(res);
         if (!res || (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)) {
             r = s_fail(self, err, what, res);
-            self->poisoned |= self->in_tx && (i < n - 1 || !last);
+            if (self->in_tx && (i < n - 1 || !last) && !self->poisoned) {
+                self->poisoned = true;
+                snprintf(self->poison, sizeof self->poison, "%.300s", err ? err->text : what);
+            }
         } else if (i == n - 1 && last)
             *last = res;
         if (res != (last ? *last : NULL))
@@ -382,6 +388,7 @@ s_lock(store_t *self, remiss_err_t *err)
         return r != REMISS_OK ? r : s_fail(self, err, "write lock", NULL);
     }
     self->locked = true;
+    self->lock_depth = self->depth;
     self->sync.shared = true;
     self->sync.serial++;
     self->sync.audit_size = (uint64_t)s_get_int(res, 0, 0);
@@ -582,6 +589,19 @@ s_check_version(store_t *self, remiss_err_t *err)
     return REMISS_OK;
 }
 
+/* True if the tables are there. The schema's DDL is run only when they
+ * are not: CREATE INDEX IF NOT EXISTS still takes a share lock on its
+ * table, and a node starting next to running ones deadlocked with their
+ * writing transactions. */
+static bool
+s_has_schema(store_t *self)
+{
+    PGresult *res = PQexec(self->conn, "SELECT 1 FROM meta WHERE key = 'schema_version'");
+    bool has = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+    PQclear(res);
+    return has;
+}
+
 static store_t *
 s_open(const char *uri, remiss_err_t *err)
 {
@@ -592,7 +612,9 @@ s_open(const char *uri, remiss_err_t *err)
         return NULL;
     }
     if (s_dial(self, err) != REMISS_OK ||
-        s_plain(self, store_pg_schema, err, "create the tables") != REMISS_OK ||
+        (!s_has_schema(self) &&
+         s_plain(self, store_pg_schema, err, "create the tables") != REMISS_OK) ||
+        s_plain(self, store_pg_meta, err, "create the tables") != REMISS_OK ||
         s_check_version(self, err) != REMISS_OK || s_prepare_all(self, err) != REMISS_OK) {
         s_close(&self);
         return NULL;
@@ -673,6 +695,7 @@ s_rollback(store_t *self)
     self->in_tx = false;
     self->poisoned = false;
     self->locked = false;
+    self->depth = self->lock_depth = 0;
     self->notify[0] = '\0';
     self->notify_all = false;
 }
@@ -712,7 +735,8 @@ s_commit(store_t *self, remiss_err_t *err)
     remiss_code_t r = s_ready(self, err);
     if (r == REMISS_OK && self->poisoned)
         r = remiss_err_set(err, REMISS_E_STORAGE,
-                           "storage error (commit): a statement of the transaction failed");
+                           "storage error (commit): a statement of the transaction failed: %s",
+                           self->poison);
     if (r == REMISS_OK)
         r = s_notify_send(self, err);
     if (r == REMISS_OK)
@@ -724,20 +748,33 @@ s_commit(store_t *self, remiss_err_t *err)
 static remiss_code_t
 s_savepoint(store_t *self, remiss_err_t *err)
 {
-    return s_defer(self, -1, "SAVEPOINT msg", NULL, err, "savepoint");
+    remiss_code_t r = s_defer(self, -1, "SAVEPOINT msg", NULL, err, "savepoint");
+    self->depth += r == REMISS_OK;
+    return r;
 }
 
 static void
 s_release(store_t *self)
 {
     s_defer(self, -1, "RELEASE msg", NULL, NULL, "release");
+    if (self->depth > 0)
+        self->depth--;
+    /* A lock taken inside now belongs to the enclosing transaction. */
+    if (self->lock_depth > self->depth)
+        self->lock_depth = self->depth;
 }
 
+/* The write lock, if this savepoint took it, is gone with it (PostgreSQL
+ * releases a subtransaction's locks, advisory ones too): the next write
+ * takes it again. Nothing written before the savepoint was without it. */
 static void
 s_rollback_to(store_t *self)
 {
-    if (s_defer(self, -1, "ROLLBACK TO msg", NULL, NULL, "rollback to") == REMISS_OK)
-        s_release(self);
+    if (s_defer(self, -1, "ROLLBACK TO msg", NULL, NULL, "rollback to") != REMISS_OK)
+        return;
+    if (self->locked && self->lock_depth >= self->depth)
+        self->locked = false;
+    s_release(self);
 }
 
 /* ------------------------------------------------------------ messages */

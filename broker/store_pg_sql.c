@@ -5,6 +5,10 @@
 #include <stddef.h>
 
 /* One transaction under a lock so nodes starting together do not race. */
+/* Rows of meta that later versions of schema 2 added (run at every open). */
+const char store_pg_meta[] =
+    "INSERT INTO meta(key, value) VALUES('consent_gen', '0') ON CONFLICT DO NOTHING;";
+
 const char store_pg_schema[] =
     "BEGIN; SELECT pg_advisory_xact_lock(7400150001);"
     "CREATE TABLE IF NOT EXISTS meta(key text PRIMARY KEY, value text NOT NULL);"

@@ -7,6 +7,8 @@
 
 /* Creates what is missing, in one transaction under an advisory lock. */
 extern const char store_pg_schema[];
+/* Rows of meta added to schema 2 later; run at every open. */
+extern const char store_pg_meta[];
 
 /* Statements, by number. */
 enum store_pg_q {

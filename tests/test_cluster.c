@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -262,6 +263,248 @@ Test(cluster, the_two_ends_on_different_nodes, .timeout = 240)
     s_revoke_across(&c);
     s_stop_nodes(&c);
     cr_assert_eq(s_verify(&c, c.pg.uri), 0, "audit verify failed on the shared store");
+    harness_stop(&c.n[0]);
+    pgtest_stop(&c.pg);
+}
+
+/* ------------------------------------------------------------ streams under failure */
+
+#define S_SENDERS  2
+#define S_MAX_SEND 600 /* per sender: bounds the run */
+#define S_PACE_US  25000
+#define S_DRAIN_MS 90000 /* how long the recipient may take to catch up */
+
+/* Appends a line to path (the children's reports). */
+static void
+s_line(const char *path, const char *line)
+{
+    FILE *f = fopen(path, "a");
+    if (f) {
+        fprintf(f, "%s\n", line);
+        fclose(f);
+    }
+}
+
+static bool
+s_exists(const char *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+/* Sender k (a child): referrals through node k first until dir/stop,
+ * each id with an OK receipt to dir/ok-K, the others counted in
+ * dir/fail-K. */
+static void
+s_sender(s_cluster_t *c, int k, const char *dir)
+{
+    char ok[256], fail[256], stop[256], hex[33];
+    remiss_err_t err;
+    snprintf(ok, sizeof ok, "%s/ok-%d", dir, k);
+    snprintf(fail, sizeof fail, "%s/fail-%d", dir, k);
+    snprintf(stop, sizeof stop, "%s/stop", dir);
+    remiss_client_t *cl = s_client(c, "sdf-rinkeby-kista", k % 2, NULL);
+    for (int i = 0; cl && i < S_MAX_SEND && !s_exists(stop); i++) {
+        uint8_t id[REMISS_ID_LEN];
+        remiss_code_t r = s_send_referral(cl, id, &err);
+        remiss_id_to_hex(id, hex);
+        if (r != REMISS_OK)
+            fprintf(stderr, "cluster: sender %d: %s: %s\n", k, remiss_code_name(r), err.text);
+        s_line(r == REMISS_OK ? ok : fail, r == REMISS_OK ? hex : remiss_code_name(r));
+        usleep(S_PACE_US);
+    }
+    int code = cl ? 0 : 1;
+    remiss_close(&cl);
+    _exit(code);
+}
+
+/* The recipient (a child) on node 1 first: every message the library
+ * hands out to dir/got, acknowledged; until dir/done and 3 s of quiet. */
+static void
+s_recipient(s_cluster_t *c, const char *dir)
+{
+    char got[256], done[256], hex[33];
+    remiss_err_t err;
+    snprintf(got, sizeof got, "%s/got", dir);
+    snprintf(done, sizeof done, "%s/done", dir);
+    remiss_client_t *cl = s_client(c, "jobbtorg", 1, NULL);
+    int64_t quiet_since = log_now_ms();
+    while (cl && (!s_exists(done) || log_now_ms() - quiet_since < 3000)) {
+        remiss_message_t *m = NULL;
+        if (remiss_recv(cl, 500, &m, &err) != REMISS_OK)
+            continue;
+        remiss_id_to_hex(remiss_message_id(m), hex);
+        s_line(got, hex);
+        remiss_ack(cl, remiss_message_id(m), &err);
+        remiss_message_free(&m);
+        quiet_since = log_now_ms();
+    }
+    int code = cl ? 0 : 1;
+    remiss_close(&cl);
+    _exit(code);
+}
+
+static pid_t
+s_fork(void)
+{
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0)
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+    return pid;
+}
+
+/* Lines of path, sorted, into a malloc'd array. */
+static size_t
+s_read_ids(const char *path, char (**out)[33])
+{
+    char line[64];
+    size_t n = 0, cap = 0;
+    *out = NULL;
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f)) {
+        if (strlen(line) < 32)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            *out = realloc(*out, cap * sizeof **out);
+            cr_assert_not_null(*out);
+        }
+        memcpy((*out)[n], line, 32);
+        (*out)[n++][32] = '\0';
+    }
+    if (f)
+        fclose(f);
+    qsort(*out, n, sizeof **out, (int (*)(const void *, const void *))strcmp);
+    return n;
+}
+
+static bool
+s_has(char (*ids)[33], size_t n, const char *id)
+{
+    return n && bsearch(id, ids, n, sizeof *ids, (int (*)(const void *, const void *))strcmp);
+}
+
+/* How many of the OK ids (files ok-*) the recipient has; its duplicates. */
+static size_t
+s_tally(const char *dir, size_t *nok, size_t *dups, size_t *unknown)
+{
+    char path[256];
+    char(*got)[33], (*ok)[33] = NULL;
+    size_t ngot, arrived = 0;
+    snprintf(path, sizeof path, "%s/got", dir);
+    ngot = s_read_ids(path, &got);
+    *nok = *dups = *unknown = 0;
+    for (size_t i = 1; i < ngot; i++)
+        *dups += strcmp(got[i - 1], got[i]) == 0;
+    for (int k = 0; k < S_SENDERS; k++) {
+        snprintf(path, sizeof path, "%s/ok-%d", dir, k);
+        size_t n = s_read_ids(path, &ok);
+        for (size_t i = 0; i < n; i++)
+            arrived += s_has(got, ngot, ok[i]);
+        *nok += n;
+        free(ok);
+    }
+    free(got);
+    (void)unknown;
+    return arrived;
+}
+
+/* Starts the recipient and the senders; returns the directory of their
+ * reports in dir. */
+static void
+s_stream_start(s_cluster_t *c, char dir[200], pid_t kids[S_SENDERS + 1])
+{
+    snprintf(dir, 200, "%s/stream", c->n[0].dir);
+    cr_assert_eq(mkdir(dir, 0700), 0);
+    remiss_client_t *sdf = s_client(c, "sdf-rinkeby-kista", 0, NULL);
+    cr_assert_not_null(sdf);
+    cr_assert_eq(harness_grant(sdf, "c-test-1", "sdf-rinkeby-kista", "jobbtorg", "anvisning",
+                               "identity,social"),
+                 REMISS_OK);
+    remiss_close(&sdf);
+    if ((kids[S_SENDERS] = s_fork()) == 0)
+        s_recipient(c, dir);
+    for (int k = 0; k < S_SENDERS; k++)
+        if ((kids[k] = s_fork()) == 0)
+            s_sender(c, k, dir);
+}
+
+/* Stops the senders, lets the recipient catch up and checks that every
+ * OK message arrived exactly once. */
+static void
+s_stream_check(const char *dir, pid_t kids[S_SENDERS + 1])
+{
+    char path[256];
+    size_t nok = 0, dups = 0, unknown = 0, arrived = 0, failed = 0;
+    int status;
+    snprintf(path, sizeof path, "%s/stop", dir);
+    s_line(path, "stop");
+    for (int k = 0; k < S_SENDERS; k++) {
+        cr_assert_eq(waitpid(kids[k], &status, 0), kids[k]);
+        cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sender %d failed", k);
+        char(*f)[33];
+        snprintf(path, sizeof path, "%s/fail-%d", dir, k);
+        FILE *ff = fopen(path, "r");
+        for (char line[64]; ff && fgets(line, sizeof line, ff);)
+            failed++;
+        if (ff)
+            fclose(ff);
+        (void)f;
+    }
+    for (int64_t t0 = log_now_ms(); log_now_ms() - t0 < S_DRAIN_MS; usleep(200000))
+        if ((arrived = s_tally(dir, &nok, &dups, &unknown)) == nok)
+            break;
+    snprintf(path, sizeof path, "%s/done", dir);
+    s_line(path, "done");
+    cr_assert_eq(waitpid(kids[S_SENDERS], &status, 0), kids[S_SENDERS]);
+    arrived = s_tally(dir, &nok, &dups, &unknown);
+    fprintf(stderr,
+            "cluster: %zu messages with an OK receipt, %zu arrived, %zu lost, %zu duplicates "
+            "handed to the application, %zu sends without OK (not counted)\n",
+            nok, arrived, nok - arrived, dups, failed);
+    cr_assert_gt(nok, 50, "too few messages went through to test anything");
+    cr_assert_eq(arrived, nok, "%zu messages with an OK receipt were lost", nok - arrived);
+    cr_assert_eq(dups, 0, "%zu messages reached the application twice", dups);
+}
+
+/* Appends node's log to DIR/nodes.log (a restart truncates it). */
+static void
+s_keep_log(const harness_t *node)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "cat %s >> %s/nodes.log", node->log, node->dir);
+    (void)system(cmd);
+}
+
+Test(cluster, two_nodes_one_killed_five_times, .timeout = 600)
+{
+    s_cluster_t c;
+    char dir[200];
+    pid_t kids[S_SENDERS + 1];
+    const char *extra[] = {"--redeliver-ms", "3000", "--metrics", "@metrics", NULL};
+    pgtest_start(&c.pg);
+    s_up(&c, c.pg.uri);
+    s_stream_start(&c, dir, kids);
+    for (int round = 0; round < 5; round++) {
+        usleep(1500000);
+        int i = round % 2;
+        harness_kill(&c.n[i]);
+        fprintf(stderr, "cluster: node %d killed (round %d)\n", i, round + 1);
+        usleep(500000);
+        s_keep_log(&c.n[i]);
+        harness_restart(&c.n[i], extra);
+    }
+    usleep(1500000);
+    s_stream_check(dir, kids);
+    s_stop_nodes(&c);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd,
+             "grep -h 'failed' %s/remissd*.log %s/nodes.log | cut -c1-400 | head -20 >&2",
+             c.n[0].dir, c.n[0].dir);
+    (void)system(cmd);
+    snprintf(cmd, sizeof cmd, "grep -A8 'deadlock detected' %s | head -40 >&2", c.pg.log);
+    (void)system(cmd);
+    cr_assert_eq(s_verify(&c, c.pg.uri), 0, "audit verify failed after the kills");
     harness_stop(&c.n[0]);
     pgtest_stop(&c.pg);
 }
