@@ -331,11 +331,14 @@ s_send_frame(remiss_client_t *self, const Remiss__ClientFrame *cf, remiss_err_t 
     if (!buf)
         return remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
     remiss__client_frame__pack(cf, buf);
-    /* With several nodes a submission is kept until its receipt comes, to
-     * be sent again on the next node if this one goes away. */
-    if (nodes_count(self->nodes) > 1 && cf->kind_case == REMISS__CLIENT_FRAME__KIND_SUBMIT)
-        nodes_track(self->nodes, cf->request_id, buf, len);
     remiss_code_t r = s_send_bytes(self, buf, len, err);
+    /* With several nodes a submission is kept until its receipt comes, to
+     * be sent again on the next node if this one goes away. Kept once sent
+     * (to the node in use), so a move while waiting to send does not send
+     * it twice. */
+    if (r == REMISS_OK && nodes_count(self->nodes) > 1 &&
+        cf->kind_case == REMISS__CLIENT_FRAME__KIND_SUBMIT)
+        nodes_track(self->nodes, cf->request_id, buf, len);
     free(buf);
     return r;
 }

@@ -508,3 +508,33 @@ Test(cluster, two_nodes_one_killed_five_times, .timeout = 600)
     harness_stop(&c.n[0]);
     pgtest_stop(&c.pg);
 }
+
+Test(cluster, the_primary_lost_and_the_standby_promoted, .timeout = 600)
+{
+    s_cluster_t c;
+    pgtest_t standby;
+    char dir[200], uri[300];
+    pid_t kids[S_SENDERS + 1];
+    pgtest_start(&c.pg);
+    pgtest_standby(&c.pg, &standby);
+    /* The nodes find the writable server of the two. */
+    snprintf(uri, sizeof uri,
+             "postgresql://postgres@127.0.0.1:%d,127.0.0.1:%d/remiss"
+             "?target_session_attrs=read-write",
+             c.pg.port, standby.port);
+    s_up(&c, uri);
+    s_stream_start(&c, dir, kids);
+    usleep(3000000);
+    pgtest_kill(&c.pg);
+    fprintf(stderr, "cluster: primary killed\n");
+    usleep(500000);
+    pgtest_promote(&standby);
+    fprintf(stderr, "cluster: standby promoted\n");
+    usleep(5000000);
+    s_stream_check(dir, kids);
+    s_stop_nodes(&c);
+    cr_assert_eq(s_verify(&c, standby.uri), 0, "audit verify failed on the promoted database");
+    harness_stop(&c.n[0]);
+    pgtest_stop(&standby);
+    pgtest_stop(&c.pg);
+}
