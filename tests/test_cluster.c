@@ -476,6 +476,42 @@ s_keep_log(const harness_t *node)
     (void)system(cmd);
 }
 
+/* node's /metrics into out (curl). */
+static void
+s_metrics(const harness_t *node, char *out, size_t size)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "curl -sf http://127.0.0.1:%d/metrics", node->port + 1);
+    FILE *p = popen(cmd, "r");
+    size_t n = p ? fread(out, 1, size - 1, p) : 0;
+    out[n] = '\0';
+    if (p)
+        pclose(p);
+}
+
+/* Each duty is held by exactly one node (after the kills: taken over). */
+static void
+s_check_leases(s_cluster_t *c)
+{
+    static const char *const duties[] = {"purge", "heads", "admin"};
+    static char m[2][65536];
+    char want[64];
+    /* A node takes a free lease at its next tick (1 s). */
+    usleep(2500000);
+    for (int i = 0; i < 2; i++) {
+        s_metrics(&c->n[i], m[i], sizeof m[i]);
+        cr_assert(strstr(m[i], "remiss_db_round_trips_total"), "node %d: no cluster metrics", i);
+        cr_assert(strstr(m[i], "remiss_cluster_notifications_total"));
+    }
+    for (size_t d = 0; d < 3; d++) {
+        int held = 0;
+        snprintf(want, sizeof want, "remiss_lease_held{duty=\"%s\"} 1", duties[d]);
+        for (int i = 0; i < 2; i++)
+            held += strstr(m[i], want) != NULL;
+        cr_assert_eq(held, 1, "duty %s is held by %d nodes", duties[d], held);
+    }
+}
+
 Test(cluster, two_nodes_one_killed_five_times, .timeout = 600)
 {
     s_cluster_t c;
@@ -496,6 +532,7 @@ Test(cluster, two_nodes_one_killed_five_times, .timeout = 600)
     }
     usleep(1500000);
     s_stream_check(dir, kids);
+    s_check_leases(&c);
     s_stop_nodes(&c);
     char cmd[400];
     snprintf(cmd, sizeof cmd,
