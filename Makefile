@@ -68,7 +68,7 @@ LIBDIR     := lib
 endif
 PROGS      := $(BIN)/remissd $(BIN)/remiss $(BIN)/remissctl $(BIN)/remiss-gateway $(BIN)/remiss-witness
 
-.PHONY: all deps test check run demo bench fuzz clean install valgrind format tests openapi-lint vectors deb
+.PHONY: all deps test check run demo bench fuzz clean install valgrind format tests openapi-lint vectors deb cluster
 all: deps-quiet $(PROGS) $(LIBDIR)/libremiss.a $(LIBDIR)/libremiss.so
 
 deps:
@@ -181,6 +181,10 @@ run: deps all
 
 demo: deps all
 	@scripts/demo.sh
+
+# A local PostgreSQL and two nodes on it (issue 15); Ctrl-C stops them.
+cluster: deps all
+	@scripts/cluster.sh
 
 # make install PREFIX=/usr DESTDIR=/tmp/stage: binaries, library, headers,
 # pkg-config file, man pages, example config and policy, systemd unit.
