@@ -51,9 +51,10 @@
 #define RB_PARTY_MAX 32
 
 typedef struct {
-    pb_opts_t pb;         /* the options the peers share */
-    const char *pki;      /* PKI directory (ca.crt, broker.crt, parties/) */
-    const char *endpoint; /* broker endpoint */
+    pb_opts_t pb;              /* the options the peers share */
+    const char *pki;           /* PKI directory (ca.crt, broker.crt, parties/) */
+    const char *endpoint;      /* broker endpoint */
+    const char *recv_endpoint; /* receivers' endpoint (another node), or NULL */
 } rb_opts_t;
 
 typedef struct rb_bench rb_bench_t;
@@ -93,8 +94,9 @@ s_usage(FILE *f)
                "(role jobbtorg), each its own connection and certificate from DIR/parties, send\n"
                "N signed referrals of BYTES serialized to remissd at E. --rate 0 = saturation;\n"
                "--window: receipts outstanding per sender and deliveries in flight per\n"
-               "receiver (default 64). Prints one JSON line; exit 1 when incomplete, 2 on bad\n"
-               "usage.\n");
+               "receiver (default 64). --recv-endpoint E2: receivers connect to E2 (another\n"
+               "node on the same store: cross-node delivery). Prints one JSON line; exit 1\n"
+               "when incomplete, 2 on bad usage.\n");
 }
 
 /* Parses a number in [lo, hi], whole if whole is set; -1 when it is not one. */
@@ -118,17 +120,13 @@ s_parse_num(const char *s, double lo, double hi, bool whole, double *out)
 static int
 s_parse_args(int argc, char **argv, rb_opts_t *o, int *exit_code)
 {
-    static const struct option longopts[] = {{"senders", required_argument, NULL, 's'},
-                                             {"receivers", required_argument, NULL, 'r'},
-                                             {"count", required_argument, NULL, 'n'},
-                                             {"size", required_argument, NULL, 'b'},
-                                             {"rate", required_argument, NULL, 'q'},
-                                             {"timeout", required_argument, NULL, 't'},
-                                             {"window", required_argument, NULL, 'w'},
-                                             {"pki", required_argument, NULL, 'k'},
-                                             {"endpoint", required_argument, NULL, 'e'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"senders", required_argument, NULL, 's'},  {"receivers", required_argument, NULL, 'r'},
+        {"count", required_argument, NULL, 'n'},    {"size", required_argument, NULL, 'b'},
+        {"rate", required_argument, NULL, 'q'},     {"timeout", required_argument, NULL, 't'},
+        {"window", required_argument, NULL, 'w'},   {"pki", required_argument, NULL, 'k'},
+        {"endpoint", required_argument, NULL, 'e'}, {"recv-endpoint", required_argument, NULL, 'E'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     double v = 0;
     int c, idx = 0;
 
@@ -172,6 +170,9 @@ s_parse_args(int argc, char **argv, rb_opts_t *o, int *exit_code)
             break;
         case 'k':
             o->pki = optarg;
+            break;
+        case 'E':
+            o->recv_endpoint = optarg;
             break;
         case 'e':
             o->endpoint = optarg;
@@ -567,7 +568,8 @@ s_party_open(rb_party_t *p, rb_referral_t *ref)
     double ms = b->opts->pb.timeout_s * 1000;
     remiss_opts_t co = {.pki_dir = b->opts->pki,
                         .party = p->party,
-                        .endpoint = b->opts->endpoint,
+                        .endpoint = !p->is_sender && b->opts->recv_endpoint ? b->opts->recv_endpoint
+                                                                            : b->opts->endpoint,
                         .timeout_ms = ms < 1000    ? 1000
                                       : ms > 10000 ? 10000
                                                    : (int)ms};

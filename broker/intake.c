@@ -170,8 +170,12 @@ s_lookup(intake_t *self, const char *canonical, pnr_date_t today, uint8_t pseudo
     for (const char *p = canonical; *p; p++)
         h = h * 33 + (unsigned char)*p;
     s_cached_t *e = &self->cache[h % S_CACHE];
-    /* Another node registered or withdrew a consent (store.h): nothing
-     * kept from before may decide. */
+    store_sync_t sync;
+    /* Decided under the store's write lock (the message is written after
+     * anyway), so a consent another node withdrew is seen: nothing kept
+     * from before its generation changed may decide (store.h). */
+    if (store_sync(self->store, &sync, err) != REMISS_OK)
+        return NULL;
     if (store_consent_gen(self->store) != self->gen) {
         intake_forget(self);
         self->gen = store_consent_gen(self->store);

@@ -381,6 +381,12 @@ store_sync(store_t *self, store_sync_t *out, remiss_err_t *err)
     return S_OPS(self)->sync ? S_OPS(self)->sync(self, out, err) : REMISS_OK;
 }
 
+bool
+store_locked(const store_t *self)
+{
+    return S_OPS(self)->locked && S_OPS(self)->locked(self);
+}
+
 uint64_t
 store_consent_gen(const store_t *self)
 {

@@ -406,6 +406,12 @@ s_sync_lock(store_t *self, store_sync_t *out, remiss_err_t *err)
     return r;
 }
 
+static bool
+s_locked(const store_t *self)
+{
+    return self->in_tx && self->locked;
+}
+
 static uint64_t
 s_consent_gen(const store_t *self)
 {
@@ -1315,5 +1321,6 @@ const store_ops_t store_pg_ops = {
     .audit_sth_each = s_audit_sth_each,
     .sync = s_sync_lock,
     .consent_gen = s_consent_gen,
+    .locked = s_locked,
     .stats = s_stats,
 };

@@ -272,6 +272,11 @@ typedef struct store_sync {
  * *out with shared false and takes nothing. */
 remiss_code_t store_sync(store_t *self, store_sync_t *out, remiss_err_t *err);
 
+/* True if the open transaction holds the write lock: other nodes wait for
+ * it, so the broker commits at the end of the cycle instead of keeping
+ * the transaction open for more work. Always false on SQLite. */
+bool store_locked(const store_t *self);
+
 /* A number that changes whenever any node registers or withdraws a
  * consent, as of the latest transaction begun (or write lock taken) on
  * this connection; always 0 on SQLite. No round trip. */

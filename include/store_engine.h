@@ -157,6 +157,7 @@ struct store_ops {
     /* Several nodes (store.h); NULL in an engine with one writer. */
     remiss_code_t (*sync)(store_t *self, store_sync_t *out, remiss_err_t *err);
     uint64_t (*consent_gen)(const store_t *self);
+    bool (*locked)(const store_t *self);
     void (*stats)(const store_t *self, store_stats_t *out);
 };
 

@@ -299,6 +299,7 @@ s_sender(s_cluster_t *c, int k, const char *dir)
 {
     char ok[256], fail[256], stop[256], hex[33];
     remiss_err_t err;
+    int failed = 0;
     snprintf(ok, sizeof ok, "%s/ok-%d", dir, k);
     snprintf(fail, sizeof fail, "%s/fail-%d", dir, k);
     snprintf(stop, sizeof stop, "%s/stop", dir);
@@ -307,7 +308,7 @@ s_sender(s_cluster_t *c, int k, const char *dir)
         uint8_t id[REMISS_ID_LEN];
         remiss_code_t r = s_send_referral(cl, id, &err);
         remiss_id_to_hex(id, hex);
-        if (r != REMISS_OK)
+        if (r != REMISS_OK && failed++ < 3)
             fprintf(stderr, "cluster: sender %d: %s: %s\n", k, remiss_code_name(r), err.text);
         s_line(r == REMISS_OK ? ok : fail, r == REMISS_OK ? hex : remiss_code_name(r));
         usleep(S_PACE_US);
