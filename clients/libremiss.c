@@ -447,6 +447,17 @@ s_pop(s_frame_t **head, s_frame_t **tail)
     return f;
 }
 
+/* With several nodes: records that f answers a kept request (nodes.h),
+ * and says whether f is a receipt that came before (the request was sent
+ * again after a move): that repeat is dropped, the first one counts. */
+static bool
+s_repeat(remiss_client_t *self, const Remiss__BrokerFrame *f, uint64_t request_id)
+{
+    return nodes_count(self->nodes) > 1 && f->request_id &&
+           !nodes_answered(self->nodes, f->request_id) &&
+           f->kind_case == REMISS__BROKER_FRAME__KIND_RECEIPT && f->request_id != request_id;
+}
+
 /* Receives frames until one answers request_id (0 = any receipt, for
  * pipelining), queueing deliveries and stray receipts on the way. Returns
  * the answer or NULL with err set (E_TIMEOUT, or the handshake refusal). */
@@ -492,11 +503,7 @@ s_wait(remiss_client_t *self, uint64_t request_id, bool want_delivery, int timeo
         self->last_heard = log_now_ms();
         if (!f)
             continue; /* not from a broker we understand: ignore */
-        /* With several nodes a receipt may come twice (sent again after a
-         * move): the first one counts. */
-        if (nodes_count(self->nodes) > 1 && f->request_id &&
-            !nodes_answered(self->nodes, f->request_id) &&
-            f->kind_case == REMISS__BROKER_FRAME__KIND_RECEIPT && f->request_id != request_id) {
+        if (s_repeat(self, f, request_id)) {
             remiss__broker_frame__free_unpacked(f, NULL);
             continue;
         }
