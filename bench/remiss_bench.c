@@ -120,13 +120,18 @@ s_parse_num(const char *s, double lo, double hi, bool whole, double *out)
 static int
 s_parse_args(int argc, char **argv, rb_opts_t *o, int *exit_code)
 {
-    static const struct option longopts[] = {
-        {"senders", required_argument, NULL, 's'},  {"receivers", required_argument, NULL, 'r'},
-        {"count", required_argument, NULL, 'n'},    {"size", required_argument, NULL, 'b'},
-        {"rate", required_argument, NULL, 'q'},     {"timeout", required_argument, NULL, 't'},
-        {"window", required_argument, NULL, 'w'},   {"pki", required_argument, NULL, 'k'},
-        {"endpoint", required_argument, NULL, 'e'}, {"recv-endpoint", required_argument, NULL, 'E'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"senders", required_argument, NULL, 's'},
+                                             {"receivers", required_argument, NULL, 'r'},
+                                             {"count", required_argument, NULL, 'n'},
+                                             {"size", required_argument, NULL, 'b'},
+                                             {"rate", required_argument, NULL, 'q'},
+                                             {"timeout", required_argument, NULL, 't'},
+                                             {"window", required_argument, NULL, 'w'},
+                                             {"pki", required_argument, NULL, 'k'},
+                                             {"endpoint", required_argument, NULL, 'e'},
+                                             {"recv-endpoint", required_argument, NULL, 'E'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     double v = 0;
     int c, idx = 0;
 
