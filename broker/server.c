@@ -633,7 +633,10 @@ server_run(server_t *self, volatile sig_atomic_t *stop, volatile sig_atomic_t *r
              parties_count(self->env.parties), store_redact(self->cfg.db, db, sizeof db),
              self->env.audit ? "on" : "off");
     while (!*stop) {
-        long timeout = delivery_has_dirty(self->delivery) ? 0 : 100;
+        /* A transaction holding the store's write lock holds up the other
+         * nodes: it commits in the next cycle, without waiting. */
+        long timeout =
+            delivery_has_dirty(self->delivery) || store_locked(self->env.store) ? 0 : 100;
         if (transport_wait_fd(self->transport, cycle_wait_ms(self->cycle, log_now_ms(), timeout),
                               cluster_fd(self->cluster)) < 0)
             break;
