@@ -38,7 +38,7 @@ GW_LIBS    = $(shell pkg-config --libs gnutls 2>/dev/null)
 # Sources. Modules are found by wildcard so a new module needs no edit here.
 LIB_SRC    := $(wildcard common/*.c) clients/libremiss.c clients/idset.c clients/certcache.c \
               clients/inbound.c clients/archive.c \
-              clients/seen.c
+              clients/seen.c clients/nodes.c
 CLI_SRC    := clients/cli.c
 # The ledger: the store and the audit log, what both remissd and remissctl
 # (which reads and checks them on the broker host) link.
@@ -70,7 +70,7 @@ LIBDIR     := lib
 endif
 PROGS      := $(BIN)/remissd $(BIN)/remiss $(BIN)/remissctl $(BIN)/remiss-gateway $(BIN)/remiss-witness
 
-.PHONY: all deps test check run demo bench fuzz clean install valgrind format tests openapi-lint vectors deb
+.PHONY: all deps test check run demo bench fuzz clean install valgrind format tests openapi-lint vectors deb cluster
 all: deps-quiet $(PROGS) $(LIBDIR)/libremiss.a $(LIBDIR)/libremiss.so
 
 deps:
@@ -186,6 +186,10 @@ run: deps all
 
 demo: deps all
 	@scripts/demo.sh
+
+# A local PostgreSQL and two nodes on it (issue 15); Ctrl-C stops them.
+cluster: deps all
+	@scripts/cluster.sh
 
 # make install PREFIX=/usr DESTDIR=/tmp/stage: binaries, library, headers,
 # pkg-config file, man pages, example config and policy, systemd unit.

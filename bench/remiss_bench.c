@@ -55,6 +55,7 @@ typedef struct {
     const char *pki;      /* PKI directory (ca.crt, broker.crt, parties/) */
     const char *endpoint; /* broker endpoint */
     int idle;             /* parties bench-i0.. that connect, subscribe, idle */
+    const char *recv_endpoint; /* receivers' endpoint (another node), or NULL */
 } rb_opts_t;
 
 typedef struct rb_bench rb_bench_t;
@@ -92,13 +93,15 @@ s_usage(FILE *f)
     fprintf(f,
             "usage: remiss_bench --senders S --receivers R --count N --size BYTES\n"
             "       --rate MSGS_PER_S --timeout S --pki DIR --endpoint E [--window W] [--idle N]\n"
+            "       [--recv-endpoint E2]\n"
             "S sending parties bench-s0.. (role sdf) and R receiving parties bench-r0..\n"
             "(role jobbtorg), each its own connection and certificate from DIR/parties, send\n"
             "N signed referrals of BYTES serialized to remissd at E. --rate 0 = saturation;\n"
             "--window: receipts outstanding per sender and deliveries in flight per\n"
             "receiver (default 64). --idle N: N more parties bench-i0.. (role jobbtorg)\n"
-            "connect and subscribe but get nothing. Prints one JSON line; exit 1 when\n"
-            "incomplete, 2 on bad usage.\n");
+            "connect and subscribe but get nothing. --recv-endpoint E2: receivers connect\n"
+            "to E2 (another node on the same store: cross-node delivery). Prints one JSON\n"
+            "line; exit 1 when incomplete, 2 on bad usage.\n");
 }
 
 /* Parses a number in [lo, hi], whole if whole is set; -1 when it is not one. */
@@ -128,6 +131,7 @@ s_parse_args(int argc, char **argv, rb_opts_t *o, int *exit_code)
         {"rate", required_argument, NULL, 'q'},     {"timeout", required_argument, NULL, 't'},
         {"window", required_argument, NULL, 'w'},   {"pki", required_argument, NULL, 'k'},
         {"endpoint", required_argument, NULL, 'e'}, {"idle", required_argument, NULL, 'i'},
+        {"recv-endpoint", required_argument, NULL, 'E'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     double v = 0;
     int c, idx = 0;
@@ -172,6 +176,9 @@ s_parse_args(int argc, char **argv, rb_opts_t *o, int *exit_code)
             break;
         case 'k':
             o->pki = optarg;
+            break;
+        case 'E':
+            o->recv_endpoint = optarg;
             break;
         case 'e':
             o->endpoint = optarg;
@@ -582,7 +589,8 @@ s_party_open(rb_party_t *p, rb_referral_t *ref)
     double ms = b->opts->pb.timeout_s * 1000;
     remiss_opts_t co = {.pki_dir = b->opts->pki,
                         .party = p->party,
-                        .endpoint = b->opts->endpoint,
+                        .endpoint = !p->is_sender && b->opts->recv_endpoint ? b->opts->recv_endpoint
+                                                                            : b->opts->endpoint,
                         .timeout_ms = ms < 1000    ? 1000
                                       : ms > 10000 ? 10000
                                                    : (int)ms};

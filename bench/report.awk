@@ -74,7 +74,7 @@ function cell(v, fmt) {
 
 END {
     order = "remiss/saturation remiss/paced remiss_noaudit/saturation remiss_pg/saturation" \
-            " remiss_pg/paced mosquitto/saturation mosquitto/paced" \
+            " remiss_pg/paced remiss_pg2/saturation remiss_pg2/paced mosquitto/saturation mosquitto/paced" \
             " mosquitto_periodic/saturation mosquitto_periodic/paced rabbitmq/saturation" \
             " rabbitmq/paced rabbitmq_quorum/saturation rabbitmq_quorum/paced nats/saturation" \
             " nats/paced gateway/saturation gateway/paced remiss_grown/saturation remiss_grown/paced remiss_grown_p64/saturation" \
@@ -100,6 +100,8 @@ END {
     label["remiss_noaudit/saturation"] = "remiss audit off, saturation"
     label["remiss_pg/saturation"] = "remiss on PostgreSQL, saturation"
     label["remiss_pg/paced"] = "remiss on PostgreSQL, " rate " msgs/s"
+    label["remiss_pg2/saturation"] = "remiss PG, 2 nodes, saturation"
+    label["remiss_pg2/paced"] = "remiss PG, 2 nodes, " rate " msgs/s"
     label["mosquitto/saturation"] = "Mosquitto, saturation"
     label["mosquitto/paced"] = "Mosquitto, " rate " msgs/s"
     label["rabbitmq/saturation"] = "RabbitMQ, saturation"
@@ -186,6 +188,10 @@ END {
         printf "remiss on PostgreSQL at %d msgs/s: p99 %s ms   (target < 10 ms)\n", rate,
                cell(m_p99["remiss_pg/paced"], "%.3f")
     }
+    if ("remiss_pg2/paced" in runs)
+        printf "two nodes (senders on one, receivers on the other) at %d msgs/s: " \
+               "p50 %s ms, p99 %s ms (cross-node delivery)\n", rate,
+               cell(m_p50["remiss_pg2/paced"], "%.3f"), cell(m_p99["remiss_pg2/paced"], "%.3f")
 
     # Growth: each grown-store row against the fresh store with 8 parties.
     fp99 = m_p99["remiss/paced"]
@@ -210,6 +216,9 @@ END {
     printf "  \"remiss_pg_msgs_per_s\": %s,\n", num(pgr, "%.1f") > o
     printf "  \"ratio_pg_sqlite\": %s,\n", num(ratio_pg, "%.3f") > o
     printf "  \"pg_p99_ms\": %s,\n", num(m_p99["remiss_pg/paced"], "%.3f") > o
+    printf "  \"remiss_pg2_msgs_per_s\": %s,\n", num(m_tput["remiss_pg2/saturation"], "%.1f") > o
+    printf "  \"pg2_p50_ms\": %s,\n", num(m_p50["remiss_pg2/paced"], "%.3f") > o
+    printf "  \"pg2_p99_ms\": %s,\n", num(m_p99["remiss_pg2/paced"], "%.3f") > o
     printf "  \"mosquitto_msgs_per_s\": %s,\n", num(mq, "%.1f") > o
     printf "  \"rabbitmq_msgs_per_s\": %s,\n", num(rq, "%.1f") > o
     printf "  \"ratio_mosquitto\": %s,\n", num(ratio_mq, "%.3f") > o

@@ -140,6 +140,7 @@ s_cleanup() {
         wait "${starting[$p]}" 2>/dev/null || true
     done
     starting=()
+    s_node2_stop
     s_remissd_stop
     s_pg_stop
     for p in $started_peers; do
@@ -460,11 +461,36 @@ s_pg_db() {
     db_uri="postgresql://postgres@127.0.0.1:$pg_port/$name"
 }
 
-# $1 config (remiss, remiss_noaudit, remiss_pg, or a growth row:
+# A second node on the same store (remiss_pg2): 127.0.0.1:$remiss_port + 1.
+s_node2_start() {
+    local name=$1 i=0
+    node2_pid=""
+    bin/remissd --pki "$pki" --db "$db_uri" --policy "$policy" \
+        --listen "tcp://127.0.0.1:$((remiss_port + 1))" >"$work/$name-node2.log" 2>&1 &
+    node2_pid=$!
+    while ! grep -q 'event=started' "$work/$name-node2.log" 2>/dev/null; do
+        if ! kill -0 "$node2_pid" 2>/dev/null || [ "$i" -ge 100 ]; then
+            why="the second node did not start: $(tail -n 1 "$work/$name-node2.log")"
+            return 1
+        fi
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+
+s_node2_stop() {
+    [ -n "${node2_pid:-}" ] || return 0
+    kill "$node2_pid" 2>/dev/null || true
+    wait "$node2_pid" 2>/dev/null || true
+    node2_pid=""
+}
+
+# $1 config (remiss, remiss_noaudit, remiss_pg, remiss_pg2: two nodes on one
+# PostgreSQL, senders on the first, receivers on the second; or a growth row:
 # remiss_grown with 8 parties connected, remiss_grown_p64, remiss_grown_p256),
 # $2 mode, $3 round.
 s_remiss() {
-    local config=$1 mode=$2 round=$3 n r=0 extra=() idle=0 name
+    local config=$1 mode=$2 round=$3 n r=0 extra=() idle=0 name recv=()
     [ "$config" = remiss_noaudit ] && extra=(--audit no)
     if [ "$mode" = paced ]; then n=$rate_count r=$rate; else n=$count; fi
     why=""
@@ -488,9 +514,9 @@ s_remiss() {
         esac
         ;;
     esac
-    if [ "$config" = remiss_pg ]; then
+    if [ "$config" = remiss_pg ] || [ "$config" = remiss_pg2 ]; then
         [ "$pg" = 1 ] || return 0
-        if [ -n "$pg_broken" ] || ! s_pg_db "r_${mode}_$round"; then
+        if [ -n "$pg_broken" ] || ! s_pg_db "r_${config#remiss_}_${mode}_$round"; then
             s_fail_row "$config" "$mode" "$round" "${pg_broken:-createdb failed}"
             return
         fi
@@ -500,8 +526,18 @@ s_remiss() {
         return
     fi
     broker_pids=$remissd_pid
+    if [ "$config" = remiss_pg2 ]; then
+        if ! s_node2_start "$config-$mode-$round"; then
+            s_node2_stop
+            s_remissd_stop
+            s_fail_row "$config" "$mode" "$round" "$why"
+            return
+        fi
+        recv=(--recv-endpoint "tcp://127.0.0.1:$((remiss_port + 1))")
+    fi
     s_measure "$config" "$mode" "$round" "$n" "$r" "$bin/remiss_bench" --pki "$pki" \
-        --endpoint "tcp://127.0.0.1:$remiss_port" --idle "$idle"
+        --endpoint "tcp://127.0.0.1:$remiss_port" --idle "$idle" "${recv[@]}"
+    s_node2_stop
     s_remissd_stop
     [ -n "$db_keep" ] || rm -f "$work/$name.db"*
 }
@@ -602,6 +638,7 @@ while [ "$round" -le "$rounds" ]; do
     for mode in saturation paced; do
         s_remiss remiss "$mode" "$round"
         s_remiss remiss_pg "$mode" "$round"
+        s_remiss remiss_pg2 "$mode" "$round"
         for p in mosquitto mosquitto_periodic rabbitmq rabbitmq_quorum nats; do
             s_peer "$p" "$mode" "$round"
         done

@@ -49,6 +49,7 @@ struct audit {
     bool has_head;                /* a signed tree head exists */
     uint64_t head_size;           /* its tree size */
     int64_t head_time;            /* when it was signed (ms) */
+    uint64_t sync_serial;         /* store write lock last caught up under */
     uint8_t buf[AUDIT_ENTRY_MAX]; /* pack buffer for one entry */
     const policy_t *policy;       /* closed vocabularies (borrowed), NULL: none */
 };
@@ -170,6 +171,30 @@ audit_reload(audit_t *self, remiss_err_t *err)
                                   "run remissctl audit verify");
     }
     self->stale = false;
+    return REMISS_OK;
+}
+
+/* Several nodes share the store (store_sync): another node may have
+ * appended since this one last did. Under the store's write lock, once per
+ * transaction, the frontier and the latest head are read again if the log
+ * grew elsewhere, so two nodes never give two entries one index and the
+ * tree never forks. On SQLite this costs nothing. */
+static remiss_code_t
+s_catch_up(audit_t *self, remiss_err_t *err)
+{
+    s_io_t io = {self->store, err};
+    store_sync_t sync;
+    remiss_code_t r = store_sync(self->store, &sync, err);
+    if (r != REMISS_OK || !sync.shared || sync.serial == self->sync_serial)
+        return r;
+    if (self->stale || sync.audit_size != self->frontier.size) {
+        self->stale = true;
+        if ((r = merkle_frontier_load(&self->frontier, sync.audit_size, s_get, &io)) != REMISS_OK ||
+            (r = s_load_head(self, NULL, err)) != REMISS_OK)
+            return r;
+        self->stale = false;
+    }
+    self->sync_serial = sync.serial;
     return REMISS_OK;
 }
 
@@ -364,7 +389,8 @@ audit_append(audit_t *self, const audit_event_t *ev, uint64_t *index, remiss_err
         *index = 0;
     if (self == NULL || ev == NULL)
         return remiss_err_set(err, REMISS_E_USAGE, "audit_append needs a log and an event");
-    if (self->stale && (r = audit_reload(self, err)) != REMISS_OK)
+    if ((self->stale && (r = audit_reload(self, err)) != REMISS_OK) ||
+        (r = s_catch_up(self, err)) != REMISS_OK)
         return r;
     e.index = self->frontier.size;
     e.time = ev->time != 0 ? ev->time : s_now_ms();
@@ -449,27 +475,33 @@ s_sign(audit_t *self, remiss_err_t *err)
     return REMISS_OK;
 }
 
+static bool
+s_head_due(const audit_t *self, bool force, int64_t interval_ms, uint64_t every)
+{
+    uint64_t size = self->frontier.size;
+    if (self->has_head && self->head_size == size)
+        return false;
+    return force || (size > self->head_size &&
+                     ((every > 0 && size - self->head_size >= every) ||
+                      (interval_ms > 0 && s_now_ms() - self->head_time >= interval_ms)));
+}
+
 remiss_code_t
 audit_sign_head(audit_t *self, bool force, int64_t interval_ms, uint64_t every, remiss_err_t *err)
 {
-    uint64_t size;
-    bool due;
     remiss_code_t r;
 
     if (self->stale && (r = audit_reload(self, err)) != REMISS_OK)
         return r;
-    size = self->frontier.size;
     /* A head over an unchanged tree proves nothing new; force covers the
-     * tree as it is (also the empty one, once). */
-    if (self->has_head && self->head_size == size)
-        due = false;
-    else if (force)
-        due = true;
-    else
-        due = size > self->head_size &&
-              ((every > 0 && size - self->head_size >= every) ||
-               (interval_ms > 0 && s_now_ms() - self->head_time >= interval_ms));
-    return due ? s_sign(self, err) : REMISS_OK;
+     * tree as it is (also the empty one, once). Another node may have
+     * appended or signed since: only a head that looks due takes the
+     * store's write lock and looks again. */
+    if (!s_head_due(self, force, interval_ms, every))
+        return REMISS_OK;
+    if ((r = s_catch_up(self, err)) != REMISS_OK || (r = s_load_head(self, NULL, err)) != REMISS_OK)
+        return r;
+    return s_head_due(self, force, interval_ms, every) ? s_sign(self, err) : REMISS_OK;
 }
 
 /* ---------------------------------------------------------------- proofs */
@@ -735,7 +767,8 @@ audit_proof(audit_t *self, const char *party, const uint8_t *message_id, uint64_
         remiss__proof_reply__init(out);
     if (self == NULL || party == NULL || out == NULL)
         return remiss_err_set(err, REMISS_E_USAGE, "audit_proof needs a log and the asking party");
-    if (self->stale && (r = audit_reload(self, err)) != REMISS_OK)
+    if ((self->stale && (r = audit_reload(self, err)) != REMISS_OK) ||
+        (r = s_catch_up(self, err)) != REMISS_OK)
         return r;
     /* Not found and not yours get the same answer: the log must not tell a
      * party which messages other parties exchanged. */

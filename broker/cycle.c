@@ -95,7 +95,9 @@ cycle_wait_ms(const cycle_t *self, int64_t now, long timeout_ms)
 bool
 cycle_must_commit(const cycle_t *self, int64_t now, bool stopping)
 {
-    return self->durable || now - self->tx_since >= CYCLE_TX_MAX_MS || stopping;
+    /* Holding the store's write lock holds up every other node. */
+    return self->durable || now - self->tx_since >= CYCLE_TX_MAX_MS || stopping ||
+           store_locked(self->env->store);
 }
 
 remiss_code_t

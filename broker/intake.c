@@ -35,6 +35,7 @@ struct intake {
     const pseudonym_t *ps;  /* subject pseudonyms (borrowed, or own_ps) */
     pseudonym_t *own_ps;    /* keyed by intake_new */
     s_cached_t cache[S_CACHE];
+    uint64_t gen; /* store_consent_gen the cache was filled under */
 };
 
 static void s_consents_clear(s_consents_t *c);
@@ -206,6 +207,16 @@ s_lookup(intake_t *self, const char *canonical, pnr_date_t today, uint8_t pseudo
     for (const char *p = canonical; *p; p++)
         h = h * 33 + (unsigned char)*p;
     s_cached_t *e = &self->cache[h % S_CACHE];
+    store_sync_t sync;
+    /* Decided under the store's write lock (the message is written after
+     * anyway), so a consent another node withdrew is seen: nothing kept
+     * from before its generation changed may decide (store.h). */
+    if (store_sync(self->store, &sync, err) != REMISS_OK)
+        return NULL;
+    if (store_consent_gen(self->store) != self->gen) {
+        intake_forget(self);
+        self->gen = store_consent_gen(self->store);
+    }
     if (e->used && strcmp(e->canonical, canonical) == 0 &&
         memcmp(&e->today, &today, sizeof today) == 0) {
         memcpy(pseudonym, e->pseudonym, 32);

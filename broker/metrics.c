@@ -64,7 +64,8 @@ struct metrics {
     _Atomic bool crl_refused;            /* the last reload's CRL was refused */
     _Atomic int64_t crl_next, crl_grace; /* CRL in force: nextUpdate, grace (s) */
     s_hist_t commit, verify;
-    pthread_mutex_t lock; /* guards the queue gauges */
+    pthread_mutex_t lock;                 /* guards the queue gauges and cluster */
+    metrics_cluster_t cluster;            /* several nodes (copied; names are static) */
     char queue_names[S_MAX_QUEUES][64];
     uint64_t queue_depths[S_MAX_QUEUES];
     size_t nqueues;
@@ -206,6 +207,26 @@ s_degraded(metrics_t *m, char *out, size_t size)
         snprintf(out + len, size - len, " cert=expiring");
 }
 
+/* The node's view of the cluster (cluster.h); nothing on SQLite. */
+static void
+s_render_cluster(const metrics_cluster_t *c, s_buf_t *b)
+{
+    if (!c->duty[0])
+        return;
+    s_counter(b, "remiss_db_round_trips_total", "Round trips to the database (store and leases).",
+              c->round_trips, false);
+    s_printf(b, "# HELP remiss_db_round_trip_seconds_total Time spent in them.\n"
+                "# TYPE remiss_db_round_trip_seconds_total counter\n"
+                "remiss_db_round_trip_seconds_total %.6f\n",
+             c->round_trip_seconds);
+    s_printf(b, "# HELP remiss_lease_held 1 while this node holds the duty's lease.\n"
+                "# TYPE remiss_lease_held gauge\n");
+    for (size_t i = 0; i < 4 && c->duty[i]; i++)
+        s_printf(b, "remiss_lease_held{duty=\"%s\"} %d\n", c->duty[i], c->held[i] ? 1 : 0);
+    s_counter(b, "remiss_cluster_notifications_total",
+              "Notifications of other nodes' commits received.", c->notifications, false);
+}
+
 static void
 s_render(metrics_t *m, s_buf_t *b)
 {
@@ -249,6 +270,7 @@ s_render(metrics_t *m, s_buf_t *b)
     for (size_t i = 0; i < m->nqueues; i++)
         s_printf(b, "remiss_queue_depth{recipient=\"%s\"} %llu\n", m->queue_names[i],
                  (unsigned long long)m->queue_depths[i]);
+    s_render_cluster(&m->cluster, b);
     pthread_mutex_unlock(&m->lock);
     s_hist_print(b, "remiss_commit_seconds", "Store commit latency per poll cycle.", &m->commit);
     s_hist_print(b, "remiss_verify_seconds", "Envelope signature verification latency.",
@@ -476,6 +498,16 @@ metrics_set_connected(metrics_t *self, uint64_t parties)
 {
     if (self)
         atomic_store(&self->connected, parties);
+}
+
+void
+metrics_set_cluster(metrics_t *self, const metrics_cluster_t *c)
+{
+    if (!self)
+        return;
+    pthread_mutex_lock(&self->lock);
+    self->cluster = *c;
+    pthread_mutex_unlock(&self->lock);
 }
 
 void

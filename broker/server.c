@@ -12,6 +12,7 @@
 #include "admission.h"
 #include "audit.h"
 #include "broker_env.h"
+#include "cluster.h"
 #include "cycle.h"
 #include "delivery.h"
 #include "flood.h"
@@ -42,6 +43,7 @@ struct server {
     admission_t *admission;  /* submitted messages */
     witnesses_t *witnesses;  /* C2SP checkpoints and witnesses, NULL without audit */
     status_t *status;        /* remissctl status socket and the reload record */
+    cluster_t *cluster;      /* duty leases and news of other nodes (cluster.h) */
     int64_t next_reload, next_scan, next_ping, next_purge, next_admin, next_gauges; /* ms */
 };
 
@@ -410,11 +412,47 @@ s_timers(server_t *self, int64_t now, volatile sig_atomic_t *reload)
         status_update(self->status, &self->env, self->delivery, self->cert);
         self->next_gauges = now + 1000;
     }
-    if (now >= self->next_purge) {
+    if (now >= self->next_purge && cluster_holds(self->cluster, CLUSTER_PURGE)) {
         s_purge(self, now);
         /* Often enough that a body never outlives its retention by much. */
         self->next_purge = now + s_clamp(self->cfg.retention_s * 1000 / 2, 1000, 60000);
     }
+}
+
+/* Another node queued a message for party (NULL: for someone). */
+static void
+s_news(void *ctx, const char *party)
+{
+    server_t *self = ctx;
+    if (!party)
+        delivery_scan(self->delivery);
+    else if (delivery_is_connected(self->delivery, party))
+        delivery_mark_dirty(self->delivery, party);
+}
+
+/* Leases, news from the other nodes and their gauges (cluster.h). */
+static void
+s_cluster(server_t *self, int64_t now)
+{
+    store_stats_t st;
+    cluster_stats_t cs;
+    metrics_cluster_t mc = {0};
+    if (!cluster_shared(self->cluster))
+        return;
+    store_stats(self->env.store, &st);
+    cluster_tick(self->cluster, now);
+    cluster_drain(self->cluster, st.session, s_news, self);
+    if (!self->env.metrics || now < self->next_gauges)
+        return;
+    cluster_stats(self->cluster, &cs);
+    mc.round_trips = st.round_trips + cs.checks;
+    mc.round_trip_seconds = st.round_trip_seconds + cs.check_seconds;
+    mc.notifications = cs.notifications;
+    for (int d = 0; d < CLUSTER_DUTIES; d++) {
+        mc.duty[d] = cluster_duty_name((cluster_duty_t)d);
+        mc.held[d] = cluster_holds(self->cluster, (cluster_duty_t)d);
+    }
+    metrics_set_cluster(self->env.metrics, &mc);
 }
 
 /* Appends a broker life-cycle event and signs a tree head, in its own
@@ -480,6 +518,8 @@ s_open(server_t *self, remiss_err_t *err)
     status_policy(self->status, cfg->policy, true, NULL);
     if (env->audit && !(self->witnesses = witnesses_start(cfg, env->metrics, err)))
         return REMISS_E_CONFIG;
+    if (!(self->cluster = cluster_new(cfg->db)))
+        return remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
     return REMISS_OK;
 }
 
@@ -541,6 +581,7 @@ server_destroy(server_t **self_p)
     server_t *self = *self_p;
     witnesses_stop(&self->witnesses);
     status_stop(&self->status);
+    cluster_free(&self->cluster);
     metrics_stop(&self->env.metrics);
     flood_free(&self->env.flood);
     admission_destroy(&self->admission);
@@ -576,7 +617,7 @@ static void
 s_sign_head(server_t *self)
 {
     remiss_err_t err;
-    if (!self->env.audit)
+    if (!self->env.audit || !cluster_holds(self->cluster, CLUSTER_HEADS))
         return;
     if (audit_sign_head(self->env.audit, false, self->cfg.sth_interval_s * 1000,
                         (uint64_t)self->cfg.sth_every, &err) != REMISS_OK) {
@@ -610,11 +651,12 @@ s_cycle(server_t *self, int64_t now, volatile sig_atomic_t *stop, volatile sig_a
     if (cycle_begin(self->cycle, now, &err) != REMISS_OK)
         return s_cycle_without_store(self, &err);
     transport_serve_zap(self->transport);
+    s_cluster(self, now);
     s_timers(self, now, reload);
     /* Deliver what earlier cycles committed; then read new frames. */
     delivery_pump_dirty(self->delivery, now);
     transport_read(self->transport, S_BATCH, s_on_frame, self);
-    if (now >= self->next_admin) {
+    if (now >= self->next_admin && cluster_holds(self->cluster, CLUSTER_ADMIN)) {
         s_admin(self, now);
         self->next_admin = now + 500;
     }
@@ -637,8 +679,12 @@ server_run(server_t *self, volatile sig_atomic_t *stop, volatile sig_atomic_t *r
              parties_count(self->env.parties), store_redact(self->cfg.db, db, sizeof db),
              self->env.audit ? "on" : "off");
     while (!*stop) {
-        long timeout = delivery_has_dirty(self->delivery) ? 0 : 100;
-        if (transport_wait(self->transport, cycle_wait_ms(self->cycle, log_now_ms(), timeout)) < 0)
+        /* A transaction holding the store's write lock holds up the other
+         * nodes: it commits in the next cycle, without waiting. */
+        long timeout =
+            delivery_has_dirty(self->delivery) || store_locked(self->env.store) ? 0 : 100;
+        if (transport_wait_fd(self->transport, cycle_wait_ms(self->cycle, log_now_ms(), timeout),
+                              cluster_fd(self->cluster)) < 0)
             break;
         s_cycle(self, log_now_ms(), stop, reload);
     }

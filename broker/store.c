@@ -518,3 +518,32 @@ store_node_pos(unsigned level, uint64_t index)
     uint64_t before = ((index + 1) << level) - 1;
     return (int64_t)(2 * before - (uint64_t)__builtin_popcountll(before) + level);
 }
+
+/* ------------------------------------------------------------ several nodes */
+
+remiss_code_t
+store_sync(store_t *self, store_sync_t *out, remiss_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    return S_OPS(self)->sync ? S_OPS(self)->sync(self, out, err) : REMISS_OK;
+}
+
+bool
+store_locked(const store_t *self)
+{
+    return S_OPS(self)->locked && S_OPS(self)->locked(self);
+}
+
+uint64_t
+store_consent_gen(const store_t *self)
+{
+    return S_OPS(self)->consent_gen ? S_OPS(self)->consent_gen(self) : 0;
+}
+
+void
+store_stats(const store_t *self, store_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (S_OPS(self)->stats)
+        S_OPS(self)->stats(self, out);
+}

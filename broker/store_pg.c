@@ -29,7 +29,8 @@
 #define S_RETRY_MS       1000 /* between attempts to connect again */
 #define S_PAGE           1000 /* audit rows and tree heads per fetch */
 #define S_MAX_PARAMS     16
-#define S_MAX_PENDING    64 /* unread results before a sync (bounds both buffers) */
+#define S_MAX_PENDING    64   /* unread results before a sync (bounds both buffers) */
+#define S_NOTIFY_MAX     4000 /* recipients named in one notification (payload < 8000) */
 
 /* Defaults that the URI may override (it is expanded after them). They
  * bound how long a dead server or network can hold the broker: a client
@@ -47,15 +48,24 @@ static const char *const s_conn_vals[] = {
 static const char s_session[] = "SET statement_timeout = 5000; SET client_min_messages = warning;";
 
 struct store {
-    store_head_t head; /* first: the engine's table (store.c) */
-    PGconn *conn;      /* NULL or broken until the next connect */
-    char *uri;         /* to connect again (may hold a password: wiped) */
-    bool in_tx;        /* inside store_begin(_read) .. commit/rollback */
-    bool watching;     /* a COMMIT is running: warnings make it unclean */
-    bool warned;       /* a warning arrived while watching */
-    int64_t retry_at;  /* monotonic ms before which no connect is tried */
-    int pending;       /* statements sent whose results are not read yet */
-    bool poisoned;     /* a statement whose result nobody waited for failed */
+    store_head_t head;             /* first: the engine's table (store.c) */
+    PGconn *conn;                  /* NULL or broken until the next connect */
+    char *uri;                     /* to connect again (may hold a password: wiped) */
+    bool in_tx;                    /* inside store_begin(_read) .. commit/rollback */
+    bool watching;                 /* a COMMIT is running: warnings make it unclean */
+    bool warned;                   /* a warning arrived while watching */
+    int64_t retry_at;              /* monotonic ms before which no connect is tried */
+    int pending;                   /* statements sent whose results are not read yet */
+    bool poisoned;                 /* a statement whose result nobody waited for failed */
+    char poison[320];              /* why (for the commit's error) */
+    bool locked;                   /* the transaction holds the cluster's write lock (s_lock) */
+    int depth;                     /* savepoints open */
+    int lock_depth;                /* the savepoint depth the lock was taken at */
+    store_sync_t sync;             /* what the latest lock saw */
+    uint64_t consent_gen;          /* the registry's generation, as of begin or lock */
+    char notify[S_NOTIFY_MAX + 1]; /* recipients of this transaction's inserts, ","-joined */
+    bool notify_all;               /* too many to name: every node looks at every queue */
+    store_stats_t stats;           /* round trips (s_sync) */
 };
 
 /* Parameters of one statement: numbers and names as text, bytes binary. */
@@ -96,11 +106,17 @@ s_blob(s_par_t *p, const void *b, size_t len)
 }
 
 static int64_t
-s_mono_ms(void)
+s_mono_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t
+s_mono_ms(void)
+{
+    return s_mono_us() / 1000;
 }
 
 /* The first line of libpq's message: no connection string, no data. */
@@ -264,6 +280,7 @@ s_sync(store_t *self, PGresult **last, remiss_err_t *err, const char *what)
 {
     remiss_code_t r = REMISS_OK;
     int n = self->pending;
+    int64_t t0 = s_mono_us();
     self->pending = 0;
     if (last)
         *last = NULL;
@@ -274,7 +291,10 @@ s_sync(store_t *self, PGresult **last, remiss_err_t *err, const char *what)
         ExecStatusType st = PQresultStatus(res);
         if (!res || (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)) {
             r = s_fail(self, err, what, res);
-            self->poisoned |= self->in_tx && (i < n - 1 || !last);
+            if (self->in_tx && (i < n - 1 || !last) && !self->poisoned) {
+                self->poisoned = true;
+                snprintf(self->poison, sizeof self->poison, "%.300s", err ? err->text : what);
+            }
         } else if (i == n - 1 && last)
             *last = res;
         if (res != (last ? *last : NULL))
@@ -290,6 +310,8 @@ s_sync(store_t *self, PGresult **last, remiss_err_t *err, const char *what)
             return r;
     }
     s_read_sync(self);
+    self->stats.round_trips++;
+    self->stats.round_trip_seconds += (double)(s_mono_us() - t0) / 1e6;
     return r;
 }
 
@@ -338,6 +360,98 @@ s_defer(store_t *self, int q, const char *sql, const s_par_t *p, remiss_err_t *e
         return r;
     return self->pending >= S_MAX_PENDING || !self->in_tx ? s_sync(self, NULL, err, what)
                                                           : REMISS_OK;
+}
+
+/* ------------------------------------------------------------ several nodes */
+
+static int64_t s_get_int(const PGresult *res, int row, int col);
+
+/* Takes the cluster's write lock for the open transaction, once, before
+ * its first write (store.h): the writing transactions of all nodes run
+ * one after another. Only reads come before it, so no row lock is ever
+ * held by a transaction waiting for it (no deadlock between nodes). Under
+ * the lock, in the same round trip, it reads the audit log's size and the
+ * consent registry's generation (statements after the lock see every
+ * commit before it). A failure poisons the transaction. */
+static remiss_code_t
+s_lock(store_t *self, remiss_err_t *err)
+{
+    PGresult *res = NULL;
+    remiss_code_t r;
+    if (!self->in_tx || self->locked)
+        return REMISS_OK;
+    if ((r = s_ready(self, err)) != REMISS_OK ||
+        (r = s_send(self, Q_LOCK, NULL, NULL, err, "write lock")) != REMISS_OK ||
+        (r = s_send(self, Q_SHARED, NULL, NULL, err, "write lock")) != REMISS_OK ||
+        (r = s_sync(self, &res, err, "write lock")) != REMISS_OK || !res) {
+        self->poisoned = true;
+        return r != REMISS_OK ? r : s_fail(self, err, "write lock", NULL);
+    }
+    self->locked = true;
+    self->lock_depth = self->depth;
+    self->sync.shared = true;
+    self->sync.serial++;
+    self->sync.audit_size = (uint64_t)s_get_int(res, 0, 0);
+    self->consent_gen = (uint64_t)s_get_int(res, 0, 1);
+    PQclear(res);
+    return REMISS_OK;
+}
+
+static remiss_code_t
+s_sync_lock(store_t *self, store_sync_t *out, remiss_err_t *err)
+{
+    remiss_code_t r = s_lock(self, err);
+    if (r == REMISS_OK && self->locked)
+        *out = self->sync;
+    return r;
+}
+
+static bool
+s_locked(const store_t *self)
+{
+    return self->in_tx && self->locked;
+}
+
+static uint64_t
+s_consent_gen(const store_t *self)
+{
+    return self->consent_gen;
+}
+
+static void
+s_stats(const store_t *self, store_stats_t *out)
+{
+    *out = self->stats;
+    out->session = s_alive(self) ? PQbackendPID(self->conn) : 0;
+}
+
+/* Remembers that recipient has a new message: the commit tells the nodes
+ * listening (one notification per commit, since NOTIFY serialises commits
+ * on a global lock; cluster.c). */
+static void
+s_notify_add(store_t *self, const char *recipient)
+{
+    size_t used = strlen(self->notify), n = strlen(recipient);
+    for (const char *p = self->notify; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] != '\0'))
+        if (strncmp(p, recipient, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+            return;
+    if (n + 1 > S_NOTIFY_MAX - used || strchr(recipient, ','))
+        self->notify_all = true;
+    else
+        snprintf(self->notify + used, S_NOTIFY_MAX + 1 - used, "%s%s", used ? "," : "", recipient);
+}
+
+/* Queues the transaction's notification (delivered by PostgreSQL at the
+ * commit, and only if it commits); an empty payload means "look at every
+ * queue". */
+static remiss_code_t
+s_notify_send(store_t *self, remiss_err_t *err)
+{
+    s_par_t p = {0};
+    if (!self->notify[0] && !self->notify_all)
+        return REMISS_OK;
+    s_text(&p, self->notify_all ? "" : self->notify);
+    return s_send(self, Q_NOTIFY, NULL, &p, err, "notify");
 }
 
 /* ------------------------------------------------------------ columns */
@@ -481,6 +595,19 @@ s_check_version(store_t *self, remiss_err_t *err)
     return REMISS_OK;
 }
 
+/* True if the tables are there. The schema's DDL is run only when they
+ * are not: CREATE INDEX IF NOT EXISTS still takes a share lock on its
+ * table, and a node starting next to running ones deadlocked with their
+ * writing transactions. */
+static bool
+s_has_schema(store_t *self)
+{
+    PGresult *res = PQexec(self->conn, "SELECT 1 FROM meta WHERE key = 'schema_version'");
+    bool has = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+    PQclear(res);
+    return has;
+}
+
 static store_t *
 s_open(const char *uri, remiss_err_t *err)
 {
@@ -491,7 +618,9 @@ s_open(const char *uri, remiss_err_t *err)
         return NULL;
     }
     if (s_dial(self, err) != REMISS_OK ||
-        s_plain(self, store_pg_schema, err, "create the tables") != REMISS_OK ||
+        (!s_has_schema(self) &&
+         s_plain(self, store_pg_schema, err, "create the tables") != REMISS_OK) ||
+        s_plain(self, store_pg_meta, err, "create the tables") != REMISS_OK ||
         s_check_version(self, err) != REMISS_OK || s_prepare_all(self, err) != REMISS_OK) {
         s_close(&self);
         return NULL;
@@ -532,9 +661,14 @@ s_begin(store_t *self, remiss_err_t *err)
     self->poisoned = false;
     remiss_code_t r = s_ready(self, err);
     self->in_tx = r == REMISS_OK;
-    /* Waited for: a server that went away shows here, once per cycle. */
-    if (r == REMISS_OK && (r = s_send(self, -1, "BEGIN", NULL, err, "begin")) == REMISS_OK)
-        r = s_sync(self, NULL, err, "begin");
+    /* Waited for: a server that went away shows here, once per cycle. The
+     * consent generation comes in the same round trip. */
+    PGresult *res = NULL;
+    if (r == REMISS_OK && (r = s_send(self, -1, "BEGIN", NULL, err, "begin")) == REMISS_OK &&
+        (r = s_send(self, Q_GEN, NULL, NULL, err, "begin")) == REMISS_OK &&
+        (r = s_sync(self, &res, err, "begin")) == REMISS_OK && res && PQntuples(res) == 1)
+        self->consent_gen = (uint64_t)s_get_int(res, 0, 0);
+    PQclear(res);
     if (r != REMISS_OK)
         s_rollback(self);
     return r;
@@ -566,6 +700,10 @@ s_rollback(store_t *self)
         s_sync(self, NULL, NULL, "rollback");
     self->in_tx = false;
     self->poisoned = false;
+    self->locked = false;
+    self->depth = self->lock_depth = 0;
+    self->notify[0] = '\0';
+    self->notify_all = false;
 }
 
 /* Sends COMMIT after everything pending and waits for it. */
@@ -603,7 +741,10 @@ s_commit(store_t *self, remiss_err_t *err)
     remiss_code_t r = s_ready(self, err);
     if (r == REMISS_OK && self->poisoned)
         r = remiss_err_set(err, REMISS_E_STORAGE,
-                           "storage error (commit): a statement of the transaction failed");
+                           "storage error (commit): a statement of the transaction failed: %s",
+                           self->poison);
+    if (r == REMISS_OK)
+        r = s_notify_send(self, err);
     if (r == REMISS_OK)
         r = s_commit_wait(self, err);
     s_rollback(self);
@@ -613,20 +754,33 @@ s_commit(store_t *self, remiss_err_t *err)
 static remiss_code_t
 s_savepoint(store_t *self, remiss_err_t *err)
 {
-    return s_defer(self, -1, "SAVEPOINT msg", NULL, err, "savepoint");
+    remiss_code_t r = s_defer(self, -1, "SAVEPOINT msg", NULL, err, "savepoint");
+    self->depth += r == REMISS_OK;
+    return r;
 }
 
 static void
 s_release(store_t *self)
 {
     s_defer(self, -1, "RELEASE msg", NULL, NULL, "release");
+    if (self->depth > 0)
+        self->depth--;
+    /* A lock taken inside now belongs to the enclosing transaction. */
+    if (self->lock_depth > self->depth)
+        self->lock_depth = self->depth;
 }
 
+/* The write lock, if this savepoint took it, is gone with it (PostgreSQL
+ * releases a subtransaction's locks, advisory ones too): the next write
+ * takes it again. Nothing written before the savepoint was without it. */
 static void
 s_rollback_to(store_t *self)
 {
-    if (s_defer(self, -1, "ROLLBACK TO msg", NULL, NULL, "rollback to") == REMISS_OK)
-        s_release(self);
+    if (s_defer(self, -1, "ROLLBACK TO msg", NULL, NULL, "rollback to") != REMISS_OK)
+        return;
+    if (self->locked && self->lock_depth >= self->depth)
+        self->locked = false;
+    s_release(self);
 }
 
 /* ------------------------------------------------------------ messages */
@@ -646,6 +800,9 @@ s_find(store_t *self, const uint8_t id[STORE_ID_LEN], bool *found, store_msg_t *
 static remiss_code_t
 s_insert(store_t *self, store_msg_t *m, remiss_err_t *err)
 {
+    if (s_lock(self, err) != REMISS_OK)
+        return REMISS_E_STORAGE;
+    s_notify_add(self, m->recipient);
     s_par_t p = {0};
     s_blob(&p, m->message_id, STORE_ID_LEN);
     s_text(&p, m->sender);
@@ -682,12 +839,25 @@ s_due(store_t *self, const char *recipient, int64_t now, size_t max, store_msg_t
     s_text(&p, recipient);
     s_int(&p, now);
     s_int(&p, (int64_t)max);
+    remiss_code_t r = s_msg_rows(self, Q_DUE, &p, out, max, n, err);
+    /* Something is due: read it again under the write lock, so that of
+     * two nodes holding a connection of recipient one hands it out and
+     * the other sees it marked. An idle scan takes no lock. */
+    if (r != REMISS_OK || *n == 0 || !self->in_tx || self->locked)
+        return r;
+    for (size_t i = 0; i < *n; i++)
+        store_msg_clear(&out[i]);
+    *n = 0;
+    if ((r = s_lock(self, err)) != REMISS_OK)
+        return r;
     return s_msg_rows(self, Q_DUE, &p, out, max, n, err);
 }
 
 static remiss_code_t
 s_mark_sent(store_t *self, uint64_t seq, int64_t now, int64_t next_at, remiss_err_t *err)
 {
+    if (s_lock(self, err) != REMISS_OK)
+        return REMISS_E_STORAGE;
     s_par_t p = {0};
     s_int(&p, (int64_t)seq);
     s_int(&p, now);
@@ -698,6 +868,8 @@ s_mark_sent(store_t *self, uint64_t seq, int64_t now, int64_t next_at, remiss_er
 static remiss_code_t
 s_resend_now(store_t *self, const char *recipient, remiss_err_t *err)
 {
+    if (s_lock(self, err) != REMISS_OK)
+        return REMISS_E_STORAGE;
     s_par_t p = {0};
     s_text(&p, recipient);
     return s_defer(self, Q_RESEND_NOW, NULL, &p, err, "resend");
@@ -707,6 +879,9 @@ static remiss_code_t
 s_finish(store_t *self, const uint8_t id[STORE_ID_LEN], const char *recipient, store_state_t state,
          int code, const char *reason, int64_t now, bool *changed, remiss_err_t *err)
 {
+    *changed = false;
+    if (s_lock(self, err) != REMISS_OK)
+        return REMISS_E_STORAGE;
     s_par_t p = {0};
     uint64_t n = 0;
     s_blob(&p, id, STORE_ID_LEN);
@@ -724,6 +899,9 @@ s_finish(store_t *self, const uint8_t id[STORE_ID_LEN], const char *recipient, s
 static remiss_code_t
 s_requeue(store_t *self, const uint8_t id[STORE_ID_LEN], bool *changed, remiss_err_t *err)
 {
+    *changed = false;
+    if (s_lock(self, err) != REMISS_OK)
+        return REMISS_E_STORAGE;
     s_par_t p = {0};
     uint64_t n = 0;
     s_blob(&p, id, STORE_ID_LEN);
@@ -737,6 +915,8 @@ s_link_transfer(store_t *self, const uint8_t orig[STORE_ID_LEN], const char *ori
                 const char *orig_recipient, int decision, const char *unit,
                 const uint8_t ack_id[STORE_ID_LEN], remiss_err_t *err)
 {
+    if (s_lock(self, err) != REMISS_OK)
+        return REMISS_E_STORAGE;
     s_par_t p = {0};
     s_blob(&p, orig, STORE_ID_LEN);
     s_text(&p, orig_sender);
@@ -768,6 +948,8 @@ s_pending_by_consent(store_t *self, const char *consent_id, size_t max, store_ms
 static remiss_code_t
 s_purge(store_t *self, int64_t before_ms, uint64_t *purged, remiss_err_t *err)
 {
+    if (s_lock(self, err) != REMISS_OK)
+        return REMISS_E_STORAGE;
     s_par_t p = {0};
     s_int(&p, before_ms);
     remiss_code_t r = s_exec(self, Q_PURGE, &p, purged, err, "purge");
@@ -813,8 +995,14 @@ s_consent_put(store_t *self, const store_consent_t *c, bool *exists, remiss_err_
     s_blob(&p, c->grant ? c->grant : (const uint8_t *)"", c->grant_len);
     s_int(&p, c->granted_at);
     s_int(&p, c->valid_until);
-    remiss_code_t r = s_exec(self, Q_C_PUT, &p, &n, err, "put consent");
+    *exists = false;
+    remiss_code_t r = s_lock(self, err);
+    if (r == REMISS_OK)
+        r = s_exec(self, Q_C_PUT, &p, &n, err, "put consent");
     *exists = r == REMISS_OK && n == 0;
+    /* Every node's consent cache is stale now (store_consent_gen). */
+    if (r == REMISS_OK && n > 0)
+        r = s_defer(self, Q_GEN_BUMP, NULL, NULL, err, "consent generation");
     return r;
 }
 
@@ -863,7 +1051,12 @@ s_consent_revoke(store_t *self, const char *id, int64_t now, remiss_err_t *err)
     s_par_t p = {0};
     s_text(&p, id);
     s_int(&p, now);
-    return s_defer(self, Q_C_REVOKE, NULL, &p, err, "revoke consent");
+    remiss_code_t r = s_lock(self, err);
+    if (r == REMISS_OK)
+        r = s_defer(self, Q_C_REVOKE, NULL, &p, err, "revoke consent");
+    if (r == REMISS_OK)
+        r = s_defer(self, Q_GEN_BUMP, NULL, NULL, err, "consent generation");
+    return r;
 }
 
 static remiss_code_t
@@ -968,12 +1161,21 @@ s_admin_pending(store_t *self, store_admin_t *out, size_t max, size_t *n, remiss
 {
     s_par_t p = {0};
     s_int(&p, (int64_t)max);
+    remiss_code_t r = s_admin_rows(self, Q_ADM_PENDING, &p, out, max, n, err);
+    /* As s_due: one node carries a request out. */
+    if (r != REMISS_OK || *n == 0 || !self->in_tx || self->locked)
+        return r;
+    *n = 0;
+    if ((r = s_lock(self, err)) != REMISS_OK)
+        return r;
     return s_admin_rows(self, Q_ADM_PENDING, &p, out, max, n, err);
 }
 
 static remiss_code_t
 s_admin_done(store_t *self, int64_t id, const char *result, int64_t now, remiss_err_t *err)
 {
+    if (s_lock(self, err) != REMISS_OK)
+        return REMISS_E_STORAGE;
     s_par_t p = {0};
     s_int(&p, id);
     s_int(&p, now);
@@ -1004,6 +1206,8 @@ static remiss_code_t
 s_audit_put(store_t *self, uint64_t index, const uint8_t *entry, size_t len, const uint8_t *subject,
             const uint8_t *message_id, remiss_err_t *err)
 {
+    if (s_lock(self, err) != REMISS_OK)
+        return REMISS_E_STORAGE;
     s_par_t p = {0};
     s_int(&p, (int64_t)index);
     s_blob(&p, entry ? entry : (const uint8_t *)"", len);
@@ -1063,6 +1267,8 @@ static remiss_code_t
 s_audit_node_put(store_t *self, unsigned level, uint64_t index, const uint8_t hash[STORE_HASH_LEN],
                  remiss_err_t *err)
 {
+    if (s_lock(self, err) != REMISS_OK)
+        return REMISS_E_STORAGE;
     int64_t pos = store_node_pos(level, index);
     if (pos < 0)
         return remiss_err_set(err, REMISS_E_STORAGE, "audit tree node %u/%llu is out of range",
@@ -1112,6 +1318,8 @@ s_audit_find(store_t *self, const uint8_t *subject, const uint8_t *message_id, u
 static remiss_code_t
 s_audit_sth_put(store_t *self, uint64_t size, const uint8_t *sth, size_t len, remiss_err_t *err)
 {
+    if (s_lock(self, err) != REMISS_OK)
+        return REMISS_E_STORAGE;
     s_par_t p = {0};
     s_int(&p, (int64_t)size);
     s_blob(&p, sth ? sth : (const uint8_t *)"", len);
@@ -1183,4 +1391,8 @@ const store_ops_t store_pg_ops = {
     .audit_sth_put = s_audit_sth_put,
     .audit_sth_latest = s_audit_sth_latest,
     .audit_sth_each = s_audit_sth_each,
+    .sync = s_sync_lock,
+    .consent_gen = s_consent_gen,
+    .locked = s_locked,
+    .stats = s_stats,
 };

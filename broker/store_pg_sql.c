@@ -5,6 +5,10 @@
 #include <stddef.h>
 
 /* One transaction under a lock so nodes starting together do not race. */
+/* Rows of meta that later versions of schema 2 added (run at every open). */
+const char store_pg_meta[] =
+    "INSERT INTO meta(key, value) VALUES('consent_gen', '0') ON CONFLICT DO NOTHING;";
+
 const char store_pg_schema[] =
     "BEGIN; SELECT pg_advisory_xact_lock(7400150001);"
     "CREATE TABLE IF NOT EXISTS meta(key text PRIMARY KEY, value text NOT NULL);"
@@ -62,6 +66,7 @@ const char store_pg_schema[] =
     "UPDATE consents SET consent_id = granted_by || '/' || consent_id"
     " WHERE strpos(consent_id, '/') = 0;"
     "INSERT INTO meta(key, value) VALUES('schema_version', '2') ON CONFLICT DO NOTHING;"
+    "INSERT INTO meta(key, value) VALUES('consent_gen', '0') ON CONFLICT DO NOTHING;"
     "COMMIT;";
 
 #define S_MSG_COLS                                                                                 \
@@ -152,4 +157,11 @@ const char *const store_pg_sql[Q_COUNT] = {
                    " substring(grant_pb from 1 for 4) = decode('52414531', 'hex') AND"
                    " substring(grant_pb from 5 for 4) <> $1 LIMIT 256",
     [Q_KEYS_CON_PUT] = "UPDATE consents SET grant_pb = $2 WHERE consent_id = $1",
+    /* Several nodes: see s_lock in store_pg.c. */
+    [Q_LOCK] = "SELECT pg_advisory_xact_lock(" STORE_PG_WRITE_KEY ")",
+    [Q_SHARED] = "SELECT coalesce((SELECT max(idx) + 1 FROM audit), 0),"
+                 " coalesce((SELECT value::bigint FROM meta WHERE key = 'consent_gen'), 0)",
+    [Q_GEN] = "SELECT coalesce((SELECT value::bigint FROM meta WHERE key = 'consent_gen'), 0)",
+    [Q_GEN_BUMP] = "UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'consent_gen'",
+    [Q_NOTIFY] = "SELECT pg_notify('" STORE_PG_CHANNEL "', $1)",
 };

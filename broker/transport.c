@@ -111,11 +111,18 @@ transport_destroy(transport_t **self_p)
 int
 transport_wait(transport_t *self, long timeout_ms)
 {
+    return transport_wait_fd(self, timeout_ms, -1);
+}
+
+int
+transport_wait_fd(transport_t *self, long timeout_ms, int fd)
+{
     zmq_pollitem_t items[] = {
         {self->router, 0, ZMQ_POLLIN, 0},
         {self->zap, 0, ZMQ_POLLIN, 0},
+        {NULL, fd, ZMQ_POLLIN, 0},
     };
-    if (zmq_poll(items, 2, timeout_ms) < 0 && zmq_errno() != EINTR)
+    if (zmq_poll(items, fd >= 0 ? 3 : 2, timeout_ms) < 0 && zmq_errno() != EINTR)
         return -1;
     return 0;
 }

@@ -19,6 +19,7 @@
 #include "inbound.h"
 #include "idset.h"
 #include "msgjson.h"
+#include "nodes.h"
 #include "pki.h"
 #include "receipt.h"
 #include "remiss_private.h"
@@ -27,6 +28,7 @@
 #define S_DEFAULT_TIMEOUT  10000
 #define S_MAX_FRAME        (64u << 20)
 #define S_RESUBSCRIBE_MS   2000
+#define S_SILENT_MS        6000                  /* a node this silent is gone (several nodes) */
 #define S_STATE_HORIZON_MS (30LL * 86400 * 1000) /* processed ids kept this long */
 
 /* A frame received while waiting for something else. */
@@ -62,6 +64,9 @@ struct remiss_client {
     seen_t *seen;                            /* acknowledged ids across runs, if state_path */
     certcache_t *certs;                      /* verified sender certificates */
     receipt_seen_t receipts_seen;            /* last receipt batch whose signature held */
+    nodes_t *nodes;                          /* the broker's endpoints (several nodes) */
+    bool lost;                               /* the monitor saw the node go away */
+    int64_t last_heard;                      /* ms: the last frame from the broker */
 };
 
 /* ------------------------------------------------------------ hex */
@@ -168,10 +173,11 @@ s_check_opts(const remiss_opts_t *opts, remiss_err_t *err)
                               "starting with '-'",
                               PKI_ID_MAX);
     }
-    if (!strstr(opts->endpoint, "://") || strlen(opts->endpoint) >= 200)
-        return remiss_err_set(err, REMISS_E_USAGE,
-                              "the broker endpoint names its transport: write tcp://%.180s",
-                              opts->endpoint);
+    /* One endpoint or a list of nodes (nodes.h). */
+    nodes_t *nodes = nodes_parse(opts->endpoint, err);
+    if (!nodes)
+        return err ? err->code : REMISS_E_USAGE;
+    nodes_free(&nodes);
     return REMISS_OK;
 }
 
@@ -187,7 +193,9 @@ remiss_connect(const remiss_opts_t *opts, remiss_err_t *err)
         return NULL;
     }
     snprintf(self->party, sizeof self->party, "%s", opts->party);
-    snprintf(self->endpoint, sizeof self->endpoint, "%s", opts->endpoint);
+    if (!(self->nodes = nodes_parse(opts->endpoint, err)))
+        goto fail;
+    snprintf(self->endpoint, sizeof self->endpoint, "%s", nodes_current(self->nodes));
     self->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : S_DEFAULT_TIMEOUT;
     self->next_request = 1;
     if (!pki_path(ca, sizeof ca, opts->pki_dir, "ca.crt") ||
@@ -217,18 +225,19 @@ remiss_connect(const remiss_opts_t *opts, remiss_err_t *err)
     /* A monitor tells a refused handshake apart from a silent broker. */
     snprintf(mon, sizeof mon, "inproc://remiss-monitor-%p", (void *)self);
     if (zmq_socket_monitor(self->sock, mon,
-                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) !=
-            0 ||
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED) != 0 ||
         !(self->monitor = zmq_socket(self->zctx, ZMQ_PAIR)) ||
         zmq_connect(self->monitor, mon) != 0) {
         remiss_err_set(err, REMISS_E_INTERNAL, "cannot monitor the connection");
         goto fail;
     }
-    if (zmq_connect(self->sock, opts->endpoint) != 0) {
-        remiss_err_set(err, REMISS_E_CONFIG, "cannot connect to %s: %s", opts->endpoint,
+    if (zmq_connect(self->sock, self->endpoint) != 0) {
+        remiss_err_set(err, REMISS_E_CONFIG, "cannot connect to %s: %s", self->endpoint,
                        zmq_strerror(zmq_errno()));
         goto fail;
     }
+    self->last_heard = log_now_ms();
     return self;
 fail:
     remiss_close(&self);
@@ -266,6 +275,7 @@ remiss_close(remiss_client_t **self_p)
     idset_free(&self->handed);
     certcache_free(&self->certs);
     seen_close(&self->seen);
+    nodes_free(&self->nodes);
     EVP_PKEY_free(self->key);
     X509_free(self->broker_cert);
     pki_trust_free(&self->trust);
@@ -282,6 +292,7 @@ remiss_party(const remiss_client_t *self)
 /* ------------------------------------------------------------ frames */
 
 static void s_check_monitor(remiss_client_t *self);
+static void s_watch(remiss_client_t *self);
 
 /* Sends one frame, waiting at most the client's timeout for the connection:
  * with ZMQ_IMMEDIATE there is nowhere to queue until the handshake is done,
@@ -301,6 +312,7 @@ s_send_bytes(remiss_client_t *self, const void *buf, size_t len, remiss_err_t *e
             return remiss_err_set(err, REMISS_E_CERT_REVOKED,
                                   "The broker refused this party at the handshake: its "
                                   "certificate is unknown to the broker, revoked or expired.");
+        s_watch(self);
         int64_t left = deadline - log_now_ms();
         if (left <= 0)
             return remiss_err_set(err, REMISS_E_TIMEOUT,
@@ -320,27 +332,89 @@ s_send_frame(remiss_client_t *self, const Remiss__ClientFrame *cf, remiss_err_t 
         return remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
     remiss__client_frame__pack(cf, buf);
     remiss_code_t r = s_send_bytes(self, buf, len, err);
+    /* With several nodes a submission is kept until its receipt comes, to
+     * be sent again on the next node if this one goes away. Kept once sent
+     * (to the node in use), so a move while waiting to send does not send
+     * it twice. */
+    if (r == REMISS_OK && nodes_count(self->nodes) > 1 &&
+        cf->kind_case == REMISS__CLIENT_FRAME__KIND_SUBMIT)
+        nodes_track(self->nodes, cf->request_id, buf, len);
     free(buf);
     return r;
+}
+
+/* True if the monitor frame addr names the endpoint in use. */
+static bool
+s_is_current(const remiss_client_t *self, zmq_msg_t *addr)
+{
+    size_t n = zmq_msg_size(addr);
+    return n == strlen(self->endpoint) && memcmp(zmq_msg_data(addr), self->endpoint, n) == 0;
 }
 
 static void
 s_check_monitor(remiss_client_t *self)
 {
     zmq_msg_t ev;
+    uint16_t event = 0;
     zmq_msg_init(&ev);
     while (zmq_msg_recv(&ev, self->monitor, ZMQ_DONTWAIT) >= 0) {
         if (zmq_msg_size(&ev) >= 2) {
-            uint16_t event;
             memcpy(&event, zmq_msg_data(&ev), 2);
             if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
                 self->auth_failed = true;
         }
-        /* Every event is two frames: the event and the address. */
+        /* Every event is two frames: the event and the address. A node
+         * that went away (or refuses connections) is left for the next
+         * when there are several (s_failover); a node left behind still
+         * reports on its old endpoint, which is not the one in use. */
         while (zmq_msg_more(&ev) && zmq_msg_recv(&ev, self->monitor, ZMQ_DONTWAIT) >= 0)
-            ;
+            if ((event == ZMQ_EVENT_DISCONNECTED || event == ZMQ_EVENT_CONNECT_RETRIED) &&
+                !zmq_msg_more(&ev) && s_is_current(self, &ev))
+                self->lost = nodes_count(self->nodes) > 1;
     }
     zmq_msg_close(&ev);
+}
+
+/* Moves to the next node: what was sent to the old one and not answered
+ * goes again (s_resend), the subscription is renewed there (s_renew). */
+static void
+s_failover(remiss_client_t *self)
+{
+    zmq_disconnect(self->sock, self->endpoint);
+    snprintf(self->endpoint, sizeof self->endpoint, "%s", nodes_next(self->nodes));
+    zmq_connect(self->sock, self->endpoint);
+    self->lost = false;
+    self->last_heard = log_now_ms();
+    self->last_subscribe = 0;
+}
+
+/* Sends unanswered requests to the node in use, as far as it takes them
+ * without waiting (the rest at the next call). */
+static void
+s_resend(remiss_client_t *self)
+{
+    const uint8_t *frame;
+    size_t len;
+    uint64_t id;
+    while ((frame = nodes_unsent(self->nodes, &len, &id)) != NULL &&
+           zmq_send(self->sock, frame, len, ZMQ_DONTWAIT) >= 0)
+        nodes_sent(self->nodes, id);
+}
+
+/* With several nodes: moves on if the node in use went away, or if it
+ * owes receipts or deliveries (it pings a subscriber every 5 s) and has
+ * been silent for half the timeout, at least S_SILENT_MS. */
+static void
+s_watch(remiss_client_t *self)
+{
+    int64_t silent = self->timeout_ms / 2 > S_SILENT_MS ? self->timeout_ms / 2 : S_SILENT_MS;
+    if (nodes_count(self->nodes) < 2)
+        return;
+    s_check_monitor(self);
+    if (self->lost || ((nodes_pending(self->nodes) > 0 || self->subscribed) &&
+                       log_now_ms() - self->last_heard > silent))
+        s_failover(self);
+    s_resend(self);
 }
 
 static void
@@ -371,6 +445,17 @@ s_pop(s_frame_t **head, s_frame_t **tail)
     Remiss__BrokerFrame *f = n->f;
     free(n);
     return f;
+}
+
+/* With several nodes: records that f answers a kept request (nodes.h),
+ * and says whether f is a receipt that came before (the request was sent
+ * again after a move): that repeat is dropped, the first one counts. */
+static bool
+s_repeat(remiss_client_t *self, const Remiss__BrokerFrame *f, uint64_t request_id)
+{
+    return nodes_count(self->nodes) > 1 && f->request_id &&
+           !nodes_answered(self->nodes, f->request_id) &&
+           f->kind_case == REMISS__BROKER_FRAME__KIND_RECEIPT && f->request_id != request_id;
 }
 
 /* Receives frames until one answers request_id (0 = any receipt, for
@@ -406,6 +491,7 @@ s_wait(remiss_client_t *self, uint64_t request_id, bool want_delivery, int timeo
                                "certificate is unknown to the broker, revoked or expired.");
                 return NULL;
             }
+            s_watch(self);
             zmq_pollitem_t it[] = {{self->sock, 0, ZMQ_POLLIN, 0},
                                    {self->monitor, 0, ZMQ_POLLIN, 0}};
             zmq_poll(it, 2, left > 200 ? 200 : (long)left);
@@ -414,8 +500,13 @@ s_wait(remiss_client_t *self, uint64_t request_id, bool want_delivery, int timeo
         Remiss__BrokerFrame *f =
             remiss__broker_frame__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
         zmq_msg_close(&msg);
+        self->last_heard = log_now_ms();
         if (!f)
             continue; /* not from a broker we understand: ignore */
+        if (s_repeat(self, f, request_id)) {
+            remiss__broker_frame__free_unpacked(f, NULL);
+            continue;
+        }
         switch (f->kind_case) {
         case REMISS__BROKER_FRAME__KIND_DELIVERY:
             s_push(&self->deliveries, &self->deliveries_tail, f);

@@ -44,6 +44,18 @@ void metrics_witness_failed(metrics_t *self);
  * reload could use the file; /healthz says degraded or unhealthy. */
 void metrics_set_crl(metrics_t *self, bool reload_ok, int64_t next_update_s, int64_t grace_s);
 
+/* Several nodes on one store (cluster.h): this node's database round trips
+ * (count, total seconds), which duty leases it holds, and notifications
+ * of other nodes' commits received. Replaces the previous values. */
+typedef struct metrics_cluster {
+    uint64_t round_trips;
+    double round_trip_seconds;
+    const char *duty[4]; /* names, NULL-terminated */
+    bool held[4];
+    uint64_t notifications;
+} metrics_cluster_t;
+void metrics_set_cluster(metrics_t *self, const metrics_cluster_t *c);
+
 /* Replaces the queue-depth gauges: n recipients with their depths. */
 void metrics_set_queues(metrics_t *self, const char *const *recipients, const uint64_t *depths,
                         size_t n);

@@ -44,7 +44,10 @@ typedef struct remiss_message remiss_message_t;
 typedef struct remiss_opts {
     const char *pki_dir;    /* ca.crt, broker.crt, [crl.pem], parties/PARTY.{crt,key,curve} */
     const char *party;      /* this party's id */
-    const char *endpoint;   /* broker endpoint, e.g. tcp://127.0.0.1:7400 */
+    const char *endpoint;   /* broker endpoint, e.g. tcp://127.0.0.1:7400, or the nodes of a
+                               cluster, comma-separated: tcp://a:7400,tcp://b:7400 (the
+                               client moves to the next when its node stops answering and
+                               sends again what has no receipt yet) */
     int timeout_ms;         /* how long to wait for an answer; 0 = 10000 */
     const char *state_path; /* SQLite file remembering processed ids across runs (created
                                0600; ids older than 30 days dropped); NULL = memory */

@@ -275,4 +275,46 @@ remiss_code_t store_audit_sth_latest(store_t *self, uint8_t **sth, size_t *len,
 typedef int (*store_sth_fn)(void *ctx, uint64_t size, const uint8_t *sth, size_t len);
 remiss_code_t store_audit_sth_each(store_t *self, store_sth_fn fn, void *ctx, remiss_err_t *err);
 
+/* ---- several nodes on one store (PostgreSQL; broker/cluster.c)
+ *
+ * On PostgreSQL any number of brokers may share the store. Every
+ * transaction that writes (or marks a due message) first takes the store's
+ * write lock, held until its commit or rollback, so the writing
+ * transactions of all nodes run one after another: the audit log never
+ * forks, a due message is handed out by one node only and a decision made
+ * under the lock sees every consent an earlier commit withdrew. The lock is
+ * taken by the engine on the first write of a transaction; reads do not
+ * wait for it. On SQLite (one broker per file) there is no lock and
+ * nothing is shared. */
+
+/* What a transaction saw when it took the write lock. */
+typedef struct store_sync {
+    bool shared;         /* other nodes may write the store (PostgreSQL) */
+    uint64_t serial;     /* new each time a transaction takes the lock */
+    uint64_t audit_size; /* audit entries committed when it was taken */
+} store_sync_t;
+
+/* Takes the write lock for the open transaction if it does not hold it
+ * yet and says what it saw; outside a transaction, or on SQLite, fills
+ * *out with shared false and takes nothing. */
+remiss_code_t store_sync(store_t *self, store_sync_t *out, remiss_err_t *err);
+
+/* True if the open transaction holds the write lock: other nodes wait for
+ * it, so the broker commits at the end of the cycle instead of keeping
+ * the transaction open for more work. Always false on SQLite. */
+bool store_locked(const store_t *self);
+
+/* A number that changes whenever any node registers or withdraws a
+ * consent, as of the latest transaction begun (or write lock taken) on
+ * this connection; always 0 on SQLite. No round trip. */
+uint64_t store_consent_gen(const store_t *self);
+
+/* Round trips and their time since the store was opened (0 on SQLite). */
+typedef struct store_stats {
+    uint64_t round_trips;
+    double round_trip_seconds; /* total */
+    int session;               /* the server process of the connection, 0 if none */
+} store_stats_t;
+void store_stats(const store_t *self, store_stats_t *out);
+
 #endif

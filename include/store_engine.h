@@ -178,6 +178,11 @@ struct store_ops {
                                    remiss_err_t *err);
     remiss_code_t (*audit_sth_latest)(store_t *self, uint8_t **sth, size_t *len, remiss_err_t *err);
     remiss_code_t (*audit_sth_each)(store_t *self, store_sth_fn fn, void *ctx, remiss_err_t *err);
+    /* Several nodes (store.h); NULL in an engine with one writer. */
+    remiss_code_t (*sync)(store_t *self, store_sync_t *out, remiss_err_t *err);
+    uint64_t (*consent_gen)(const store_t *self);
+    bool (*locked)(const store_t *self);
+    void (*stats)(const store_t *self, store_stats_t *out);
 };
 
 extern const store_ops_t store_sqlite_ops;

@@ -7,6 +7,8 @@
 
 /* Creates what is missing, in one transaction under an advisory lock. */
 extern const char store_pg_schema[];
+/* Rows of meta added to schema 2 later; run at every open. */
+extern const char store_pg_meta[];
 
 /* Statements, by number. */
 enum store_pg_q {
@@ -50,9 +52,20 @@ enum store_pg_q {
     Q_KEYS_MSG_PUT,
     Q_KEYS_CON,
     Q_KEYS_CON_PUT,
+    Q_LOCK,
+    Q_SHARED,
+    Q_GEN,
+    Q_GEN_BUMP,
+    Q_NOTIFY,
     Q_COUNT
 };
 
 extern const char *const store_pg_sql[Q_COUNT];
+
+/* The advisory lock keys of a cluster (broker/cluster.c takes the duty
+ * leases at STORE_PG_LEASE_KEY + duty) and the channel nodes listen on. */
+#define STORE_PG_WRITE_KEY "7400150002"
+#define STORE_PG_LEASE_KEY 7400150100LL
+#define STORE_PG_CHANNEL   "remiss_queue"
 
 #endif

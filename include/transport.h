@@ -25,6 +25,8 @@ void transport_destroy(transport_t **self_p);
 /* Waits up to timeout_ms for a frame or a handshake. -1 on an error other
  * than an interrupted wait. */
 int transport_wait(transport_t *self, long timeout_ms);
+/* The same, waking up too when fd (if >= 0) is readable (cluster.h). */
+int transport_wait_fd(transport_t *self, long timeout_ms, int fd);
 
 /* Answers every ZAP request waiting. */
 void transport_serve_zap(transport_t *self);

@@ -204,3 +204,114 @@ pgtest_stop(pgtest_t *pg)
     (void)system(cmd);
     pg->dir[0] = '\0';
 }
+
+/* ------------------------------------------------------------ a standby */
+
+/* Runs a PostgreSQL program as the postgres user; its exit status. */
+static int
+s_run(const pgtest_t *pg, const char *const *argv)
+{
+    int status = -1;
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        s_child_setup(pg, 0);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+/* One value of a query on pg's database postgres ("" on failure). */
+static void
+s_value(const pgtest_t *pg, const char *sql, char *out, size_t size)
+{
+    char conninfo[128];
+    snprintf(conninfo, sizeof conninfo,
+             "host=127.0.0.1 port=%d user=postgres dbname=postgres connect_timeout=2", pg->port);
+    PGconn *c = PQconnectdb(conninfo);
+    PGresult *r = PQexec(c, sql);
+    snprintf(out, size, "%s",
+             PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    PQfinish(c);
+}
+
+void
+pgtest_standby(pgtest_t *primary, pgtest_t *standby)
+{
+    char port[16], state[32] = "";
+    memset(standby, 0, sizeof *standby);
+    snprintf(standby->dir, sizeof standby->dir, "/tmp/remiss-pg-XXXXXX");
+    cr_assert_not_null(mkdtemp(standby->dir));
+    snprintf(standby->data, sizeof standby->data, "%s/data", standby->dir);
+    snprintf(standby->log, sizeof standby->log, "%s/postgres.log", standby->dir);
+    if (getuid() == 0) {
+        struct passwd *pw = getpwnam("postgres");
+        cr_assert_not_null(pw);
+        cr_assert_eq(chown(standby->dir, pw->pw_uid, pw->pw_gid), 0);
+    }
+    snprintf(port, sizeof port, "%d", primary->port);
+    const char *argv[] = {PGTEST_BINDIR "/pg_basebackup",
+                          "-D",
+                          standby->data,
+                          "-h",
+                          "127.0.0.1",
+                          "-p",
+                          port,
+                          "-U",
+                          "postgres",
+                          "-R",
+                          "-X",
+                          "stream",
+                          "--no-sync",
+                          "-c",
+                          "fast",
+                          NULL};
+    int status = s_run(standby, argv);
+    if (status != 0)
+        s_show_log(standby);
+    cr_assert_eq(status, 0, "pg_basebackup failed (status %d)", status);
+    bool up = false;
+    for (int attempt = 0; attempt < 10 && !up; attempt++)
+        standby->port = primary->port + 1 + attempt, up = s_launch(standby);
+    cr_assert(up, "the standby did not start");
+    /* On the primary only, after the copy: a standby that inherited it
+     * would wait for a standby of its own once promoted. */
+    s_exec(primary, "ALTER SYSTEM SET synchronous_standby_names = '*'");
+    s_value(primary, "SELECT pg_reload_conf()::text", state, sizeof state);
+    for (int i = 0; i < 300 && strcmp(state, "sync") != 0; i++) {
+        usleep(100000);
+        s_value(primary, "SELECT coalesce(max(sync_state), '') FROM pg_stat_replication", state,
+                sizeof state);
+    }
+    cr_assert_str_eq(state, "sync", "the standby did not become synchronous");
+    snprintf(standby->uri, sizeof standby->uri, "postgresql://postgres@127.0.0.1:%d/remiss",
+             standby->port);
+}
+
+void
+pgtest_kill(pgtest_t *pg)
+{
+    if (!pg->pid)
+        return;
+    kill(pg->pid, SIGKILL);
+    waitpid(pg->pid, NULL, 0);
+    pg->pid = 0;
+}
+
+void
+pgtest_promote(pgtest_t *pg)
+{
+    char state[16] = "";
+    const char *argv[] = {PGTEST_BINDIR "/pg_ctl", "promote", "-w", "-D", pg->data, NULL};
+    int status = s_run(pg, argv);
+    cr_assert_eq(status, 0, "pg_ctl promote failed (status %d)", status);
+    for (int i = 0; i < 300 && strcmp(state, "false") != 0; i++) {
+        s_value(pg, "SELECT pg_is_in_recovery()::text", state, sizeof state);
+        if (strcmp(state, "false") != 0)
+            usleep(100000);
+    }
+    cr_assert_str_eq(state, "false", "the promoted standby still recovers");
+}

@@ -33,6 +33,18 @@ void pgtest_resume(pgtest_t *pg);
 /* Creates another database and writes its URI into uri. */
 void pgtest_createdb(pgtest_t *pg, const char *name, char *uri, size_t size);
 
+/* Makes standby a streaming replica of primary (pg_basebackup -R into a
+ * directory of its own), starts it, sets synchronous_standby_names on the
+ * primary only and waits until the standby is synchronous. standby->uri
+ * names its database remiss. Asserts on failure. */
+void pgtest_standby(pgtest_t *primary, pgtest_t *standby);
+
+/* SIGKILLs the server (the primary is lost; it is never started again). */
+void pgtest_kill(pgtest_t *pg);
+
+/* Promotes a standby (pg_ctl promote) and waits until it takes writes. */
+void pgtest_promote(pgtest_t *pg);
+
 /* Stops the server and removes the directory. Safe to call twice. */
 void pgtest_stop(pgtest_t *pg);
 
