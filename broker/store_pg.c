@@ -595,14 +595,16 @@ s_check_version(store_t *self, remiss_err_t *err)
     return REMISS_OK;
 }
 
-/* True if the tables are there. The schema's DDL is run only when they
- * are not: CREATE INDEX IF NOT EXISTS still takes a share lock on its
- * table, and a node starting next to running ones deadlocked with their
- * writing transactions. */
+/* True if the tables are there at this schema level. The schema's DDL is
+ * run only when they are not: CREATE INDEX IF NOT EXISTS still takes a
+ * share lock on its table, and a node starting next to running ones
+ * deadlocked with their writing transactions. An older store runs the
+ * script (and its upgrade steps) once. */
 static bool
 s_has_schema(store_t *self)
 {
-    PGresult *res = PQexec(self->conn, "SELECT 1 FROM meta WHERE key = 'schema_version'");
+    PGresult *res = PQexec(self->conn, "SELECT 1 FROM meta WHERE key = 'schema_level' AND"
+                                       " value = '" STORE_PG_SCHEMA_LEVEL "'");
     bool has = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
     PQclear(res);
     return has;

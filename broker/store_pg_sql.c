@@ -67,6 +67,10 @@ const char store_pg_schema[] =
     " WHERE strpos(consent_id, '/') = 0;"
     "INSERT INTO meta(key, value) VALUES('schema_version', '2') ON CONFLICT DO NOTHING;"
     "INSERT INTO meta(key, value) VALUES('consent_gen', '0') ON CONFLICT DO NOTHING;"
+    /* The level this script brings a store to: a store without it (older,
+     * or new) runs the script once at open (store_pg.c, s_has_schema). */
+    "INSERT INTO meta(key, value) VALUES('schema_level', '" STORE_PG_SCHEMA_LEVEL "')"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value;"
     "COMMIT;";
 
 #define S_MSG_COLS                                                                                 \

@@ -5,6 +5,10 @@
 #ifndef STORE_PG_SQL_H
 #define STORE_PG_SQL_H
 
+/* Bumped whenever the schema script gains an upgrade step (issue 14: consent
+ * ids scoped PARTY/ID, valid_until). */
+#define STORE_PG_SCHEMA_LEVEL "3"
+
 /* Creates what is missing, in one transaction under an advisory lock. */
 extern const char store_pg_schema[];
 /* Rows of meta added to schema 2 later; run at every open. */
