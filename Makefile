@@ -38,7 +38,7 @@ GW_LIBS    = $(shell pkg-config --libs gnutls 2>/dev/null)
 # Sources. Modules are found by wildcard so a new module needs no edit here.
 LIB_SRC    := $(wildcard common/*.c) clients/libremiss.c clients/idset.c clients/certcache.c \
               clients/inbound.c clients/archive.c \
-              clients/seen.c clients/nodes.c
+              clients/seen.c clients/nodes.c clients/frameq.c clients/client_text.c
 CLI_SRC    := clients/cli.c
 # The ledger: the store and the audit log, what both remissd and remissctl
 # (which reads and checks them on the broker host) link.

@@ -1,7 +1,8 @@
 /* server: the broker's loop, its dispatch table and the objects it owns
  * (include/server.h). Sockets are in transport.c, the cycle's transaction
  * and replies in cycle.c, connections and queues in delivery.c, submitted
- * messages in admission.c. */
+ * messages in admission.c, remissctl requests in admin.c, certificate
+ * and policy reloads in reload.c. */
 #include "server.h"
 
 #include <openssl/crypto.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin.h"
 #include "admission.h"
 #include "audit.h"
 #include "broker_env.h"
@@ -21,6 +23,7 @@
 #include "metrics.h"
 #include "pki.h"
 #include "policy.h"
+#include "reload.h"
 #include "remiss.pb-c.h"
 #include "status.h"
 #include "store.h"
@@ -238,125 +241,6 @@ s_on_frame(void *ctx, const uint8_t *rid, size_t rid_len, const char *user, cons
 
 /* ------------------------------------------------------------ timers */
 
-/* Requeues a dead letter for remissctl; result gets the answer. */
-static void
-s_requeue(server_t *self, const store_admin_t *req, const char *hex, char result[256])
-{
-    bool changed = false, found = false;
-    store_msg_t m;
-    remiss_err_t err;
-    if (store_requeue(self->env.store, req->message_id, &changed, &err) != REMISS_OK) {
-        snprintf(result, 256, "E_STORAGE: %.200s", err.text);
-        return;
-    }
-    if (!changed) {
-        snprintf(result, 256, "E_USAGE: message %s is not on the dead-letter list (or was purged)",
-                 hex);
-        return;
-    }
-    snprintf(result, 256, "OK: message %s is queued again", hex);
-    if (store_find(self->env.store, req->message_id, &found, &m, &err) == REMISS_OK && found) {
-        char detail[160];
-        snprintf(detail, sizeof detail, "requeued by %s", req->actor);
-        broker_env_audit_stored(&self->env, &m, REMISS__AUDIT_EVENT__EV_REQUEUED, REMISS_OK,
-                                detail);
-        delivery_mark_dirty(self->delivery, m.recipient);
-        store_msg_clear(&m);
-    }
-}
-
-/* Carries out what remissctl asked for (in the cycle's transaction, so the
- * action and its audit entry commit together). */
-static void
-s_admin(server_t *self, int64_t now)
-{
-    store_admin_t req[16];
-    size_t n = 0;
-    remiss_err_t err;
-    if (store_admin_pending(self->env.store, req, 16, &n, &err) != REMISS_OK)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        char result[256], hex[33];
-        log_hex(hex, req[i].message_id, STORE_ID_LEN);
-        if (strcmp(req[i].action, "requeue") == 0)
-            s_requeue(self, &req[i], hex, result);
-        else
-            snprintf(result, sizeof result, "E_USAGE: unknown action %s", req[i].action);
-        /* Not marked done: the request stays pending and remissctl keeps
-         * waiting; a store that cannot write this cannot commit the
-         * action either, so the next round carries it out again. */
-        if (store_admin_done(self->env.store, req[i].id, result, now, &err) != REMISS_OK)
-            broker_env_log_failure("store_failed", &err);
-        /* The code only ("OK", "E_STORAGE"), not the sentence after it. */
-        log_emit(LOG_INFO, "admin_action", "action=%s msg=%s actor=%s result=%.*s", req[i].action,
-                 hex, req[i].actor, (int)strcspn(result, ":"), result);
-    }
-}
-
-/* A policy file that does not validate is refused with file:line and
- * the old policy stays in force. */
-static void
-s_reload_policy(server_t *self)
-{
-    remiss_err_t err;
-    char q[400];
-    policy_t *fresh = policy_load(self->cfg.policy, &err);
-    status_policy(self->status, self->cfg.policy, fresh != NULL, err.text);
-    if (!fresh) {
-        log_emit(LOG_ERROR, "policy_refused", "reason=%s", log_quote(q, sizeof q, err.text));
-        return;
-    }
-    intake_set_policy(self->env.intake, fresh);
-    audit_set_policy(self->env.audit, fresh);
-    policy_free(&self->policy);
-    self->policy = fresh;
-    char detail[CONFIG_PATH_MAX + 32];
-    snprintf(detail, sizeof detail, "%s rules=%zu", self->cfg.policy, policy_rule_count(fresh));
-    audit_event_t e = {
-        .event = REMISS__AUDIT_EVENT__EV_POLICY_RELOADED, .sender = "broker", .detail = detail};
-    broker_env_audit(&self->env, &e);
-    log_emit(LOG_INFO, "policy_reloaded", "file=%s rules=%zu", self->cfg.policy,
-             policy_rule_count(fresh));
-}
-
-static void
-s_reload(server_t *self)
-{
-    remiss_err_t err;
-    parties_t *fresh = parties_load_grace(self->cfg.pki, self->cfg.crl_grace_s, &err);
-    status_certificates(self->status, fresh != NULL, err.text);
-    metrics_set_crl(self->env.metrics, fresh != NULL,
-                    parties_crl_next_update(fresh ? fresh : self->env.parties),
-                    self->cfg.crl_grace_s);
-    if (!fresh) {
-        char q[400];
-        /* Keep the registry in force: a broken CRL file must not open the
-         * door, and the old registry already knows the old revocations. */
-        log_emit(LOG_ERROR, "reload_failed", "reason=%s", log_quote(q, sizeof q, err.text));
-        return;
-    }
-    size_t revoked = 0;
-    bool changed = parties_count(fresh) != parties_count(self->env.parties);
-    for (size_t i = 0; i < parties_count(fresh); i++) {
-        const party_t *np = parties_at(fresh, i), *op = parties_by_id(self->env.parties, np->id);
-        revoked += np->revoked;
-        changed = changed || !op || np->revoked != op->revoked;
-        if (np->revoked && (!op || !op->revoked)) {
-            audit_event_t e = {.event = REMISS__AUDIT_EVENT__EV_CERT_REVOKED,
-                               .sender = np->id,
-                               .code = REMISS_E_CERT_REVOKED,
-                               .detail = "certificate on the CRL"};
-            broker_env_audit(&self->env, &e);
-            log_emit(LOG_WARN, "party_revoked", "party=%s", np->id);
-        }
-    }
-    parties_free(&self->env.parties);
-    self->env.parties = fresh;
-    /* Every --crl-check seconds: at info only when something changed. */
-    log_emit(changed ? LOG_INFO : LOG_DEBUG, "certificates_reloaded", "parties=%zu revoked=%zu",
-             parties_count(fresh), revoked);
-}
-
 static void
 s_purge(server_t *self, int64_t now)
 {
@@ -393,10 +277,10 @@ s_timers(server_t *self, int64_t now, volatile sig_atomic_t *reload)
 {
     flood_flush(self->env.flood, now, s_flood_emit, &self->env);
     if (*reload)
-        s_reload_policy(self);
+        reload_policy(&self->env, self->status, self->cfg.policy, &self->policy);
     if (*reload || now >= self->next_reload) {
         *reload = 0;
-        s_reload(self);
+        reload_certificates(&self->env, self->status, self->cfg.pki, self->cfg.crl_grace_s);
         self->next_reload = now + self->cfg.crl_check_s * 1000;
     }
     if (now >= self->next_scan) {
@@ -657,7 +541,7 @@ s_cycle(server_t *self, int64_t now, volatile sig_atomic_t *stop, volatile sig_a
     delivery_pump_dirty(self->delivery, now);
     transport_read(self->transport, S_BATCH, s_on_frame, self);
     if (now >= self->next_admin && cluster_holds(self->cluster, CLUSTER_ADMIN)) {
-        s_admin(self, now);
+        admin_run(&self->env, self->delivery, now);
         self->next_admin = now + 500;
     }
     s_sign_head(self);

@@ -12,13 +12,12 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "hex.h"
 #include "log.h"
 #include "audit_verify.h"
 #include "certcache.h"
+#include "frameq.h"
 #include "inbound.h"
 #include "idset.h"
-#include "msgjson.h"
 #include "nodes.h"
 #include "pki.h"
 #include "receipt.h"
@@ -30,12 +29,6 @@
 #define S_RESUBSCRIBE_MS   2000
 #define S_SILENT_MS        6000                  /* a node this silent is gone (several nodes) */
 #define S_STATE_HORIZON_MS (30LL * 86400 * 1000) /* processed ids kept this long */
-
-/* A frame received while waiting for something else. */
-typedef struct s_frame {
-    struct s_frame *next;
-    Remiss__BrokerFrame *f;
-} s_frame_t;
 
 struct remiss_message {
     Remiss__Delivery *delivery;  /* as received */
@@ -54,34 +47,20 @@ struct remiss_client {
     int timeout_ms;
     uint64_t next_request; /* request ids */
     bool subscribed;
-    unsigned window;                         /* subscribed window */
-    int64_t last_subscribe;                  /* ms, for renewal */
-    bool auth_failed;                        /* the broker refused our key */
-    s_frame_t *deliveries, *deliveries_tail; /* deliveries not yet returned */
-    s_frame_t *receipts, *receipts_tail;     /* receipts of pipelined submits */
-    idset_t *acked;                          /* acknowledged ids (without a state file) */
-    idset_t *handed;                         /* returned to the application, not yet acked */
-    seen_t *seen;                            /* acknowledged ids across runs, if state_path */
-    certcache_t *certs;                      /* verified sender certificates */
-    receipt_seen_t receipts_seen;            /* last receipt batch whose signature held */
-    nodes_t *nodes;                          /* the broker's endpoints (several nodes) */
-    bool lost;                               /* the monitor saw the node go away */
-    int64_t last_heard;                      /* ms: the last frame from the broker */
+    unsigned window;                             /* subscribed window */
+    int64_t last_subscribe;                      /* ms, for renewal */
+    bool auth_failed;                            /* the broker refused our key */
+    frameq_item_t *deliveries, *deliveries_tail; /* deliveries not yet returned */
+    frameq_item_t *receipts, *receipts_tail;     /* receipts of pipelined submits */
+    idset_t *acked;                              /* acknowledged ids (without a state file) */
+    idset_t *handed;                             /* returned to the application, not yet acked */
+    seen_t *seen;                                /* acknowledged ids across runs, if state_path */
+    certcache_t *certs;                          /* verified sender certificates */
+    receipt_seen_t receipts_seen;                /* last receipt batch whose signature held */
+    nodes_t *nodes;                              /* the broker's endpoints (several nodes) */
+    bool lost;                                   /* the monitor saw the node go away */
+    int64_t last_heard;                          /* ms: the last frame from the broker */
 };
-
-/* ------------------------------------------------------------ hex */
-
-void
-remiss_id_to_hex(const uint8_t id[REMISS_ID_LEN], char hex[2 * REMISS_ID_LEN + 1])
-{
-    hex_encode(hex, id, REMISS_ID_LEN);
-}
-
-bool
-remiss_id_from_hex(const char *hex, uint8_t id[REMISS_ID_LEN])
-{
-    return hex_decode(hex, id, REMISS_ID_LEN);
-}
 
 /* ------------------------------------------------------------ connect */
 
@@ -244,17 +223,6 @@ fail:
     return NULL;
 }
 
-static void
-s_frames_free(s_frame_t *f)
-{
-    while (f) {
-        s_frame_t *next = f->next;
-        remiss__broker_frame__free_unpacked(f->f, NULL);
-        free(f);
-        f = next;
-    }
-}
-
 void
 remiss_close(remiss_client_t **self_p)
 {
@@ -269,8 +237,8 @@ remiss_close(remiss_client_t **self_p)
     }
     if (self->zctx)
         zmq_ctx_term(self->zctx);
-    s_frames_free(self->deliveries);
-    s_frames_free(self->receipts);
+    frameq_free(self->deliveries);
+    frameq_free(self->receipts);
     idset_free(&self->acked);
     idset_free(&self->handed);
     certcache_free(&self->certs);
@@ -417,36 +385,6 @@ s_watch(remiss_client_t *self)
     s_resend(self);
 }
 
-static void
-s_push(s_frame_t **head, s_frame_t **tail, Remiss__BrokerFrame *f)
-{
-    s_frame_t *n = calloc(1, sizeof *n);
-    if (!n) {
-        remiss__broker_frame__free_unpacked(f, NULL);
-        return;
-    }
-    n->f = f;
-    if (*tail)
-        (*tail)->next = n;
-    else
-        *head = n;
-    *tail = n;
-}
-
-static Remiss__BrokerFrame *
-s_pop(s_frame_t **head, s_frame_t **tail)
-{
-    s_frame_t *n = *head;
-    if (!n)
-        return NULL;
-    *head = n->next;
-    if (!*head)
-        *tail = NULL;
-    Remiss__BrokerFrame *f = n->f;
-    free(n);
-    return f;
-}
-
 /* With several nodes: records that f answers a kept request (nodes.h),
  * and says whether f is a receipt that came before (the request was sent
  * again after a move): that repeat is dropped, the first one counts. */
@@ -468,9 +406,9 @@ s_wait(remiss_client_t *self, uint64_t request_id, bool want_delivery, int timeo
     int64_t deadline = log_now_ms() + timeout_ms;
     for (;;) {
         if (want_delivery && self->deliveries)
-            return s_pop(&self->deliveries, &self->deliveries_tail);
+            return frameq_pop(&self->deliveries, &self->deliveries_tail);
         if (!want_delivery && request_id == 0 && self->receipts)
-            return s_pop(&self->receipts, &self->receipts_tail);
+            return frameq_pop(&self->receipts, &self->receipts_tail);
         int64_t left = deadline - log_now_ms();
         if (left <= 0) {
             remiss_err_set(err, REMISS_E_TIMEOUT, "The broker at %s did not answer within %d ms.",
@@ -509,7 +447,7 @@ s_wait(remiss_client_t *self, uint64_t request_id, bool want_delivery, int timeo
         }
         switch (f->kind_case) {
         case REMISS__BROKER_FRAME__KIND_DELIVERY:
-            s_push(&self->deliveries, &self->deliveries_tail, f);
+            frameq_push(&self->deliveries, &self->deliveries_tail, f);
             continue;
         case REMISS__BROKER_FRAME__KIND__NOT_SET:
             remiss__broker_frame__free_unpacked(f, NULL); /* liveness ping */
@@ -521,7 +459,7 @@ s_wait(remiss_client_t *self, uint64_t request_id, bool want_delivery, int timeo
             (f->request_id == request_id || f->request_id == 0 || request_id == 0))
             return f;
         if (f->kind_case == REMISS__BROKER_FRAME__KIND_RECEIPT)
-            s_push(&self->receipts, &self->receipts_tail, f);
+            frameq_push(&self->receipts, &self->receipts_tail, f);
         else
             remiss__broker_frame__free_unpacked(f, NULL);
     }
@@ -1101,25 +1039,6 @@ remiss_raw_request(remiss_client_t *self, const uint8_t *frame, size_t len, uint
         if (!skip)
             return *reply ? REMISS_OK : remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
     }
-}
-
-remiss_code_t
-remiss_send_json(remiss_client_t *self, const char *json, size_t len, remiss_receipt_t *rc,
-                 remiss_err_t *err)
-{
-    Remiss__Envelope *env = NULL;
-    memset(rc, 0, sizeof *rc);
-    remiss_code_t r = msgjson_parse(json, len, &env, err);
-    if (r != REMISS_OK)
-        return r;
-    if (env->sender && env->sender[0] && strcmp(env->sender, self->party) != 0) {
-        msgjson_free(&env);
-        return remiss_err_set(err, REMISS_E_SENDER_MISMATCH,
-                              "The file says it is from another party than --as.");
-    }
-    r = remiss_send(self, env, rc, err);
-    msgjson_free(&env);
-    return r;
 }
 
 /* ------------------------------------------------------------ private */

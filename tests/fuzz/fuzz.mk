@@ -31,7 +31,8 @@ FUZZ_CPPFLAGS  = $(CPPFLAGS) -Itests/fuzz $(PKG_CFLAGS)
 # The sources the Makefile builds the broker and the library from.
 FUZZ_LIB_SRC  := $(wildcard common/*.c) $(filter-out broker/main.c,$(wildcard broker/*.c)) \
                  clients/libremiss.c clients/idset.c clients/certcache.c clients/seen.c \
-                 clients/nodes.c clients/inbound.c clients/archive.c clients/cli.c \
+                 clients/nodes.c clients/frameq.c clients/client_text.c clients/inbound.c \
+                 clients/archive.c clients/cli.c \
                  clients/gw_router.c clients/ctl_letter.c clients/ctl_status.c $(wildcard clients/wit_*.c)
 FUZZ_LIB_OBJ  := $(FUZZ_O)/obj/gen/remiss.pb-c.o $(FUZZ_LIB_SRC:%.c=$(FUZZ_O)/obj/%.o)
 FUZZ_LIB      := $(FUZZ_O)/libremiss-fuzz.a
