@@ -14,12 +14,11 @@
  * connection fails every call with E_STORAGE at once; the next call outside
  * a transaction connects again (at most once per S_RETRY_MS), so the
  * broker resumes by itself when the database is back. */
-#include "store_engine.h"
+#include "store_pg_int.h"
 #include "store_pg_sql.h"
 #include "utf8.h"
 
 #include <endian.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +26,7 @@
 
 #define S_SCHEMA_VERSION 2    /* as the SQLite engine's: the same tables */
 #define S_RETRY_MS       1000 /* between attempts to connect again */
-#define S_PAGE           1000 /* audit rows and tree heads per fetch */
-#define S_MAX_PARAMS     16
 #define S_MAX_PENDING    64   /* unread results before a sync (bounds both buffers) */
-#define S_NOTIFY_MAX     4000 /* recipients named in one notification (payload < 8000) */
 
 /* Defaults that the URI may override (it is expanded after them). They
  * bound how long a dead server or network can hold the broker: a client
@@ -47,39 +43,8 @@ static const char *const s_conn_vals[] = {
  * (s_commit_wait lifts the timeout for the COMMIT). */
 static const char s_session[] = "SET statement_timeout = 5000; SET client_min_messages = warning;";
 
-struct store {
-    store_head_t head;             /* first: the engine's table (store.c) */
-    PGconn *conn;                  /* NULL or broken until the next connect */
-    char *uri;                     /* to connect again (may hold a password: wiped) */
-    bool in_tx;                    /* inside store_begin(_read) .. commit/rollback */
-    bool watching;                 /* a COMMIT is running: warnings make it unclean */
-    bool warned;                   /* a warning arrived while watching */
-    int64_t retry_at;              /* monotonic ms before which no connect is tried */
-    int pending;                   /* statements sent whose results are not read yet */
-    bool poisoned;                 /* a statement whose result nobody waited for failed */
-    char poison[320];              /* why (for the commit's error) */
-    bool locked;                   /* the transaction holds the cluster's write lock (s_lock) */
-    int depth;                     /* savepoints open */
-    int lock_depth;                /* the savepoint depth the lock was taken at */
-    store_sync_t sync;             /* what the latest lock saw */
-    uint64_t consent_gen;          /* the registry's generation, as of begin or lock */
-    char notify[S_NOTIFY_MAX + 1]; /* recipients of this transaction's inserts, ","-joined */
-    bool notify_all;               /* too many to name: every node looks at every queue */
-    store_stats_t stats;           /* round trips (s_sync) */
-};
-
-/* Parameters of one statement: numbers and names as text, bytes binary. */
-typedef struct {
-    int n;
-    const char *v[S_MAX_PARAMS];
-    int len[S_MAX_PARAMS];
-    int fmt[S_MAX_PARAMS];
-    char num[S_MAX_PARAMS][24];
-    bool bad_text; /* a text is not UTF-8: refused before it is sent */
-} s_par_t;
-
-static void
-s_int(s_par_t *p, int64_t v)
+void
+store_pg_int(store_pg_par_t *p, int64_t v)
 {
     snprintf(p->num[p->n], sizeof p->num[p->n], "%lld", (long long)v);
     p->v[p->n] = p->num[p->n];
@@ -87,8 +52,8 @@ s_int(s_par_t *p, int64_t v)
     p->fmt[p->n++] = 0;
 }
 
-static void
-s_text(s_par_t *p, const char *s)
+void
+store_pg_text(store_pg_par_t *p, const char *s)
 {
     p->v[p->n] = s ? s : "";
     p->bad_text |= !utf8_valid(p->v[p->n], strlen(p->v[p->n]));
@@ -97,8 +62,8 @@ s_text(s_par_t *p, const char *s)
 }
 
 /* NULL bytes are SQL NULL. */
-static void
-s_blob(s_par_t *p, const void *b, size_t len)
+void
+store_pg_blob(store_pg_par_t *p, const void *b, size_t len)
 {
     p->v[p->n] = b;
     p->len[p->n] = (int)len;
@@ -236,7 +201,8 @@ s_ready(store_t *self, remiss_err_t *err)
 /* Queues prepared statement q (or, q < 0, the SQL sql without
  * parameters) in the pipeline; s_sync reads its result. */
 static remiss_code_t
-s_send(store_t *self, int q, const char *sql, const s_par_t *p, remiss_err_t *err, const char *what)
+s_send(store_t *self, int q, const char *sql, const store_pg_par_t *p, remiss_err_t *err,
+       const char *what)
 {
     char name[16];
     int ok;
@@ -273,7 +239,7 @@ s_read_sync(store_t *self)
 /* Ends the batch with a sync and reads every pending result in order; the
  * last one goes to *last when last is not NULL (and all succeeded). The
  * first failure is the error. A failure of a statement nobody waited for
- * (a deferred write, s_defer) poisons the transaction: the broker may have
+ * (a deferred write, store_pg_defer) poisons the transaction: the broker may have
  * gone on as if it had worked, so nothing of the transaction may commit. */
 static remiss_code_t
 s_sync(store_t *self, PGresult **last, remiss_err_t *err, const char *what)
@@ -317,8 +283,8 @@ s_sync(store_t *self, PGresult **last, remiss_err_t *err, const char *what)
 
 /* Runs prepared statement q and waits for it; the result (caller clears)
  * or NULL. */
-static PGresult *
-s_run(store_t *self, int q, const s_par_t *p, remiss_err_t *err, const char *what)
+PGresult *
+store_pg_run(store_t *self, int q, const store_pg_par_t *p, remiss_err_t *err, const char *what)
 {
     PGresult *res = NULL;
     if (s_ready(self, err) == REMISS_OK && s_send(self, q, NULL, p, err, what) == REMISS_OK)
@@ -328,11 +294,11 @@ s_run(store_t *self, int q, const s_par_t *p, remiss_err_t *err, const char *wha
 
 /* Runs a statement whose rows do not matter; *changed (may be NULL) gets
  * the number of rows it changed. */
-static remiss_code_t
-s_exec(store_t *self, int q, const s_par_t *p, uint64_t *changed, remiss_err_t *err,
-       const char *what)
+remiss_code_t
+store_pg_exec(store_t *self, int q, const store_pg_par_t *p, uint64_t *changed, remiss_err_t *err,
+              const char *what)
 {
-    PGresult *res = s_run(self, q, p, err, what);
+    PGresult *res = store_pg_run(self, q, p, err, what);
     if (changed)
         *changed = res ? strtoull(PQcmdTuples(res), NULL, 10) : 0;
     PQclear(res);
@@ -343,13 +309,13 @@ s_exec(store_t *self, int q, const s_par_t *p, uint64_t *changed, remiss_err_t *
  * goes out with the next statement that waits (one round trip for many,
  * the audit appends of a whole cycle, say); its failure poisons the
  * transaction (s_sync). Outside one it runs at once. q < 0: sql. */
-static remiss_code_t
-s_defer(store_t *self, int q, const char *sql, const s_par_t *p, remiss_err_t *err,
-        const char *what)
+remiss_code_t
+store_pg_defer(store_t *self, int q, const char *sql, const store_pg_par_t *p, remiss_err_t *err,
+               const char *what)
 {
     remiss_code_t r;
     if (!self->in_tx && q >= 0)
-        return s_exec(self, q, p, NULL, err, what);
+        return store_pg_exec(self, q, p, NULL, err, what);
     if (self->poisoned)
         return remiss_err_set(err, REMISS_E_STORAGE,
                               "storage error (%s): an earlier statement of the transaction "
@@ -364,8 +330,6 @@ s_defer(store_t *self, int q, const char *sql, const s_par_t *p, remiss_err_t *e
 
 /* ------------------------------------------------------------ several nodes */
 
-static int64_t s_get_int(const PGresult *res, int row, int col);
-
 /* Takes the cluster's write lock for the open transaction, once, before
  * its first write (store.h): the writing transactions of all nodes run
  * one after another. Only reads come before it, so no row lock is ever
@@ -373,8 +337,8 @@ static int64_t s_get_int(const PGresult *res, int row, int col);
  * the lock, in the same round trip, it reads the audit log's size and the
  * consent registry's generation (statements after the lock see every
  * commit before it). A failure poisons the transaction. */
-static remiss_code_t
-s_lock(store_t *self, remiss_err_t *err)
+remiss_code_t
+store_pg_lock(store_t *self, remiss_err_t *err)
 {
     PGresult *res = NULL;
     remiss_code_t r;
@@ -391,8 +355,8 @@ s_lock(store_t *self, remiss_err_t *err)
     self->lock_depth = self->depth;
     self->sync.shared = true;
     self->sync.serial++;
-    self->sync.audit_size = (uint64_t)s_get_int(res, 0, 0);
-    self->consent_gen = (uint64_t)s_get_int(res, 0, 1);
+    self->sync.audit_size = (uint64_t)store_pg_get_int(res, 0, 0);
+    self->consent_gen = (uint64_t)store_pg_get_int(res, 0, 1);
     PQclear(res);
     return REMISS_OK;
 }
@@ -400,7 +364,7 @@ s_lock(store_t *self, remiss_err_t *err)
 static remiss_code_t
 s_sync_lock(store_t *self, store_sync_t *out, remiss_err_t *err)
 {
-    remiss_code_t r = s_lock(self, err);
+    remiss_code_t r = store_pg_lock(self, err);
     if (r == REMISS_OK && self->locked)
         *out = self->sync;
     return r;
@@ -435,10 +399,11 @@ s_notify_add(store_t *self, const char *recipient)
     for (const char *p = self->notify; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] != '\0'))
         if (strncmp(p, recipient, n) == 0 && (p[n] == ',' || p[n] == '\0'))
             return;
-    if (n + 1 > S_NOTIFY_MAX - used || strchr(recipient, ','))
+    if (n + 1 > STORE_PG_NOTIFY_MAX - used || strchr(recipient, ','))
         self->notify_all = true;
     else
-        snprintf(self->notify + used, S_NOTIFY_MAX + 1 - used, "%s%s", used ? "," : "", recipient);
+        snprintf(self->notify + used, STORE_PG_NOTIFY_MAX + 1 - used, "%s%s", used ? "," : "",
+                 recipient);
 }
 
 /* Queues the transaction's notification (delivered by PostgreSQL at the
@@ -447,17 +412,17 @@ s_notify_add(store_t *self, const char *recipient)
 static remiss_code_t
 s_notify_send(store_t *self, remiss_err_t *err)
 {
-    s_par_t p = {0};
+    store_pg_par_t p = {0};
     if (!self->notify[0] && !self->notify_all)
         return REMISS_OK;
-    s_text(&p, self->notify_all ? "" : self->notify);
+    store_pg_text(&p, self->notify_all ? "" : self->notify);
     return s_send(self, Q_NOTIFY, NULL, &p, err, "notify");
 }
 
 /* ------------------------------------------------------------ columns */
 
-static int64_t
-s_get_int(const PGresult *res, int row, int col)
+int64_t
+store_pg_get_int(const PGresult *res, int row, int col)
 {
     const char *v = PQgetvalue(res, row, col);
     uint64_t u8;
@@ -475,8 +440,8 @@ s_get_int(const PGresult *res, int row, int col)
 }
 
 /* Copies a fixed-size bytea column; false if NULL or its size differs. */
-static bool
-s_get_fixed(const PGresult *res, int row, int col, uint8_t *out, size_t n)
+bool
+store_pg_get_fixed(const PGresult *res, int row, int col, uint8_t *out, size_t n)
 {
     if (PQgetisnull(res, row, col) || (size_t)PQgetlength(res, row, col) != n)
         return false;
@@ -484,15 +449,15 @@ s_get_fixed(const PGresult *res, int row, int col, uint8_t *out, size_t n)
     return true;
 }
 
-static void
-s_get_text(const PGresult *res, int row, int col, char *out, size_t size)
+void
+store_pg_get_text(const PGresult *res, int row, int col, char *out, size_t size)
 {
     snprintf(out, size, "%s", PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
 }
 
 /* Copies a bytea column into a malloc'd buffer (NULL if SQL NULL). */
-static bool
-s_get_dup(const PGresult *res, int row, int col, uint8_t **out, size_t *len)
+bool
+store_pg_get_dup(const PGresult *res, int row, int col, uint8_t **out, size_t *len)
 {
     *out = NULL;
     *len = 0;
@@ -510,43 +475,43 @@ static bool
 s_row_msg(const PGresult *res, int r, store_msg_t *m)
 {
     memset(m, 0, sizeof *m);
-    m->seq = (uint64_t)s_get_int(res, r, 0);
-    if (!s_get_fixed(res, r, 1, m->message_id, STORE_ID_LEN))
+    m->seq = (uint64_t)store_pg_get_int(res, r, 0);
+    if (!store_pg_get_fixed(res, r, 1, m->message_id, STORE_ID_LEN))
         return false;
-    s_get_text(res, r, 2, m->sender, sizeof m->sender);
-    s_get_text(res, r, 3, m->recipient, sizeof m->recipient);
-    m->type = (int)s_get_int(res, r, 4);
-    s_get_text(res, r, 5, m->purpose, sizeof m->purpose);
-    s_get_text(res, r, 6, m->consent_id, sizeof m->consent_id);
-    m->has_subject = s_get_fixed(res, r, 7, m->subject, STORE_HASH_LEN);
-    if (!s_get_fixed(res, r, 8, m->envelope_sha256, STORE_HASH_LEN) ||
-        !s_get_dup(res, r, 9, &m->envelope, &m->envelope_len) ||
-        !s_get_dup(res, r, 10, &m->receipt, &m->receipt_len)) {
+    store_pg_get_text(res, r, 2, m->sender, sizeof m->sender);
+    store_pg_get_text(res, r, 3, m->recipient, sizeof m->recipient);
+    m->type = (int)store_pg_get_int(res, r, 4);
+    store_pg_get_text(res, r, 5, m->purpose, sizeof m->purpose);
+    store_pg_get_text(res, r, 6, m->consent_id, sizeof m->consent_id);
+    m->has_subject = store_pg_get_fixed(res, r, 7, m->subject, STORE_HASH_LEN);
+    if (!store_pg_get_fixed(res, r, 8, m->envelope_sha256, STORE_HASH_LEN) ||
+        !store_pg_get_dup(res, r, 9, &m->envelope, &m->envelope_len) ||
+        !store_pg_get_dup(res, r, 10, &m->receipt, &m->receipt_len)) {
         store_msg_clear(m);
         return false;
     }
-    m->created_at = s_get_int(res, r, 11);
-    m->accepted_at = s_get_int(res, r, 12);
-    m->audit_index = (uint64_t)s_get_int(res, r, 13);
-    m->state = (store_state_t)s_get_int(res, r, 14);
-    m->attempts = (uint32_t)s_get_int(res, r, 15);
-    m->delivered_at = s_get_int(res, r, 16);
-    m->acked_at = s_get_int(res, r, 17);
-    m->code = (int)s_get_int(res, r, 18);
-    s_get_text(res, r, 19, m->reason, sizeof m->reason);
-    m->has_linked = s_get_fixed(res, r, 20, m->linked_id, STORE_ID_LEN);
-    m->transfer_decision = (int)s_get_int(res, r, 21);
-    s_get_text(res, r, 22, m->receiving_unit, sizeof m->receiving_unit);
-    m->has_transfer_ack = s_get_fixed(res, r, 23, m->transfer_ack_id, STORE_ID_LEN);
+    m->created_at = store_pg_get_int(res, r, 11);
+    m->accepted_at = store_pg_get_int(res, r, 12);
+    m->audit_index = (uint64_t)store_pg_get_int(res, r, 13);
+    m->state = (store_state_t)store_pg_get_int(res, r, 14);
+    m->attempts = (uint32_t)store_pg_get_int(res, r, 15);
+    m->delivered_at = store_pg_get_int(res, r, 16);
+    m->acked_at = store_pg_get_int(res, r, 17);
+    m->code = (int)store_pg_get_int(res, r, 18);
+    store_pg_get_text(res, r, 19, m->reason, sizeof m->reason);
+    m->has_linked = store_pg_get_fixed(res, r, 20, m->linked_id, STORE_ID_LEN);
+    m->transfer_decision = (int)store_pg_get_int(res, r, 21);
+    store_pg_get_text(res, r, 22, m->receiving_unit, sizeof m->receiving_unit);
+    m->has_transfer_ack = store_pg_get_fixed(res, r, 23, m->transfer_ack_id, STORE_ID_LEN);
     return true;
 }
 
 /* Runs a SELECT of message rows into out[0..max). */
 static remiss_code_t
-s_msg_rows(store_t *self, int q, const s_par_t *p, store_msg_t *out, size_t max, size_t *n,
+s_msg_rows(store_t *self, int q, const store_pg_par_t *p, store_msg_t *out, size_t max, size_t *n,
            remiss_err_t *err)
 {
-    PGresult *res = s_run(self, q, p, err, "select messages");
+    PGresult *res = store_pg_run(self, q, p, err, "select messages");
     remiss_code_t r = res ? REMISS_OK : REMISS_E_STORAGE;
     *n = 0;
     for (int i = 0; res && i < PQntuples(res) && *n < max; i++) {
@@ -564,11 +529,11 @@ s_msg_rows(store_t *self, int q, const s_par_t *p, store_msg_t *out, size_t max,
 }
 
 /* Runs a single-integer SELECT. */
-static remiss_code_t
-s_count(store_t *self, int q, const s_par_t *p, uint64_t *out, remiss_err_t *err)
+remiss_code_t
+store_pg_count(store_t *self, int q, const store_pg_par_t *p, uint64_t *out, remiss_err_t *err)
 {
-    PGresult *res = s_run(self, q, p, err, "count");
-    *out = res && PQntuples(res) == 1 ? (uint64_t)s_get_int(res, 0, 0) : 0;
+    PGresult *res = store_pg_run(self, q, p, err, "count");
+    *out = res && PQntuples(res) == 1 ? (uint64_t)store_pg_get_int(res, 0, 0) : 0;
     PQclear(res);
     return res ? REMISS_OK : REMISS_E_STORAGE;
 }
@@ -669,7 +634,7 @@ s_begin(store_t *self, remiss_err_t *err)
     if (r == REMISS_OK && (r = s_send(self, -1, "BEGIN", NULL, err, "begin")) == REMISS_OK &&
         (r = s_send(self, Q_GEN, NULL, NULL, err, "begin")) == REMISS_OK &&
         (r = s_sync(self, &res, err, "begin")) == REMISS_OK && res && PQntuples(res) == 1)
-        self->consent_gen = (uint64_t)s_get_int(res, 0, 0);
+        self->consent_gen = (uint64_t)store_pg_get_int(res, 0, 0);
     PQclear(res);
     if (r != REMISS_OK)
         s_rollback(self);
@@ -756,7 +721,7 @@ s_commit(store_t *self, remiss_err_t *err)
 static remiss_code_t
 s_savepoint(store_t *self, remiss_err_t *err)
 {
-    remiss_code_t r = s_defer(self, -1, "SAVEPOINT msg", NULL, err, "savepoint");
+    remiss_code_t r = store_pg_defer(self, -1, "SAVEPOINT msg", NULL, err, "savepoint");
     self->depth += r == REMISS_OK;
     return r;
 }
@@ -764,7 +729,7 @@ s_savepoint(store_t *self, remiss_err_t *err)
 static void
 s_release(store_t *self)
 {
-    s_defer(self, -1, "RELEASE msg", NULL, NULL, "release");
+    store_pg_defer(self, -1, "RELEASE msg", NULL, NULL, "release");
     if (self->depth > 0)
         self->depth--;
     /* A lock taken inside now belongs to the enclosing transaction. */
@@ -778,7 +743,7 @@ s_release(store_t *self)
 static void
 s_rollback_to(store_t *self)
 {
-    if (s_defer(self, -1, "ROLLBACK TO msg", NULL, NULL, "rollback to") != REMISS_OK)
+    if (store_pg_defer(self, -1, "ROLLBACK TO msg", NULL, NULL, "rollback to") != REMISS_OK)
         return;
     if (self->locked && self->lock_depth >= self->depth)
         self->locked = false;
@@ -791,9 +756,9 @@ static remiss_code_t
 s_find(store_t *self, const uint8_t id[STORE_ID_LEN], bool *found, store_msg_t *out,
        remiss_err_t *err)
 {
-    s_par_t p = {0};
+    store_pg_par_t p = {0};
     size_t n = 0;
-    s_blob(&p, id, STORE_ID_LEN);
+    store_pg_blob(&p, id, STORE_ID_LEN);
     remiss_code_t r = s_msg_rows(self, Q_FIND, &p, out, 1, &n, err);
     *found = r == REMISS_OK && n == 1;
     return r;
@@ -802,32 +767,32 @@ s_find(store_t *self, const uint8_t id[STORE_ID_LEN], bool *found, store_msg_t *
 static remiss_code_t
 s_insert(store_t *self, store_msg_t *m, remiss_err_t *err)
 {
-    if (s_lock(self, err) != REMISS_OK)
+    if (store_pg_lock(self, err) != REMISS_OK)
         return REMISS_E_STORAGE;
     s_notify_add(self, m->recipient);
-    s_par_t p = {0};
-    s_blob(&p, m->message_id, STORE_ID_LEN);
-    s_text(&p, m->sender);
-    s_text(&p, m->recipient);
-    s_int(&p, m->type);
-    s_text(&p, m->purpose);
-    s_text(&p, m->consent_id);
-    s_blob(&p, m->has_subject ? m->subject : NULL, STORE_HASH_LEN);
-    s_blob(&p, m->envelope_sha256, STORE_HASH_LEN);
-    s_blob(&p, m->envelope, m->envelope_len);
-    s_blob(&p, m->receipt ? m->receipt : (const uint8_t *)"", m->receipt_len);
-    s_int(&p, m->created_at);
-    s_int(&p, m->accepted_at);
-    s_int(&p, (int64_t)m->audit_index);
-    s_blob(&p, m->has_linked ? m->linked_id : NULL, STORE_ID_LEN);
+    store_pg_par_t p = {0};
+    store_pg_blob(&p, m->message_id, STORE_ID_LEN);
+    store_pg_text(&p, m->sender);
+    store_pg_text(&p, m->recipient);
+    store_pg_int(&p, m->type);
+    store_pg_text(&p, m->purpose);
+    store_pg_text(&p, m->consent_id);
+    store_pg_blob(&p, m->has_subject ? m->subject : NULL, STORE_HASH_LEN);
+    store_pg_blob(&p, m->envelope_sha256, STORE_HASH_LEN);
+    store_pg_blob(&p, m->envelope, m->envelope_len);
+    store_pg_blob(&p, m->receipt ? m->receipt : (const uint8_t *)"", m->receipt_len);
+    store_pg_int(&p, m->created_at);
+    store_pg_int(&p, m->accepted_at);
+    store_pg_int(&p, (int64_t)m->audit_index);
+    store_pg_blob(&p, m->has_linked ? m->linked_id : NULL, STORE_ID_LEN);
     /* Inside a transaction it goes out with the next statement that waits
      * (a duplicate id, which the broker's store_find before it rules out on
      * one node, then fails the transaction); the database numbers it. */
     m->seq = 0;
     if (self->in_tx)
-        return s_defer(self, Q_INSERT, NULL, &p, err, "insert message");
+        return store_pg_defer(self, Q_INSERT, NULL, &p, err, "insert message");
     uint64_t seq = 0;
-    remiss_code_t r = s_count(self, Q_INSERT, &p, &seq, err);
+    remiss_code_t r = store_pg_count(self, Q_INSERT, &p, &seq, err);
     if (r == REMISS_OK)
         m->seq = seq;
     return r;
@@ -837,10 +802,10 @@ static remiss_code_t
 s_due(store_t *self, const char *recipient, int64_t now, size_t max, store_msg_t *out, size_t *n,
       remiss_err_t *err)
 {
-    s_par_t p = {0};
-    s_text(&p, recipient);
-    s_int(&p, now);
-    s_int(&p, (int64_t)max);
+    store_pg_par_t p = {0};
+    store_pg_text(&p, recipient);
+    store_pg_int(&p, now);
+    store_pg_int(&p, (int64_t)max);
     remiss_code_t r = s_msg_rows(self, Q_DUE, &p, out, max, n, err);
     /* Something is due: read it again under the write lock, so that of
      * two nodes holding a connection of recipient one hands it out and
@@ -850,7 +815,7 @@ s_due(store_t *self, const char *recipient, int64_t now, size_t max, store_msg_t
     for (size_t i = 0; i < *n; i++)
         store_msg_clear(&out[i]);
     *n = 0;
-    if ((r = s_lock(self, err)) != REMISS_OK)
+    if ((r = store_pg_lock(self, err)) != REMISS_OK)
         return r;
     return s_msg_rows(self, Q_DUE, &p, out, max, n, err);
 }
@@ -858,23 +823,23 @@ s_due(store_t *self, const char *recipient, int64_t now, size_t max, store_msg_t
 static remiss_code_t
 s_mark_sent(store_t *self, uint64_t seq, int64_t now, int64_t next_at, remiss_err_t *err)
 {
-    if (s_lock(self, err) != REMISS_OK)
+    if (store_pg_lock(self, err) != REMISS_OK)
         return REMISS_E_STORAGE;
-    s_par_t p = {0};
-    s_int(&p, (int64_t)seq);
-    s_int(&p, now);
-    s_int(&p, next_at);
-    return s_defer(self, Q_MARK_SENT, NULL, &p, err, "mark sent");
+    store_pg_par_t p = {0};
+    store_pg_int(&p, (int64_t)seq);
+    store_pg_int(&p, now);
+    store_pg_int(&p, next_at);
+    return store_pg_defer(self, Q_MARK_SENT, NULL, &p, err, "mark sent");
 }
 
 static remiss_code_t
 s_resend_now(store_t *self, const char *recipient, remiss_err_t *err)
 {
-    if (s_lock(self, err) != REMISS_OK)
+    if (store_pg_lock(self, err) != REMISS_OK)
         return REMISS_E_STORAGE;
-    s_par_t p = {0};
-    s_text(&p, recipient);
-    return s_defer(self, Q_RESEND_NOW, NULL, &p, err, "resend");
+    store_pg_par_t p = {0};
+    store_pg_text(&p, recipient);
+    return store_pg_defer(self, Q_RESEND_NOW, NULL, &p, err, "resend");
 }
 
 static remiss_code_t
@@ -882,18 +847,19 @@ s_finish(store_t *self, const uint8_t id[STORE_ID_LEN], const char *recipient, s
          int code, const char *reason, int64_t now, bool *changed, remiss_err_t *err)
 {
     *changed = false;
-    if (s_lock(self, err) != REMISS_OK)
+    if (store_pg_lock(self, err) != REMISS_OK)
         return REMISS_E_STORAGE;
-    s_par_t p = {0};
+    store_pg_par_t p = {0};
     uint64_t n = 0;
-    s_blob(&p, id, STORE_ID_LEN);
-    s_int(&p, (int64_t)state);
-    s_int(&p, code);
-    s_text(&p, reason);
-    s_int(&p, now);
+    store_pg_blob(&p, id, STORE_ID_LEN);
+    store_pg_int(&p, (int64_t)state);
+    store_pg_int(&p, code);
+    store_pg_text(&p, reason);
+    store_pg_int(&p, now);
     if (recipient)
-        s_text(&p, recipient);
-    remiss_code_t r = s_exec(self, recipient ? Q_FINISH : Q_FINISH_ANY, &p, &n, err, "finish");
+        store_pg_text(&p, recipient);
+    remiss_code_t r =
+        store_pg_exec(self, recipient ? Q_FINISH : Q_FINISH_ANY, &p, &n, err, "finish");
     *changed = n > 0;
     return r;
 }
@@ -902,12 +868,12 @@ static remiss_code_t
 s_requeue(store_t *self, const uint8_t id[STORE_ID_LEN], bool *changed, remiss_err_t *err)
 {
     *changed = false;
-    if (s_lock(self, err) != REMISS_OK)
+    if (store_pg_lock(self, err) != REMISS_OK)
         return REMISS_E_STORAGE;
-    s_par_t p = {0};
+    store_pg_par_t p = {0};
     uint64_t n = 0;
-    s_blob(&p, id, STORE_ID_LEN);
-    remiss_code_t r = s_exec(self, Q_REQUEUE, &p, &n, err, "requeue");
+    store_pg_blob(&p, id, STORE_ID_LEN);
+    remiss_code_t r = store_pg_exec(self, Q_REQUEUE, &p, &n, err, "requeue");
     *changed = n > 0;
     return r;
 }
@@ -917,23 +883,23 @@ s_link_transfer(store_t *self, const uint8_t orig[STORE_ID_LEN], const char *ori
                 const char *orig_recipient, int decision, const char *unit,
                 const uint8_t ack_id[STORE_ID_LEN], remiss_err_t *err)
 {
-    if (s_lock(self, err) != REMISS_OK)
+    if (store_pg_lock(self, err) != REMISS_OK)
         return REMISS_E_STORAGE;
-    s_par_t p = {0};
-    s_blob(&p, orig, STORE_ID_LEN);
-    s_text(&p, orig_sender);
-    s_int(&p, decision);
-    s_text(&p, unit);
-    s_blob(&p, ack_id, STORE_ID_LEN);
-    s_text(&p, orig_recipient);
-    return s_defer(self, Q_LINK, NULL, &p, err, "link transfer");
+    store_pg_par_t p = {0};
+    store_pg_blob(&p, orig, STORE_ID_LEN);
+    store_pg_text(&p, orig_sender);
+    store_pg_int(&p, decision);
+    store_pg_text(&p, unit);
+    store_pg_blob(&p, ack_id, STORE_ID_LEN);
+    store_pg_text(&p, orig_recipient);
+    return store_pg_defer(self, Q_LINK, NULL, &p, err, "link transfer");
 }
 
 static remiss_code_t
 s_dead_letters(store_t *self, size_t max, store_msg_t *out, size_t *n, remiss_err_t *err)
 {
-    s_par_t p = {0};
-    s_int(&p, (int64_t)max);
+    store_pg_par_t p = {0};
+    store_pg_int(&p, (int64_t)max);
     return s_msg_rows(self, Q_DEAD, &p, out, max, n, err);
 }
 
@@ -941,38 +907,38 @@ static remiss_code_t
 s_pending_by_consent(store_t *self, const char *consent_id, size_t max, store_msg_t *out, size_t *n,
                      remiss_err_t *err)
 {
-    s_par_t p = {0};
-    s_text(&p, consent_id);
-    s_int(&p, (int64_t)max);
+    store_pg_par_t p = {0};
+    store_pg_text(&p, consent_id);
+    store_pg_int(&p, (int64_t)max);
     return s_msg_rows(self, Q_BY_CONSENT, &p, out, max, n, err);
 }
 
 static remiss_code_t
 s_purge(store_t *self, int64_t before_ms, uint64_t *purged, remiss_err_t *err)
 {
-    if (s_lock(self, err) != REMISS_OK)
+    if (store_pg_lock(self, err) != REMISS_OK)
         return REMISS_E_STORAGE;
-    s_par_t p = {0};
-    s_int(&p, before_ms);
-    remiss_code_t r = s_exec(self, Q_PURGE, &p, purged, err, "purge");
-    return r == REMISS_OK ? s_exec(self, Q_C_SHRED, &p, NULL, err, "shred consents") : r;
+    store_pg_par_t p = {0};
+    store_pg_int(&p, before_ms);
+    remiss_code_t r = store_pg_exec(self, Q_PURGE, &p, purged, err, "purge");
+    return r == REMISS_OK ? store_pg_exec(self, Q_C_SHRED, &p, NULL, err, "shred consents") : r;
 }
 
 static remiss_code_t
 s_depth(store_t *self, const char *recipient, uint64_t *depth, remiss_err_t *err)
 {
-    s_par_t p = {0};
-    s_text(&p, recipient);
-    return s_count(self, Q_DEPTH, &p, depth, err);
+    store_pg_par_t p = {0};
+    store_pg_text(&p, recipient);
+    return store_pg_count(self, Q_DEPTH, &p, depth, err);
 }
 
 static remiss_code_t
 s_oldest(store_t *self, const char *recipient, int64_t *accepted_at, remiss_err_t *err)
 {
-    s_par_t p = {0};
+    store_pg_par_t p = {0};
     uint64_t v = 0;
-    s_text(&p, recipient);
-    remiss_code_t r = s_count(self, Q_OLDEST, &p, &v, err);
+    store_pg_text(&p, recipient);
+    remiss_code_t r = store_pg_count(self, Q_OLDEST, &p, &v, err);
     *accepted_at = (int64_t)v;
     return r;
 }
@@ -980,371 +946,8 @@ s_oldest(store_t *self, const char *recipient, int64_t *accepted_at, remiss_err_
 static remiss_code_t
 s_dead_count(store_t *self, uint64_t *n, remiss_err_t *err)
 {
-    s_par_t p = {0};
-    return s_count(self, Q_DEAD_COUNT, &p, n, err);
-}
-
-/* ------------------------------------------------------------ consents */
-
-static remiss_code_t
-s_consent_put(store_t *self, const store_consent_t *c, bool *exists, remiss_err_t *err)
-{
-    s_par_t p = {0};
-    uint64_t n = 0;
-    s_text(&p, c->consent_id);
-    s_blob(&p, c->subject, STORE_HASH_LEN);
-    s_text(&p, c->granted_by);
-    s_blob(&p, c->grant ? c->grant : (const uint8_t *)"", c->grant_len);
-    s_int(&p, c->granted_at);
-    s_int(&p, c->valid_until);
-    *exists = false;
-    remiss_code_t r = s_lock(self, err);
-    if (r == REMISS_OK)
-        r = s_exec(self, Q_C_PUT, &p, &n, err, "put consent");
-    *exists = r == REMISS_OK && n == 0;
-    /* Every node's consent cache is stale now (store_consent_gen). */
-    if (r == REMISS_OK && n > 0)
-        r = s_defer(self, Q_GEN_BUMP, NULL, NULL, err, "consent generation");
-    return r;
-}
-
-static remiss_code_t
-s_consent_rows(store_t *self, int q, const s_par_t *p, store_consent_t *out, size_t max, size_t *n,
-               remiss_err_t *err)
-{
-    PGresult *res = s_run(self, q, p, err, "consents");
-    remiss_code_t r = res ? REMISS_OK : REMISS_E_STORAGE;
-    *n = 0;
-    for (int i = 0; res && i < PQntuples(res) && *n < max; i++) {
-        store_consent_t *c = &out[*n];
-        memset(c, 0, sizeof *c);
-        s_get_text(res, i, 0, c->consent_id, sizeof c->consent_id);
-        s_get_text(res, i, 2, c->granted_by, sizeof c->granted_by);
-        c->granted_at = s_get_int(res, i, 4);
-        c->revoked_at = s_get_int(res, i, 5);
-        if (!s_get_fixed(res, i, 1, c->subject, STORE_HASH_LEN) ||
-            !s_get_dup(res, i, 3, &c->grant, &c->grant_len)) {
-            for (size_t j = 0; j <= *n; j++)
-                store_consent_clear(&out[j]);
-            *n = 0;
-            r = remiss_err_set(err, REMISS_E_STORAGE, "a stored consent row is damaged");
-            break;
-        }
-        (*n)++;
-    }
-    PQclear(res);
-    return r;
-}
-
-static remiss_code_t
-s_consent_get(store_t *self, const char *id, bool *found, store_consent_t *out, remiss_err_t *err)
-{
-    s_par_t p = {0};
-    size_t n = 0;
-    s_text(&p, id);
-    remiss_code_t r = s_consent_rows(self, Q_C_GET, &p, out, 1, &n, err);
-    *found = n == 1;
-    return r;
-}
-
-static remiss_code_t
-s_consent_revoke(store_t *self, const char *id, int64_t now, remiss_err_t *err)
-{
-    s_par_t p = {0};
-    s_text(&p, id);
-    s_int(&p, now);
-    remiss_code_t r = s_lock(self, err);
-    if (r == REMISS_OK)
-        r = s_defer(self, Q_C_REVOKE, NULL, &p, err, "revoke consent");
-    if (r == REMISS_OK)
-        r = s_defer(self, Q_GEN_BUMP, NULL, NULL, err, "consent generation");
-    return r;
-}
-
-static remiss_code_t
-s_consents_for(store_t *self, const uint8_t subject[STORE_HASH_LEN], size_t max,
-               store_consent_t *out, size_t *n, remiss_err_t *err)
-{
-    s_par_t p = {0};
-    s_blob(&p, subject, STORE_HASH_LEN);
-    s_int(&p, (int64_t)max);
-    return s_consent_rows(self, Q_C_FOR, &p, out, max, n, err);
-}
-
-static remiss_code_t
-s_consent_count(store_t *self, const uint8_t subject[STORE_HASH_LEN], const char *granted_by,
-                uint64_t *n, remiss_err_t *err)
-{
-    s_par_t p = {0};
-    s_blob(&p, subject, STORE_HASH_LEN);
-    s_text(&p, granted_by ? granted_by : "");
-    return s_count(self, Q_C_COUNT, &p, n, err);
-}
-
-/* Writes back one rewrapped blob, keyed as column 0 of the selection
- * (message id bytes, consent id text: sent binary, its own bytes). */
-static remiss_code_t
-s_rewrap_put(store_t *self, bool consents, const PGresult *res, int i, const uint8_t *blob,
-             size_t len, remiss_err_t *err)
-{
-    s_par_t p = {0};
-    s_blob(&p, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
-    s_blob(&p, blob, len);
-    return s_exec(self, consents ? Q_KEYS_CON_PUT : Q_KEYS_MSG_PUT, &p, NULL, err, "rewrap");
-}
-
-static remiss_code_t
-s_rewrap_batch(store_t *self, bool consents, const uint8_t kid[4], store_rewrap_fn fn, void *ctx,
-               uint64_t *n, remiss_err_t *err)
-{
-    s_par_t p = {0};
-    s_blob(&p, kid, 4);
-    PGresult *res = s_run(self, consents ? Q_KEYS_CON : Q_KEYS_MSG, &p, err, "rewrap");
-    remiss_code_t r = res ? REMISS_OK : REMISS_E_STORAGE;
-    *n = 0;
-    for (int i = 0; res && r == REMISS_OK && i < PQntuples(res); i++) {
-        uint8_t *blob = NULL;
-        size_t len = 0;
-        if (!s_get_dup(res, i, 1, &blob, &len) || !blob ||
-            !fn(ctx, (const uint8_t *)PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), blob,
-                len)) {
-            free(blob);
-            continue; /* unreadable: left as it is */
-        }
-        r = s_rewrap_put(self, consents, res, i, blob, len, err);
-        free(blob);
-        *n += r == REMISS_OK;
-    }
-    PQclear(res);
-    return r;
-}
-
-/* ------------------------------------------------------------ admin */
-
-static remiss_code_t
-s_admin_request(store_t *self, const store_admin_t *req, int64_t now, int64_t *id,
-                remiss_err_t *err)
-{
-    s_par_t p = {0};
-    uint64_t got = 0;
-    s_text(&p, req->action);
-    s_blob(&p, req->message_id, STORE_ID_LEN);
-    s_text(&p, req->actor);
-    s_int(&p, now);
-    remiss_code_t r = s_count(self, Q_ADM_PUT, &p, &got, err);
-    *id = r == REMISS_OK ? (int64_t)got : 0;
-    return r;
-}
-
-static remiss_code_t
-s_admin_rows(store_t *self, int q, const s_par_t *p, store_admin_t *out, size_t max, size_t *n,
-             remiss_err_t *err)
-{
-    PGresult *res = s_run(self, q, p, err, "admin");
-    *n = 0;
-    for (int i = 0; res && i < PQntuples(res) && *n < max; i++) {
-        store_admin_t *a = &out[*n];
-        memset(a, 0, sizeof *a);
-        a->id = s_get_int(res, i, 0);
-        s_get_text(res, i, 1, a->action, sizeof a->action);
-        if (!s_get_fixed(res, i, 2, a->message_id, STORE_ID_LEN))
-            continue;
-        s_get_text(res, i, 3, a->actor, sizeof a->actor);
-        s_get_text(res, i, 4, a->result, sizeof a->result);
-        a->done_at = s_get_int(res, i, 5);
-        (*n)++;
-    }
-    PQclear(res);
-    return res ? REMISS_OK : REMISS_E_STORAGE;
-}
-
-static remiss_code_t
-s_admin_pending(store_t *self, store_admin_t *out, size_t max, size_t *n, remiss_err_t *err)
-{
-    s_par_t p = {0};
-    s_int(&p, (int64_t)max);
-    remiss_code_t r = s_admin_rows(self, Q_ADM_PENDING, &p, out, max, n, err);
-    /* As s_due: one node carries a request out. */
-    if (r != REMISS_OK || *n == 0 || !self->in_tx || self->locked)
-        return r;
-    *n = 0;
-    if ((r = s_lock(self, err)) != REMISS_OK)
-        return r;
-    return s_admin_rows(self, Q_ADM_PENDING, &p, out, max, n, err);
-}
-
-static remiss_code_t
-s_admin_done(store_t *self, int64_t id, const char *result, int64_t now, remiss_err_t *err)
-{
-    if (s_lock(self, err) != REMISS_OK)
-        return REMISS_E_STORAGE;
-    s_par_t p = {0};
-    s_int(&p, id);
-    s_int(&p, now);
-    s_text(&p, result);
-    return s_defer(self, Q_ADM_DONE, NULL, &p, err, "admin done");
-}
-
-static remiss_code_t
-s_admin_get(store_t *self, int64_t id, store_admin_t *out, bool *found, remiss_err_t *err)
-{
-    s_par_t p = {0};
-    size_t n = 0;
-    s_int(&p, id);
-    remiss_code_t r = s_admin_rows(self, Q_ADM_GET, &p, out, 1, &n, err);
-    *found = n == 1;
-    return r;
-}
-
-/* ------------------------------------------------------------ audit */
-
-static remiss_code_t
-s_audit_size(store_t *self, uint64_t *size, remiss_err_t *err)
-{
-    return s_count(self, Q_A_SIZE, NULL, size, err);
-}
-
-static remiss_code_t
-s_audit_put(store_t *self, uint64_t index, const uint8_t *entry, size_t len, const uint8_t *subject,
-            const uint8_t *message_id, remiss_err_t *err)
-{
-    if (s_lock(self, err) != REMISS_OK)
-        return REMISS_E_STORAGE;
-    s_par_t p = {0};
-    s_int(&p, (int64_t)index);
-    s_blob(&p, entry ? entry : (const uint8_t *)"", len);
-    s_blob(&p, subject, STORE_HASH_LEN);
-    s_blob(&p, message_id, STORE_ID_LEN);
-    return s_defer(self, Q_A_PUT, NULL, &p, err, "audit append");
-}
-
-static remiss_code_t
-s_audit_get(store_t *self, uint64_t index, uint8_t **entry, size_t *len, remiss_err_t *err)
-{
-    s_par_t p = {0};
-    s_int(&p, (int64_t)index);
-    *entry = NULL;
-    *len = 0;
-    PGresult *res = s_run(self, Q_A_GET, &p, err, "audit read");
-    if (!res)
-        return REMISS_E_STORAGE;
-    bool ok = PQntuples(res) == 1 && s_get_dup(res, 0, 0, entry, len) && *entry;
-    PQclear(res);
-    return ok ? REMISS_OK
-              : remiss_err_set(err, REMISS_E_STORAGE, "audit entry %llu is missing",
-                               (unsigned long long)index);
-}
-
-/* Pages through (key, bytes) rows of q from key from, S_PAGE at a time,
- * calling fn for each until it returns non-zero. */
-static remiss_code_t
-s_pages(store_t *self, int q, uint64_t from, store_audit_fn fn, void *ctx, remiss_err_t *err)
-{
-    for (;;) {
-        s_par_t p = {0};
-        s_int(&p, (int64_t)from);
-        s_int(&p, S_PAGE);
-        PGresult *res = s_run(self, q, &p, err, "read pages");
-        if (!res)
-            return REMISS_E_STORAGE;
-        int rows = PQntuples(res), stop = 0;
-        for (int i = 0; i < rows && !stop; i++) {
-            from = (uint64_t)s_get_int(res, i, 0) + 1;
-            stop = fn(ctx, from - 1, (const uint8_t *)PQgetvalue(res, i, 1),
-                      (size_t)PQgetlength(res, i, 1));
-        }
-        PQclear(res);
-        if (stop || rows < S_PAGE)
-            return REMISS_OK;
-    }
-}
-
-static remiss_code_t
-s_audit_each(store_t *self, uint64_t from, store_audit_fn fn, void *ctx, remiss_err_t *err)
-{
-    return s_pages(self, Q_A_EACH, from, fn, ctx, err);
-}
-
-static remiss_code_t
-s_audit_node_put(store_t *self, unsigned level, uint64_t index, const uint8_t hash[STORE_HASH_LEN],
-                 remiss_err_t *err)
-{
-    if (s_lock(self, err) != REMISS_OK)
-        return REMISS_E_STORAGE;
-    int64_t pos = store_node_pos(level, index);
-    if (pos < 0)
-        return remiss_err_set(err, REMISS_E_STORAGE, "audit tree node %u/%llu is out of range",
-                              level, (unsigned long long)index);
-    s_par_t p = {0};
-    s_int(&p, pos);
-    s_int(&p, level);
-    s_int(&p, (int64_t)index);
-    s_blob(&p, hash, STORE_HASH_LEN);
-    return s_defer(self, Q_N_PUT, NULL, &p, err, "audit node");
-}
-
-static remiss_code_t
-s_audit_node_get(store_t *self, unsigned level, uint64_t index, uint8_t hash[STORE_HASH_LEN],
-                 remiss_err_t *err)
-{
-    s_par_t p = {0};
-    s_int(&p, store_node_pos(level, index));
-    PGresult *res = s_run(self, Q_N_GET, &p, err, "audit node");
-    if (!res)
-        return REMISS_E_STORAGE;
-    bool ok = PQntuples(res) == 1 && s_get_fixed(res, 0, 0, hash, STORE_HASH_LEN);
-    PQclear(res);
-    return ok ? REMISS_OK
-              : remiss_err_set(err, REMISS_E_STORAGE, "audit tree node %u/%llu is missing", level,
-                               (unsigned long long)index);
-}
-
-static remiss_code_t
-s_audit_find(store_t *self, const uint8_t *subject, const uint8_t *message_id, uint64_t *out,
-             size_t max, size_t *n, remiss_err_t *err)
-{
-    s_par_t p = {0};
-    if (subject)
-        s_blob(&p, subject, STORE_HASH_LEN);
-    else
-        s_blob(&p, message_id, STORE_ID_LEN);
-    s_int(&p, (int64_t)max);
-    *n = 0;
-    PGresult *res = s_run(self, subject ? Q_A_BY_SUBJECT : Q_A_BY_MESSAGE, &p, err, "audit find");
-    for (int i = 0; res && i < PQntuples(res) && *n < max; i++)
-        out[(*n)++] = (uint64_t)s_get_int(res, i, 0);
-    PQclear(res);
-    return res ? REMISS_OK : REMISS_E_STORAGE;
-}
-
-static remiss_code_t
-s_audit_sth_put(store_t *self, uint64_t size, const uint8_t *sth, size_t len, remiss_err_t *err)
-{
-    if (s_lock(self, err) != REMISS_OK)
-        return REMISS_E_STORAGE;
-    s_par_t p = {0};
-    s_int(&p, (int64_t)size);
-    s_blob(&p, sth ? sth : (const uint8_t *)"", len);
-    return s_defer(self, Q_STH_PUT, NULL, &p, err, "tree head");
-}
-
-static remiss_code_t
-s_audit_sth_latest(store_t *self, uint8_t **sth, size_t *len, remiss_err_t *err)
-{
-    *sth = NULL;
-    *len = 0;
-    PGresult *res = s_run(self, Q_STH_LATEST, NULL, err, "tree head");
-    if (!res)
-        return REMISS_E_STORAGE;
-    bool ok = PQntuples(res) == 0 || s_get_dup(res, 0, 0, sth, len);
-    PQclear(res);
-    return ok ? REMISS_OK : remiss_err_set(err, REMISS_E_INTERNAL, "out of memory");
-}
-
-static remiss_code_t
-s_audit_sth_each(store_t *self, store_sth_fn fn, void *ctx, remiss_err_t *err)
-{
-    return s_pages(self, Q_STH_EACH, 0, (store_audit_fn)fn, ctx, err);
+    store_pg_par_t p = {0};
+    return store_pg_count(self, Q_DEAD_COUNT, &p, n, err);
 }
 
 const store_ops_t store_pg_ops = {
@@ -1373,26 +976,26 @@ const store_ops_t store_pg_ops = {
     .depth = s_depth,
     .oldest = s_oldest,
     .dead_count = s_dead_count,
-    .admin_request = s_admin_request,
-    .admin_pending = s_admin_pending,
-    .admin_done = s_admin_done,
-    .admin_get = s_admin_get,
-    .consent_put = s_consent_put,
-    .consent_get = s_consent_get,
-    .consent_revoke = s_consent_revoke,
-    .consents_for = s_consents_for,
-    .consent_count = s_consent_count,
-    .rewrap_batch = s_rewrap_batch,
-    .audit_size = s_audit_size,
-    .audit_put = s_audit_put,
-    .audit_get = s_audit_get,
-    .audit_each = s_audit_each,
-    .audit_node_put = s_audit_node_put,
-    .audit_node_get = s_audit_node_get,
-    .audit_find = s_audit_find,
-    .audit_sth_put = s_audit_sth_put,
-    .audit_sth_latest = s_audit_sth_latest,
-    .audit_sth_each = s_audit_sth_each,
+    .admin_request = store_pg_admin_request,
+    .admin_pending = store_pg_admin_pending,
+    .admin_done = store_pg_admin_done,
+    .admin_get = store_pg_admin_get,
+    .consent_put = store_pg_consent_put,
+    .consent_get = store_pg_consent_get,
+    .consent_revoke = store_pg_consent_revoke,
+    .consents_for = store_pg_consents_for,
+    .consent_count = store_pg_consent_count,
+    .rewrap_batch = store_pg_rewrap_batch,
+    .audit_size = store_pg_audit_size,
+    .audit_put = store_pg_audit_put,
+    .audit_get = store_pg_audit_get,
+    .audit_each = store_pg_audit_each,
+    .audit_node_put = store_pg_audit_node_put,
+    .audit_node_get = store_pg_audit_node_get,
+    .audit_find = store_pg_audit_find,
+    .audit_sth_put = store_pg_audit_sth_put,
+    .audit_sth_latest = store_pg_audit_sth_latest,
+    .audit_sth_each = store_pg_audit_sth_each,
     .sync = s_sync_lock,
     .consent_gen = s_consent_gen,
     .locked = s_locked,

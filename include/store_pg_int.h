@@ -1,0 +1,117 @@
+/* store_pg_int: what the PostgreSQL engine's files share (internal, not
+ * installed): the connection's state, statement parameters and the helpers
+ * that run statements and read columns. broker/store_pg.c holds the
+ * connection, transactions, the cluster's write lock and the message
+ * queue; broker/store_pg_audit.c the consent registry, key rotation, admin
+ * requests and the audit log. */
+#ifndef STORE_PG_INT_H
+#define STORE_PG_INT_H
+
+#include "store_engine.h"
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_PG_MAX_PARAMS 16
+#define STORE_PG_NOTIFY_MAX 4000 /* recipients named in one notification (payload < 8000) */
+
+struct store {
+    store_head_t head;    /* first: the engine's table (store.c) */
+    PGconn *conn;         /* NULL or broken until the next connect */
+    char *uri;            /* to connect again (may hold a password: wiped) */
+    bool in_tx;           /* inside store_begin(_read) .. commit/rollback */
+    bool watching;        /* a COMMIT is running: warnings make it unclean */
+    bool warned;          /* a warning arrived while watching */
+    int64_t retry_at;     /* monotonic ms before which no connect is tried */
+    int pending;          /* statements sent whose results are not read yet */
+    bool poisoned;        /* a statement whose result nobody waited for failed */
+    char poison[320];     /* why (for the commit's error) */
+    bool locked;          /* the transaction holds the cluster's write lock (store_pg_lock) */
+    int depth;            /* savepoints open */
+    int lock_depth;       /* the savepoint depth the lock was taken at */
+    store_sync_t sync;    /* what the latest lock saw */
+    uint64_t consent_gen; /* the registry's generation, as of begin or lock */
+    char notify[STORE_PG_NOTIFY_MAX + 1]; /* recipients of this transaction's inserts, ","-joined */
+    bool notify_all;                      /* too many to name: every node looks at every queue */
+    store_stats_t stats;                  /* round trips (s_sync) */
+};
+
+/* Parameters of one statement: numbers and names as text, bytes binary. */
+typedef struct {
+    int n;
+    const char *v[STORE_PG_MAX_PARAMS];
+    int len[STORE_PG_MAX_PARAMS];
+    int fmt[STORE_PG_MAX_PARAMS];
+    char num[STORE_PG_MAX_PARAMS][24];
+    bool bad_text; /* a text is not UTF-8: refused before it is sent */
+} store_pg_par_t;
+
+/* Parameters (store_pg.c): numbers and names as text, NULL bytes are SQL NULL. */
+void store_pg_int(store_pg_par_t *p, int64_t v);
+void store_pg_text(store_pg_par_t *p, const char *s);
+void store_pg_blob(store_pg_par_t *p, const void *b, size_t len);
+
+/* Statements (store_pg.c): run and wait (caller clears the result, or
+ * NULL), run ignoring rows, deferred write, cluster write lock, single
+ * integer. */
+PGresult *store_pg_run(store_t *self, int q, const store_pg_par_t *p, remiss_err_t *err,
+                       const char *what);
+remiss_code_t store_pg_exec(store_t *self, int q, const store_pg_par_t *p, uint64_t *changed,
+                            remiss_err_t *err, const char *what);
+remiss_code_t store_pg_defer(store_t *self, int q, const char *sql, const store_pg_par_t *p,
+                             remiss_err_t *err, const char *what);
+remiss_code_t store_pg_lock(store_t *self, remiss_err_t *err);
+remiss_code_t store_pg_count(store_t *self, int q, const store_pg_par_t *p, uint64_t *out,
+                             remiss_err_t *err);
+
+/* Columns (store_pg.c). */
+int64_t store_pg_get_int(const PGresult *res, int row, int col);
+bool store_pg_get_fixed(const PGresult *res, int row, int col, uint8_t *out, size_t n);
+void store_pg_get_text(const PGresult *res, int row, int col, char *out, size_t size);
+bool store_pg_get_dup(const PGresult *res, int row, int col, uint8_t **out, size_t *len);
+
+/* Consents, key rotation, admin requests, audit log (store_pg_audit.c):
+ * the engine's table entries (store_engine.h). */
+remiss_code_t store_pg_consent_put(store_t *self, const store_consent_t *c, bool *exists,
+                                   remiss_err_t *err);
+remiss_code_t store_pg_consent_get(store_t *self, const char *id, bool *found, store_consent_t *out,
+                                   remiss_err_t *err);
+remiss_code_t store_pg_consent_revoke(store_t *self, const char *id, int64_t now,
+                                      remiss_err_t *err);
+remiss_code_t store_pg_consents_for(store_t *self, const uint8_t subject[STORE_HASH_LEN],
+                                    size_t max, store_consent_t *out, size_t *n, remiss_err_t *err);
+remiss_code_t store_pg_consent_count(store_t *self, const uint8_t subject[STORE_HASH_LEN],
+                                     const char *granted_by, uint64_t *n, remiss_err_t *err);
+remiss_code_t store_pg_rewrap_batch(store_t *self, bool consents, const uint8_t kid[4],
+                                    store_rewrap_fn fn, void *ctx, uint64_t *n, remiss_err_t *err);
+remiss_code_t store_pg_admin_request(store_t *self, const store_admin_t *req, int64_t now,
+                                     int64_t *id, remiss_err_t *err);
+remiss_code_t store_pg_admin_pending(store_t *self, store_admin_t *out, size_t max, size_t *n,
+                                     remiss_err_t *err);
+remiss_code_t store_pg_admin_done(store_t *self, int64_t id, const char *result, int64_t now,
+                                  remiss_err_t *err);
+remiss_code_t store_pg_admin_get(store_t *self, int64_t id, store_admin_t *out, bool *found,
+                                 remiss_err_t *err);
+remiss_code_t store_pg_audit_size(store_t *self, uint64_t *size, remiss_err_t *err);
+remiss_code_t store_pg_audit_put(store_t *self, uint64_t index, const uint8_t *entry, size_t len,
+                                 const uint8_t *subject, const uint8_t *message_id,
+                                 remiss_err_t *err);
+remiss_code_t store_pg_audit_get(store_t *self, uint64_t index, uint8_t **entry, size_t *len,
+                                 remiss_err_t *err);
+remiss_code_t store_pg_audit_each(store_t *self, uint64_t from, store_audit_fn fn, void *ctx,
+                                  remiss_err_t *err);
+remiss_code_t store_pg_audit_node_put(store_t *self, unsigned level, uint64_t index,
+                                      const uint8_t hash[STORE_HASH_LEN], remiss_err_t *err);
+remiss_code_t store_pg_audit_node_get(store_t *self, unsigned level, uint64_t index,
+                                      uint8_t hash[STORE_HASH_LEN], remiss_err_t *err);
+remiss_code_t store_pg_audit_find(store_t *self, const uint8_t *subject, const uint8_t *message_id,
+                                  uint64_t *out, size_t max, size_t *n, remiss_err_t *err);
+remiss_code_t store_pg_audit_sth_put(store_t *self, uint64_t size, const uint8_t *sth, size_t len,
+                                     remiss_err_t *err);
+remiss_code_t store_pg_audit_sth_latest(store_t *self, uint8_t **sth, size_t *len,
+                                        remiss_err_t *err);
+remiss_code_t store_pg_audit_sth_each(store_t *self, store_sth_fn fn, void *ctx, remiss_err_t *err);
+
+#endif
