@@ -67,7 +67,9 @@ static int
 s_write(const char *dir, const char *name, const void *data, size_t len)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    /* A path that does not fit is refused, never cut short. */
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
+        return s_fail("path too long", name);
     return s_write_path(path, data, len);
 }
 
