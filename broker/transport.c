@@ -199,13 +199,16 @@ s_zap_judge(transport_t *self, zmq_msg_t *part, int n, s_verdict_t *v)
 static void
 s_zap_refused(transport_t *self, const s_verdict_t *v)
 {
-    int64_t sec = log_now_ms() / 1000;
+    /* Every line below is stamped with this one reading: the audit append
+     * in between can carry the clock into the next second, and a line
+     * counted against second N must not appear in N+1. */
+    int64_t now = log_now_ms(), sec = now / 1000;
     metrics_auth_refused(self->env->metrics);
     if (sec != self->auth_log_sec) {
         if (self->auth_suppressed) {
             char detail[80];
-            log_emit(LOG_WARN, "auth_refused_suppressed", "count=%llu",
-                     (unsigned long long)self->auth_suppressed);
+            log_emit_at(now, LOG_WARN, "auth_refused_suppressed", "count=%llu",
+                        (unsigned long long)self->auth_suppressed);
             snprintf(detail, sizeof detail, "%llu more refusals in one second",
                      (unsigned long long)self->auth_suppressed);
             audit_event_t e = {.event = REMISS__AUDIT_EVENT__EV_AUTH_REFUSED,
@@ -229,8 +232,8 @@ s_zap_refused(transport_t *self, const s_verdict_t *v)
                        .code = REMISS_E_CERT_REVOKED,
                        .detail = detail};
     broker_env_audit(self->env, &e);
-    log_emit(LOG_WARN, "auth_refused", "peer=%s party=%s reason=%s", v->peer,
-             v->party ? v->party->id : "-", log_quote(q, sizeof q, v->text));
+    log_emit_at(now, LOG_WARN, "auth_refused", "peer=%s party=%s reason=%s", v->peer,
+                v->party ? v->party->id : "-", log_quote(q, sizeof q, v->text));
 }
 
 /* Answers one ZAP request (RFC 27). */

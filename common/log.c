@@ -20,21 +20,18 @@ log_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void
-log_emit(log_level_t level, const char *event, const char *fmt, ...)
+static void
+s_vemit(int64_t ms, log_level_t level, const char *event, const char *fmt, va_list ap)
 {
     char line[2048], ts[RFC3339_LEN];
-    if (!rfc3339_format(log_now_ms(), ts, sizeof ts))
+    if (!rfc3339_format(ms, ts, sizeof ts))
         snprintf(ts, sizeof ts, "-");
     int n = snprintf(line, sizeof line, "ts=%s level=%s event=%s", ts, s_levels[level & 3], event);
     if (n < 0)
         return;
     if (fmt && fmt[0] && (size_t)n < sizeof line - 2) {
         line[n++] = ' ';
-        va_list ap;
-        va_start(ap, fmt);
         int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
-        va_end(ap);
         if (m > 0)
             n += m;
     }
@@ -44,6 +41,24 @@ log_emit(log_level_t level, const char *event, const char *fmt, ...)
     /* One write so concurrent writers do not interleave within a line. */
     ssize_t w = write(STDERR_FILENO, line, (size_t)n);
     (void)w;
+}
+
+void
+log_emit(log_level_t level, const char *event, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s_vemit(log_now_ms(), level, event, fmt, ap);
+    va_end(ap);
+}
+
+void
+log_emit_at(int64_t ms, log_level_t level, const char *event, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s_vemit(ms, level, event, fmt, ap);
+    va_end(ap);
 }
 
 char *

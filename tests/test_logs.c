@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "log.h"
 
 static const char *const s_parties[] = {"sdf-rinkeby-kista:sdf", "jobbtorg:jobbtorg", NULL};
 
@@ -65,4 +66,39 @@ Test(logs, certificates_reloaded_is_info_only_when_something_changed, .timeout =
     cr_expect(s_wait_log(&h, "level=info event=certificates_reloaded"),
               "a revocation is a change worth an info line");
     harness_stop(&h);
+}
+
+/* Reads what fn writes to stderr (one line, below 512 bytes). */
+static void
+s_capture_stderr(void (*fn)(void), char *out, size_t size)
+{
+    int fds[2], saved = dup(STDERR_FILENO);
+    cr_assert_eq(pipe(fds), 0);
+    dup2(fds[1], STDERR_FILENO);
+    fn();
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(fds[1]);
+    ssize_t n = read(fds[0], out, size - 1);
+    close(fds[0]);
+    out[n > 0 ? n : 0] = '\0';
+}
+
+static void
+s_emit_at_turn_of_second(void)
+{
+    /* 2026-11-30T23:59:59.999Z: a line counted in that second must say so,
+     * however late the write happens. */
+    log_emit_at(1796083199999LL, LOG_WARN, "auth_refused", "peer=%s", "127.0.0.1");
+}
+
+/* The handshake-flood throttle counts lines per second from one clock
+ * reading; log_emit stamped them from a second reading, so a line counted
+ * in second N could appear in N+1 and N+1 showed 11 lines (seen in CI). */
+Test(logs, a_line_is_stamped_with_the_time_it_was_counted_at)
+{
+    char line[512];
+    s_capture_stderr(s_emit_at_turn_of_second, line, sizeof line);
+    cr_assert_str_eq(line, "ts=2026-11-30T23:59:59.999Z level=warn event=auth_refused "
+                           "peer=127.0.0.1\n");
 }
