@@ -133,7 +133,7 @@ s_cleanup() {
     [ -z "$child" ] || kill -TERM "$child" 2>/dev/null || true
     [ -z "$child" ] || wait "$child" 2>/dev/null || true
     child=""
-    s_gateway_stop
+    ! declare -F s_gateway_stop >/dev/null || s_gateway_stop # defined further down
     # A start script still booting its broker stops it when signalled.
     for p in "${!starting[@]}"; do
         kill -TERM "${starting[$p]}" 2>/dev/null || true
@@ -593,7 +593,7 @@ s_gateway() {
         s_measure gateway "$mode" "$round" "$n" "$r" "$bin/gateway_bench" --send "$gw_port" \
             --push-port $((gw_port + 2)) --token-file "$work/gw/token"
     fi
-    s_gateway_stop
+    ! declare -F s_gateway_stop >/dev/null || s_gateway_stop # defined further down
     s_remissd_stop
     rm -f "$work/gateway-$mode-$round.db"*
 }

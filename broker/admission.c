@@ -294,6 +294,21 @@ s_decide_frame(admission_t *self, s_sub_t *s)
     return REMISS_OK;
 }
 
+bool
+admission_peek_id(const Remiss__ClientFrame *cf, uint8_t id[STORE_ID_LEN])
+{
+    const Remiss__SignedEnvelope *se =
+        cf->kind_case == REMISS__CLIENT_FRAME__KIND_SUBMIT ? cf->submit : NULL;
+    if (!se || se->envelope.len == 0)
+        return false;
+    Remiss__Envelope *env = remiss__envelope__unpack(NULL, se->envelope.len, se->envelope.data);
+    bool ok = env && env->message_id.len == STORE_ID_LEN;
+    if (ok)
+        memcpy(id, env->message_id.data, STORE_ID_LEN);
+    remiss__envelope__free_unpacked(env, NULL);
+    return ok;
+}
+
 /* A message id is used once. Looked up before the signature: a copy of
  * someone else's envelope is a replay whoever sends it, and the same
  * sender's identical resend gets its original receipt again. */

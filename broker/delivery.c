@@ -21,6 +21,18 @@ typedef struct s_conn {
     uint32_t ninflight;
 } s_conn_t;
 
+/* An acknowledgement waiting for delivery_settle; every pointer borrows
+ * from the request, valid until the batch it came in is done. */
+typedef struct s_ack {
+    const uint8_t *rid;
+    size_t rid_len;
+    uint64_t request_id;
+    const char *party; /* the acknowledging recipient */
+    const uint8_t *id; /* STORE_ID_LEN bytes */
+    bool refuse;
+    const char *reason; /* for a refusal */
+} s_ack_t;
+
 struct delivery {
     const broker_env_t *env; /* borrowed */
     cycle_t *cycle;          /* replies (borrowed) */
@@ -29,6 +41,10 @@ struct delivery {
     size_t nconns;
     char (*dirty)[PKI_ID_MAX + 1]; /* recipients with something to deliver */
     size_t ndirty, capdirty;
+    s_ack_t acks[DELIVERY_ACKS_MAX]; /* acknowledgements not yet written (delivery_settle) */
+    size_t nacks;
+    store_finish_req_t
+        fin[DELIVERY_ACKS_MAX]; /* their writes (delivery_settle's, kept off the stack) */
 };
 
 /* How one delivery attempt went. */
@@ -243,23 +259,6 @@ delivery_on_subscribe(delivery_t *self, const broker_req_t *q, const Remiss__Cli
                        "Subscribed to deliveries.");
 }
 
-/* Records an acknowledgement that changed the message in the audit log. */
-static void
-s_audit_ack(delivery_t *self, const uint8_t *id, bool refuse)
-{
-    store_msg_t m;
-    bool found = false;
-    remiss_err_t err;
-    if (!self->env->audit || store_find(self->env->store, id, &found, &m, &err) != REMISS_OK ||
-        !found)
-        return;
-    broker_env_audit_stored(self->env, &m,
-                            refuse ? REMISS__AUDIT_EVENT__EV_DEAD_LETTERED
-                                   : REMISS__AUDIT_EVENT__EV_ACKNOWLEDGED,
-                            REMISS_OK, refuse ? "refused by the recipient" : NULL);
-    store_msg_clear(&m);
-}
-
 /* Acknowledging twice is fine; acknowledging what is not yours is not. */
 static bool
 s_acked_before(delivery_t *self, const char *party, const uint8_t *id, bool refuse)
@@ -279,8 +278,6 @@ void
 delivery_on_ack(delivery_t *self, const broker_req_t *q, const Remiss__ClientFrame *cf)
 {
     const Remiss__Ack *ack = cf->ack;
-    remiss_err_t err;
-    bool changed = false;
     if (!ack || ack->message_id.len != STORE_ID_LEN ||
         (ack->kind != REMISS__ACK_KIND__RECEIVED && ack->kind != REMISS__ACK_KIND__REFUSE)) {
         cycle_reply_result(self->cycle, q->rid, q->rid_len, q->request_id, NULL, 0,
@@ -288,29 +285,78 @@ delivery_on_ack(delivery_t *self, const broker_req_t *q, const Remiss__ClientFra
                            "An acknowledgement needs a 16-byte message id and a kind.");
         return;
     }
-    const uint8_t *id = ack->message_id.data;
     bool refuse = ack->kind == REMISS__ACK_KIND__REFUSE;
-    const char *reason = ack->reason && ack->reason[0] ? ack->reason : "refused by the recipient";
-    if (store_finish(self->env->store, id, q->party->id, refuse ? STORE_DEAD : STORE_DONE,
-                     REMISS_OK, refuse ? reason : "", log_now_ms(), &changed, &err) != REMISS_OK) {
-        cycle_reply_result(self->cycle, q->rid, q->rid_len, q->request_id, id, STORE_ID_LEN,
+    self->acks[self->nacks++] = (s_ack_t){
+        .rid = q->rid,
+        .rid_len = q->rid_len,
+        .request_id = q->request_id,
+        .party = q->party->id,
+        .id = ack->message_id.data,
+        .refuse = refuse,
+        .reason = ack->reason && ack->reason[0] ? ack->reason : "refused by the recipient",
+    };
+    if (self->nacks == DELIVERY_ACKS_MAX)
+        delivery_settle(self);
+}
+
+/* Answers one acknowledgement that store_finish_many wrote (r) and
+ * records it in the audit log if it changed the message. */
+static void
+s_ack_done(delivery_t *self, const s_ack_t *a, remiss_code_t r, const store_finish_req_t *f)
+{
+    if (r != REMISS_OK) {
+        cycle_reply_result(self->cycle, a->rid, a->rid_len, a->request_id, a->id, STORE_ID_LEN,
                            REMISS_E_STORAGE, NULL);
         return;
     }
-    delivery_inflight_done(self, q->party->id, id);
-    if (changed && !refuse)
+    delivery_inflight_done(self, a->party, a->id);
+    if (f->changed && !a->refuse)
         metrics_acked(self->env->metrics);
-    if (changed)
-        s_audit_ack(self, id, refuse);
-    else if (!s_acked_before(self, q->party->id, id, refuse)) {
-        cycle_reply_result(self->cycle, q->rid, q->rid_len, q->request_id, id, STORE_ID_LEN,
+    if (f->changed && f->has_row)
+        broker_env_audit_stored(self->env, &f->row,
+                                a->refuse ? REMISS__AUDIT_EVENT__EV_DEAD_LETTERED
+                                          : REMISS__AUDIT_EVENT__EV_ACKNOWLEDGED,
+                                REMISS_OK, a->refuse ? "refused by the recipient" : NULL);
+    if (!f->changed && !s_acked_before(self, a->party, a->id, a->refuse)) {
+        cycle_reply_result(self->cycle, a->rid, a->rid_len, a->request_id, a->id, STORE_ID_LEN,
                            REMISS_E_MALFORMED,
                            "No message with this id is waiting for your acknowledgement.");
         return;
     }
-    cycle_reply_result(self->cycle, q->rid, q->rid_len, q->request_id, id, STORE_ID_LEN, REMISS_OK,
-                       refuse ? "Refused; the message is on the dead-letter list."
-                              : "Acknowledged.");
+    cycle_reply_result(
+        self->cycle, a->rid, a->rid_len, a->request_id, a->id, STORE_ID_LEN, REMISS_OK,
+        a->refuse ? "Refused; the message is on the dead-letter list." : "Acknowledged.");
+}
+
+void
+delivery_settle(delivery_t *self)
+{
+    store_finish_req_t *f = self->fin;
+    remiss_err_t err;
+    size_t n = self->nacks;
+    if (n == 0)
+        return;
+    self->nacks = 0;
+    for (size_t i = 0; i < n; i++) {
+        const s_ack_t *a = &self->acks[i];
+        f[i] = (store_finish_req_t){.id = a->id,
+                                    .recipient = a->party,
+                                    .state = a->refuse ? STORE_DEAD : STORE_DONE,
+                                    .code = REMISS_OK,
+                                    .reason = a->refuse ? a->reason : ""};
+    }
+    /* One round trip for the batch's acknowledgements (PostgreSQL); the
+     * rows come back for the audit entries. A failure answers every one
+     * E_STORAGE: acknowledging again is harmless. */
+    remiss_code_t r =
+        store_finish_many(self->env->store, f, n, log_now_ms(), self->env->audit != NULL, &err);
+    if (r != REMISS_OK)
+        broker_env_log_failure("store_failed", &err);
+    for (size_t i = 0; i < n; i++) {
+        s_ack_done(self, &self->acks[i], r, &f[i]);
+        if (f[i].has_row)
+            store_msg_clear(&f[i].row);
+    }
 }
 
 /* ------------------------------------------------------------ delivering */

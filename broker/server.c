@@ -199,24 +199,24 @@ s_screen(const server_t *self, const party_t *party, size_t len, bool multipart,
     return (int64_t)len > self->cfg.max_frame ? REMISS_E_TOO_LARGE : REMISS_OK;
 }
 
-/* Handles one frame from an authenticated party (transport_frame_fn). */
-static void
-s_on_frame(void *ctx, const uint8_t *rid, size_t rid_len, const char *user, const uint8_t *data,
-           size_t len, bool multipart)
+/* Screens and decodes one frame from an authenticated party: the frame
+ * (caller frees) with *row its dispatch row, or NULL after answering a
+ * frame that cannot be handled. */
+static Remiss__ClientFrame *
+s_decode(server_t *self, const transport_frame_t *f, broker_req_t *q, size_t *row)
 {
-    server_t *self = ctx;
-    broker_req_t q = {.rid = rid, .rid_len = rid_len, .raw = data, .raw_len = len};
     const char *why;
     size_t i = 0, n = sizeof s_dispatch / sizeof s_dispatch[0];
-    q.party = parties_by_id(self->env.parties, user);
-    remiss_code_t r = s_screen(self, q.party, len, multipart, &why);
+    *q = (broker_req_t){.rid = f->rid, .rid_len = f->rid_len, .raw = f->data, .raw_len = f->len};
+    q->party = parties_by_id(self->env.parties, f->user);
+    remiss_code_t r = s_screen(self, q->party, f->len, f->multipart, &why);
     /* Before decoding: a flood buys neither parsing nor log entries. */
-    if (!r && !flood_frame_ok(self->env.flood, q.party->id, log_now_ms())) {
+    if (!r && !flood_frame_ok(self->env.flood, q->party->id, log_now_ms())) {
         r = REMISS_E_RATE_LIMITED;
         why = "More frames per second from this party than the broker decodes; send again "
               "shortly.";
     }
-    Remiss__ClientFrame *cf = r ? NULL : remiss__client_frame__unpack(NULL, len, data);
+    Remiss__ClientFrame *cf = r ? NULL : remiss__client_frame__unpack(NULL, f->len, f->data);
     if (!r && !cf) {
         r = REMISS_E_MALFORMED;
         why = "The frame could not be decoded.";
@@ -227,16 +227,46 @@ s_on_frame(void *ctx, const uint8_t *rid, size_t rid_len, const char *user, cons
         r = REMISS_E_MALFORMED;
         why = "The frame asks for nothing the broker knows.";
     }
-    if (r != REMISS_OK) {
-        cycle_reply_receipt(self->cycle, rid, rid_len, cf ? cf->request_id : 0, NULL, r, why, NULL,
-                            user, NULL);
-    } else {
-        q.request_id = cf->request_id;
-        if (s_dispatch[i].flags & S_DURABLE)
-            cycle_need_durable(self->cycle);
-        s_dispatch[i].fn(self, &q, cf);
+    if (r == REMISS_OK) {
+        q->request_id = cf->request_id;
+        *row = i;
+        return cf;
     }
+    cycle_reply_receipt(self->cycle, f->rid, f->rid_len, cf ? cf->request_id : 0, NULL, r, why,
+                        NULL, f->user, NULL);
     remiss__client_frame__free_unpacked(cf, NULL);
+    return NULL;
+}
+
+/* The frames of one read, in order (transport_batch_fn). What they need
+ * from the store is asked for together: the submissions' message ids in
+ * one look-up before any is admitted, and the acknowledgements written in
+ * one go after (on PostgreSQL each would be a round trip of its own). */
+static void
+s_on_batch(void *ctx, const transport_frame_t *f, size_t n)
+{
+    server_t *self = ctx;
+    Remiss__ClientFrame *cf[TRANSPORT_BATCH_MAX];
+    broker_req_t q[TRANSPORT_BATCH_MAX];
+    size_t row[TRANSPORT_BATCH_MAX], nids = 0;
+    uint8_t ids[TRANSPORT_BATCH_MAX][STORE_ID_LEN];
+    bool prefetch = store_prefetches(self->env.store);
+    for (size_t i = 0; i < n; i++) {
+        cf[i] = s_decode(self, &f[i], &q[i], &row[i]);
+        if (cf[i] && prefetch && admission_peek_id(cf[i], ids[nids]))
+            nids++;
+    }
+    store_prefetch(self->env.store, (const uint8_t(*)[STORE_ID_LEN])ids, nids);
+    for (size_t i = 0; i < n; i++) {
+        if (!cf[i])
+            continue;
+        if (s_dispatch[row[i]].flags & S_DURABLE)
+            cycle_need_durable(self->cycle);
+        s_dispatch[row[i]].fn(self, &q[i], cf[i]);
+    }
+    delivery_settle(self->delivery);
+    for (size_t i = 0; i < n; i++)
+        remiss__client_frame__free_unpacked(cf[i], NULL);
 }
 
 /* ------------------------------------------------------------ timers */
@@ -492,7 +522,7 @@ s_cycle_without_store(server_t *self, const remiss_err_t *err)
     broker_env_log_failure("store_failed", err);
     metrics_set_health(self->env.metrics, false, self->policy != NULL);
     transport_serve_zap(self->transport);
-    transport_read(self->transport, S_BATCH, s_on_frame, self);
+    transport_read_batch(self->transport, S_BATCH, s_on_batch, self);
     cycle_flush(self->cycle, false);
 }
 
@@ -539,7 +569,7 @@ s_cycle(server_t *self, int64_t now, volatile sig_atomic_t *stop, volatile sig_a
     s_timers(self, now, reload);
     /* Deliver what earlier cycles committed; then read new frames. */
     delivery_pump_dirty(self->delivery, now);
-    transport_read(self->transport, S_BATCH, s_on_frame, self);
+    transport_read_batch(self->transport, S_BATCH, s_on_batch, self);
     if (now >= self->next_admin && cluster_holds(self->cluster, CLUSTER_ADMIN)) {
         admin_run(&self->env, self->delivery, now);
         self->next_admin = now + 500;

@@ -264,6 +264,45 @@ store_finish(store_t *self, const uint8_t id[STORE_ID_LEN], const char *recipien
 }
 
 remiss_code_t
+store_finish_many(store_t *self, store_finish_req_t *reqs, size_t n, int64_t now, bool want_rows,
+                  remiss_err_t *err)
+{
+    const store_ops_t *ops = S_OPS(self);
+    remiss_code_t r = REMISS_OK;
+    for (size_t i = 0; i < n; i++) {
+        reqs[i].changed = reqs[i].has_row = false;
+        memset(&reqs[i].row, 0, sizeof reqs[i].row);
+    }
+    if (ops->finish_many)
+        return ops->finish_many(self, reqs, n, now, want_rows, err);
+    for (size_t i = 0; i < n && r == REMISS_OK; i++) {
+        store_finish_req_t *q = &reqs[i];
+        r = ops->finish(self, q->id, q->recipient, q->state, q->code, q->reason, now, &q->changed,
+                        err);
+        if (r == REMISS_OK && q->changed && want_rows &&
+            (r = ops->find(self, q->id, &q->has_row, &q->row, err)) == REMISS_OK && q->has_row) {
+            free(q->row.envelope); /* "without its body", as every engine answers */
+            q->row.envelope = NULL;
+            q->row.envelope_len = 0;
+        }
+    }
+    return r;
+}
+
+void
+store_prefetch(store_t *self, const uint8_t (*ids)[STORE_ID_LEN], size_t n)
+{
+    if (S_OPS(self)->prefetch)
+        S_OPS(self)->prefetch(self, ids, n);
+}
+
+bool
+store_prefetches(const store_t *self)
+{
+    return self && S_OPS(self)->prefetch != NULL;
+}
+
+remiss_code_t
 store_requeue(store_t *self, const uint8_t id[STORE_ID_LEN], bool *changed, remiss_err_t *err)
 {
     return S_OPS(self)->requeue(self, id, changed, err);

@@ -14,6 +14,7 @@
  * connection fails every call with E_STORAGE at once; the next call outside
  * a transaction connects again (at most once per S_RETRY_MS), so the
  * broker resumes by itself when the database is back. */
+#include "hex.h"
 #include "store_pg_int.h"
 #include "store_pg_sql.h"
 #include "utf8.h"
@@ -237,19 +238,20 @@ s_read_sync(store_t *self)
 }
 
 /* Ends the batch with a sync and reads every pending result in order; the
- * last one goes to *last when last is not NULL (and all succeeded). The
- * first failure is the error. A failure of a statement nobody waited for
- * (a deferred write, store_pg_defer) poisons the transaction: the broker may have
- * gone on as if it had worked, so nothing of the transaction may commit. */
+ * last nkeep go to keep[0..nkeep) (caller clears them) when all succeeded,
+ * else every keep[i] is NULL. The first failure is the error. A failure of
+ * a statement nobody waited for (a deferred write, store_pg_defer) poisons
+ * the transaction: the broker may have gone on as if it had worked, so
+ * nothing of the transaction may commit. */
 static remiss_code_t
-s_sync(store_t *self, PGresult **last, remiss_err_t *err, const char *what)
+s_sync_keep(store_t *self, PGresult **keep, int nkeep, remiss_err_t *err, const char *what)
 {
     remiss_code_t r = REMISS_OK;
-    int n = self->pending;
+    int n = self->pending, first = n > nkeep ? n - nkeep : 0;
     int64_t t0 = s_mono_us();
     self->pending = 0;
-    if (last)
-        *last = NULL;
+    for (int i = 0; i < nkeep; i++)
+        keep[i] = NULL;
     if (PQpipelineSync(self->conn) != 1)
         r = s_fail(self, err, what, NULL);
     for (int i = 0; i < n && r == REMISS_OK; i++) {
@@ -257,15 +259,20 @@ s_sync(store_t *self, PGresult **last, remiss_err_t *err, const char *what)
         ExecStatusType st = PQresultStatus(res);
         if (!res || (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)) {
             r = s_fail(self, err, what, res);
-            if (self->in_tx && (i < n - 1 || !last) && !self->poisoned) {
+            if (self->in_tx && i < first && !self->poisoned) {
                 self->poisoned = true;
                 snprintf(self->poison, sizeof self->poison, "%.300s", err ? err->text : what);
             }
-        } else if (i == n - 1 && last)
-            *last = res;
-        if (res != (last ? *last : NULL))
+            PQclear(res);
+        } else if (i >= first)
+            keep[i - first] = res;
+        else
             PQclear(res);
         PQclear(PQgetResult(self->conn)); /* the NULL after each statement */
+    }
+    for (int i = 0; r != REMISS_OK && i < nkeep; i++) {
+        PQclear(keep[i]);
+        keep[i] = NULL;
     }
     /* After a failure PostgreSQL skips the rest up to the sync. */
     for (int i = 0; r != REMISS_OK && i < 2 * n && s_alive(self); i++) {
@@ -279,6 +286,14 @@ s_sync(store_t *self, PGresult **last, remiss_err_t *err, const char *what)
     self->stats.round_trips++;
     self->stats.round_trip_seconds += (double)(s_mono_us() - t0) / 1e6;
     return r;
+}
+
+/* s_sync_keep of the last result only, into *last when last is not NULL. */
+static remiss_code_t
+s_sync(store_t *self, PGresult **last, remiss_err_t *err, const char *what)
+{
+    PGresult *ignored;
+    return s_sync_keep(self, last ? last : &ignored, last ? 1 : 0, err, what);
 }
 
 /* Runs prepared statement q and waits for it; the result (caller clears)
@@ -340,24 +355,52 @@ store_pg_defer(store_t *self, int q, const char *sql, const store_pg_par_t *p, r
 remiss_code_t
 store_pg_lock(store_t *self, remiss_err_t *err)
 {
-    PGresult *res = NULL;
-    remiss_code_t r;
-    if (!self->in_tx || self->locked)
-        return REMISS_OK;
-    if ((r = s_ready(self, err)) != REMISS_OK ||
-        (r = s_send(self, Q_LOCK, NULL, NULL, err, "write lock")) != REMISS_OK ||
-        (r = s_send(self, Q_SHARED, NULL, NULL, err, "write lock")) != REMISS_OK ||
-        (r = s_sync(self, &res, err, "write lock")) != REMISS_OK || !res) {
-        self->poisoned = true;
-        return r != REMISS_OK ? r : s_fail(self, err, "write lock", NULL);
-    }
+    return store_pg_lock_then(self, -1, NULL, NULL, err);
+}
+
+/* The lock and what it reads (Q_SHARED's row) are the transaction's. */
+static void
+s_locked_with(store_t *self, const PGresult *shared)
+{
     self->locked = true;
     self->lock_depth = self->depth;
     self->sync.shared = true;
     self->sync.serial++;
-    self->sync.audit_size = (uint64_t)store_pg_get_int(res, 0, 0);
-    self->consent_gen = (uint64_t)store_pg_get_int(res, 0, 1);
-    PQclear(res);
+    self->sync.audit_size = (uint64_t)store_pg_get_int(shared, 0, 0);
+    self->consent_gen = (uint64_t)store_pg_get_int(shared, 0, 1);
+}
+
+/* store_pg_lock, and prepared statement q (q >= 0) in the same round
+ * trip: its result to *res (caller clears). A lock already held costs
+ * nothing more than q. */
+remiss_code_t
+store_pg_lock_then(store_t *self, int q, const store_pg_par_t *p, PGresult **res, remiss_err_t *err)
+{
+    PGresult *got[2] = {NULL, NULL};
+    remiss_code_t r;
+    bool lock = self->in_tx && !self->locked;
+    int nkeep = (lock ? 1 : 0) + (q >= 0 ? 1 : 0);
+    if (res)
+        *res = NULL;
+    if (nkeep == 0)
+        return REMISS_OK;
+    if ((r = s_ready(self, err)) != REMISS_OK ||
+        (lock && (r = s_send(self, Q_LOCK, NULL, NULL, err, "write lock")) != REMISS_OK) ||
+        (lock && (r = s_send(self, Q_SHARED, NULL, NULL, err, "write lock")) != REMISS_OK) ||
+        (q >= 0 && (r = s_send(self, q, NULL, p, err, "write lock")) != REMISS_OK) ||
+        (r = s_sync_keep(self, got, nkeep, err, "write lock")) != REMISS_OK) {
+        if (lock)
+            self->poisoned = true;
+        return r;
+    }
+    if (lock)
+        s_locked_with(self, got[0]);
+    if (lock)
+        PQclear(got[0]);
+    if (q >= 0 && res)
+        *res = got[nkeep - 1];
+    else if (q >= 0)
+        PQclear(got[nkeep - 1]);
     return REMISS_OK;
 }
 
@@ -506,12 +549,10 @@ s_row_msg(const PGresult *res, int r, store_msg_t *m)
     return true;
 }
 
-/* Runs a SELECT of message rows into out[0..max). */
+/* Reads the message rows of res into out[0..max). */
 static remiss_code_t
-s_msg_rows(store_t *self, int q, const store_pg_par_t *p, store_msg_t *out, size_t max, size_t *n,
-           remiss_err_t *err)
+s_rows_of(const PGresult *res, store_msg_t *out, size_t max, size_t *n, remiss_err_t *err)
 {
-    PGresult *res = store_pg_run(self, q, p, err, "select messages");
     remiss_code_t r = res ? REMISS_OK : REMISS_E_STORAGE;
     *n = 0;
     for (int i = 0; res && i < PQntuples(res) && *n < max; i++) {
@@ -524,6 +565,16 @@ s_msg_rows(store_t *self, int q, const store_pg_par_t *p, store_msg_t *out, size
         }
         (*n)++;
     }
+    return r;
+}
+
+/* Runs a SELECT of message rows into out[0..max). */
+static remiss_code_t
+s_msg_rows(store_t *self, int q, const store_pg_par_t *p, store_msg_t *out, size_t max, size_t *n,
+           remiss_err_t *err)
+{
+    PGresult *res = store_pg_run(self, q, p, err, "select messages");
+    remiss_code_t r = s_rows_of(res, out, max, n, err);
     PQclear(res);
     return r;
 }
@@ -608,6 +659,7 @@ s_close(store_t **self_p)
         explicit_bzero(self->uri, strlen(self->uri));
         free(self->uri);
     }
+    free(self->absent);
     free(self);
     *self_p = NULL;
 }
@@ -671,6 +723,7 @@ s_rollback(store_t *self)
     self->depth = self->lock_depth = 0;
     self->notify[0] = '\0';
     self->notify_all = false;
+    self->nabsent = 0;
 }
 
 /* Sends COMMIT after everything pending and waits for it. */
@@ -752,12 +805,74 @@ s_rollback_to(store_t *self)
 
 /* ------------------------------------------------------------ messages */
 
+/* The index of id among the ids store_prefetch found not stored, or
+ * nabsent. */
+static size_t
+s_absent_at(const store_t *self, const uint8_t id[STORE_ID_LEN])
+{
+    size_t i = 0;
+    while (i < self->nabsent && memcmp(self->absent[i], id, STORE_ID_LEN) != 0)
+        i++;
+    return i;
+}
+
+/* One round trip for a cycle's submissions (store.h): the ids as a bytea[]
+ * literal, {"\\x00..","\\x.."}; what does not come back is not stored. */
+static void
+s_prefetch(store_t *self, const uint8_t (*ids)[STORE_ID_LEN], size_t n)
+{
+    const size_t each = 2 * STORE_ID_LEN + 6; /* "\\x...", */
+    self->nabsent = 0;
+    if (!self->in_tx || self->poisoned || n == 0 || n > SIZE_MAX / each - 2)
+        return;
+    if (n > self->absent_cap) {
+        void *grown = realloc(self->absent, n * sizeof *self->absent);
+        if (!grown)
+            return;
+        self->absent = grown;
+        self->absent_cap = n;
+    }
+    char *lit = malloc(n * each + 3), *o = lit;
+    if (!lit)
+        return;
+    *o++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        memcpy(o, i ? ",\"\\\\x" : "\"\\\\x", i ? 5 : 4);
+        o += i ? 5 : 4;
+        hex_encode(o, ids[i], STORE_ID_LEN);
+        o += 2 * STORE_ID_LEN;
+        *o++ = '"';
+    }
+    memcpy(o, "}", 2);
+    store_pg_par_t p = {0};
+    store_pg_text(&p, lit);
+    remiss_err_t err;
+    /* Submissions are written next: the write lock comes in the same round
+     * trip, and the look-up sees every node's commits before it. */
+    PGresult *res = NULL;
+    store_pg_lock_then(self, Q_FIND_MANY, &p, &res, &err);
+    free(lit);
+    for (size_t i = 0; res && i < n; i++) {
+        uint8_t got[STORE_ID_LEN];
+        bool stored = false;
+        for (int r = 0; r < PQntuples(res) && !stored; r++)
+            stored = store_pg_get_fixed(res, r, 0, got, STORE_ID_LEN) &&
+                     memcmp(got, ids[i], STORE_ID_LEN) == 0;
+        if (!stored && s_absent_at(self, ids[i]) == self->nabsent)
+            memcpy(self->absent[self->nabsent++], ids[i], STORE_ID_LEN);
+    }
+    PQclear(res);
+}
+
 static remiss_code_t
 s_find(store_t *self, const uint8_t id[STORE_ID_LEN], bool *found, store_msg_t *out,
        remiss_err_t *err)
 {
     store_pg_par_t p = {0};
     size_t n = 0;
+    *found = false;
+    if (s_absent_at(self, id) < self->nabsent)
+        return REMISS_OK; /* store_prefetch found it not stored */
     store_pg_blob(&p, id, STORE_ID_LEN);
     remiss_code_t r = s_msg_rows(self, Q_FIND, &p, out, 1, &n, err);
     *found = r == REMISS_OK && n == 1;
@@ -769,6 +884,9 @@ s_insert(store_t *self, store_msg_t *m, remiss_err_t *err)
 {
     if (store_pg_lock(self, err) != REMISS_OK)
         return REMISS_E_STORAGE;
+    size_t k = s_absent_at(self, m->message_id);
+    if (k < self->nabsent) /* stored from now on */
+        memmove(self->absent[k], self->absent[--self->nabsent], STORE_ID_LEN);
     s_notify_add(self, m->recipient);
     store_pg_par_t p = {0};
     store_pg_blob(&p, m->message_id, STORE_ID_LEN);
@@ -806,18 +924,18 @@ s_due(store_t *self, const char *recipient, int64_t now, size_t max, store_msg_t
     store_pg_text(&p, recipient);
     store_pg_int(&p, now);
     store_pg_int(&p, (int64_t)max);
-    remiss_code_t r = s_msg_rows(self, Q_DUE, &p, out, max, n, err);
-    /* Something is due: read it again under the write lock, so that of
-     * two nodes holding a connection of recipient one hands it out and
-     * the other sees it marked. An idle scan takes no lock. */
-    if (r != REMISS_OK || *n == 0 || !self->in_tx || self->locked)
-        return r;
-    for (size_t i = 0; i < *n; i++)
-        store_msg_clear(&out[i]);
+    /* Read under the write lock (taken in the same round trip), so that
+     * of two nodes holding a connection of recipient one hands a message
+     * out and the other sees it marked. */
+    PGresult *res = NULL;
     *n = 0;
-    if ((r = store_pg_lock(self, err)) != REMISS_OK)
-        return r;
-    return s_msg_rows(self, Q_DUE, &p, out, max, n, err);
+    if (self->in_tx && store_pg_lock_then(self, Q_DUE, &p, &res, err) != REMISS_OK)
+        return REMISS_E_STORAGE;
+    if (!self->in_tx)
+        return s_msg_rows(self, Q_DUE, &p, out, max, n, err);
+    remiss_code_t r = s_rows_of(res, out, max, n, err);
+    PQclear(res);
+    return r;
 }
 
 static remiss_code_t
@@ -842,6 +960,19 @@ s_resend_now(store_t *self, const char *recipient, remiss_err_t *err)
     return store_pg_defer(self, Q_RESEND_NOW, NULL, &p, err, "resend");
 }
 
+static void
+s_finish_params(store_pg_par_t *p, const uint8_t *id, const char *recipient, store_state_t state,
+                int code, const char *reason, int64_t now)
+{
+    store_pg_blob(p, id, STORE_ID_LEN);
+    store_pg_int(p, (int64_t)state);
+    store_pg_int(p, code);
+    store_pg_text(p, reason);
+    store_pg_int(p, now);
+    if (recipient)
+        store_pg_text(p, recipient);
+}
+
 static remiss_code_t
 s_finish(store_t *self, const uint8_t id[STORE_ID_LEN], const char *recipient, store_state_t state,
          int code, const char *reason, int64_t now, bool *changed, remiss_err_t *err)
@@ -851,16 +982,51 @@ s_finish(store_t *self, const uint8_t id[STORE_ID_LEN], const char *recipient, s
         return REMISS_E_STORAGE;
     store_pg_par_t p = {0};
     uint64_t n = 0;
-    store_pg_blob(&p, id, STORE_ID_LEN);
-    store_pg_int(&p, (int64_t)state);
-    store_pg_int(&p, code);
-    store_pg_text(&p, reason);
-    store_pg_int(&p, now);
-    if (recipient)
-        store_pg_text(&p, recipient);
+    s_finish_params(&p, id, recipient, state, code, reason, now);
     remiss_code_t r =
         store_pg_exec(self, recipient ? Q_FINISH : Q_FINISH_ANY, &p, &n, err, "finish");
     *changed = n > 0;
+    return r;
+}
+
+/* Up to S_MAX_PENDING of store_finish_many in one round trip. */
+static remiss_code_t
+s_finish_chunk(store_t *self, store_finish_req_t *reqs, int n, int64_t now, bool want_rows,
+               remiss_err_t *err)
+{
+    PGresult *res[S_MAX_PENDING];
+    remiss_code_t r = REMISS_OK;
+    int sent = 0;
+    for (; sent < n && r == REMISS_OK; sent++) {
+        store_finish_req_t *q = &reqs[sent];
+        store_pg_par_t p = {0};
+        s_finish_params(&p, q->id, q->recipient, q->state, q->code, q->reason, now);
+        r = s_send(self, q->recipient ? Q_FINISH : Q_FINISH_ANY, NULL, &p, err, "finish");
+    }
+    if (r != REMISS_OK) /* the connection broke: what went out is read and dropped */
+        return s_sync(self, NULL, NULL, "finish"), r;
+    r = s_sync_keep(self, res, n, err, "finish");
+    for (int i = 0; r == REMISS_OK && i < n; i++) {
+        store_finish_req_t *q = &reqs[i];
+        q->changed = PQntuples(res[i]) > 0;
+        if (q->changed && want_rows && !(q->has_row = s_row_msg(res[i], 0, &q->row)))
+            r = remiss_err_set(err, REMISS_E_STORAGE, "a stored message row is damaged");
+    }
+    for (int i = 0; i < n; i++)
+        PQclear(res[i]);
+    return r;
+}
+
+static remiss_code_t
+s_finish_many(store_t *self, store_finish_req_t *reqs, size_t n, int64_t now, bool want_rows,
+              remiss_err_t *err)
+{
+    remiss_code_t r = REMISS_OK;
+    if (n && (store_pg_lock(self, err) != REMISS_OK || s_ready(self, err) != REMISS_OK))
+        return REMISS_E_STORAGE;
+    for (size_t at = 0; at < n && r == REMISS_OK; at += S_MAX_PENDING)
+        r = s_finish_chunk(self, reqs + at, (int)(n - at < S_MAX_PENDING ? n - at : S_MAX_PENDING),
+                           now, want_rows, err);
     return r;
 }
 
@@ -968,6 +1134,8 @@ const store_ops_t store_pg_ops = {
     .mark_sent = s_mark_sent,
     .resend_now = s_resend_now,
     .finish = s_finish,
+    .finish_many = s_finish_many,
+    .prefetch = s_prefetch,
     .requeue = s_requeue,
     .link_transfer = s_link_transfer,
     .dead_letters = s_dead_letters,

@@ -77,11 +77,18 @@ const char store_pg_schema[] =
     "seq, message_id, sender, recipient, type, purpose, consent_id, subject, envelope_sha256,"     \
     " envelope, receipt, created_at, accepted_at, audit_index, state, attempts, delivered_at,"     \
     " acked_at, code, reason, linked_id, transfer_decision, receiving_unit, transfer_ack_id"
+/* The same without the body: what an acknowledgement's audit entry needs. */
+#define S_MSG_COLS_NO_BODY                                                                         \
+    "seq, message_id, sender, recipient, type, purpose, consent_id, subject, envelope_sha256,"     \
+    " NULL::bytea, receipt, created_at, accepted_at, audit_index, state, attempts, delivered_at,"  \
+    " acked_at, code, reason, linked_id, transfer_decision, receiving_unit, transfer_ack_id"
 #define S_CONSENT_COLS "consent_id, subject, granted_by, grant_pb, granted_at, revoked_at"
 #define S_ADMIN_COLS   "id, action, message_id, actor, result, done_at"
 
 const char *const store_pg_sql[Q_COUNT] = {
     [Q_FIND] = "SELECT " S_MSG_COLS " FROM messages WHERE message_id = $1",
+    /* $1 a bytea[] literal: the message ids of a cycle's submissions. */
+    [Q_FIND_MANY] = "SELECT message_id FROM messages WHERE message_id = ANY($1::bytea[])",
     [Q_INSERT] = "INSERT INTO messages(message_id, sender, recipient, type, purpose, consent_id,"
                  " subject, envelope_sha256, envelope, receipt, created_at, accepted_at,"
                  " audit_index, state, linked_id) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,"
@@ -96,11 +103,11 @@ const char *const store_pg_sql[Q_COUNT] = {
     [Q_FINISH] = "UPDATE messages SET state = $2::bigint, code = $3, reason = $4,"
                  " ended_at = $5::bigint, acked_at = CASE WHEN $2::bigint = 3 THEN $5::bigint"
                  " ELSE acked_at END WHERE message_id = $1 AND recipient = $6"
-                 " AND state IN (1, 2)",
+                 " AND state IN (1, 2) RETURNING " S_MSG_COLS_NO_BODY,
     [Q_FINISH_ANY] = "UPDATE messages SET state = $2::bigint, code = $3, reason = $4,"
                      " ended_at = $5::bigint, acked_at = CASE WHEN $2::bigint = 3"
                      " THEN $5::bigint ELSE acked_at END WHERE message_id = $1"
-                     " AND state IN (1, 2)",
+                     " AND state IN (1, 2) RETURNING " S_MSG_COLS_NO_BODY,
     [Q_REQUEUE] = "UPDATE messages SET state = 1, code = 0, reason = '', attempts = 0,"
                   " ended_at = 0, next_at = 0 WHERE message_id = $1 AND state IN (4, 5)"
                   " AND envelope IS NOT NULL",

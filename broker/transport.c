@@ -269,35 +269,87 @@ transport_serve_zap(transport_t *self)
 
 /* ------------------------------------------------------------ reading */
 
+/* Receives one request without blocking: its routing id and first frame
+ * (the rest, if any, dropped: *extra says so). False when none is waiting
+ * (nothing to close); true otherwise, with *ok false for a request that
+ * cannot be handled. The caller closes both. */
+static bool
+s_recv_one(transport_t *self, zmq_msg_t *idm, zmq_msg_t *body, bool *ok, bool *extra)
+{
+    zmq_msg_init(idm);
+    if (zmq_msg_recv(idm, self->router, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(idm);
+        return false;
+    }
+    zmq_msg_init(body);
+    *ok = zmq_msg_more(idm) && zmq_msg_recv(body, self->router, 0) >= 0;
+    *extra = *ok && zmq_msg_more(body);
+    while (*ok && zmq_msg_more(body)) { /* one frame per request: drop the rest */
+        zmq_msg_close(body);
+        zmq_msg_init(body);
+        if (zmq_msg_recv(body, self->router, 0) < 0)
+            break;
+    }
+    size_t rid_len = zmq_msg_size(idm);
+    *ok = *ok && rid_len > 0 && rid_len <= BROKER_RID_MAX;
+    return true;
+}
+
+static void
+s_frame_of(transport_frame_t *f, zmq_msg_t *idm, zmq_msg_t *body, bool extra)
+{
+    const char *user = zmq_msg_gets(body, "User-Id");
+    *f = (transport_frame_t){.rid = zmq_msg_data(idm),
+                             .rid_len = zmq_msg_size(idm),
+                             .user = user ? user : "",
+                             .data = zmq_msg_data(body),
+                             .len = zmq_msg_size(body),
+                             .multipart = extra};
+}
+
 size_t
 transport_read(transport_t *self, size_t max, transport_frame_fn *on_frame, void *ctx)
 {
     size_t handled = 0;
-    while (handled < max) {
-        zmq_msg_t idm, body;
-        zmq_msg_init(&idm);
-        if (zmq_msg_recv(&idm, self->router, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&idm);
-            break;
-        }
-        zmq_msg_init(&body);
-        bool ok = zmq_msg_more(&idm) && zmq_msg_recv(&body, self->router, 0) >= 0;
-        bool extra = ok && zmq_msg_more(&body);
-        while (ok && zmq_msg_more(&body)) { /* one frame per request: drop the rest */
-            zmq_msg_close(&body);
-            zmq_msg_init(&body);
-            if (zmq_msg_recv(&body, self->router, 0) < 0)
-                break;
-        }
-        size_t rid_len = zmq_msg_size(&idm);
-        if (ok && rid_len > 0 && rid_len <= BROKER_RID_MAX) {
-            const char *user = zmq_msg_gets(&body, "User-Id");
-            on_frame(ctx, zmq_msg_data(&idm), rid_len, user ? user : "", zmq_msg_data(&body),
-                     zmq_msg_size(&body), extra);
+    zmq_msg_t idm, body;
+    bool ok, extra;
+    while (handled < max && s_recv_one(self, &idm, &body, &ok, &extra)) {
+        transport_frame_t f;
+        if (ok) {
+            s_frame_of(&f, &idm, &body, extra);
+            on_frame(ctx, f.rid, f.rid_len, f.user, f.data, f.len, f.multipart);
         }
         zmq_msg_close(&body);
         zmq_msg_close(&idm);
         handled++;
     }
     return handled;
+}
+
+size_t
+transport_read_batch(transport_t *self, size_t max, transport_batch_fn *on_batch, void *ctx)
+{
+    zmq_msg_t idm[TRANSPORT_BATCH_MAX], body[TRANSPORT_BATCH_MAX];
+    transport_frame_t f[TRANSPORT_BATCH_MAX];
+    size_t read = 0, n = 0;
+    bool ok, extra;
+    if (max > TRANSPORT_BATCH_MAX)
+        max = TRANSPORT_BATCH_MAX;
+    while (read < max && s_recv_one(self, &idm[n], &body[n], &ok, &extra)) {
+        read++;
+        if (ok) {
+            s_frame_of(&f[n], &idm[n], &body[n], extra);
+            n++;
+        } else {
+            zmq_msg_close(&body[n]);
+            zmq_msg_close(&idm[n]);
+        }
+    }
+    if (n)
+        on_batch(ctx, f, n);
+    for (size_t i = 0; i < n; i++) {
+        zmq_msg_close(&body[i]);
+        zmq_msg_close(&idm[i]);
+    }
+    return read;
 }

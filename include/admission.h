@@ -32,6 +32,11 @@ void admission_destroy(admission_t **self_p);
 /* The SUBMIT handler of the dispatch table. */
 void admission_on_submit(admission_t *self, const broker_req_t *q, const Remiss__ClientFrame *cf);
 
+/* The message id a SUBMIT frame's envelope names, for store_prefetch ahead
+ * of admission_on_submit; false for any other frame or no valid id (the
+ * submission is then refused by admission as before). Decides nothing. */
+bool admission_peek_id(const Remiss__ClientFrame *cf, uint8_t id[STORE_ID_LEN]);
+
 /* ---- the decisions, each without writing (tests use them directly) */
 
 /* True if party may send one more message now (token bucket of

@@ -29,6 +29,13 @@ void delivery_destroy(delivery_t **self_p);
 void delivery_on_subscribe(delivery_t *self, const broker_req_t *q, const Remiss__ClientFrame *cf);
 void delivery_on_ack(delivery_t *self, const broker_req_t *q, const Remiss__ClientFrame *cf);
 
+#define DELIVERY_ACKS_MAX 256 /* acknowledgements written together at most */
+
+/* Writes the acknowledgements delivery_on_ack took since the last call,
+ * together, and answers them. delivery_on_ack keeps pointers into the
+ * request: call this before the batch of requests is freed. */
+void delivery_settle(delivery_t *self);
+
 /* Marks party as having something to deliver. */
 void delivery_mark_dirty(delivery_t *self, const char *party);
 /* True if some recipient is marked. */

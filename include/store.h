@@ -34,37 +34,37 @@ typedef enum store_state {
     STORE_HELD = 5,   /* withheld at delivery time (code says why) */
 } store_state_t;
 
-#define STORE_ID_LEN    16
-#define STORE_HASH_LEN  32
-#define STORE_NAME_MAX  128
+#define STORE_ID_LEN   16
+#define STORE_HASH_LEN 32
+#define STORE_NAME_MAX 128
 
 /* One stored message. On insert the pointers are borrowed; on fetch they
  * point into memory owned by the store_msg_t and freed by store_msg_clear. */
 typedef struct store_msg {
-    uint64_t seq;                          /* acceptance order, set on insert */
+    uint64_t seq; /* acceptance order, set on insert */
     uint8_t message_id[STORE_ID_LEN];
     char sender[STORE_NAME_MAX];
     char recipient[STORE_NAME_MAX];
-    int type;                              /* Remiss__MessageType */
+    int type; /* Remiss__MessageType */
     char purpose[STORE_NAME_MAX];
     char consent_id[STORE_NAME_MAX];
     bool has_subject;
-    uint8_t subject[STORE_HASH_LEN];       /* keyed pseudonym of the subject */
+    uint8_t subject[STORE_HASH_LEN]; /* keyed pseudonym of the subject */
     uint8_t envelope_sha256[STORE_HASH_LEN];
-    uint8_t *envelope;                     /* SignedEnvelope bytes; NULL once purged */
+    uint8_t *envelope; /* SignedEnvelope bytes; NULL once purged */
     size_t envelope_len;
-    uint8_t *receipt;                      /* SignedReceipt bytes given to the sender */
+    uint8_t *receipt; /* SignedReceipt bytes given to the sender */
     size_t receipt_len;
-    int64_t created_at, accepted_at;       /* ms */
-    uint64_t audit_index;                  /* acceptance entry */
+    int64_t created_at, accepted_at; /* ms */
+    uint64_t audit_index;            /* acceptance entry */
     store_state_t state;
     uint32_t attempts;
-    int64_t delivered_at, acked_at;        /* ms, 0 if not yet */
-    int code;                              /* reason for HELD / DEAD */
-    char reason[256];                      /* sentence for HELD / DEAD */
+    int64_t delivered_at, acked_at; /* ms, 0 if not yet */
+    int code;                       /* reason for HELD / DEAD */
+    char reason[256];               /* sentence for HELD / DEAD */
     bool has_linked;
-    uint8_t linked_id[STORE_ID_LEN];       /* TRANSFER_ACK: the message it answers */
-    int transfer_decision;                 /* decision linked to this message */
+    uint8_t linked_id[STORE_ID_LEN]; /* TRANSFER_ACK: the message it answers */
+    int transfer_decision;           /* decision linked to this message */
     char receiving_unit[STORE_NAME_MAX];
     bool has_transfer_ack;
     uint8_t transfer_ack_id[STORE_ID_LEN];
@@ -144,6 +144,36 @@ remiss_code_t store_finish(store_t *self, const uint8_t id[STORE_ID_LEN], const 
                            store_state_t state, int code, const char *reason, int64_t now,
                            bool *changed, remiss_err_t *err);
 
+/* One store_finish of a batch (store_finish_many). */
+typedef struct store_finish_req {
+    const uint8_t *id;     /* STORE_ID_LEN bytes (borrowed) */
+    const char *recipient; /* only a message addressed to it; NULL = any */
+    store_state_t state;
+    int code;
+    const char *reason;
+    bool changed;    /* out: as store_finish */
+    bool has_row;    /* out: row holds the message as ended */
+    store_msg_t row; /* out: without its body; caller clears it when has_row */
+} store_finish_req_t;
+
+/* store_finish of reqs[0..n) at now, in this order, in one round trip to
+ * the database where the engine can (PostgreSQL: a cycle's
+ * acknowledgements); with want_rows, each request that changed its message
+ * gets the row too (has_row). The first failure is returned; rows filled
+ * before it are still the caller's to clear. */
+remiss_code_t store_finish_many(store_t *self, store_finish_req_t *reqs, size_t n, int64_t now,
+                                bool want_rows, remiss_err_t *err);
+
+/* Looks ids[0..n) up ahead of the store_find calls of the open
+ * transaction: one round trip for a cycle's submissions instead of one
+ * each. store_find then answers "not stored" for the ids that were not,
+ * without asking again, until the transaction ends (store_insert of one
+ * of them forgets it). An engine that looks up locally ignores it; a
+ * failure costs only the round trips it meant to save. */
+void store_prefetch(store_t *self, const uint8_t (*ids)[STORE_ID_LEN], size_t n);
+/* True if store_prefetch saves anything on this store's engine. */
+bool store_prefetches(const store_t *self);
+
 /* Puts a DEAD or HELD message back in the queue; *changed as above. */
 remiss_code_t store_requeue(store_t *self, const uint8_t id[STORE_ID_LEN], bool *changed,
                             remiss_err_t *err);
@@ -152,9 +182,9 @@ remiss_code_t store_requeue(store_t *self, const uint8_t id[STORE_ID_LEN], bool 
  * from orig_sender to orig_recipient (the decision's recipient and sender):
  * nobody else can attach a decision to someone's case. */
 remiss_code_t store_link_transfer(store_t *self, const uint8_t orig[STORE_ID_LEN],
-                                  const char *orig_sender, const char *orig_recipient,
-                                  int decision, const char *unit,
-                                  const uint8_t ack_id[STORE_ID_LEN], remiss_err_t *err);
+                                  const char *orig_sender, const char *orig_recipient, int decision,
+                                  const char *unit, const uint8_t ack_id[STORE_ID_LEN],
+                                  remiss_err_t *err);
 
 /* Lists messages in state DEAD or HELD (newest first, up to max). */
 remiss_code_t store_dead_letters(store_t *self, size_t max, store_msg_t *out, size_t *n,
@@ -172,8 +202,7 @@ remiss_code_t store_pending_by_consent(store_t *self, const char *consent_id, si
 remiss_code_t store_purge(store_t *self, int64_t before_ms, uint64_t *purged, remiss_err_t *err);
 
 /* Number of QUEUED + SENT messages for recipient. */
-remiss_code_t store_depth(store_t *self, const char *recipient, uint64_t *depth,
-                          remiss_err_t *err);
+remiss_code_t store_depth(store_t *self, const char *recipient, uint64_t *depth, remiss_err_t *err);
 
 /* The accepted_at (ms) of recipient's oldest queued or in-flight message
  * in *accepted_at, 0 when its queue is empty (remissctl status, metrics). */
@@ -187,17 +216,17 @@ void store_msg_clear(store_msg_t *m);
 /* ---- admin requests (remissctl asks, the broker acts and audits) */
 
 typedef struct store_admin {
-    int64_t id;                            /* request id */
-    char action[32];                       /* "requeue" */
+    int64_t id;      /* request id */
+    char action[32]; /* "requeue" */
     uint8_t message_id[STORE_ID_LEN];
-    char actor[STORE_NAME_MAX];            /* who asked (login name) */
-    char result[256];                      /* filled when done */
-    int64_t done_at;                       /* 0 while pending */
+    char actor[STORE_NAME_MAX]; /* who asked (login name) */
+    char result[256];           /* filled when done */
+    int64_t done_at;            /* 0 while pending */
 } store_admin_t;
 
 /* Files a request made at now; *id gets its id. */
-remiss_code_t store_admin_request(store_t *self, const store_admin_t *req, int64_t now,
-                                  int64_t *id, remiss_err_t *err);
+remiss_code_t store_admin_request(store_t *self, const store_admin_t *req, int64_t now, int64_t *id,
+                                  remiss_err_t *err);
 /* Up to max pending requests, oldest first. */
 remiss_code_t store_admin_pending(store_t *self, store_admin_t *out, size_t max, size_t *n,
                                   remiss_err_t *err);
@@ -214,12 +243,12 @@ typedef struct store_consent {
     char consent_id[STORE_NAME_MAX]; /* PARTY/ID: ids are scoped by the registering party */
     char granted_by[STORE_NAME_MAX];
     uint8_t subject[STORE_HASH_LEN];
-    uint8_t *grant;          /* serialized ConsentGrant */
+    uint8_t *grant; /* serialized ConsentGrant */
     size_t grant_len;
-    int64_t granted_at;      /* ms */
-    int64_t revoked_at;      /* ms, 0 if in force */
-    int64_t valid_until;     /* ms, end of its last valid day (0 unknown): shredded after
-                                that plus retention */
+    int64_t granted_at;  /* ms */
+    int64_t revoked_at;  /* ms, 0 if in force */
+    int64_t valid_until; /* ms, end of its last valid day (0 unknown): shredded after
+                            that plus retention */
 } store_consent_t;
 
 /* Registers a consent. *exists is set (and nothing stored) if the id is
@@ -230,8 +259,7 @@ remiss_code_t store_consent_put(store_t *self, const store_consent_t *c, bool *e
 remiss_code_t store_consent_get(store_t *self, const char *id, bool *found, store_consent_t *out,
                                 remiss_err_t *err);
 /* Marks a consent revoked at now. */
-remiss_code_t store_consent_revoke(store_t *self, const char *id, int64_t now,
-                                   remiss_err_t *err);
+remiss_code_t store_consent_revoke(store_t *self, const char *id, int64_t now, remiss_err_t *err);
 /* All consents about a subject (up to max). Caller clears each. */
 remiss_code_t store_consents_for(store_t *self, const uint8_t subject[STORE_HASH_LEN], size_t max,
                                  store_consent_t *out, size_t *n, remiss_err_t *err);
@@ -247,8 +275,7 @@ remiss_code_t store_audit_size(store_t *self, uint64_t *size, remiss_err_t *err)
 /* subject and message_id (either may be NULL) are the keys
  * store_audit_find looks entries up by. */
 remiss_code_t store_audit_put(store_t *self, uint64_t index, const uint8_t *entry, size_t len,
-                              const uint8_t *subject, const uint8_t *message_id,
-                              remiss_err_t *err);
+                              const uint8_t *subject, const uint8_t *message_id, remiss_err_t *err);
 /* Fetches entry index into a malloc'd buffer (caller frees). */
 remiss_code_t store_audit_get(store_t *self, uint64_t index, uint8_t **entry, size_t *len,
                               remiss_err_t *err);
@@ -268,8 +295,7 @@ remiss_code_t store_audit_find(store_t *self, const uint8_t *subject, const uint
 remiss_code_t store_audit_sth_put(store_t *self, uint64_t size, const uint8_t *sth, size_t len,
                                   remiss_err_t *err);
 /* Latest signed tree head (largest size; *len 0 if none). Caller frees. */
-remiss_code_t store_audit_sth_latest(store_t *self, uint8_t **sth, size_t *len,
-                                     remiss_err_t *err);
+remiss_code_t store_audit_sth_latest(store_t *self, uint8_t **sth, size_t *len, remiss_err_t *err);
 
 /* Runs fn for each stored tree head in size order. */
 typedef int (*store_sth_fn)(void *ctx, uint64_t size, const uint8_t *sth, size_t len);

@@ -122,6 +122,11 @@ struct store_ops {
     remiss_code_t (*finish)(store_t *self, const uint8_t id[STORE_ID_LEN], const char *recipient,
                             store_state_t state, int code, const char *reason, int64_t now,
                             bool *changed, remiss_err_t *err);
+    /* Optional (NULL: store.c runs finish and find for each). */
+    remiss_code_t (*finish_many)(store_t *self, store_finish_req_t *reqs, size_t n, int64_t now,
+                                 bool want_rows, remiss_err_t *err);
+    /* Optional (NULL: nothing to save). */
+    void (*prefetch)(store_t *self, const uint8_t (*ids)[STORE_ID_LEN], size_t n);
     remiss_code_t (*requeue)(store_t *self, const uint8_t id[STORE_ID_LEN], bool *changed,
                              remiss_err_t *err);
     remiss_code_t (*link_transfer)(store_t *self, const uint8_t orig[STORE_ID_LEN],

@@ -36,6 +36,8 @@ struct store {
     char notify[STORE_PG_NOTIFY_MAX + 1]; /* recipients of this transaction's inserts, ","-joined */
     bool notify_all;                      /* too many to name: every node looks at every queue */
     store_stats_t stats;                  /* round trips (s_sync) */
+    uint8_t (*absent)[16]; /* ids store_prefetch found not stored, this transaction */
+    size_t nabsent, absent_cap;
 };
 
 /* Parameters of one statement: numbers and names as text, bytes binary. */
@@ -63,6 +65,8 @@ remiss_code_t store_pg_exec(store_t *self, int q, const store_pg_par_t *p, uint6
 remiss_code_t store_pg_defer(store_t *self, int q, const char *sql, const store_pg_par_t *p,
                              remiss_err_t *err, const char *what);
 remiss_code_t store_pg_lock(store_t *self, remiss_err_t *err);
+remiss_code_t store_pg_lock_then(store_t *self, int q, const store_pg_par_t *p, PGresult **res,
+                                 remiss_err_t *err);
 remiss_code_t store_pg_count(store_t *self, int q, const store_pg_par_t *p, uint64_t *out,
                              remiss_err_t *err);
 

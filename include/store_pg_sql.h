@@ -17,6 +17,7 @@ extern const char store_pg_meta[];
 /* Statements, by number. */
 enum store_pg_q {
     Q_FIND,
+    Q_FIND_MANY,
     Q_INSERT,
     Q_DUE,
     Q_MARK_SENT,

@@ -40,6 +40,25 @@ typedef void(transport_frame_fn)(void *ctx, const uint8_t *rid, size_t rid_len, 
  * Returns how many were read. */
 size_t transport_read(transport_t *self, size_t max, transport_frame_fn *on_frame, void *ctx);
 
+/* One request of a batch: valid until on_batch returns. */
+typedef struct transport_frame {
+    const uint8_t *rid; /* routing id, 1..BROKER_RID_MAX bytes */
+    size_t rid_len;
+    const char *user; /* authenticated party id, "" if none */
+    const uint8_t *data;
+    size_t len;
+    bool multipart; /* the request had more frames (dropped) */
+} transport_frame_t;
+
+#define TRANSPORT_BATCH_MAX 256 /* requests in one batch at most */
+
+/* Reads up to max (at most TRANSPORT_BATCH_MAX) requests without blocking
+ * and hands them to on_batch together, in arrival order, so that the
+ * caller can look up what they need from the store in one go. Returns how
+ * many were read. */
+typedef void(transport_batch_fn)(void *ctx, const transport_frame_t *frames, size_t n);
+size_t transport_read_batch(transport_t *self, size_t max, transport_batch_fn *on_batch, void *ctx);
+
 /* Sends one frame to a routing id without blocking. 0, or the errno
  * (EAGAIN: the peer's queue is full; EHOSTUNREACH: it is gone). */
 int transport_send(transport_t *self, const uint8_t *rid, size_t rid_len, const uint8_t *data,

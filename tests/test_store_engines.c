@@ -360,6 +360,88 @@ ENGINE_TEST(due_mark_sent_finish_requeue_and_depth)
     cr_assert_not(changed, "a done message is not requeued");
 }
 
+/* A cycle's acknowledgements in one go: each changes only the recipient's
+ * own message, once, and comes back with the row for its audit entry. */
+ENGINE_TEST(finish_many_ends_each_as_finish_would_with_its_row)
+{
+    remiss_err_t err;
+    store_msg_t m[4];
+    s_insert_n(st, 40, 4, "jobbtorg");
+    for (int i = 0; i < 4; i++)
+        s_msg(&m[i], 40 + i, "jobbtorg");
+    store_finish_req_t f[5] = {
+        {.id = m[0].message_id, .recipient = "jobbtorg", .state = STORE_DONE, .reason = ""},
+        {.id = m[1].message_id, .recipient = "other", .state = STORE_DONE, .reason = ""},
+        {.id = m[2].message_id,
+         .recipient = "jobbtorg",
+         .state = STORE_DEAD,
+         .code = 0,
+         .reason = "refused by the recipient"},
+        {.id = m[0].message_id, .recipient = "jobbtorg", .state = STORE_DONE, .reason = ""},
+        {.id = m[3].message_id, .recipient = NULL, .state = STORE_DONE, .reason = ""},
+    };
+    s_ok(store_begin(st, &err), &err);
+    s_ok(store_finish_many(st, f, 5, 9000, true, &err), &err);
+    s_ok(store_commit(st, &err), &err);
+    bool changed[5] = {true, false, true, false, true};
+    for (int i = 0; i < 5; i++) {
+        cr_expect_eq(f[i].changed, changed[i], "request %d", i);
+        cr_expect_eq(f[i].has_row, changed[i], "request %d: a row only when changed", i);
+    }
+    cr_assert_eq(f[0].row.state, STORE_DONE);
+    cr_assert_eq(f[0].row.acked_at, 9000);
+    cr_assert_str_eq(f[0].row.sender, "sdf-rinkeby-kista");
+    cr_assert_eq(memcmp(f[0].row.subject, m[0].subject, STORE_HASH_LEN), 0);
+    cr_assert_eq(memcmp(f[0].row.envelope_sha256, m[0].envelope_sha256, STORE_HASH_LEN), 0);
+    cr_assert_null(f[0].row.envelope, "the body stays in the store");
+    cr_assert_eq(f[2].row.state, STORE_DEAD);
+    cr_assert_str_eq(f[2].row.reason, "refused by the recipient");
+    for (int i = 0; i < 5; i++)
+        if (f[i].has_row)
+            store_msg_clear(&f[i].row);
+    bool found;
+    store_msg_t out;
+    s_ok(store_find(st, m[1].message_id, &found, &out, &err), &err);
+    cr_assert_eq(out.state, STORE_QUEUED, "another party's acknowledgement changes nothing");
+    store_msg_clear(&out);
+}
+
+/* store_prefetch answers "not stored" only until the id is stored: a second
+ * submission of the same id in one cycle must find the first. */
+ENGINE_TEST(prefetch_never_hides_what_is_stored)
+{
+    remiss_err_t err;
+    store_msg_t m, out;
+    bool found;
+    uint8_t ids[3][STORE_ID_LEN];
+    s_insert_n(st, 50, 1, "jobbtorg");
+    for (int i = 0; i < 3; i++) {
+        s_msg(&m, 50 + i, "jobbtorg");
+        memcpy(ids[i], m.message_id, STORE_ID_LEN);
+    }
+    s_ok(store_begin(st, &err), &err);
+    store_prefetch(st, (const uint8_t(*)[STORE_ID_LEN])ids, 3);
+    s_ok(store_find(st, ids[0], &found, &out, &err), &err);
+    cr_assert(found, "a stored id is found after a prefetch");
+    store_msg_clear(&out);
+    s_ok(store_find(st, ids[1], &found, &out, &err), &err);
+    cr_assert_not(found);
+    s_put(st, 51, "jobbtorg", &m);
+    s_ok(store_find(st, ids[1], &found, &out, &err), &err);
+    cr_assert(found, "stored in this transaction, after the prefetch");
+    store_msg_clear(&out);
+    s_ok(store_commit(st, &err), &err);
+    s_ok(store_begin(st, &err), &err);
+    store_prefetch(st, (const uint8_t(*)[STORE_ID_LEN])ids, 3);
+    store_rollback(st);
+    s_insert_n(st, 52, 1, "jobbtorg");
+    s_ok(store_begin(st, &err), &err);
+    s_ok(store_find(st, ids[2], &found, &out, &err), &err);
+    cr_assert(found, "a prefetch ends with its transaction");
+    store_msg_clear(&out);
+    store_rollback(st);
+}
+
 ENGINE_TEST(dead_letters_and_requeue)
 {
     remiss_err_t err;
@@ -1031,4 +1113,52 @@ Test(postgresql, a_commit_that_only_committed_locally_is_not_ok, .init = s_up_pg
     st = s_env.st;
     /* The store goes on afterwards. */
     s_insert_n(st, 96, 1, "jobbtorg");
+}
+
+/* What the prefetch and finish_many are for: on PostgreSQL, 64
+ * submissions' look-ups cost one round trip (the write lock rides along),
+ * and 64 acknowledgements one more, not one each (a cycle waited 3 round
+ * trips per message before, issue 15). */
+Test(postgresql, a_cycles_lookups_and_acknowledgements_take_a_round_trip_each, .init = s_up_pg,
+     .fini = s_down, .timeout = 120)
+{
+    remiss_err_t err;
+    store_msg_t m;
+    bool found;
+    store_stats_t a, b;
+    uint8_t ids[64][STORE_ID_LEN];
+    store_finish_req_t f[64];
+    store_t *st = s_env.st;
+    s_insert_n(st, 100, 64, "jobbtorg");
+    s_ok(store_begin(st, &err), &err);
+    for (int i = 0; i < 64; i++) {
+        s_msg(&m, 200 + i, "jobbtorg");
+        memcpy(ids[i], m.message_id, STORE_ID_LEN);
+    }
+    store_stats(st, &a);
+    store_prefetch(st, (const uint8_t(*)[STORE_ID_LEN])ids, 64);
+    for (int i = 0; i < 64; i++) {
+        s_ok(store_find(st, ids[i], &found, &m, &err), &err);
+        cr_assert_not(found);
+    }
+    store_stats(st, &b);
+    cr_assert_eq(b.round_trips - a.round_trips, 1, "%llu round trips for 64 look-ups",
+                 (unsigned long long)(b.round_trips - a.round_trips));
+    for (int i = 0; i < 64; i++) {
+        s_msg(&m, 100 + i, "jobbtorg");
+        memcpy(ids[i], m.message_id, STORE_ID_LEN);
+        f[i] = (store_finish_req_t){
+            .id = ids[i], .recipient = "jobbtorg", .state = STORE_DONE, .reason = ""};
+    }
+    store_stats(st, &a);
+    s_ok(store_finish_many(st, f, 64, 5000, true, &err), &err);
+    store_stats(st, &b);
+    cr_assert(store_locked(st), "the prefetch took the write lock");
+    cr_assert_eq(b.round_trips - a.round_trips, 1, "%llu round trips for 64 acknowledgements",
+                 (unsigned long long)(b.round_trips - a.round_trips));
+    for (int i = 0; i < 64; i++) {
+        cr_assert(f[i].changed && f[i].has_row);
+        store_msg_clear(&f[i].row);
+    }
+    s_ok(store_commit(st, &err), &err);
 }

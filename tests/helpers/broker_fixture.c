@@ -206,6 +206,7 @@ s_on_frame(void *ctx, const uint8_t *rid, size_t rid_len, const char *user, cons
         delivery_on_subscribe(f->delivery, &q, cf);
     else if (cf->kind_case == REMISS__CLIENT_FRAME__KIND_ACK)
         delivery_on_ack(f->delivery, &q, cf);
+    delivery_settle(f->delivery);
     remiss__client_frame__free_unpacked(cf, NULL);
 }
 
