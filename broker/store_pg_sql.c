@@ -40,6 +40,14 @@ const char store_pg_schema[] =
     " column_name = 'valid_until') THEN"
     " ALTER TABLE consents ADD COLUMN valid_until bigint NOT NULL DEFAULT 0; END IF; END $$;"
     "CREATE INDEX IF NOT EXISTS consents_subject ON consents(subject);"
+    /* Issue 15: the node (its store connection's server process) that
+     * handed a message out, so that another node can hand it out again at
+     * once when that node dies (cluster.c, Q_RECLAIM). */
+    "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE"
+    " table_schema = current_schema() AND table_name = 'messages' AND"
+    " column_name = 'sent_by') THEN"
+    " ALTER TABLE messages ADD COLUMN sent_by bigint NOT NULL DEFAULT 0; END IF; END $$;"
+    "CREATE INDEX IF NOT EXISTS messages_in_flight ON messages(sent_by) WHERE state = 2;"
     "CREATE TABLE IF NOT EXISTS audit("
     " idx bigint PRIMARY KEY, entry bytea NOT NULL, subject bytea, message_id bytea);"
     "CREATE INDEX IF NOT EXISTS audit_subject ON audit(subject) WHERE subject IS NOT NULL;"
@@ -96,10 +104,15 @@ const char *const store_pg_sql[Q_COUNT] = {
     [Q_DUE] = "SELECT " S_MSG_COLS " FROM messages WHERE recipient = $1 AND state IN (1, 2)"
               " AND (state = 1 OR next_at <= $2) ORDER BY seq LIMIT $3",
     [Q_MARK_SENT] = "UPDATE messages SET state = 2, attempts = attempts + 1, next_at = $3,"
+                    " sent_by = pg_backend_pid(),"
                     " delivered_at = CASE WHEN delivered_at = 0 THEN $2::bigint"
                     " ELSE delivered_at END WHERE seq = $1 AND state IN (1, 2)",
+    /* Only what this node handed out: another node's connection of the
+     * recipient may still be working on its own (a dead node's come back
+     * through Q_RECLAIM; 0: no node known, as after remissctl store
+     * migrate). */
     [Q_RESEND_NOW] = "UPDATE messages SET next_at = 0 WHERE recipient = $1 AND state IN (1, 2)"
-                     " AND state = 2",
+                     " AND state = 2 AND sent_by IN (0, pg_backend_pid())",
     [Q_FINISH] = "UPDATE messages SET state = $2::bigint, code = $3, reason = $4,"
                  " ended_at = $5::bigint, acked_at = CASE WHEN $2::bigint = 3 THEN $5::bigint"
                  " ELSE acked_at END WHERE message_id = $1 AND recipient = $6"
@@ -123,6 +136,13 @@ const char *const store_pg_sql[Q_COUNT] = {
     [Q_OLDEST] = "SELECT coalesce(min(accepted_at), 0) FROM messages"
                  " WHERE recipient = $1 AND state IN (1, 2)",
     [Q_DEAD_COUNT] = "SELECT count(*) FROM messages WHERE state IN (4, 5) AND state = 4",
+    /* Messages in flight from a node whose store connection is gone: due
+     * again at once, and every node told to look (cluster.c, on the node
+     * holding the redelivery lease). */
+    [Q_RECLAIM] = "WITH r AS (UPDATE messages SET next_at = 0, sent_by = 0 WHERE state = 2"
+                  " AND sent_by <> 0 AND sent_by NOT IN (SELECT pid FROM pg_stat_activity"
+                  " WHERE pid IS NOT NULL) RETURNING 1) SELECT count(*),"
+                  " pg_notify('" STORE_PG_CHANNEL "', '') FROM r HAVING count(*) > 0",
     [Q_C_PUT] = "INSERT INTO consents(consent_id, subject, granted_by, grant_pb, granted_at,"
                 " valid_until) VALUES($1,$2,$3,$4,$5,$6) ON CONFLICT (consent_id) DO NOTHING",
     [Q_C_GET] = "SELECT " S_CONSENT_COLS " FROM consents WHERE consent_id = $1",

@@ -4,9 +4,12 @@
  * broker identity (store.h: their writing transactions run one after
  * another under the store's write lock). This module adds the two things a
  * node needs besides: duties that must run on one node at a time (retention
- * purge, tree heads on the timer, remissctl's admin queue), each held as a
+ * purge, tree heads on the timer, remissctl's admin queue, redelivery),
+ * each held as a
  * lease, and the news that another node queued a message for a recipient
- * connected here.
+ * connected here. The redelivery duty hands out again at once what a node
+ * that died had in flight (its recipients may be connected elsewhere
+ * already), instead of after --redeliver-ms.
  *
  * Both ride on one connection of the node's own, apart from the store's:
  * a lease is a session advisory lock (pg_try_advisory_lock), so it ends
@@ -27,9 +30,10 @@
 typedef struct cluster cluster_t;
 
 typedef enum cluster_duty {
-    CLUSTER_PURGE, /* retention purge of message bodies */
-    CLUSTER_HEADS, /* signing tree heads on the timer and every N entries */
-    CLUSTER_ADMIN, /* carrying out remissctl's requests */
+    CLUSTER_PURGE,     /* retention purge of message bodies */
+    CLUSTER_HEADS,     /* signing tree heads on the timer and every N entries */
+    CLUSTER_ADMIN,     /* carrying out remissctl's requests */
+    CLUSTER_REDELIVER, /* handing out again what a dead node had in flight */
     CLUSTER_DUTIES
 } cluster_duty_t;
 
@@ -52,7 +56,7 @@ void cluster_tick(cluster_t *self, int64_t now_ms);
 /* True while this node holds duty. */
 bool cluster_holds(const cluster_t *self, cluster_duty_t duty);
 
-/* "purge", "heads", "admin". */
+/* "purge", "heads", "admin", "redeliver". */
 const char *cluster_duty_name(cluster_duty_t duty);
 
 /* The socket to wait on for news, -1 if none. */

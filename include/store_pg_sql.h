@@ -6,8 +6,8 @@
 #define STORE_PG_SQL_H
 
 /* Bumped whenever the schema script gains an upgrade step (issue 14: consent
- * ids scoped PARTY/ID, valid_until). */
-#define STORE_PG_SCHEMA_LEVEL "3"
+ * ids scoped PARTY/ID, valid_until; issue 15: messages.sent_by). */
+#define STORE_PG_SCHEMA_LEVEL "4"
 
 /* Creates what is missing, in one transaction under an advisory lock. */
 extern const char store_pg_schema[];
@@ -32,6 +32,7 @@ enum store_pg_q {
     Q_DEPTH,
     Q_OLDEST,
     Q_DEAD_COUNT,
+    Q_RECLAIM,
     Q_C_PUT,
     Q_C_GET,
     Q_C_REVOKE,

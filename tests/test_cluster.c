@@ -38,10 +38,12 @@ typedef struct {
 } s_cluster_t;
 
 /* Starts node i on the cluster's store (n[0] made the directory). */
+static const char *s_redeliver_ms = "3000";
+
 static void
 s_node_start(s_cluster_t *c, int i)
 {
-    const char *extra[] = {"--redeliver-ms", "3000", "--metrics", "@metrics", NULL};
+    const char *extra[] = {"--redeliver-ms", s_redeliver_ms, "--metrics", "@metrics", NULL};
     if (i == 1) {
         c->n[1] = c->n[0];
         c->n[1].pid = 0;
@@ -263,6 +265,69 @@ Test(cluster, the_two_ends_on_different_nodes, .timeout = 240)
     s_revoke_across(&c);
     s_stop_nodes(&c);
     cr_assert_eq(s_verify(&c, c.pg.uri), 0, "audit verify failed on the shared store");
+    harness_stop(&c.n[0]);
+    pgtest_stop(&c.pg);
+}
+
+/* Receives on cl for up to ms; the message (caller frees) or NULL. */
+static remiss_message_t *
+s_recv_within(remiss_client_t *cl, int ms)
+{
+    remiss_message_t *m = NULL;
+    remiss_err_t err;
+    return remiss_recv(cl, ms, &m, &err) == REMISS_OK ? m : NULL;
+}
+
+/* Jobbtorg has a connection on each node. The node that hands a referral
+ * out dies (SIGKILL) before the acknowledgement: the other node hands it
+ * to Jobbtorg's connection there within seconds (the redelivery lease),
+ * not after --redeliver-ms (10 minutes here). Before the lease it waited
+ * the whole timer: the surviving connection was not new, so nothing made
+ * the message due. */
+Test(cluster, a_dead_nodes_deliveries_are_handed_out_again_at_once, .timeout = 240)
+{
+    s_cluster_t c;
+    remiss_err_t err;
+    remiss_message_t *m = NULL;
+    uint8_t id[REMISS_ID_LEN];
+    s_redeliver_ms = "600000";
+    pgtest_start(&c.pg);
+    s_up(&c, c.pg.uri);
+    remiss_client_t *jt[2] = {s_client(&c, "jobbtorg", 0, NULL), s_client(&c, "jobbtorg", 1, NULL)};
+    remiss_client_t *sdf = s_client(&c, "sdf-rinkeby-kista", 0, NULL);
+    cr_assert(jt[0] && jt[1] && sdf);
+    cr_assert_eq(harness_grant(sdf, "c-test-1", "sdf-rinkeby-kista", "jobbtorg", "anvisning",
+                               "identity,social"),
+                 REMISS_OK);
+    cr_assert_eq(s_send_referral(sdf, id, &err), REMISS_OK, "%s", err.text);
+    int got = -1;
+    for (int i = 0; i < 40 && got < 0; i++)
+        for (int k = 0; k < 2 && got < 0; k++)
+            if ((m = s_recv_within(jt[k], 250)) != NULL)
+                got = k;
+    cr_assert_geq(got, 0, "the referral was not delivered");
+    cr_assert_eq(memcmp(remiss_message_id(m), id, REMISS_ID_LEN), 0);
+    remiss_message_free(&m);
+    /* jt[1] subscribes only now (at its first receive): a second
+     * connection of the party, on another node, while the first is working
+     * on the referral. It made the first node's delivery due again at once
+     * (a copy on each node), as if the first connection were gone. */
+    m = s_recv_within(jt[1 - got], 1500);
+    cr_assert_null(m, "handed out on both nodes while both were alive");
+    /* Not acknowledged: the node that handed it out dies, with its client. */
+    harness_kill(&c.n[got]);
+    remiss_close(&jt[got]);
+    m = s_recv_within(jt[1 - got], 60000);
+    cr_assert_not_null(m, "node %d did not hand out what node %d had in flight", 1 - got, got);
+    cr_assert_eq(memcmp(remiss_message_id(m), id, REMISS_ID_LEN), 0);
+    cr_assert_eq(remiss_ack_sync(jt[1 - got], remiss_message_id(m), &err), REMISS_OK, "%s",
+                 err.text);
+    remiss_message_free(&m);
+    cr_assert(harness_log_has(&c.n[1 - got], "event=redelivery_reclaimed messages=1"));
+    remiss_close(&jt[1 - got]);
+    remiss_close(&sdf);
+    cr_expect_eq(harness_stop_broker(&c.n[1 - got]), 0, "node %d did not exit cleanly", 1 - got);
+    cr_assert_eq(s_verify(&c, c.pg.uri), 0, "audit verify failed");
     harness_stop(&c.n[0]);
     pgtest_stop(&c.pg);
 }
