@@ -161,28 +161,6 @@ s_take_leases(cluster_t *self)
     return true;
 }
 
-/* What a node that died had handed out and not seen acknowledged is due
- * again at once, not after --redeliver-ms: its recipient may be connected
- * to another node already (store_pg_sql.c, Q_RECLAIM). A node is dead when
- * its store connection is: PostgreSQL ends the session when the process
- * dies. Once per tick, on the node holding the lease. */
-static bool
-s_reclaim(cluster_t *self)
-{
-    PGresult *res = NULL;
-    if (!self->held[CLUSTER_REDELIVER])
-        return true;
-    /* Under the cluster's write lock, as every writer: the rows it takes
-     * may be the ones a node's open transaction is acknowledging, and
-     * taking them in another order would deadlock. */
-    bool ok = s_query(self, "BEGIN", NULL) && s_query(self, store_pg_sql[Q_LOCK], NULL) &&
-              s_query(self, store_pg_sql[Q_RECLAIM], &res);
-    if (ok && PQntuples(res) == 1)
-        log_emit(LOG_WARN, "redelivery_reclaimed", "messages=%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return s_query(self, ok ? "COMMIT" : "ROLLBACK", NULL) && ok;
-}
-
 void
 cluster_tick(cluster_t *self, int64_t now)
 {
@@ -193,7 +171,7 @@ cluster_tick(cluster_t *self, int64_t now)
         return;
     /* One round trip shows the session (and so the leases) alive. */
     if (PQstatus(self->conn) != CONNECTION_OK || !s_query(self, "SELECT 1", NULL) ||
-        !s_take_leases(self) || !s_reclaim(self))
+        !s_take_leases(self))
         s_lost(self, now);
 }
 

@@ -47,7 +47,8 @@ struct server {
     witnesses_t *witnesses;  /* C2SP checkpoints and witnesses, NULL without audit */
     status_t *status;        /* remissctl status socket and the reload record */
     cluster_t *cluster;      /* duty leases and news of other nodes (cluster.h) */
-    int64_t next_reload, next_scan, next_ping, next_purge, next_admin, next_gauges; /* ms */
+    int64_t next_reload, next_scan, next_ping, next_purge, next_admin, next_gauges,
+        next_reclaim; /* ms */
 };
 
 /* ------------------------------------------------------------ requests */
@@ -344,6 +345,23 @@ s_news(void *ctx, const char *party)
         delivery_mark_dirty(self->delivery, party);
 }
 
+/* What a node that died had in flight is due again at once, not after
+ * --redeliver-ms: its recipient may be connected here already. Once a
+ * second, on the node holding the lease (store_reclaim). */
+static void
+s_reclaim(server_t *self, int64_t now)
+{
+    remiss_err_t err;
+    uint64_t n = 0;
+    if (now < self->next_reclaim || !cluster_holds(self->cluster, CLUSTER_REDELIVER))
+        return;
+    self->next_reclaim = now + CLUSTER_TICK_MS;
+    if (store_reclaim(self->env.store, &n, &err) != REMISS_OK)
+        broker_env_log_failure("store_failed", &err);
+    else if (n > 0)
+        log_emit(LOG_WARN, "redelivery_reclaimed", "messages=%llu", (unsigned long long)n);
+}
+
 /* Leases, news from the other nodes and their gauges (cluster.h). */
 static void
 s_cluster(server_t *self, int64_t now)
@@ -356,6 +374,7 @@ s_cluster(server_t *self, int64_t now)
     store_stats(self->env.store, &st);
     cluster_tick(self->cluster, now);
     cluster_drain(self->cluster, st.session, s_news, self);
+    s_reclaim(self, now);
     if (!self->env.metrics || now < self->next_gauges)
         return;
     cluster_stats(self->cluster, &cs);

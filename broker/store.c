@@ -296,6 +296,13 @@ store_prefetch(store_t *self, const uint8_t (*ids)[STORE_ID_LEN], size_t n)
         S_OPS(self)->prefetch(self, ids, n);
 }
 
+remiss_code_t
+store_reclaim(store_t *self, uint64_t *n, remiss_err_t *err)
+{
+    *n = 0;
+    return S_OPS(self)->reclaim ? S_OPS(self)->reclaim(self, n, err) : REMISS_OK;
+}
+
 bool
 store_prefetches(const store_t *self)
 {

@@ -1030,6 +1030,19 @@ s_finish_many(store_t *self, store_finish_req_t *reqs, size_t n, int64_t now, bo
     return r;
 }
 
+/* In the node's own transaction: a separate one would wait for the write
+ * lock this node's open transaction may hold (and so for itself). */
+static remiss_code_t
+s_reclaim(store_t *self, uint64_t *n, remiss_err_t *err)
+{
+    PGresult *res = NULL;
+    if (store_pg_lock_then(self, Q_RECLAIM, NULL, &res, err) != REMISS_OK)
+        return REMISS_E_STORAGE;
+    *n = res && PQntuples(res) == 1 ? (uint64_t)store_pg_get_int(res, 0, 0) : 0;
+    PQclear(res);
+    return REMISS_OK;
+}
+
 static remiss_code_t
 s_requeue(store_t *self, const uint8_t id[STORE_ID_LEN], bool *changed, remiss_err_t *err)
 {
@@ -1136,6 +1149,7 @@ const store_ops_t store_pg_ops = {
     .finish = s_finish,
     .finish_many = s_finish_many,
     .prefetch = s_prefetch,
+    .reclaim = s_reclaim,
     .requeue = s_requeue,
     .link_transfer = s_link_transfer,
     .dead_letters = s_dead_letters,

@@ -7,9 +7,9 @@
  * purge, tree heads on the timer, remissctl's admin queue, redelivery),
  * each held as a
  * lease, and the news that another node queued a message for a recipient
- * connected here. The redelivery duty hands out again at once what a node
- * that died had in flight (its recipients may be connected elsewhere
- * already), instead of after --redeliver-ms.
+ * connected here. The node holding the redelivery lease hands out again
+ * at once what a node that died had in flight (store_reclaim, in its own
+ * store transaction), instead of after --redeliver-ms.
  *
  * Both ride on one connection of the node's own, apart from the store's:
  * a lease is a session advisory lock (pg_try_advisory_lock), so it ends

@@ -174,6 +174,12 @@ void store_prefetch(store_t *self, const uint8_t (*ids)[STORE_ID_LEN], size_t n)
 /* True if store_prefetch saves anything on this store's engine. */
 bool store_prefetches(const store_t *self);
 
+/* Makes due at once what nodes that died had in flight (their database
+ * session ended), in the open transaction under the write lock, and tells
+ * every node to look at its queues when it commits; *n gets how many. Run
+ * by the node holding the redelivery lease (cluster.h). SQLite: 0. */
+remiss_code_t store_reclaim(store_t *self, uint64_t *n, remiss_err_t *err);
+
 /* Puts a DEAD or HELD message back in the queue; *changed as above. */
 remiss_code_t store_requeue(store_t *self, const uint8_t id[STORE_ID_LEN], bool *changed,
                             remiss_err_t *err);

@@ -125,6 +125,8 @@ struct store_ops {
     /* Optional (NULL: store.c runs finish and find for each). */
     remiss_code_t (*finish_many)(store_t *self, store_finish_req_t *reqs, size_t n, int64_t now,
                                  bool want_rows, remiss_err_t *err);
+    /* Optional (NULL: one node, nothing to reclaim). */
+    remiss_code_t (*reclaim)(store_t *self, uint64_t *n, remiss_err_t *err);
     /* Optional (NULL: nothing to save). */
     void (*prefetch)(store_t *self, const uint8_t (*ids)[STORE_ID_LEN], size_t n);
     remiss_code_t (*requeue)(store_t *self, const uint8_t id[STORE_ID_LEN], bool *changed,
