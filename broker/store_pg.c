@@ -212,6 +212,11 @@ s_send(store_t *self, int q, const char *sql, const store_pg_par_t *p, remiss_er
     if (p && p->bad_text)
         return remiss_err_set(err, REMISS_E_STORAGE, "storage error (%s): a text that is not UTF-8",
                               what);
+    /* What reads the audit log sees this transaction's appends. */
+    remiss_code_t r;
+    if (q >= 0 && store_pg_reads_audit(q) && (self->abuf[0].rows || self->abuf[1].rows) &&
+        (r = store_pg_abuf_flush(self, err)) != REMISS_OK)
+        return r;
     if (q >= 0) {
         snprintf(name, sizeof name, "q%d", q);
         ok = PQsendQueryPrepared(self->conn, name, p ? p->n : 0, p ? p->v : NULL, p ? p->len : NULL,
@@ -660,6 +665,7 @@ s_close(store_t **self_p)
         free(self->uri);
     }
     free(self->absent);
+    store_pg_abuf_free(self);
     free(self);
     *self_p = NULL;
 }
@@ -724,6 +730,7 @@ s_rollback(store_t *self)
     self->notify[0] = '\0';
     self->notify_all = false;
     self->nabsent = 0;
+    store_pg_abuf_clear(self);
 }
 
 /* Sends COMMIT after everything pending and waits for it. */
@@ -764,7 +771,13 @@ s_commit(store_t *self, remiss_err_t *err)
                            "storage error (commit): a statement of the transaction failed: %s",
                            self->poison);
     if (r == REMISS_OK)
+        r = store_pg_abuf_flush(self, err);
+    if (r == REMISS_OK)
         r = s_notify_send(self, err);
+    if (r == REMISS_OK && self->poisoned) /* the flush may have found a failure */
+        r = remiss_err_set(err, REMISS_E_STORAGE,
+                           "storage error (commit): a statement of the transaction failed: %s",
+                           self->poison);
     if (r == REMISS_OK)
         r = s_commit_wait(self, err);
     s_rollback(self);
@@ -775,6 +788,8 @@ static remiss_code_t
 s_savepoint(store_t *self, remiss_err_t *err)
 {
     remiss_code_t r = store_pg_defer(self, -1, "SAVEPOINT msg", NULL, err, "savepoint");
+    if (r == REMISS_OK)
+        store_pg_abuf_mark(self);
     self->depth += r == REMISS_OK;
     return r;
 }
@@ -800,6 +815,7 @@ s_rollback_to(store_t *self)
         return;
     if (self->locked && self->lock_depth >= self->depth)
         self->locked = false;
+    store_pg_abuf_undo(self);
     s_release(self);
 }
 

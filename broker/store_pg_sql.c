@@ -151,6 +151,16 @@ const char *const store_pg_sql[Q_COUNT] = {
                 " ORDER BY granted_at LIMIT $2",
     [Q_A_SIZE] = "SELECT coalesce(max(idx) + 1, 0) FROM audit",
     [Q_A_PUT] = "INSERT INTO audit(idx, entry, subject, message_id) VALUES($1,$2,$3,$4)",
+    /* A cycle's audit entries and tree nodes, one statement each: the
+     * columns as array literals (store_pg_audit.c); of a node written
+     * twice the last counts. */
+    [Q_A_PUT_MANY] = "INSERT INTO audit(idx, entry, subject, message_id) SELECT * FROM"
+                     " unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bytea[])",
+    [Q_N_PUT_MANY] = "INSERT INTO audit_nodes(pos, level, idx, hash) SELECT DISTINCT ON (p)"
+                     " p, l, i, h FROM unnest($1::bigint[], $2::bigint[], $3::bigint[],"
+                     " $4::bytea[]) WITH ORDINALITY AS u(p, l, i, h, o) ORDER BY p, o DESC"
+                     " ON CONFLICT (pos) DO UPDATE SET level = excluded.level,"
+                     " idx = excluded.idx, hash = excluded.hash",
     [Q_A_GET] = "SELECT entry FROM audit WHERE idx = $1",
     [Q_A_EACH] = "SELECT idx, entry FROM audit WHERE idx >= $1 ORDER BY idx LIMIT $2",
     [Q_N_PUT] = "INSERT INTO audit_nodes(pos, level, idx, hash) VALUES($1,$2,$3,$4)"

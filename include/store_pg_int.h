@@ -17,6 +17,22 @@
 #define STORE_PG_MAX_PARAMS 16
 #define STORE_PG_NOTIFY_MAX 4000 /* recipients named in one notification (payload < 8000) */
 
+#define STORE_PG_ABUF_ROWS  256 /* audit rows or nodes per INSERT at most */
+#define STORE_PG_ABUF_MARKS 8   /* savepoints deep the buffers follow */
+
+/* Rows of one table waiting to go out as one INSERT (store_pg_audit.c):
+ * its columns as PostgreSQL array literals, each still open ("{1,2"). */
+typedef struct store_pg_abuf {
+    char *lit[4];
+    size_t len[4], cap[4];
+    size_t rows;
+} store_pg_abuf_t;
+
+/* Where the buffers stood when a savepoint was set. */
+typedef struct store_pg_amark {
+    size_t len[2][4], rows[2];
+} store_pg_amark_t;
+
 struct store {
     store_head_t head;    /* first: the engine's table (store.c) */
     PGconn *conn;         /* NULL or broken until the next connect */
@@ -38,6 +54,8 @@ struct store {
     store_stats_t stats;                  /* round trips (s_sync) */
     uint8_t (*absent)[16]; /* ids store_prefetch found not stored, this transaction */
     size_t nabsent, absent_cap;
+    store_pg_abuf_t abuf[2]; /* audit entries and tree nodes not yet sent (store_pg_audit.c) */
+    store_pg_amark_t amark[STORE_PG_ABUF_MARKS]; /* the buffers at each savepoint depth */
 };
 
 /* Parameters of one statement: numbers and names as text, bytes binary. */
@@ -69,6 +87,19 @@ remiss_code_t store_pg_lock_then(store_t *self, int q, const store_pg_par_t *p, 
                                  remiss_err_t *err);
 remiss_code_t store_pg_count(store_t *self, int q, const store_pg_par_t *p, uint64_t *out,
                              remiss_err_t *err);
+
+/* The transaction's audit entries and tree nodes go out together, one
+ * INSERT per table (store_pg_audit.c): flush sends them (deferred); it
+ * runs before any statement that reads those tables (reads_audit), before
+ * COMMIT and when STORE_PG_ABUF_ROWS are waiting. A savepoint marks them,
+ * a rollback to it drops what came after, the end of the transaction
+ * drops the rest. */
+remiss_code_t store_pg_abuf_flush(store_t *self, remiss_err_t *err);
+bool store_pg_reads_audit(int q);
+void store_pg_abuf_mark(store_t *self);
+void store_pg_abuf_undo(store_t *self);
+void store_pg_abuf_clear(store_t *self);
+void store_pg_abuf_free(store_t *self);
 
 /* Columns (store_pg.c). */
 int64_t store_pg_get_int(const PGresult *res, int row, int col);

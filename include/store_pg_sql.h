@@ -39,6 +39,8 @@ enum store_pg_q {
     Q_C_FOR,
     Q_A_SIZE,
     Q_A_PUT,
+    Q_A_PUT_MANY,
+    Q_N_PUT_MANY,
     Q_A_GET,
     Q_A_EACH,
     Q_N_PUT,

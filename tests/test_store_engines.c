@@ -645,6 +645,47 @@ s_walk(void *ctx, uint64_t index, const uint8_t *entry, size_t len)
 }
 
 /* More entries than one page of the PostgreSQL engine's reads. */
+/* PostgreSQL sends a transaction's audit appends together (one INSERT per
+ * table): what a rollback to a savepoint undoes is gone, what came before
+ * stays, a read in the transaction sees every append, and a node written
+ * twice keeps the last hash. */
+ENGINE_TEST(audit_appends_follow_savepoints_and_are_read_back_at_once)
+{
+    remiss_err_t err;
+    uint8_t e[3][8] = {"first", "undone", "second"}, hash[STORE_HASH_LEN], *got;
+    size_t len;
+    uint64_t size;
+    s_ok(store_begin(st, &err), &err);
+    s_ok(store_audit_put(st, 0, e[0], 5, NULL, NULL, &err), &err);
+    memset(hash, 1, sizeof hash);
+    s_ok(store_audit_node_put(st, 0, 0, hash, &err), &err);
+    s_ok(store_savepoint(st, &err), &err);
+    s_ok(store_audit_put(st, 1, e[1], 6, NULL, NULL, &err), &err);
+    memset(hash, 2, sizeof hash);
+    s_ok(store_audit_node_put(st, 0, 1, hash, &err), &err);
+    store_rollback_to(st);
+    s_ok(store_savepoint(st, &err), &err);
+    s_ok(store_audit_put(st, 1, e[2], 6, NULL, NULL, &err), &err);
+    memset(hash, 3, sizeof hash);
+    s_ok(store_audit_node_put(st, 0, 1, hash, &err), &err);
+    memset(hash, 4, sizeof hash);
+    s_ok(store_audit_node_put(st, 0, 1, hash, &err), &err);
+    store_release(st);
+    s_ok(store_audit_get(st, 1, &got, &len, &err), &err);
+    cr_assert(len == 6 && memcmp(got, "second", 6) == 0, "read in the transaction");
+    free(got);
+    s_ok(store_commit(st, &err), &err);
+    s_ok(store_audit_size(st, &size, &err), &err);
+    cr_assert_eq(size, 2);
+    s_ok(store_audit_get(st, 0, &got, &len, &err), &err);
+    cr_assert(len == 5 && memcmp(got, "first", 5) == 0);
+    free(got);
+    s_ok(store_audit_node_get(st, 0, 1, hash, &err), &err);
+    cr_assert_eq(hash[0], 4, "the last write of a node counts");
+    s_ok(store_audit_node_get(st, 0, 0, hash, &err), &err);
+    cr_assert_eq(hash[0], 1);
+}
+
 ENGINE_TEST(audit_entries_nodes_find_and_tree_heads)
 {
     remiss_err_t err;
