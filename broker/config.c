@@ -15,24 +15,35 @@ typedef struct {
     const char *key;
     s_kind_t kind;
     size_t offset;
-    size_t size;       /* for strings */
-    int64_t min, max;  /* for integers */
+    size_t size;      /* for strings */
+    int64_t min, max; /* for integers */
     const char *help;
 } s_opt_t;
 
-#define S_STR_OPT(k, f, h) {k, S_STR, offsetof(broker_config_t, f), sizeof(((broker_config_t *)0)->f), 0, 0, h}
-#define S_INT_OPT(k, f, lo, hi, h) {k, S_INT, offsetof(broker_config_t, f), 0, lo, hi, h}
-#define S_BOOL_OPT(k, f, h) {k, S_BOOL, offsetof(broker_config_t, f), 0, 0, 1, h}
+#define S_STR_OPT(k, f, h)                                                                         \
+    {                                                                                              \
+        k, S_STR, offsetof(broker_config_t, f), sizeof(((broker_config_t *)0)->f), 0, 0, h         \
+    }
+#define S_INT_OPT(k, f, lo, hi, h)                                                                 \
+    {                                                                                              \
+        k, S_INT, offsetof(broker_config_t, f), 0, lo, hi, h                                       \
+    }
+#define S_BOOL_OPT(k, f, h)                                                                        \
+    {                                                                                              \
+        k, S_BOOL, offsetof(broker_config_t, f), 0, 0, 1, h                                        \
+    }
 
 static const s_opt_t s_opts[] = {
     S_STR_OPT("pki", pki, "PKI directory (ca.crt, crl.pem, broker.*, parties/)"),
     S_STR_OPT("db", db, "store: a SQLite file (or sqlite:FILE) or a postgresql:// URI"),
     S_STR_OPT("policy", policy, "secrecy policy file"),
     S_STR_OPT("listen", listen, "ZeroMQ endpoint to bind [tcp://127.0.0.1:7400]"),
-    S_STR_OPT("metrics", metrics, "loopback HTTP address for /metrics and /healthz, e.g. "
-                                  "127.0.0.1:9474 [off]"),
+    S_STR_OPT("metrics", metrics,
+              "loopback HTTP address for /metrics and /healthz, e.g. "
+              "127.0.0.1:9474 [off]"),
     S_INT_OPT("max-frame", max_frame, 1024, 64 << 20, "largest frame in bytes [262144]"),
-    S_INT_OPT("redeliver-ms", redeliver_ms, 100, 86400000, "redeliver unacknowledged after [30000]"),
+    S_INT_OPT("redeliver-ms", redeliver_ms, 100, 86400000,
+              "redeliver unacknowledged after [30000]"),
     S_INT_OPT("max-attempts", max_attempts, 1, 1000, "deliveries before dead-lettering [10]"),
     S_INT_OPT("replay-window", replay_window_s, 1, 365 * 86400,
               "seconds an envelope stays acceptable [86400]"),
@@ -213,8 +224,7 @@ s_longopts(struct option out[S_NOPTS + 3])
 /* One getopt_long pass over argv. With files_only it loads --config FILE
  * and ignores the rest; otherwise it sets every other option. */
 static remiss_code_t
-s_pass(broker_config_t *cfg, int argc, char **argv, bool files_only, bool *help,
-       remiss_err_t *err)
+s_pass(broker_config_t *cfg, int argc, char **argv, bool files_only, bool *help, remiss_err_t *err)
 {
     struct option longopts[S_NOPTS + 3];
     s_longopts(longopts);
@@ -268,7 +278,8 @@ config_validate(const broker_config_t *cfg, remiss_err_t *err)
     if (!cfg->pki[0])
         return remiss_err_set(err, REMISS_E_USAGE, "--pki DIR is required");
     if (!cfg->db[0])
-        return remiss_err_set(err, REMISS_E_USAGE, "--db STORE is required (a file or a postgresql:// URI)");
+        return remiss_err_set(err, REMISS_E_USAGE,
+                              "--db STORE is required (a file or a postgresql:// URI)");
     if (!cfg->policy[0])
         return remiss_err_set(err, REMISS_E_USAGE,
                               "--policy FILE is required (without a policy nothing may pass)");

@@ -164,16 +164,16 @@ delivery_inflight_done(delivery_t *self, const char *party, const uint8_t *id)
 }
 
 void
-delivery_gauges(delivery_t *self)
+delivery_gauges(delivery_t *self, const store_queue_t *queues, size_t nqueues)
 {
     size_t n = parties_count(self->env->parties), k = 0, connected = 0;
     const char **names = calloc(n ? n : 1, sizeof *names);
     uint64_t *depths = calloc(n ? n : 1, sizeof *depths);
-    remiss_err_t err;
     for (size_t i = 0; names && depths && i < n; i++) {
         const party_t *p = parties_at(self->env->parties, i);
-        if (store_depth(self->env->store, p->id, &depths[k], &err) == REMISS_OK)
-            names[k++] = p->id;
+        const store_queue_t *q = store_queue_of(queues, nqueues, p->id);
+        depths[k] = q ? q->depth : 0;
+        names[k++] = p->id;
         connected += delivery_is_connected(self, p->id);
     }
     metrics_set_queues(self->env->metrics, names, depths, k);

@@ -64,8 +64,8 @@ struct metrics {
     _Atomic bool crl_refused;            /* the last reload's CRL was refused */
     _Atomic int64_t crl_next, crl_grace; /* CRL in force: nextUpdate, grace (s) */
     s_hist_t commit, verify;
-    pthread_mutex_t lock;                 /* guards the queue gauges and cluster */
-    metrics_cluster_t cluster;            /* several nodes (copied; names are static) */
+    pthread_mutex_t lock;      /* guards the queue gauges and cluster */
+    metrics_cluster_t cluster; /* several nodes (copied; names are static) */
     char queue_names[S_MAX_QUEUES][64];
     uint64_t queue_depths[S_MAX_QUEUES];
     size_t nqueues;
@@ -215,9 +215,10 @@ s_render_cluster(const metrics_cluster_t *c, s_buf_t *b)
         return;
     s_counter(b, "remiss_db_round_trips_total", "Round trips to the database (store and leases).",
               c->round_trips, false);
-    s_printf(b, "# HELP remiss_db_round_trip_seconds_total Time spent in them.\n"
-                "# TYPE remiss_db_round_trip_seconds_total counter\n"
-                "remiss_db_round_trip_seconds_total %.6f\n",
+    s_printf(b,
+             "# HELP remiss_db_round_trip_seconds_total Time spent in them.\n"
+             "# TYPE remiss_db_round_trip_seconds_total counter\n"
+             "remiss_db_round_trip_seconds_total %.6f\n",
              c->round_trip_seconds);
     s_printf(b, "# HELP remiss_lease_held 1 while this node holds the duty's lease.\n"
                 "# TYPE remiss_lease_held gauge\n");
@@ -309,12 +310,13 @@ s_health(metrics_t *m, s_buf_t *b, unsigned *status)
     if (failed)
         *status = MHD_HTTP_SERVICE_UNAVAILABLE;
     s_printf(b, "%s%s store=%s policy=%s crl=%s witnesses=%llu/%llu quorum=%llu\n",
-             failed    ? "unhealthy"
+             failed   ? "unhealthy"
              : why[0] ? "degraded"
                       : "ok",
              failed ? "" : why, store ? "writable" : "failing", policy ? "loaded" : "missing", crl,
              (unsigned long long)atomic_load(&m->wit_cosigned),
-             (unsigned long long)atomic_load(&m->wit_n), (unsigned long long)atomic_load(&m->wit_k));
+             (unsigned long long)atomic_load(&m->wit_n),
+             (unsigned long long)atomic_load(&m->wit_k));
 }
 
 static enum MHD_Result

@@ -94,7 +94,8 @@ parties_load_grace(const char *pki_dir, int64_t grace_s, remiss_err_t *err)
     size_t cap = 0;
     if (!self)
         return NULL;
-    if (!pki_path(ca, sizeof ca, pki_dir, "ca.crt") || !pki_path(crl, sizeof crl, pki_dir, "crl.pem") ||
+    if (!pki_path(ca, sizeof ca, pki_dir, "ca.crt") ||
+        !pki_path(crl, sizeof crl, pki_dir, "crl.pem") ||
         !pki_path(dir, sizeof dir, pki_dir, "parties")) {
         remiss_err_set(err, REMISS_E_CONFIG, "PKI path too long");
         goto fail;

@@ -303,6 +303,20 @@ s_flood_emit(void *ctx, const char *party, uint64_t count, const char *detail)
     broker_env_audit(ctx, &e);
 }
 
+/* The queue gauges and the status snapshot, from one look at the queues. */
+static void
+s_gauges(server_t *self)
+{
+    remiss_err_t err;
+    size_t max = parties_count(self->env.parties) + 64, n = 0;
+    store_queue_t *q = calloc(max, sizeof *q);
+    if (q && store_queues(self->env.store, q, max, &n, &err) != REMISS_OK)
+        broker_env_log_failure("store_failed", &err);
+    delivery_gauges(self->delivery, q, n);
+    status_update(self->status, &self->env, self->delivery, self->cert, q, n);
+    free(q);
+}
+
 static void
 s_timers(server_t *self, int64_t now, volatile sig_atomic_t *reload)
 {
@@ -323,8 +337,7 @@ s_timers(server_t *self, int64_t now, volatile sig_atomic_t *reload)
         self->next_ping = now + S_PING_MS;
     }
     if (self->env.metrics && now >= self->next_gauges) {
-        delivery_gauges(self->delivery);
-        status_update(self->status, &self->env, self->delivery, self->cert);
+        s_gauges(self);
         self->next_gauges = now + 1000;
     }
     if (now >= self->next_purge && cluster_holds(self->cluster, CLUSTER_PURGE)) {

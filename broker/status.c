@@ -277,15 +277,12 @@ s_add_cert(cJSON *o, const char *name, int64_t not_after, int64_t now)
 
 /* One party: connected, its queue and its certificate. */
 static cJSON *
-s_party(const broker_env_t *env, delivery_t *delivery, const party_t *p, int64_t now_ms,
+s_party(const store_queue_t *q, delivery_t *delivery, const party_t *p, int64_t now_ms,
         int64_t *oldest)
 {
-    uint64_t depth = 0;
-    remiss_err_t err;
+    uint64_t depth = q ? q->depth : 0;
     cJSON *o = cJSON_CreateObject();
-    *oldest = 0;
-    store_depth(env->store, p->id, &depth, &err);
-    store_oldest(env->store, p->id, oldest, &err);
+    *oldest = q ? q->oldest : 0;
     cJSON_AddStringToObject(o, "id", p->id);
     cJSON_AddStringToObject(o, "role", p->role);
     cJSON_AddBoolToObject(o, "connected", delivery_is_connected(delivery, p->id));
@@ -302,7 +299,7 @@ s_party(const broker_env_t *env, delivery_t *delivery, const party_t *p, int64_t
 /* The parties array; the expiry and oldest-message gauges on the way. */
 static void
 s_parties(status_t *self, cJSON *root, const broker_env_t *env, delivery_t *delivery,
-          X509 *broker_cert, int64_t now_ms)
+          X509 *broker_cert, int64_t now_ms, const store_queue_t *queues, size_t nqueues)
 {
     size_t n = parties_count(env->parties);
     metrics_cert_t *certs = calloc(n + 2, sizeof *certs);
@@ -311,7 +308,8 @@ s_parties(status_t *self, cJSON *root, const broker_env_t *env, delivery_t *deli
     cJSON *arr = cJSON_AddArrayToObject(root, "parties");
     for (size_t i = 0; certs && names && oldest && i < n; i++) {
         const party_t *p = parties_at(env->parties, i);
-        cJSON_AddItemToArray(arr, s_party(env, delivery, p, now_ms, &oldest[i]));
+        cJSON_AddItemToArray(
+            arr, s_party(store_queue_of(queues, nqueues, p->id), delivery, p, now_ms, &oldest[i]));
         names[i] = p->id;
         certs[i] = (metrics_cert_t){p->id, "party", p->not_after};
     }
@@ -412,7 +410,8 @@ s_head_json(const status_t *self, cJSON *root, const broker_env_t *env, int64_t 
 }
 
 void
-status_update(status_t *self, const broker_env_t *env, delivery_t *delivery, X509 *broker_cert)
+status_update(status_t *self, const broker_env_t *env, delivery_t *delivery, X509 *broker_cert,
+              const store_queue_t *queues, size_t nqueues)
 {
     if (!self)
         return;
@@ -420,7 +419,7 @@ status_update(status_t *self, const broker_env_t *env, delivery_t *delivery, X50
     cJSON *root = cJSON_CreateObject();
     if (!root)
         return;
-    s_parties(self, root, env, delivery, broker_cert, now_ms);
+    s_parties(self, root, env, delivery, broker_cert, now_ms, queues, nqueues);
     s_head_json(self, root, env, now);
     s_policy_json(self, root);
     s_counters_json(env, root);

@@ -352,6 +352,22 @@ store_depth(store_t *self, const char *recipient, uint64_t *depth, remiss_err_t 
 }
 
 remiss_code_t
+store_queues(store_t *self, store_queue_t *out, size_t max, size_t *n, remiss_err_t *err)
+{
+    *n = 0;
+    return S_OPS(self)->queues(self, out, max, n, err);
+}
+
+const store_queue_t *
+store_queue_of(const store_queue_t *q, size_t n, const char *recipient)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(q[i].recipient, recipient) == 0)
+            return &q[i];
+    return NULL;
+}
+
+remiss_code_t
 store_oldest(store_t *self, const char *recipient, int64_t *accepted_at, remiss_err_t *err)
 {
     return S_OPS(self)->oldest(self, recipient, accepted_at, err);

@@ -1128,6 +1128,22 @@ s_depth(store_t *self, const char *recipient, uint64_t *depth, remiss_err_t *err
 }
 
 static remiss_code_t
+s_queues(store_t *self, store_queue_t *out, size_t max, size_t *n, remiss_err_t *err)
+{
+    store_pg_par_t p = {0};
+    store_pg_int(&p, (int64_t)max);
+    PGresult *res = store_pg_run(self, Q_QUEUES, &p, err, "queues");
+    for (int i = 0; res && i < PQntuples(res) && *n < max; i++, (*n)++) {
+        store_pg_get_text(res, i, 0, out[*n].recipient, sizeof out[*n].recipient);
+        out[*n].depth = (uint64_t)store_pg_get_int(res, i, 1);
+        out[*n].oldest = store_pg_get_int(res, i, 2);
+    }
+    bool ok = res != NULL;
+    PQclear(res);
+    return ok ? REMISS_OK : REMISS_E_STORAGE;
+}
+
+static remiss_code_t
 s_oldest(store_t *self, const char *recipient, int64_t *accepted_at, remiss_err_t *err)
 {
     store_pg_par_t p = {0};
@@ -1173,6 +1189,7 @@ const store_ops_t store_pg_ops = {
     .purge = s_purge,
     .depth = s_depth,
     .oldest = s_oldest,
+    .queues = s_queues,
     .dead_count = s_dead_count,
     .admin_request = store_pg_admin_request,
     .admin_pending = store_pg_admin_pending,

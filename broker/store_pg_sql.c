@@ -135,6 +135,8 @@ const char *const store_pg_sql[Q_COUNT] = {
     [Q_DEPTH] = "SELECT count(*) FROM messages WHERE recipient = $1 AND state IN (1, 2)",
     [Q_OLDEST] = "SELECT coalesce(min(accepted_at), 0) FROM messages"
                  " WHERE recipient = $1 AND state IN (1, 2)",
+    [Q_QUEUES] = "SELECT recipient, count(*), coalesce(min(accepted_at), 0) FROM messages"
+                 " WHERE state IN (1, 2) GROUP BY recipient LIMIT $1",
     [Q_DEAD_COUNT] = "SELECT count(*) FROM messages WHERE state IN (4, 5) AND state = 4",
     /* Messages in flight from a node whose store connection is gone: due
      * again at once, and every node told to look (cluster.c, on the node

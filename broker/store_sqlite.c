@@ -16,7 +16,6 @@
 
 #define S_SCHEMA_VERSION 2 /* 2: audit_nodes keyed by post-order position */
 
-
 /* Checkpointing (copying the WAL into the database file) in the writer's
  * thread costs a read and a write per page and two fsyncs. The checkpointer
  * thread does that work on its own connection behind the writer; the
@@ -35,11 +34,11 @@ typedef struct {
 } s_ckpt_t;
 
 struct store {
-    store_head_t head;          /* first: the engine's table (store.c) */
-    sqlite3 *db;                /* the connection */
-    sqlite3_stmt *q[Q_COUNT];   /* prepared statements, by Q_ */
-    bool in_tx;                 /* inside store_begin .. commit/rollback */
-    s_ckpt_t *ckpt;             /* NULL: SQLite checkpoints in this thread */
+    store_head_t head;        /* first: the engine's table (store.c) */
+    sqlite3 *db;              /* the connection */
+    sqlite3_stmt *q[Q_COUNT]; /* prepared statements, by Q_ */
+    bool in_tx;               /* inside store_begin .. commit/rollback */
+    s_ckpt_t *ckpt;           /* NULL: SQLite checkpoints in this thread */
 };
 
 static remiss_code_t
@@ -189,8 +188,8 @@ store_open(const char *path, remiss_err_t *err)
         goto fail;
     }
     for (int i = 0; i < Q_COUNT; i++)
-        if (sqlite3_prepare_v3(self->db, store_sqlite_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &self->q[i],
-                               NULL) != SQLITE_OK) {
+        if (sqlite3_prepare_v3(self->db, store_sqlite_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                               &self->q[i], NULL) != SQLITE_OK) {
             s_fail(self, err, "prepare");
             goto fail;
         }
@@ -644,6 +643,22 @@ store_depth(store_t *self, const char *recipient, uint64_t *depth, remiss_err_t 
 }
 
 remiss_code_t
+store_queues(store_t *self, store_queue_t *out, size_t max, size_t *n, remiss_err_t *err)
+{
+    sqlite3_stmt *st = s_q(self, Q_QUEUES);
+    int rc = SQLITE_DONE;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+    while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        s_col_text(st, 0, out[*n].recipient, sizeof out[*n].recipient);
+        out[*n].depth = (uint64_t)sqlite3_column_int64(st, 1);
+        out[*n].oldest = sqlite3_column_int64(st, 2);
+        (*n)++;
+    }
+    sqlite3_reset(st);
+    return *n == max || rc == SQLITE_DONE ? REMISS_OK : s_fail(self, err, "queues");
+}
+
+remiss_code_t
 store_oldest(store_t *self, const char *recipient, int64_t *accepted_at, remiss_err_t *err)
 {
     sqlite3_stmt *st = s_q(self, Q_OLDEST);
@@ -885,8 +900,7 @@ store_audit_find(store_t *self, const uint8_t *subject, const uint8_t *message_i
 }
 
 remiss_code_t
-store_audit_sth_put(store_t *self, uint64_t size, const uint8_t *sth, size_t len,
-                    remiss_err_t *err)
+store_audit_sth_put(store_t *self, uint64_t size, const uint8_t *sth, size_t len, remiss_err_t *err)
 {
     sqlite3_stmt *st = s_q(self, Q_STH_PUT);
     sqlite3_bind_int64(st, 1, (sqlite3_int64)size);

@@ -113,6 +113,8 @@ const char *const store_sqlite_sql[Q_COUNT] = {
     [Q_OLDEST] = "SELECT coalesce(min(accepted_at), 0) FROM messages"
                  " WHERE recipient = ?1 AND state IN (1, 2)",
     /* INDEXED BY: the planner would rather scan messages_consent whole. */
+    [Q_QUEUES] = "SELECT recipient, count(*), coalesce(min(accepted_at), 0) FROM messages"
+                 " WHERE state IN (1, 2) GROUP BY recipient LIMIT ?1",
     [Q_DEAD_COUNT] = "SELECT count(*) FROM messages INDEXED BY messages_dead"
                      " WHERE state IN (4, 5) AND state = 4",
     [Q_C_PUT] = "INSERT OR IGNORE INTO consents(consent_id, subject, granted_by, grant_pb,"

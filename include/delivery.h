@@ -55,7 +55,7 @@ void delivery_ping(delivery_t *self);
 bool delivery_is_connected(const delivery_t *self, const char *party);
 /* Sets the metrics' gauges: queue depth of every party of the registry,
  * and the number of parties receiving. */
-void delivery_gauges(delivery_t *self);
+void delivery_gauges(delivery_t *self, const store_queue_t *queues, size_t nqueues);
 /* Number of receiving connections. */
 size_t delivery_connections(const delivery_t *self);
 

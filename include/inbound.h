@@ -31,7 +31,7 @@ typedef struct inbound_check {
  * whether refuse_id holds the message id to refuse the delivery by (false
  * when the envelope does not yield a 16-byte id). */
 remiss_code_t inbound_take(inbound_check_t *dc, const Remiss__Delivery *d, Remiss__Envelope **env,
-                            char sender[PKI_ID_MAX + 1], uint8_t refuse_id[INBOUND_ID_LEN],
-                            bool *refuse, remiss_err_t *why);
+                           char sender[PKI_ID_MAX + 1], uint8_t refuse_id[INBOUND_ID_LEN],
+                           bool *refuse, remiss_err_t *why);
 
 #endif

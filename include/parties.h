@@ -18,15 +18,15 @@
 #include "remiss_code.h"
 
 typedef struct party {
-    char id[PKI_ID_MAX + 1];               /* party id (certificate CN) */
-    char role[PKI_ID_MAX + 1];             /* role (certificate OU) */
-    uint8_t curve_pub[PKI_CURVE_KEYLEN];   /* CURVE key the certificate binds */
-    X509 *cert;                            /* the certificate */
-    EVP_PKEY *pub;                         /* its public key (borrowed from cert) */
-    uint8_t *der;                          /* DER bytes, sent along with deliveries */
+    char id[PKI_ID_MAX + 1];             /* party id (certificate CN) */
+    char role[PKI_ID_MAX + 1];           /* role (certificate OU) */
+    uint8_t curve_pub[PKI_CURVE_KEYLEN]; /* CURVE key the certificate binds */
+    X509 *cert;                          /* the certificate */
+    EVP_PKEY *pub;                       /* its public key (borrowed from cert) */
+    uint8_t *der;                        /* DER bytes, sent along with deliveries */
     size_t der_len;
-    bool revoked;                          /* on the CRL */
-    int64_t not_after;                     /* end of validity, seconds since the epoch */
+    bool revoked;      /* on the CRL */
+    int64_t not_after; /* end of validity, seconds since the epoch */
 } party_t;
 
 typedef struct parties parties_t;

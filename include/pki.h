@@ -44,9 +44,9 @@
 
 /* The identity a verified certificate names. */
 typedef struct pki_identity {
-    char party[PKI_ID_MAX + 1];             /* CN */
-    char role[PKI_ID_MAX + 1];              /* OU */
-    uint8_t curve_pub[PKI_CURVE_KEYLEN];    /* from the SAN URI */
+    char party[PKI_ID_MAX + 1];          /* CN */
+    char role[PKI_ID_MAX + 1];           /* OU */
+    uint8_t curve_pub[PKI_CURVE_KEYLEN]; /* from the SAN URI */
 } pki_identity_t;
 
 /* Trust anchors: the CA certificate and (optionally) its CRL. */
@@ -76,8 +76,8 @@ int64_t pki_cert_not_after(const X509 *cert);
  * carries a well-formed identity; fills *id. Returns REMISS_OK,
  * REMISS_E_CERT_REVOKED or REMISS_E_BAD_SIGNATURE (any other failure),
  * with the reason in err. */
-remiss_code_t pki_verify_cert(const pki_trust_t *trust, X509 *cert, int64_t now,
-                              pki_identity_t *id, remiss_err_t *err);
+remiss_code_t pki_verify_cert(const pki_trust_t *trust, X509 *cert, int64_t now, pki_identity_t *id,
+                              remiss_err_t *err);
 
 /* Reads the identity of a certificate without verifying it. */
 remiss_code_t pki_cert_identity(X509 *cert, pki_identity_t *id, remiss_err_t *err);
@@ -102,8 +102,8 @@ bool pki_sign(EVP_PKEY *key, const char *ctx, const uint8_t *data, size_t len, u
               size_t *siglen);
 
 /* Verifies sig over ctx || 0x00 || data with the public key. */
-bool pki_verify(EVP_PKEY *pub, const char *ctx, const uint8_t *data, size_t len,
-                const uint8_t *sig, size_t siglen);
+bool pki_verify(EVP_PKEY *pub, const char *ctx, const uint8_t *data, size_t len, const uint8_t *sig,
+                size_t siglen);
 
 /* True if s is a valid party id or role: 1..63 of [a-z0-9-], starting with a
  * letter or digit. */

@@ -14,8 +14,8 @@ remiss_code_t pki_init(const char *dir, remiss_err_t *err);
 
 /* Issues a certificate, signing key and CURVE key for party with role,
  * valid for days days. Refuses an id that already has a certificate. */
-remiss_code_t pki_issue(const char *dir, const char *party, const char *role,
-                        pki_keytype_t type, int days, remiss_err_t *err);
+remiss_code_t pki_issue(const char *dir, const char *party, const char *role, pki_keytype_t type,
+                        int days, remiss_err_t *err);
 
 /* Adds the party's certificate to the CRL and re-signs it. */
 remiss_code_t pki_revoke(const char *dir, const char *party, remiss_err_t *err);

@@ -31,10 +31,10 @@ typedef enum remiss_code {
     REMISS_E_INTERNAL = 18,
     REMISS_WIRE_CODE_MAX = 18,
     /* Local codes: never on the wire. */
-    REMISS_E_USAGE = 100,   /* bad command line or API argument */
-    REMISS_E_IO = 101,      /* a file could not be read or written */
-    REMISS_E_CONFIG = 102,  /* PKI, policy or configuration is invalid */
-    REMISS_E_TIMEOUT = 103, /* the broker did not answer in time */
+    REMISS_E_USAGE = 100,           /* bad command line or API argument */
+    REMISS_E_IO = 101,              /* a file could not be read or written */
+    REMISS_E_CONFIG = 102,          /* PKI, policy or configuration is invalid */
+    REMISS_E_TIMEOUT = 103,         /* the broker did not answer in time */
     REMISS_E_UNKNOWN_MESSAGE = 104, /* no message with this id is known to this party */
 } remiss_code_t;
 

@@ -52,10 +52,10 @@ void status_policy(status_t *self, const char *path, bool ok, const char *why);
 void status_certificates(status_t *self, bool ok, const char *why);
 
 /* Renders and publishes a snapshot (broker thread, inside the cycle's
- * transaction); sets the expiry, dead-letter and oldest-message gauges of
- * env->metrics on the way. */
-void status_update(status_t *self, const broker_env_t *env, delivery_t *delivery,
-                   X509 *broker_cert);
+ * transaction) with the queues store_queues read; sets the expiry,
+ * dead-letter and oldest-message gauges of env->metrics on the way. */
+void status_update(status_t *self, const broker_env_t *env, delivery_t *delivery, X509 *broker_cert,
+                   const store_queue_t *queues, size_t nqueues);
 
 /* The latest snapshot (malloc'd JSON; caller frees), NULL before the first. */
 char *status_snapshot(status_t *self);

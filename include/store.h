@@ -180,6 +180,21 @@ bool store_prefetches(const store_t *self);
  * by the node holding the redelivery lease (cluster.h). SQLite: 0. */
 remiss_code_t store_reclaim(store_t *self, uint64_t *n, remiss_err_t *err);
 
+/* One recipient's queue (store_queues). */
+typedef struct store_queue {
+    char recipient[STORE_NAME_MAX];
+    uint64_t depth; /* QUEUED and SENT */
+    int64_t oldest; /* ms, when the oldest of them was accepted */
+} store_queue_t;
+
+/* Every recipient with queued or unacknowledged messages, in one statement
+ * (the gauges and the status snapshot, once a second: one round trip, not
+ * three per party). Fills out[0..*n), at most max. */
+remiss_code_t store_queues(store_t *self, store_queue_t *out, size_t max, size_t *n,
+                           remiss_err_t *err);
+/* recipient's entry among q[0..n), or NULL (nothing queued). */
+const store_queue_t *store_queue_of(const store_queue_t *q, size_t n, const char *recipient);
+
 /* Puts a DEAD or HELD message back in the queue; *changed as above. */
 remiss_code_t store_requeue(store_t *self, const uint8_t id[STORE_ID_LEN], bool *changed,
                             remiss_err_t *err);

@@ -37,6 +37,7 @@
 #define store_depth              store_sqlite_depth
 #define store_oldest             store_sqlite_oldest
 #define store_dead_count         store_sqlite_dead_count
+#define store_queues             store_sqlite_queues
 #define store_admin_request      store_sqlite_admin_request
 #define store_admin_pending      store_sqlite_admin_pending
 #define store_admin_done         store_sqlite_admin_done
@@ -68,7 +69,7 @@
         .requeue = store_requeue, .link_transfer = store_link_transfer,                            \
         .dead_letters = store_dead_letters, .pending_by_consent = store_pending_by_consent,        \
         .purge = store_purge, .depth = store_depth, .admin_request = store_admin_request,          \
-        .oldest = store_oldest, .dead_count = store_dead_count,                                    \
+        .oldest = store_oldest, .dead_count = store_dead_count, .queues = store_queues,            \
         .admin_pending = store_admin_pending, .admin_done = store_admin_done,                      \
         .admin_get = store_admin_get, .consent_put = store_consent_put,                            \
         .consent_get = store_consent_get, .consent_revoke = store_consent_revoke,                  \
@@ -142,6 +143,8 @@ struct store_ops {
     remiss_code_t (*purge)(store_t *self, int64_t before_ms, uint64_t *purged, remiss_err_t *err);
     remiss_code_t (*depth)(store_t *self, const char *recipient, uint64_t *depth,
                            remiss_err_t *err);
+    remiss_code_t (*queues)(store_t *self, store_queue_t *out, size_t max, size_t *n,
+                            remiss_err_t *err);
     remiss_code_t (*oldest)(store_t *self, const char *recipient, int64_t *accepted_at,
                             remiss_err_t *err);
     remiss_code_t (*dead_count)(store_t *self, uint64_t *n, remiss_err_t *err);

@@ -32,6 +32,7 @@ enum store_sqlite_q {
     Q_DEPTH,
     Q_OLDEST,
     Q_DEAD_COUNT,
+    Q_QUEUES,
     Q_C_PUT,
     Q_C_GET,
     Q_C_REVOKE,

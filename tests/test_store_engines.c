@@ -442,6 +442,31 @@ ENGINE_TEST(prefetch_never_hides_what_is_stored)
     store_rollback(st);
 }
 
+/* The gauges' one look at every queue: depth and oldest per recipient,
+ * ended messages not counted. */
+ENGINE_TEST(queues_counts_every_recipients_pending_messages)
+{
+    remiss_err_t err;
+    store_queue_t q[4];
+    size_t n;
+    bool changed;
+    store_msg_t m;
+    s_insert_n(st, 60, 3, "jobbtorg");
+    s_insert_n(st, 70, 2, "other");
+    s_msg(&m, 60, "jobbtorg");
+    s_ok(store_finish(st, m.message_id, "jobbtorg", STORE_DONE, 0, "", 9000, &changed, &err), &err);
+    s_ok(store_queues(st, q, 4, &n, &err), &err);
+    cr_assert_eq(n, 2);
+    const store_queue_t *jt = store_queue_of(q, n, "jobbtorg"), *o = store_queue_of(q, n, "other");
+    cr_assert(jt && o);
+    cr_assert_eq(jt->depth, 2, "the acknowledged one is not queued");
+    cr_assert_eq(jt->oldest, 1700000000500 + 61);
+    cr_assert_eq(o->depth, 2);
+    cr_assert_null(store_queue_of(q, n, "nobody"));
+    s_ok(store_queues(st, q, 1, &n, &err), &err);
+    cr_assert_eq(n, 1, "max bounds the rows");
+}
+
 ENGINE_TEST(dead_letters_and_requeue)
 {
     remiss_err_t err;
