@@ -470,23 +470,17 @@ s_deliver_one(delivery_t *self, s_conn_t *c, const store_msg_t *m, int64_t now)
     return sent;
 }
 
-/* Delivers what is due for party over connection c; false if c is gone
- * (and was dropped). */
+/* Hands rows (due for party) to connection c, clearing each; false if c
+ * is gone (and was dropped). room: what was asked for. */
 static bool
-s_pump_conn(delivery_t *self, s_conn_t *c, const char *party, int64_t now)
+s_pump_rows(delivery_t *self, s_conn_t *c, const char *party, store_msg_t *rows, size_t n,
+            size_t room, int64_t now)
 {
-    size_t room = c->window - c->ninflight, n = 0;
-    store_msg_t batch[S_PUMP_MAX];
-    remiss_err_t err;
-    if (room > S_PUMP_MAX)
-        room = S_PUMP_MAX;
-    if (store_due(self->env->store, party, now, room, batch, &n, &err) != REMISS_OK)
-        return true;
     s_sent_t last = S_SENT;
     for (size_t k = 0; k < n; k++) {
         if (last != S_BUSY && last != S_GONE)
-            last = s_deliver_one(self, c, &batch[k], now);
-        store_msg_clear(&batch[k]);
+            last = s_deliver_one(self, c, &rows[k], now);
+        store_msg_clear(&rows[k]);
     }
     if (last == S_GONE) {
         s_conn_drop(self, c);
@@ -498,31 +492,75 @@ s_pump_conn(delivery_t *self, s_conn_t *c, const char *party, int64_t now)
     return true;
 }
 
-/* Delivers what is due for one recipient over its subscribed connections. */
-static void
-s_pump(delivery_t *self, const char *party, int64_t now)
+/* The first connection of party with room, or NULL. */
+static s_conn_t *
+s_conn_with_room(delivery_t *self, const char *party)
 {
-    for (size_t i = 0; i < self->nconns; i++) {
-        s_conn_t *c = &self->conns[i];
-        if (strcmp(c->party, party) != 0 || c->ninflight >= c->window)
-            continue;
-        if (!s_pump_conn(self, c, party, now))
-            i--;
-    }
+    for (size_t i = 0; i < self->nconns; i++)
+        if (strcmp(self->conns[i].party, party) == 0 &&
+            self->conns[i].ninflight < self->conns[i].window)
+            return &self->conns[i];
+    return NULL;
 }
 
+/* One recipient of a pump: the connection its rows go to (by routing id:
+ * an earlier one may be dropped meanwhile, which moves the others). */
+typedef struct s_pumped {
+    uint8_t rid[BROKER_RID_MAX];
+    size_t rid_len;
+} s_pumped_t;
+
+/* Reads what is due for every dirty recipient together (one round trip on
+ * PostgreSQL), one connection with room each; a recipient with more
+ * connections with room stays dirty for the next cycle (a second read in
+ * the same batch would see the same rows, not yet marked sent). */
 void
 delivery_pump_dirty(delivery_t *self, int64_t now)
 {
-    size_t ndirty = self->ndirty;
-    char(*dirty)[PKI_ID_MAX + 1] = NULL;
-    if (ndirty && (dirty = malloc(ndirty * sizeof *dirty))) {
-        memcpy(dirty, self->dirty, ndirty * sizeof *dirty);
-        self->ndirty = 0;
-        for (size_t i = 0; i < ndirty; i++)
-            s_pump(self, dirty[i], now);
-        free(dirty);
+    size_t ndirty = self->ndirty, nreq = 0, nrows = 0;
+    if (!ndirty)
+        return;
+    char(*dirty)[PKI_ID_MAX + 1] = malloc(ndirty * sizeof *dirty);
+    store_due_req_t *req = calloc(ndirty, sizeof *req);
+    s_pumped_t *to = calloc(ndirty, sizeof *to);
+    store_msg_t *rows = NULL;
+    remiss_err_t err;
+    if (!dirty || !req || !to)
+        goto out;
+    memcpy(dirty, self->dirty, ndirty * sizeof *dirty);
+    self->ndirty = 0;
+    for (size_t i = 0; i < ndirty; i++) {
+        s_conn_t *c = s_conn_with_room(self, dirty[i]);
+        if (!c)
+            continue;
+        size_t room = c->window - c->ninflight;
+        req[nreq] =
+            (store_due_req_t){.recipient = dirty[i], .max = room > S_PUMP_MAX ? S_PUMP_MAX : room};
+        nrows += req[nreq].max;
+        memcpy(to[nreq].rid, c->rid, c->rid_len);
+        to[nreq++].rid_len = c->rid_len;
     }
+    if (nreq == 0 || !(rows = calloc(nrows, sizeof *rows))) {
+        for (size_t i = 0; i < nreq; i++) /* out of memory: next cycle */
+            delivery_mark_dirty(self, req[i].recipient);
+        goto out;
+    }
+    for (size_t i = 0, at = 0; i < nreq; at += req[i++].max)
+        req[i].out = rows + at;
+    if (store_due_many(self->env->store, req, nreq, now, &err) != REMISS_OK)
+        broker_env_log_failure("store_failed", &err);
+    for (size_t i = 0; i < nreq; i++) {
+        s_conn_t *c = s_conn_find(self, to[i].rid, to[i].rid_len);
+        if (c)
+            s_pump_rows(self, c, req[i].recipient, req[i].out, req[i].n, req[i].max, now);
+        for (size_t k = 0; !c && k < req[i].n; k++)
+            store_msg_clear(&req[i].out[k]);
+    }
+out:
+    free(rows);
+    free(to);
+    free(req);
+    free(dirty);
 }
 
 void

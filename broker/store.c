@@ -244,6 +244,23 @@ store_due(store_t *self, const char *recipient, int64_t now, size_t max, store_m
 }
 
 remiss_code_t
+store_due_many(store_t *self, store_due_req_t *reqs, size_t n, int64_t now, remiss_err_t *err)
+{
+    const store_ops_t *ops = S_OPS(self);
+    remiss_code_t r = REMISS_OK;
+    for (size_t i = 0; i < n; i++)
+        reqs[i].n = 0;
+    if (ops->due_many)
+        r = ops->due_many(self, reqs, n, now, err);
+    else
+        for (size_t i = 0; i < n && r == REMISS_OK; i++)
+            r = ops->due(self, reqs[i].recipient, now, reqs[i].max, reqs[i].out, &reqs[i].n, err);
+    for (size_t i = 0; i < n; i++)
+        s_unseal_msgs(self, REMISS_OK, reqs[i].out, reqs[i].n);
+    return r;
+}
+
+remiss_code_t
 store_mark_sent(store_t *self, uint64_t seq, int64_t now, int64_t next_at, remiss_err_t *err)
 {
     return S_OPS(self)->mark_sent(self, seq, now, next_at, err);

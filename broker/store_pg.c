@@ -954,6 +954,57 @@ s_due(store_t *self, const char *recipient, int64_t now, size_t max, store_msg_t
     return r;
 }
 
+/* Up to S_MAX_PENDING - 2 of store_due_many in one round trip, the write
+ * lock first if not held (as s_due). */
+static remiss_code_t
+s_due_chunk(store_t *self, store_due_req_t *reqs, int n, int64_t now, remiss_err_t *err)
+{
+    PGresult *res[S_MAX_PENDING];
+    bool lock = !self->locked;
+    int sent = 0, nkeep = n + (lock ? 1 : 0);
+    remiss_code_t r = s_ready(self, err);
+    if (r == REMISS_OK && lock && (r = s_send(self, Q_LOCK, NULL, NULL, err, "due")) == REMISS_OK)
+        r = s_send(self, Q_SHARED, NULL, NULL, err, "due");
+    for (; r == REMISS_OK && sent < n; sent++) {
+        store_pg_par_t p = {0};
+        store_pg_text(&p, reqs[sent].recipient);
+        store_pg_int(&p, now);
+        store_pg_int(&p, (int64_t)reqs[sent].max);
+        r = s_send(self, Q_DUE, NULL, &p, err, "due");
+    }
+    if (r == REMISS_OK)
+        r = s_sync_keep(self, res, nkeep, err, "due");
+    if (r != REMISS_OK) {
+        if (lock)
+            self->poisoned = true;
+        return r;
+    }
+    if (lock)
+        s_locked_with(self, res[0]);
+    for (int i = 0; i < nkeep; i++) {
+        int k = i - (lock ? 1 : 0);
+        if (k >= 0 && r == REMISS_OK)
+            r = s_rows_of(res[i], reqs[k].out, reqs[k].max, &reqs[k].n, err);
+        PQclear(res[i]);
+    }
+    return r;
+}
+
+static remiss_code_t
+s_due_many(store_t *self, store_due_req_t *reqs, size_t n, int64_t now, remiss_err_t *err)
+{
+    const size_t chunk = S_MAX_PENDING - 2;
+    remiss_code_t r = REMISS_OK;
+    if (!self->in_tx) {
+        for (size_t i = 0; i < n && r == REMISS_OK; i++)
+            r = s_due(self, reqs[i].recipient, now, reqs[i].max, reqs[i].out, &reqs[i].n, err);
+        return r;
+    }
+    for (size_t at = 0; at < n && r == REMISS_OK; at += chunk)
+        r = s_due_chunk(self, reqs + at, (int)(n - at < chunk ? n - at : chunk), now, err);
+    return r;
+}
+
 static remiss_code_t
 s_mark_sent(store_t *self, uint64_t seq, int64_t now, int64_t next_at, remiss_err_t *err)
 {
@@ -1181,6 +1232,7 @@ const store_ops_t store_pg_ops = {
     .finish = s_finish,
     .finish_many = s_finish_many,
     .prefetch = s_prefetch,
+    .due_many = s_due_many,
     .reclaim = s_reclaim,
     .requeue = s_requeue,
     .link_transfer = s_link_transfer,

@@ -129,6 +129,20 @@ remiss_code_t store_insert(store_t *self, store_msg_t *msg, remiss_err_t *err);
 remiss_code_t store_due(store_t *self, const char *recipient, int64_t now, size_t max,
                         store_msg_t *out, size_t *n, remiss_err_t *err);
 
+/* One recipient's part of store_due_many. */
+typedef struct store_due_req {
+    const char *recipient;
+    size_t max;       /* rows wanted at most */
+    store_msg_t *out; /* room for max rows (caller's) */
+    size_t n;         /* out: rows filled (caller clears each) */
+} store_due_req_t;
+
+/* store_due for several recipients, in one round trip where the engine can
+ * (PostgreSQL: a delivery pump's recipients, with the write lock). The
+ * first failure is returned; rows filled before it are the caller's. */
+remiss_code_t store_due_many(store_t *self, store_due_req_t *reqs, size_t n, int64_t now,
+                             remiss_err_t *err);
+
 /* Records a delivery attempt: SENT, attempts+1, redelivery at next_at. */
 remiss_code_t store_mark_sent(store_t *self, uint64_t seq, int64_t now, int64_t next_at,
                               remiss_err_t *err);

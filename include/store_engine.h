@@ -126,6 +126,9 @@ struct store_ops {
     /* Optional (NULL: store.c runs finish and find for each). */
     remiss_code_t (*finish_many)(store_t *self, store_finish_req_t *reqs, size_t n, int64_t now,
                                  bool want_rows, remiss_err_t *err);
+    /* Optional (NULL: store.c runs due for each). */
+    remiss_code_t (*due_many)(store_t *self, store_due_req_t *reqs, size_t n, int64_t now,
+                              remiss_err_t *err);
     /* Optional (NULL: one node, nothing to reclaim). */
     remiss_code_t (*reclaim)(store_t *self, uint64_t *n, remiss_err_t *err);
     /* Optional (NULL: nothing to save). */

@@ -467,6 +467,37 @@ ENGINE_TEST(queues_counts_every_recipients_pending_messages)
     cr_assert_eq(n, 1, "max bounds the rows");
 }
 
+/* A delivery pump's recipients read together: each gets its own due rows,
+ * bounded by its max, in acceptance order. */
+ENGINE_TEST(due_many_reads_each_recipients_rows)
+{
+    remiss_err_t err;
+    store_msg_t a[2], b[4];
+    store_stats_t s0, s1;
+    s_insert_n(st, 110, 3, "jobbtorg");
+    s_insert_n(st, 120, 2, "other");
+    store_due_req_t r[3] = {{.recipient = "jobbtorg", .max = 2, .out = a},
+                            {.recipient = "other", .max = 4, .out = b},
+                            {.recipient = "nobody", .max = 1, .out = NULL}};
+    s_ok(store_begin(st, &err), &err);
+    store_stats(st, &s0);
+    s_ok(store_due_many(st, r, 3, 1000, &err), &err);
+    store_stats(st, &s1);
+    cr_assert_eq(r[0].n, 2, "max bounds the rows");
+    cr_assert_eq(r[0].out[0].message_id[15], 110);
+    cr_assert_eq(r[0].out[1].message_id[15], 111);
+    cr_assert_eq(r[1].n, 2);
+    cr_assert_str_eq(r[1].out[0].recipient, "other");
+    cr_assert_eq(r[2].n, 0);
+    if (strcmp(store_engine(st), "postgresql") == 0)
+        cr_assert_eq(s1.round_trips - s0.round_trips, 1, "one round trip with the lock");
+    for (int i = 0; i < 2; i++)
+        store_msg_clear(&r[0].out[i]);
+    for (size_t i = 0; i < r[1].n; i++)
+        store_msg_clear(&r[1].out[i]);
+    store_rollback(st);
+}
+
 ENGINE_TEST(dead_letters_and_requeue)
 {
     remiss_err_t err;
