@@ -43,6 +43,7 @@ CLI_SRC    := clients/cli.c
 # The ledger: the store and the audit log, what both remissd and remissctl
 # (which reads and checks them on the broker host) link.
 LEDGER_SRC := broker/store.c broker/store_sqlite.c broker/store_walbuf.c broker/store_pg.c \
+              broker/store_pg_msg.c \
               broker/store_pg_sql.c broker/store_pg_audit.c broker/store_sqlite_sql.c \
               broker/atrest.c broker/audit.c broker/policy.c
 BROKER_SRC := $(filter-out broker/main.c $(LEDGER_SRC),$(wildcard broker/*.c))

@@ -9,12 +9,15 @@
  * database's, so idempotent resends and E_REPLAY hold for every node that
  * shares it.
  *
+ * This file holds the connection and its pipeline, transactions and the
+ * cluster's write lock; the message queue is store_pg_msg.c's, consents,
+ * admin requests and the audit log store_pg_audit.c's.
+ *
  * Statements are prepared once per connection; parameters are sent as text
  * (numbers, names) or binary (bytea), results come back binary. A lost
  * connection fails every call with E_STORAGE at once; the next call outside
  * a transaction connects again (at most once per S_RETRY_MS), so the
  * broker resumes by itself when the database is back. */
-#include "hex.h"
 #include "store_pg_int.h"
 #include "store_pg_sql.h"
 #include "utf8.h"
@@ -27,7 +30,6 @@
 
 #define S_SCHEMA_VERSION 2    /* as the SQLite engine's: the same tables */
 #define S_RETRY_MS       1000 /* between attempts to connect again */
-#define S_MAX_PENDING    64   /* unread results before a sync (bounds both buffers) */
 
 /* Defaults that the URI may override (it is expanded after them). They
  * bound how long a dead server or network can hold the broker: a client
@@ -183,8 +185,8 @@ s_alive(const store_t *self)
 
 /* A working connection, or E_STORAGE at once. Connects again only
  * between transactions and not more often than every S_RETRY_MS. */
-static remiss_code_t
-s_ready(store_t *self, remiss_err_t *err)
+remiss_code_t
+store_pg_ready(store_t *self, remiss_err_t *err)
 {
     if (s_alive(self))
         return REMISS_OK;
@@ -201,9 +203,9 @@ s_ready(store_t *self, remiss_err_t *err)
 
 /* Queues prepared statement q (or, q < 0, the SQL sql without
  * parameters) in the pipeline; s_sync reads its result. */
-static remiss_code_t
-s_send(store_t *self, int q, const char *sql, const store_pg_par_t *p, remiss_err_t *err,
-       const char *what)
+remiss_code_t
+store_pg_send(store_t *self, int q, const char *sql, const store_pg_par_t *p, remiss_err_t *err,
+              const char *what)
 {
     char name[16];
     int ok;
@@ -248,8 +250,8 @@ s_read_sync(store_t *self)
  * a statement nobody waited for (a deferred write, store_pg_defer) poisons
  * the transaction: the broker may have gone on as if it had worked, so
  * nothing of the transaction may commit. */
-static remiss_code_t
-s_sync_keep(store_t *self, PGresult **keep, int nkeep, remiss_err_t *err, const char *what)
+remiss_code_t
+store_pg_sync_keep(store_t *self, PGresult **keep, int nkeep, remiss_err_t *err, const char *what)
 {
     remiss_code_t r = REMISS_OK;
     int n = self->pending, first = n > nkeep ? n - nkeep : 0;
@@ -294,11 +296,11 @@ s_sync_keep(store_t *self, PGresult **keep, int nkeep, remiss_err_t *err, const 
 }
 
 /* s_sync_keep of the last result only, into *last when last is not NULL. */
-static remiss_code_t
-s_sync(store_t *self, PGresult **last, remiss_err_t *err, const char *what)
+remiss_code_t
+store_pg_sync(store_t *self, PGresult **last, remiss_err_t *err, const char *what)
 {
     PGresult *ignored;
-    return s_sync_keep(self, last ? last : &ignored, last ? 1 : 0, err, what);
+    return store_pg_sync_keep(self, last ? last : &ignored, last ? 1 : 0, err, what);
 }
 
 /* Runs prepared statement q and waits for it; the result (caller clears)
@@ -307,8 +309,9 @@ PGresult *
 store_pg_run(store_t *self, int q, const store_pg_par_t *p, remiss_err_t *err, const char *what)
 {
     PGresult *res = NULL;
-    if (s_ready(self, err) == REMISS_OK && s_send(self, q, NULL, p, err, what) == REMISS_OK)
-        s_sync(self, &res, err, what);
+    if (store_pg_ready(self, err) == REMISS_OK &&
+        store_pg_send(self, q, NULL, p, err, what) == REMISS_OK)
+        store_pg_sync(self, &res, err, what);
     return res;
 }
 
@@ -341,11 +344,12 @@ store_pg_defer(store_t *self, int q, const char *sql, const store_pg_par_t *p, r
                               "storage error (%s): an earlier statement of the transaction "
                               "failed",
                               what);
-    if ((r = s_ready(self, err)) != REMISS_OK ||
-        (r = s_send(self, q, sql, p, err, what)) != REMISS_OK)
+    if ((r = store_pg_ready(self, err)) != REMISS_OK ||
+        (r = store_pg_send(self, q, sql, p, err, what)) != REMISS_OK)
         return r;
-    return self->pending >= S_MAX_PENDING || !self->in_tx ? s_sync(self, NULL, err, what)
-                                                          : REMISS_OK;
+    return self->pending >= STORE_PG_MAX_PENDING || !self->in_tx
+               ? store_pg_sync(self, NULL, err, what)
+               : REMISS_OK;
 }
 
 /* ------------------------------------------------------------ several nodes */
@@ -364,8 +368,8 @@ store_pg_lock(store_t *self, remiss_err_t *err)
 }
 
 /* The lock and what it reads (Q_SHARED's row) are the transaction's. */
-static void
-s_locked_with(store_t *self, const PGresult *shared)
+void
+store_pg_locked_with(store_t *self, const PGresult *shared)
 {
     self->locked = true;
     self->lock_depth = self->depth;
@@ -389,17 +393,17 @@ store_pg_lock_then(store_t *self, int q, const store_pg_par_t *p, PGresult **res
         *res = NULL;
     if (nkeep == 0)
         return REMISS_OK;
-    if ((r = s_ready(self, err)) != REMISS_OK ||
-        (lock && (r = s_send(self, Q_LOCK, NULL, NULL, err, "write lock")) != REMISS_OK) ||
-        (lock && (r = s_send(self, Q_SHARED, NULL, NULL, err, "write lock")) != REMISS_OK) ||
-        (q >= 0 && (r = s_send(self, q, NULL, p, err, "write lock")) != REMISS_OK) ||
-        (r = s_sync_keep(self, got, nkeep, err, "write lock")) != REMISS_OK) {
+    if ((r = store_pg_ready(self, err)) != REMISS_OK ||
+        (lock && (r = store_pg_send(self, Q_LOCK, NULL, NULL, err, "write lock")) != REMISS_OK) ||
+        (lock && (r = store_pg_send(self, Q_SHARED, NULL, NULL, err, "write lock")) != REMISS_OK) ||
+        (q >= 0 && (r = store_pg_send(self, q, NULL, p, err, "write lock")) != REMISS_OK) ||
+        (r = store_pg_sync_keep(self, got, nkeep, err, "write lock")) != REMISS_OK) {
         if (lock)
             self->poisoned = true;
         return r;
     }
     if (lock)
-        s_locked_with(self, got[0]);
+        store_pg_locked_with(self, got[0]);
     if (lock)
         PQclear(got[0]);
     if (q >= 0 && res)
@@ -440,8 +444,8 @@ s_stats(const store_t *self, store_stats_t *out)
 /* Remembers that recipient has a new message: the commit tells the nodes
  * listening (one notification per commit, since NOTIFY serialises commits
  * on a global lock; cluster.c). */
-static void
-s_notify_add(store_t *self, const char *recipient)
+void
+store_pg_notify_add(store_t *self, const char *recipient)
 {
     size_t used = strlen(self->notify), n = strlen(recipient);
     for (const char *p = self->notify; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] != '\0'))
@@ -464,7 +468,7 @@ s_notify_send(store_t *self, remiss_err_t *err)
     if (!self->notify[0] && !self->notify_all)
         return REMISS_OK;
     store_pg_text(&p, self->notify_all ? "" : self->notify);
-    return s_send(self, Q_NOTIFY, NULL, &p, err, "notify");
+    return store_pg_send(self, Q_NOTIFY, NULL, &p, err, "notify");
 }
 
 /* ------------------------------------------------------------ columns */
@@ -517,71 +521,6 @@ store_pg_get_dup(const PGresult *res, int row, int col, uint8_t **out, size_t *l
     memcpy(*out, PQgetvalue(res, row, col), n);
     *len = n;
     return true;
-}
-
-static bool
-s_row_msg(const PGresult *res, int r, store_msg_t *m)
-{
-    memset(m, 0, sizeof *m);
-    m->seq = (uint64_t)store_pg_get_int(res, r, 0);
-    if (!store_pg_get_fixed(res, r, 1, m->message_id, STORE_ID_LEN))
-        return false;
-    store_pg_get_text(res, r, 2, m->sender, sizeof m->sender);
-    store_pg_get_text(res, r, 3, m->recipient, sizeof m->recipient);
-    m->type = (int)store_pg_get_int(res, r, 4);
-    store_pg_get_text(res, r, 5, m->purpose, sizeof m->purpose);
-    store_pg_get_text(res, r, 6, m->consent_id, sizeof m->consent_id);
-    m->has_subject = store_pg_get_fixed(res, r, 7, m->subject, STORE_HASH_LEN);
-    if (!store_pg_get_fixed(res, r, 8, m->envelope_sha256, STORE_HASH_LEN) ||
-        !store_pg_get_dup(res, r, 9, &m->envelope, &m->envelope_len) ||
-        !store_pg_get_dup(res, r, 10, &m->receipt, &m->receipt_len)) {
-        store_msg_clear(m);
-        return false;
-    }
-    m->created_at = store_pg_get_int(res, r, 11);
-    m->accepted_at = store_pg_get_int(res, r, 12);
-    m->audit_index = (uint64_t)store_pg_get_int(res, r, 13);
-    m->state = (store_state_t)store_pg_get_int(res, r, 14);
-    m->attempts = (uint32_t)store_pg_get_int(res, r, 15);
-    m->delivered_at = store_pg_get_int(res, r, 16);
-    m->acked_at = store_pg_get_int(res, r, 17);
-    m->code = (int)store_pg_get_int(res, r, 18);
-    store_pg_get_text(res, r, 19, m->reason, sizeof m->reason);
-    m->has_linked = store_pg_get_fixed(res, r, 20, m->linked_id, STORE_ID_LEN);
-    m->transfer_decision = (int)store_pg_get_int(res, r, 21);
-    store_pg_get_text(res, r, 22, m->receiving_unit, sizeof m->receiving_unit);
-    m->has_transfer_ack = store_pg_get_fixed(res, r, 23, m->transfer_ack_id, STORE_ID_LEN);
-    return true;
-}
-
-/* Reads the message rows of res into out[0..max). */
-static remiss_code_t
-s_rows_of(const PGresult *res, store_msg_t *out, size_t max, size_t *n, remiss_err_t *err)
-{
-    remiss_code_t r = res ? REMISS_OK : REMISS_E_STORAGE;
-    *n = 0;
-    for (int i = 0; res && i < PQntuples(res) && *n < max; i++) {
-        if (!s_row_msg(res, i, &out[*n])) {
-            for (size_t j = 0; j < *n; j++)
-                store_msg_clear(&out[j]);
-            *n = 0;
-            r = remiss_err_set(err, REMISS_E_STORAGE, "a stored message row is damaged");
-            break;
-        }
-        (*n)++;
-    }
-    return r;
-}
-
-/* Runs a SELECT of message rows into out[0..max). */
-static remiss_code_t
-s_msg_rows(store_t *self, int q, const store_pg_par_t *p, store_msg_t *out, size_t max, size_t *n,
-           remiss_err_t *err)
-{
-    PGresult *res = store_pg_run(self, q, p, err, "select messages");
-    remiss_code_t r = s_rows_of(res, out, max, n, err);
-    PQclear(res);
-    return r;
 }
 
 /* Runs a single-integer SELECT. */
@@ -684,14 +623,14 @@ static remiss_code_t
 s_begin(store_t *self, remiss_err_t *err)
 {
     self->poisoned = false;
-    remiss_code_t r = s_ready(self, err);
+    remiss_code_t r = store_pg_ready(self, err);
     self->in_tx = r == REMISS_OK;
     /* Waited for: a server that went away shows here, once per cycle. The
      * consent generation comes in the same round trip. */
     PGresult *res = NULL;
-    if (r == REMISS_OK && (r = s_send(self, -1, "BEGIN", NULL, err, "begin")) == REMISS_OK &&
-        (r = s_send(self, Q_GEN, NULL, NULL, err, "begin")) == REMISS_OK &&
-        (r = s_sync(self, &res, err, "begin")) == REMISS_OK && res && PQntuples(res) == 1)
+    if (r == REMISS_OK && (r = store_pg_send(self, -1, "BEGIN", NULL, err, "begin")) == REMISS_OK &&
+        (r = store_pg_send(self, Q_GEN, NULL, NULL, err, "begin")) == REMISS_OK &&
+        (r = store_pg_sync(self, &res, err, "begin")) == REMISS_OK && res && PQntuples(res) == 1)
         self->consent_gen = (uint64_t)store_pg_get_int(res, 0, 0);
     PQclear(res);
     if (r != REMISS_OK)
@@ -706,11 +645,12 @@ s_begin_read(store_t *self, bool *started, remiss_err_t *err)
     if (self->in_tx)
         return REMISS_OK;
     self->poisoned = false;
-    remiss_code_t r = s_ready(self, err);
+    remiss_code_t r = store_pg_ready(self, err);
     self->in_tx = r == REMISS_OK;
-    if (r == REMISS_OK && (r = s_send(self, -1, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-                                      NULL, err, "begin read")) == REMISS_OK)
-        r = s_sync(self, NULL, err, "begin read");
+    if (r == REMISS_OK &&
+        (r = store_pg_send(self, -1, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, err,
+                           "begin read")) == REMISS_OK)
+        r = store_pg_sync(self, NULL, err, "begin read");
     if (r != REMISS_OK)
         s_rollback(self);
     *started = r == REMISS_OK;
@@ -721,8 +661,8 @@ static void
 s_rollback(store_t *self)
 {
     if (s_alive(self) && (self->pending > 0 || PQtransactionStatus(self->conn) != PQTRANS_IDLE) &&
-        s_send(self, -1, "ROLLBACK", NULL, NULL, "rollback") == REMISS_OK)
-        s_sync(self, NULL, NULL, "rollback");
+        store_pg_send(self, -1, "ROLLBACK", NULL, NULL, "rollback") == REMISS_OK)
+        store_pg_sync(self, NULL, NULL, "rollback");
     self->in_tx = false;
     self->poisoned = false;
     self->locked = false;
@@ -740,13 +680,14 @@ s_commit_wait(store_t *self, remiss_err_t *err)
     PGresult *res = NULL;
     /* No timeout on the COMMIT: cancelling one that waits for a standby
      * would leave it committed locally only. (Same round trip.) */
-    remiss_code_t r = s_send(self, -1, "SET LOCAL statement_timeout = 0", NULL, err, "commit");
+    remiss_code_t r =
+        store_pg_send(self, -1, "SET LOCAL statement_timeout = 0", NULL, err, "commit");
     if (r == REMISS_OK)
-        r = s_send(self, -1, "COMMIT", NULL, err, "commit");
+        r = store_pg_send(self, -1, "COMMIT", NULL, err, "commit");
     self->warned = false;
     self->watching = true;
     if (r == REMISS_OK)
-        r = s_sync(self, &res, err, "commit");
+        r = store_pg_sync(self, &res, err, "commit");
     self->watching = false;
     if (r == REMISS_OK && (strcmp(PQcmdStatus(res), "COMMIT") != 0 || self->warned))
         r = remiss_err_set(err, REMISS_E_STORAGE,
@@ -765,7 +706,7 @@ s_commit_wait(store_t *self, remiss_err_t *err)
 static remiss_code_t
 s_commit(store_t *self, remiss_err_t *err)
 {
-    remiss_code_t r = s_ready(self, err);
+    remiss_code_t r = store_pg_ready(self, err);
     if (r == REMISS_OK && self->poisoned)
         r = remiss_err_set(err, REMISS_E_STORAGE,
                            "storage error (commit): a statement of the transaction failed: %s",
@@ -819,399 +760,6 @@ s_rollback_to(store_t *self)
     s_release(self);
 }
 
-/* ------------------------------------------------------------ messages */
-
-/* The index of id among the ids store_prefetch found not stored, or
- * nabsent. */
-static size_t
-s_absent_at(const store_t *self, const uint8_t id[STORE_ID_LEN])
-{
-    size_t i = 0;
-    while (i < self->nabsent && memcmp(self->absent[i], id, STORE_ID_LEN) != 0)
-        i++;
-    return i;
-}
-
-/* One round trip for a cycle's submissions (store.h): the ids as a bytea[]
- * literal, {"\\x00..","\\x.."}; what does not come back is not stored. */
-static void
-s_prefetch(store_t *self, const uint8_t (*ids)[STORE_ID_LEN], size_t n)
-{
-    const size_t each = 2 * STORE_ID_LEN + 6; /* "\\x...", */
-    self->nabsent = 0;
-    if (!self->in_tx || self->poisoned || n == 0 || n > SIZE_MAX / each - 2)
-        return;
-    if (n > self->absent_cap) {
-        void *grown = realloc(self->absent, n * sizeof *self->absent);
-        if (!grown)
-            return;
-        self->absent = grown;
-        self->absent_cap = n;
-    }
-    char *lit = malloc(n * each + 3), *o = lit;
-    if (!lit)
-        return;
-    *o++ = '{';
-    for (size_t i = 0; i < n; i++) {
-        memcpy(o, i ? ",\"\\\\x" : "\"\\\\x", i ? 5 : 4);
-        o += i ? 5 : 4;
-        hex_encode(o, ids[i], STORE_ID_LEN);
-        o += 2 * STORE_ID_LEN;
-        *o++ = '"';
-    }
-    memcpy(o, "}", 2);
-    store_pg_par_t p = {0};
-    store_pg_text(&p, lit);
-    remiss_err_t err;
-    /* Submissions are written next: the write lock comes in the same round
-     * trip, and the look-up sees every node's commits before it. */
-    PGresult *res = NULL;
-    store_pg_lock_then(self, Q_FIND_MANY, &p, &res, &err);
-    free(lit);
-    for (size_t i = 0; res && i < n; i++) {
-        uint8_t got[STORE_ID_LEN];
-        bool stored = false;
-        for (int r = 0; r < PQntuples(res) && !stored; r++)
-            stored = store_pg_get_fixed(res, r, 0, got, STORE_ID_LEN) &&
-                     memcmp(got, ids[i], STORE_ID_LEN) == 0;
-        if (!stored && s_absent_at(self, ids[i]) == self->nabsent)
-            memcpy(self->absent[self->nabsent++], ids[i], STORE_ID_LEN);
-    }
-    PQclear(res);
-}
-
-static remiss_code_t
-s_find(store_t *self, const uint8_t id[STORE_ID_LEN], bool *found, store_msg_t *out,
-       remiss_err_t *err)
-{
-    store_pg_par_t p = {0};
-    size_t n = 0;
-    *found = false;
-    if (s_absent_at(self, id) < self->nabsent)
-        return REMISS_OK; /* store_prefetch found it not stored */
-    store_pg_blob(&p, id, STORE_ID_LEN);
-    remiss_code_t r = s_msg_rows(self, Q_FIND, &p, out, 1, &n, err);
-    *found = r == REMISS_OK && n == 1;
-    return r;
-}
-
-static remiss_code_t
-s_insert(store_t *self, store_msg_t *m, remiss_err_t *err)
-{
-    if (store_pg_lock(self, err) != REMISS_OK)
-        return REMISS_E_STORAGE;
-    size_t k = s_absent_at(self, m->message_id);
-    if (k < self->nabsent) /* stored from now on */
-        memmove(self->absent[k], self->absent[--self->nabsent], STORE_ID_LEN);
-    s_notify_add(self, m->recipient);
-    store_pg_par_t p = {0};
-    store_pg_blob(&p, m->message_id, STORE_ID_LEN);
-    store_pg_text(&p, m->sender);
-    store_pg_text(&p, m->recipient);
-    store_pg_int(&p, m->type);
-    store_pg_text(&p, m->purpose);
-    store_pg_text(&p, m->consent_id);
-    store_pg_blob(&p, m->has_subject ? m->subject : NULL, STORE_HASH_LEN);
-    store_pg_blob(&p, m->envelope_sha256, STORE_HASH_LEN);
-    store_pg_blob(&p, m->envelope, m->envelope_len);
-    store_pg_blob(&p, m->receipt ? m->receipt : (const uint8_t *)"", m->receipt_len);
-    store_pg_int(&p, m->created_at);
-    store_pg_int(&p, m->accepted_at);
-    store_pg_int(&p, (int64_t)m->audit_index);
-    store_pg_blob(&p, m->has_linked ? m->linked_id : NULL, STORE_ID_LEN);
-    /* Inside a transaction it goes out with the next statement that waits
-     * (a duplicate id, which the broker's store_find before it rules out on
-     * one node, then fails the transaction); the database numbers it. */
-    m->seq = 0;
-    if (self->in_tx)
-        return store_pg_defer(self, Q_INSERT, NULL, &p, err, "insert message");
-    uint64_t seq = 0;
-    remiss_code_t r = store_pg_count(self, Q_INSERT, &p, &seq, err);
-    if (r == REMISS_OK)
-        m->seq = seq;
-    return r;
-}
-
-static remiss_code_t
-s_due(store_t *self, const char *recipient, int64_t now, size_t max, store_msg_t *out, size_t *n,
-      remiss_err_t *err)
-{
-    store_pg_par_t p = {0};
-    store_pg_text(&p, recipient);
-    store_pg_int(&p, now);
-    store_pg_int(&p, (int64_t)max);
-    /* Read under the write lock (taken in the same round trip), so that
-     * of two nodes holding a connection of recipient one hands a message
-     * out and the other sees it marked. */
-    PGresult *res = NULL;
-    *n = 0;
-    if (self->in_tx && store_pg_lock_then(self, Q_DUE, &p, &res, err) != REMISS_OK)
-        return REMISS_E_STORAGE;
-    if (!self->in_tx)
-        return s_msg_rows(self, Q_DUE, &p, out, max, n, err);
-    remiss_code_t r = s_rows_of(res, out, max, n, err);
-    PQclear(res);
-    return r;
-}
-
-/* Up to S_MAX_PENDING - 2 of store_due_many in one round trip, the write
- * lock first if not held (as s_due). */
-static remiss_code_t
-s_due_chunk(store_t *self, store_due_req_t *reqs, int n, int64_t now, remiss_err_t *err)
-{
-    PGresult *res[S_MAX_PENDING];
-    bool lock = !self->locked;
-    int sent = 0, nkeep = n + (lock ? 1 : 0);
-    remiss_code_t r = s_ready(self, err);
-    if (r == REMISS_OK && lock && (r = s_send(self, Q_LOCK, NULL, NULL, err, "due")) == REMISS_OK)
-        r = s_send(self, Q_SHARED, NULL, NULL, err, "due");
-    for (; r == REMISS_OK && sent < n; sent++) {
-        store_pg_par_t p = {0};
-        store_pg_text(&p, reqs[sent].recipient);
-        store_pg_int(&p, now);
-        store_pg_int(&p, (int64_t)reqs[sent].max);
-        r = s_send(self, Q_DUE, NULL, &p, err, "due");
-    }
-    if (r == REMISS_OK)
-        r = s_sync_keep(self, res, nkeep, err, "due");
-    if (r != REMISS_OK) {
-        if (lock)
-            self->poisoned = true;
-        return r;
-    }
-    if (lock)
-        s_locked_with(self, res[0]);
-    for (int i = 0; i < nkeep; i++) {
-        int k = i - (lock ? 1 : 0);
-        if (k >= 0 && r == REMISS_OK)
-            r = s_rows_of(res[i], reqs[k].out, reqs[k].max, &reqs[k].n, err);
-        PQclear(res[i]);
-    }
-    return r;
-}
-
-static remiss_code_t
-s_due_many(store_t *self, store_due_req_t *reqs, size_t n, int64_t now, remiss_err_t *err)
-{
-    const size_t chunk = S_MAX_PENDING - 2;
-    remiss_code_t r = REMISS_OK;
-    if (!self->in_tx) {
-        for (size_t i = 0; i < n && r == REMISS_OK; i++)
-            r = s_due(self, reqs[i].recipient, now, reqs[i].max, reqs[i].out, &reqs[i].n, err);
-        return r;
-    }
-    for (size_t at = 0; at < n && r == REMISS_OK; at += chunk)
-        r = s_due_chunk(self, reqs + at, (int)(n - at < chunk ? n - at : chunk), now, err);
-    return r;
-}
-
-static remiss_code_t
-s_mark_sent(store_t *self, uint64_t seq, int64_t now, int64_t next_at, remiss_err_t *err)
-{
-    if (store_pg_lock(self, err) != REMISS_OK)
-        return REMISS_E_STORAGE;
-    store_pg_par_t p = {0};
-    store_pg_int(&p, (int64_t)seq);
-    store_pg_int(&p, now);
-    store_pg_int(&p, next_at);
-    return store_pg_defer(self, Q_MARK_SENT, NULL, &p, err, "mark sent");
-}
-
-static remiss_code_t
-s_resend_now(store_t *self, const char *recipient, remiss_err_t *err)
-{
-    if (store_pg_lock(self, err) != REMISS_OK)
-        return REMISS_E_STORAGE;
-    store_pg_par_t p = {0};
-    store_pg_text(&p, recipient);
-    return store_pg_defer(self, Q_RESEND_NOW, NULL, &p, err, "resend");
-}
-
-static void
-s_finish_params(store_pg_par_t *p, const uint8_t *id, const char *recipient, store_state_t state,
-                int code, const char *reason, int64_t now)
-{
-    store_pg_blob(p, id, STORE_ID_LEN);
-    store_pg_int(p, (int64_t)state);
-    store_pg_int(p, code);
-    store_pg_text(p, reason);
-    store_pg_int(p, now);
-    if (recipient)
-        store_pg_text(p, recipient);
-}
-
-static remiss_code_t
-s_finish(store_t *self, const uint8_t id[STORE_ID_LEN], const char *recipient, store_state_t state,
-         int code, const char *reason, int64_t now, bool *changed, remiss_err_t *err)
-{
-    *changed = false;
-    if (store_pg_lock(self, err) != REMISS_OK)
-        return REMISS_E_STORAGE;
-    store_pg_par_t p = {0};
-    uint64_t n = 0;
-    s_finish_params(&p, id, recipient, state, code, reason, now);
-    remiss_code_t r =
-        store_pg_exec(self, recipient ? Q_FINISH : Q_FINISH_ANY, &p, &n, err, "finish");
-    *changed = n > 0;
-    return r;
-}
-
-/* Up to S_MAX_PENDING of store_finish_many in one round trip. */
-static remiss_code_t
-s_finish_chunk(store_t *self, store_finish_req_t *reqs, int n, int64_t now, bool want_rows,
-               remiss_err_t *err)
-{
-    PGresult *res[S_MAX_PENDING];
-    remiss_code_t r = REMISS_OK;
-    int sent = 0;
-    for (; sent < n && r == REMISS_OK; sent++) {
-        store_finish_req_t *q = &reqs[sent];
-        store_pg_par_t p = {0};
-        s_finish_params(&p, q->id, q->recipient, q->state, q->code, q->reason, now);
-        r = s_send(self, q->recipient ? Q_FINISH : Q_FINISH_ANY, NULL, &p, err, "finish");
-    }
-    if (r != REMISS_OK) /* the connection broke: what went out is read and dropped */
-        return s_sync(self, NULL, NULL, "finish"), r;
-    r = s_sync_keep(self, res, n, err, "finish");
-    for (int i = 0; r == REMISS_OK && i < n; i++) {
-        store_finish_req_t *q = &reqs[i];
-        q->changed = PQntuples(res[i]) > 0;
-        if (q->changed && want_rows && !(q->has_row = s_row_msg(res[i], 0, &q->row)))
-            r = remiss_err_set(err, REMISS_E_STORAGE, "a stored message row is damaged");
-    }
-    for (int i = 0; i < n; i++)
-        PQclear(res[i]);
-    return r;
-}
-
-static remiss_code_t
-s_finish_many(store_t *self, store_finish_req_t *reqs, size_t n, int64_t now, bool want_rows,
-              remiss_err_t *err)
-{
-    remiss_code_t r = REMISS_OK;
-    if (n && (store_pg_lock(self, err) != REMISS_OK || s_ready(self, err) != REMISS_OK))
-        return REMISS_E_STORAGE;
-    for (size_t at = 0; at < n && r == REMISS_OK; at += S_MAX_PENDING)
-        r = s_finish_chunk(self, reqs + at, (int)(n - at < S_MAX_PENDING ? n - at : S_MAX_PENDING),
-                           now, want_rows, err);
-    return r;
-}
-
-/* In the node's own transaction: a separate one would wait for the write
- * lock this node's open transaction may hold (and so for itself). */
-static remiss_code_t
-s_reclaim(store_t *self, uint64_t *n, remiss_err_t *err)
-{
-    PGresult *res = NULL;
-    if (store_pg_lock_then(self, Q_RECLAIM, NULL, &res, err) != REMISS_OK)
-        return REMISS_E_STORAGE;
-    *n = res && PQntuples(res) == 1 ? (uint64_t)store_pg_get_int(res, 0, 0) : 0;
-    PQclear(res);
-    return REMISS_OK;
-}
-
-static remiss_code_t
-s_requeue(store_t *self, const uint8_t id[STORE_ID_LEN], bool *changed, remiss_err_t *err)
-{
-    *changed = false;
-    if (store_pg_lock(self, err) != REMISS_OK)
-        return REMISS_E_STORAGE;
-    store_pg_par_t p = {0};
-    uint64_t n = 0;
-    store_pg_blob(&p, id, STORE_ID_LEN);
-    remiss_code_t r = store_pg_exec(self, Q_REQUEUE, &p, &n, err, "requeue");
-    *changed = n > 0;
-    return r;
-}
-
-static remiss_code_t
-s_link_transfer(store_t *self, const uint8_t orig[STORE_ID_LEN], const char *orig_sender,
-                const char *orig_recipient, int decision, const char *unit,
-                const uint8_t ack_id[STORE_ID_LEN], remiss_err_t *err)
-{
-    if (store_pg_lock(self, err) != REMISS_OK)
-        return REMISS_E_STORAGE;
-    store_pg_par_t p = {0};
-    store_pg_blob(&p, orig, STORE_ID_LEN);
-    store_pg_text(&p, orig_sender);
-    store_pg_int(&p, decision);
-    store_pg_text(&p, unit);
-    store_pg_blob(&p, ack_id, STORE_ID_LEN);
-    store_pg_text(&p, orig_recipient);
-    return store_pg_defer(self, Q_LINK, NULL, &p, err, "link transfer");
-}
-
-static remiss_code_t
-s_dead_letters(store_t *self, size_t max, store_msg_t *out, size_t *n, remiss_err_t *err)
-{
-    store_pg_par_t p = {0};
-    store_pg_int(&p, (int64_t)max);
-    return s_msg_rows(self, Q_DEAD, &p, out, max, n, err);
-}
-
-static remiss_code_t
-s_pending_by_consent(store_t *self, const char *consent_id, size_t max, store_msg_t *out, size_t *n,
-                     remiss_err_t *err)
-{
-    store_pg_par_t p = {0};
-    store_pg_text(&p, consent_id);
-    store_pg_int(&p, (int64_t)max);
-    return s_msg_rows(self, Q_BY_CONSENT, &p, out, max, n, err);
-}
-
-static remiss_code_t
-s_purge(store_t *self, int64_t before_ms, uint64_t *purged, remiss_err_t *err)
-{
-    if (store_pg_lock(self, err) != REMISS_OK)
-        return REMISS_E_STORAGE;
-    store_pg_par_t p = {0};
-    store_pg_int(&p, before_ms);
-    remiss_code_t r = store_pg_exec(self, Q_PURGE, &p, purged, err, "purge");
-    return r == REMISS_OK ? store_pg_exec(self, Q_C_SHRED, &p, NULL, err, "shred consents") : r;
-}
-
-static remiss_code_t
-s_depth(store_t *self, const char *recipient, uint64_t *depth, remiss_err_t *err)
-{
-    store_pg_par_t p = {0};
-    store_pg_text(&p, recipient);
-    return store_pg_count(self, Q_DEPTH, &p, depth, err);
-}
-
-static remiss_code_t
-s_queues(store_t *self, store_queue_t *out, size_t max, size_t *n, remiss_err_t *err)
-{
-    store_pg_par_t p = {0};
-    store_pg_int(&p, (int64_t)max);
-    PGresult *res = store_pg_run(self, Q_QUEUES, &p, err, "queues");
-    for (int i = 0; res && i < PQntuples(res) && *n < max; i++, (*n)++) {
-        store_pg_get_text(res, i, 0, out[*n].recipient, sizeof out[*n].recipient);
-        out[*n].depth = (uint64_t)store_pg_get_int(res, i, 1);
-        out[*n].oldest = store_pg_get_int(res, i, 2);
-    }
-    bool ok = res != NULL;
-    PQclear(res);
-    return ok ? REMISS_OK : REMISS_E_STORAGE;
-}
-
-static remiss_code_t
-s_oldest(store_t *self, const char *recipient, int64_t *accepted_at, remiss_err_t *err)
-{
-    store_pg_par_t p = {0};
-    uint64_t v = 0;
-    store_pg_text(&p, recipient);
-    remiss_code_t r = store_pg_count(self, Q_OLDEST, &p, &v, err);
-    *accepted_at = (int64_t)v;
-    return r;
-}
-
-static remiss_code_t
-s_dead_count(store_t *self, uint64_t *n, remiss_err_t *err)
-{
-    store_pg_par_t p = {0};
-    return store_pg_count(self, Q_DEAD_COUNT, &p, n, err);
-}
-
 const store_ops_t store_pg_ops = {
     .name = "postgresql",
     .open = s_open,
@@ -1224,25 +772,25 @@ const store_ops_t store_pg_ops = {
     .savepoint = s_savepoint,
     .release = s_release,
     .rollback_to = s_rollback_to,
-    .find = s_find,
-    .insert = s_insert,
-    .due = s_due,
-    .mark_sent = s_mark_sent,
-    .resend_now = s_resend_now,
-    .finish = s_finish,
-    .finish_many = s_finish_many,
-    .prefetch = s_prefetch,
-    .due_many = s_due_many,
-    .reclaim = s_reclaim,
-    .requeue = s_requeue,
-    .link_transfer = s_link_transfer,
-    .dead_letters = s_dead_letters,
-    .pending_by_consent = s_pending_by_consent,
-    .purge = s_purge,
-    .depth = s_depth,
-    .oldest = s_oldest,
-    .queues = s_queues,
-    .dead_count = s_dead_count,
+    .find = store_pg_find,
+    .insert = store_pg_insert,
+    .due = store_pg_due,
+    .mark_sent = store_pg_mark_sent,
+    .resend_now = store_pg_resend_now,
+    .finish = store_pg_finish,
+    .finish_many = store_pg_finish_many,
+    .prefetch = store_pg_prefetch,
+    .due_many = store_pg_due_many,
+    .reclaim = store_pg_reclaim,
+    .requeue = store_pg_requeue,
+    .link_transfer = store_pg_link_transfer,
+    .dead_letters = store_pg_dead_letters,
+    .pending_by_consent = store_pg_pending_by_consent,
+    .purge = store_pg_purge,
+    .depth = store_pg_depth,
+    .oldest = store_pg_oldest,
+    .queues = store_pg_queues,
+    .dead_count = store_pg_dead_count,
     .admin_request = store_pg_admin_request,
     .admin_pending = store_pg_admin_pending,
     .admin_done = store_pg_admin_done,

@@ -1,9 +1,9 @@
 /* store_pg_int: what the PostgreSQL engine's files share (internal, not
  * installed): the connection's state, statement parameters and the helpers
  * that run statements and read columns. broker/store_pg.c holds the
- * connection, transactions, the cluster's write lock and the message
- * queue; broker/store_pg_audit.c the consent registry, key rotation, admin
- * requests and the audit log. */
+ * connection, transactions and the cluster's write lock;
+ * broker/store_pg_msg.c the message queue; broker/store_pg_audit.c the
+ * consent registry, key rotation, admin requests and the audit log. */
 #ifndef STORE_PG_INT_H
 #define STORE_PG_INT_H
 
@@ -14,8 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_PG_MAX_PARAMS 16
-#define STORE_PG_NOTIFY_MAX 4000 /* recipients named in one notification (payload < 8000) */
+#define STORE_PG_MAX_PARAMS  16
+#define STORE_PG_MAX_PENDING 64   /* unread results before a sync (bounds both buffers) */
+#define STORE_PG_NOTIFY_MAX  4000 /* recipients named in one notification (payload < 8000) */
 
 #define STORE_PG_ABUF_ROWS  256 /* audit rows or nodes per INSERT at most */
 #define STORE_PG_ABUF_MARKS 8   /* savepoints deep the buffers follow */
@@ -101,11 +102,63 @@ void store_pg_abuf_undo(store_t *self);
 void store_pg_abuf_clear(store_t *self);
 void store_pg_abuf_free(store_t *self);
 
+/* The pipeline (store_pg.c): a working connection or E_STORAGE; queue a
+ * statement (q < 0: sql without parameters); sync and keep the last nkeep
+ * results (caller clears; all NULL on failure) or the last one; the write
+ * lock's reading (Q_SHARED's row) taken as the transaction's; a recipient
+ * for the commit's notification. */
+remiss_code_t store_pg_ready(store_t *self, remiss_err_t *err);
+remiss_code_t store_pg_send(store_t *self, int q, const char *sql, const store_pg_par_t *p,
+                            remiss_err_t *err, const char *what);
+remiss_code_t store_pg_sync_keep(store_t *self, PGresult **keep, int nkeep, remiss_err_t *err,
+                                 const char *what);
+remiss_code_t store_pg_sync(store_t *self, PGresult **last, remiss_err_t *err, const char *what);
+void store_pg_locked_with(store_t *self, const PGresult *shared);
+void store_pg_notify_add(store_t *self, const char *recipient);
+
 /* Columns (store_pg.c). */
 int64_t store_pg_get_int(const PGresult *res, int row, int col);
 bool store_pg_get_fixed(const PGresult *res, int row, int col, uint8_t *out, size_t n);
 void store_pg_get_text(const PGresult *res, int row, int col, char *out, size_t size);
 bool store_pg_get_dup(const PGresult *res, int row, int col, uint8_t **out, size_t *len);
+
+/* The message queue (store_pg_msg.c): the engine's table entries
+ * (store_engine.h). */
+void store_pg_prefetch(store_t *self, const uint8_t (*ids)[STORE_ID_LEN], size_t n);
+remiss_code_t store_pg_find(store_t *self, const uint8_t id[STORE_ID_LEN], bool *found,
+                            store_msg_t *out, remiss_err_t *err);
+remiss_code_t store_pg_insert(store_t *self, store_msg_t *m, remiss_err_t *err);
+remiss_code_t store_pg_due(store_t *self, const char *recipient, int64_t now, size_t max,
+                           store_msg_t *out, size_t *n, remiss_err_t *err);
+remiss_code_t store_pg_due_many(store_t *self, store_due_req_t *reqs, size_t n, int64_t now,
+                                remiss_err_t *err);
+remiss_code_t store_pg_mark_sent(store_t *self, uint64_t seq, int64_t now, int64_t next_at,
+                                 remiss_err_t *err);
+remiss_code_t store_pg_resend_now(store_t *self, const char *recipient, remiss_err_t *err);
+remiss_code_t store_pg_finish(store_t *self, const uint8_t id[STORE_ID_LEN], const char *recipient,
+                              store_state_t state, int code, const char *reason, int64_t now,
+                              bool *changed, remiss_err_t *err);
+remiss_code_t store_pg_finish_many(store_t *self, store_finish_req_t *reqs, size_t n, int64_t now,
+                                   bool want_rows, remiss_err_t *err);
+remiss_code_t store_pg_reclaim(store_t *self, uint64_t *n, remiss_err_t *err);
+remiss_code_t store_pg_requeue(store_t *self, const uint8_t id[STORE_ID_LEN], bool *changed,
+                               remiss_err_t *err);
+remiss_code_t store_pg_link_transfer(store_t *self, const uint8_t orig[STORE_ID_LEN],
+                                     const char *orig_sender, const char *orig_recipient,
+                                     int decision, const char *unit,
+                                     const uint8_t ack_id[STORE_ID_LEN], remiss_err_t *err);
+remiss_code_t store_pg_dead_letters(store_t *self, size_t max, store_msg_t *out, size_t *n,
+                                    remiss_err_t *err);
+remiss_code_t store_pg_pending_by_consent(store_t *self, const char *consent_id, size_t max,
+                                          store_msg_t *out, size_t *n, remiss_err_t *err);
+remiss_code_t store_pg_purge(store_t *self, int64_t before_ms, uint64_t *purged, remiss_err_t *err);
+remiss_code_t store_pg_depth(store_t *self, const char *recipient, uint64_t *depth,
+                             remiss_err_t *err);
+remiss_code_t store_pg_queues(store_t *self, store_queue_t *out, size_t max, size_t *n,
+                              remiss_err_t *err);
+remiss_code_t store_pg_oldest(store_t *self, const char *recipient, int64_t *accepted_at,
+                              remiss_err_t *err);
+remiss_code_t store_pg_dead_count(store_t *self, uint64_t *n, remiss_err_t *err);
 
 /* Consents, key rotation, admin requests, audit log (store_pg_audit.c):
  * the engine's table entries (store_engine.h). */
