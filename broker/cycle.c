@@ -100,15 +100,20 @@ cycle_must_commit(const cycle_t *self, int64_t now, bool stopping)
            store_locked(self->env->store);
 }
 
-remiss_code_t
-cycle_commit(cycle_t *self)
+/* Commits; with reopen (at now) the next transaction begins in the same
+ * round trip. */
+static remiss_code_t
+s_commit(cycle_t *self, bool reopen, int64_t now)
 {
     const broker_env_t *env = self->env;
     struct timespec c0, c1;
     remiss_err_t err;
+    bool begun = false;
     clock_gettime(CLOCK_MONOTONIC, &c0);
-    remiss_code_t c = store_commit(env->store, &err);
-    self->tx_open = false;
+    remiss_code_t c =
+        reopen ? store_commit_begin(env->store, &begun, &err) : store_commit(env->store, &err);
+    self->tx_open = begun;
+    self->tx_since = now;
     clock_gettime(CLOCK_MONOTONIC, &c1);
     metrics_commit_seconds(env->metrics, (double)(c1.tv_sec - c0.tv_sec) +
                                              (double)(c1.tv_nsec - c0.tv_nsec) / 1e9);
@@ -121,6 +126,18 @@ cycle_commit(cycle_t *self)
     if (env->audit && audit_reload(env->audit, &err) != REMISS_OK)
         broker_env_log_failure("audit_failed", &err);
     return c;
+}
+
+remiss_code_t
+cycle_commit(cycle_t *self)
+{
+    return s_commit(self, false, 0);
+}
+
+remiss_code_t
+cycle_commit_reopen(cycle_t *self, int64_t now)
+{
+    return s_commit(self, true, now);
 }
 
 /* ------------------------------------------------------------ replies */

@@ -580,10 +580,11 @@ static void
 s_commit(server_t *self)
 {
     remiss_err_t err;
-    remiss_code_t c = cycle_commit(self->cycle);
+    bool pump = delivery_has_dirty(self->delivery);
+    remiss_code_t c =
+        pump ? cycle_commit_reopen(self->cycle, log_now_ms()) : cycle_commit(self->cycle);
     metrics_set_health(self->env.metrics, c == REMISS_OK, self->policy != NULL);
-    if (c == REMISS_OK && delivery_has_dirty(self->delivery) &&
-        cycle_begin(self->cycle, log_now_ms(), &err) == REMISS_OK)
+    if (c == REMISS_OK && pump && cycle_begin(self->cycle, log_now_ms(), &err) == REMISS_OK)
         delivery_pump_dirty(self->delivery, cycle_since(self->cycle));
     cycle_flush(self->cycle, c == REMISS_OK);
 }

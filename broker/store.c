@@ -183,6 +183,18 @@ store_commit(store_t *self, remiss_err_t *err)
     return S_OPS(self)->commit(self, err);
 }
 
+remiss_code_t
+store_commit_begin(store_t *self, bool *begun, remiss_err_t *err)
+{
+    remiss_err_t ignored;
+    *begun = false;
+    if (S_OPS(self)->commit_begin)
+        return S_OPS(self)->commit_begin(self, begun, err);
+    remiss_code_t r = S_OPS(self)->commit(self, err);
+    *begun = r == REMISS_OK && S_OPS(self)->begin(self, &ignored) == REMISS_OK;
+    return r;
+}
+
 void
 store_rollback(store_t *self)
 {

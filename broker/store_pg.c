@@ -537,6 +537,7 @@ store_pg_count(store_t *self, int q, const store_pg_par_t *p, uint64_t *out, rem
 
 static void s_close(store_t **self_p);
 static void s_rollback(store_t *self);
+static void s_reset(store_t *self);
 
 static remiss_code_t
 s_check_version(store_t *self, remiss_err_t *err)
@@ -663,6 +664,13 @@ s_rollback(store_t *self)
     if (s_alive(self) && (self->pending > 0 || PQtransactionStatus(self->conn) != PQTRANS_IDLE) &&
         store_pg_send(self, -1, "ROLLBACK", NULL, NULL, "rollback") == REMISS_OK)
         store_pg_sync(self, NULL, NULL, "rollback");
+    s_reset(self);
+}
+
+/* The transaction's state, as between transactions. */
+static void
+s_reset(store_t *self)
+{
     self->in_tx = false;
     self->poisoned = false;
     self->locked = false;
@@ -673,28 +681,43 @@ s_rollback(store_t *self)
     store_pg_abuf_clear(self);
 }
 
-/* Sends COMMIT after everything pending and waits for it. */
+/* Sends COMMIT after everything pending and waits for it; with reopen,
+ * BEGIN and the consent generation go in the same round trip (*begun:
+ * the new transaction is open). */
 static remiss_code_t
-s_commit_wait(store_t *self, remiss_err_t *err)
+s_commit_wait(store_t *self, bool reopen, bool *begun, remiss_err_t *err)
 {
-    PGresult *res = NULL;
+    PGresult *res[3] = {NULL, NULL, NULL};
+    int nkeep = reopen ? 3 : 1;
+    *begun = false;
     /* No timeout on the COMMIT: cancelling one that waits for a standby
      * would leave it committed locally only. (Same round trip.) */
     remiss_code_t r =
         store_pg_send(self, -1, "SET LOCAL statement_timeout = 0", NULL, err, "commit");
     if (r == REMISS_OK)
         r = store_pg_send(self, -1, "COMMIT", NULL, err, "commit");
+    if (r == REMISS_OK && reopen &&
+        (r = store_pg_send(self, -1, "BEGIN", NULL, err, "commit")) == REMISS_OK)
+        r = store_pg_send(self, Q_GEN, NULL, NULL, err, "commit");
     self->warned = false;
     self->watching = true;
+    /* A failure anywhere in the round trip is a failed commit: whether the
+     * COMMIT itself came back is not known then, and only a clean one may
+     * give an OK receipt (the client's resend finds what did commit). */
     if (r == REMISS_OK)
-        r = store_pg_sync(self, &res, err, "commit");
+        r = store_pg_sync_keep(self, res, nkeep, err, "commit");
     self->watching = false;
-    if (r == REMISS_OK && (strcmp(PQcmdStatus(res), "COMMIT") != 0 || self->warned))
+    if (r == REMISS_OK && (strcmp(PQcmdStatus(res[0]), "COMMIT") != 0 || self->warned))
         r = remiss_err_set(err, REMISS_E_STORAGE,
                            "storage error (commit): the transaction was not committed cleanly "
                            "(%s)",
                            self->warned ? "a warning" : "rolled back");
-    PQclear(res);
+    if (r == REMISS_OK && reopen && PQntuples(res[2]) == 1) {
+        *begun = true;
+        self->consent_gen = (uint64_t)store_pg_get_int(res[2], 0, 0);
+    }
+    for (int i = 0; i < nkeep; i++)
+        PQclear(res[i]);
     return r;
 }
 
@@ -702,11 +725,12 @@ s_commit_wait(store_t *self, remiss_err_t *err)
  * ROLLBACK), no warning while it ran (a cancelled wait for the standby
  * warns that the commit is only local) and no deferred write failed.
  * Anything else is E_STORAGE; the client resends and finds what did
- * commit. */
+ * commit. With reopen the next transaction begins in the same round trip. */
 static remiss_code_t
-s_commit(store_t *self, remiss_err_t *err)
+s_commit_reopen(store_t *self, bool reopen, bool *begun, remiss_err_t *err)
 {
     remiss_code_t r = store_pg_ready(self, err);
+    *begun = false;
     if (r == REMISS_OK && self->poisoned)
         r = remiss_err_set(err, REMISS_E_STORAGE,
                            "storage error (commit): a statement of the transaction failed: %s",
@@ -720,9 +744,28 @@ s_commit(store_t *self, remiss_err_t *err)
                            "storage error (commit): a statement of the transaction failed: %s",
                            self->poison);
     if (r == REMISS_OK)
-        r = s_commit_wait(self, err);
-    s_rollback(self);
+        r = s_commit_wait(self, reopen, begun, err);
+    if (r != REMISS_OK || !*begun) {
+        *begun = false;
+        s_rollback(self);
+        return r;
+    }
+    s_reset(self);
+    self->in_tx = true;
     return r;
+}
+
+static remiss_code_t
+s_commit(store_t *self, remiss_err_t *err)
+{
+    bool begun;
+    return s_commit_reopen(self, false, &begun, err);
+}
+
+static remiss_code_t
+s_commit_begin(store_t *self, bool *begun, remiss_err_t *err)
+{
+    return s_commit_reopen(self, true, begun, err);
 }
 
 static remiss_code_t
@@ -768,6 +811,7 @@ const store_ops_t store_pg_ops = {
     .begin = s_begin,
     .begin_read = s_begin_read,
     .commit = s_commit,
+    .commit_begin = s_commit_begin,
     .rollback = s_rollback,
     .savepoint = s_savepoint,
     .release = s_release,

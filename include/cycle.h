@@ -46,6 +46,10 @@ bool cycle_must_commit(const cycle_t *self, int64_t now, bool stopping);
 /* Commits. On failure nothing of the cycle is kept: intake's consent
  * cache and the audit frontier go back to what the store holds. */
 remiss_code_t cycle_commit(cycle_t *self);
+/* cycle_commit, and the next transaction begun at now in the same round
+ * trip where the store can (for what follows the commit at once: the
+ * delivery of what it made durable). Open after REMISS_OK, as a rule. */
+remiss_code_t cycle_commit_reopen(cycle_t *self, int64_t now);
 
 /* ---- replies */
 

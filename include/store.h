@@ -104,6 +104,10 @@ remiss_code_t store_begin(store_t *self, remiss_err_t *err);
  * transaction already it does nothing and sets *started to false. */
 remiss_code_t store_begin_read(store_t *self, bool *started, remiss_err_t *err);
 remiss_code_t store_commit(store_t *self, remiss_err_t *err);
+/* store_commit, and after REMISS_OK the next transaction begun, in the same
+ * round trip where the engine can (PostgreSQL); *begun says whether one is
+ * open (as after store_begin). */
+remiss_code_t store_commit_begin(store_t *self, bool *begun, remiss_err_t *err);
 void store_rollback(store_t *self);
 remiss_code_t store_savepoint(store_t *self, remiss_err_t *err);
 void store_release(store_t *self);     /* keep the savepoint's work */

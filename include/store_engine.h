@@ -108,6 +108,8 @@ struct store_ops {
     remiss_code_t (*begin)(store_t *self, remiss_err_t *err);
     remiss_code_t (*begin_read)(store_t *self, bool *started, remiss_err_t *err);
     remiss_code_t (*commit)(store_t *self, remiss_err_t *err);
+    /* Optional (NULL: store.c commits, then begins). */
+    remiss_code_t (*commit_begin)(store_t *self, bool *begun, remiss_err_t *err);
     void (*rollback)(store_t *self);
     remiss_code_t (*savepoint)(store_t *self, remiss_err_t *err);
     void (*release)(store_t *self);

@@ -281,6 +281,33 @@ ENGINE_TEST(text_that_is_not_utf8_fails_only_its_own_statement)
     }
 }
 
+/* Commit and the next begin in one go: what came before is kept, the new
+ * transaction is a transaction of its own (one round trip on PostgreSQL). */
+ENGINE_TEST(commit_begin_keeps_the_first_and_opens_the_next)
+{
+    remiss_err_t err;
+    store_msg_t m, out;
+    store_stats_t s0, s1;
+    bool begun = false, found;
+    s_ok(store_begin(st, &err), &err);
+    s_put(st, 130, "jobbtorg", &m);
+    store_stats(st, &s0);
+    s_ok(store_commit_begin(st, &begun, &err), &err);
+    store_stats(st, &s1);
+    cr_assert(begun);
+    if (strcmp(store_engine(st), "postgresql") == 0)
+        cr_assert_eq(s1.round_trips - s0.round_trips, 1, "commit and begin in one round trip");
+    s_put(st, 131, "jobbtorg", &m);
+    store_rollback(st);
+    s_msg(&m, 130, "jobbtorg");
+    s_ok(store_find(st, m.message_id, &found, &out, &err), &err);
+    cr_assert(found, "committed before the new transaction");
+    store_msg_clear(&out);
+    s_msg(&m, 131, "jobbtorg");
+    s_ok(store_find(st, m.message_id, &found, &out, &err), &err);
+    cr_assert_not(found, "the new transaction was rolled back on its own");
+}
+
 ENGINE_TEST(a_rolled_back_transaction_leaves_nothing)
 {
     remiss_err_t err;
