@@ -18,6 +18,7 @@
  * connection fails every call with E_STORAGE at once; the next call outside
  * a transaction connects again (at most once per S_RETRY_MS), so the
  * broker resumes by itself when the database is back. */
+#include "hex.h"
 #include "store_pg_int.h"
 #include "store_pg_sql.h"
 #include "utf8.h"
@@ -71,6 +72,84 @@ store_pg_blob(store_pg_par_t *p, const void *b, size_t len)
     p->v[p->n] = b;
     p->len[p->n] = (int)len;
     p->fmt[p->n++] = 1;
+}
+
+/* Room for n more bytes, the closing brace and its NUL. */
+static bool
+s_lit_room(store_pg_lit_t *l, size_t n)
+{
+    if (n > SIZE_MAX / 4 - l->len)
+        return false;
+    size_t need = l->len + n + 3, cap = l->cap ? l->cap : 4096;
+    if (need <= l->cap)
+        return true;
+    while (cap < need)
+        cap *= 2;
+    char *grown = realloc(l->s, cap);
+    if (!grown)
+        return false;
+    l->s = grown;
+    l->cap = cap;
+    return true;
+}
+
+/* Starts the next element ("{" first, "," between) with room for n bytes. */
+static bool
+s_lit_next(store_pg_lit_t *l, size_t n)
+{
+    if (!s_lit_room(l, n + 1))
+        return false;
+    l->s[l->len++] = l->n++ ? ',' : '{';
+    return true;
+}
+
+bool
+store_pg_lit_int(store_pg_lit_t *l, int64_t v)
+{
+    char num[24];
+    int n = snprintf(num, sizeof num, "%lld", (long long)v);
+    if (!s_lit_next(l, (size_t)n))
+        return false;
+    memcpy(l->s + l->len, num, (size_t)n);
+    l->len += (size_t)n;
+    return true;
+}
+
+bool
+store_pg_lit_blob(store_pg_lit_t *l, const uint8_t *data, size_t len)
+{
+    if (len > SIZE_MAX / 4 || !s_lit_next(l, data ? 2 * len + 5 : 4))
+        return false;
+    if (!data) {
+        memcpy(l->s + l->len, "NULL", 4);
+        l->len += 4;
+        return true;
+    }
+    /* bytea's hex form \x…, its backslash escaped inside the array. */
+    memcpy(l->s + l->len, "\"\\\\x", 4);
+    hex_encode(l->s + l->len + 4, data, len);
+    l->len += 4 + 2 * len;
+    l->s[l->len++] = '"';
+    return true;
+}
+
+const char *
+store_pg_lit_end(store_pg_lit_t *l)
+{
+    if (!s_lit_room(l, 1))
+        return NULL;
+    if (l->n == 0)
+        memcpy(l->s, "{}", 3);
+    else
+        memcpy(l->s + l->len, "}", 2);
+    return l->s;
+}
+
+void
+store_pg_lit_free(store_pg_lit_t *l)
+{
+    free(l->s);
+    *l = (store_pg_lit_t){0};
 }
 
 static int64_t
@@ -383,27 +462,44 @@ store_pg_locked_with(store_t *self, const PGresult *shared)
  * trip: its result to *res (caller clears). A lock already held costs
  * nothing more than q. */
 remiss_code_t
+store_pg_lock_queue(store_t *self, bool *queued, remiss_err_t *err)
+{
+    remiss_code_t r = REMISS_OK;
+    *queued = self->in_tx && !self->locked;
+    if (*queued && (r = store_pg_send(self, Q_LOCK, NULL, NULL, err, "write lock")) == REMISS_OK)
+        r = store_pg_send(self, Q_SHARED, NULL, NULL, err, "write lock");
+    return r;
+}
+
+remiss_code_t
+store_pg_lock_settle(store_t *self, bool queued, remiss_code_t r, const PGresult *shared)
+{
+    if (queued && r != REMISS_OK)
+        self->poisoned = true;
+    else if (queued)
+        store_pg_locked_with(self, shared);
+    return r;
+}
+
+remiss_code_t
 store_pg_lock_then(store_t *self, int q, const store_pg_par_t *p, PGresult **res, remiss_err_t *err)
 {
     PGresult *got[2] = {NULL, NULL};
-    remiss_code_t r;
-    bool lock = self->in_tx && !self->locked;
-    int nkeep = (lock ? 1 : 0) + (q >= 0 ? 1 : 0);
+    bool lock = false;
     if (res)
         *res = NULL;
-    if (nkeep == 0)
+    if (!(self->in_tx && !self->locked) && q < 0)
         return REMISS_OK;
-    if ((r = store_pg_ready(self, err)) != REMISS_OK ||
-        (lock && (r = store_pg_send(self, Q_LOCK, NULL, NULL, err, "write lock")) != REMISS_OK) ||
-        (lock && (r = store_pg_send(self, Q_SHARED, NULL, NULL, err, "write lock")) != REMISS_OK) ||
-        (q >= 0 && (r = store_pg_send(self, q, NULL, p, err, "write lock")) != REMISS_OK) ||
-        (r = store_pg_sync_keep(self, got, nkeep, err, "write lock")) != REMISS_OK) {
-        if (lock)
-            self->poisoned = true;
+    remiss_code_t r = store_pg_ready(self, err);
+    if (r == REMISS_OK)
+        r = store_pg_lock_queue(self, &lock, err);
+    int nkeep = (lock ? 1 : 0) + (q >= 0 ? 1 : 0);
+    if (r == REMISS_OK && q >= 0)
+        r = store_pg_send(self, q, NULL, p, err, "write lock");
+    if (r == REMISS_OK)
+        r = store_pg_sync_keep(self, got, nkeep, err, "write lock");
+    if ((r = store_pg_lock_settle(self, lock, r, got[0])) != REMISS_OK)
         return r;
-    }
-    if (lock)
-        store_pg_locked_with(self, got[0]);
     if (lock)
         PQclear(got[0]);
     if (q >= 0 && res)

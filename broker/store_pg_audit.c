@@ -3,7 +3,6 @@
  * the connection, transactions, the cluster's write lock and the message
  * queue; store_pg_int.h is what they share). Every write here takes the
  * cluster's write lock first (store_pg_lock). */
-#include "hex.h"
 #include "store_pg_int.h"
 #include "store_pg_sql.h"
 
@@ -235,59 +234,43 @@ store_pg_audit_size(store_t *self, uint64_t *size, remiss_err_t *err)
 
 /* ------------------------------------------------------------ batched appends */
 
-/* Appends text to column c of b ("{" first, "," between). */
-static bool
-s_abuf_add(store_pg_abuf_t *b, int c, const char *text, size_t n)
-{
-    size_t need = n + 2; /* separator, and the closing brace at the flush */
-    if (need > b->cap[c] - b->len[c] || !b->lit[c]) {
-        size_t cap = b->cap[c] ? b->cap[c] : 4096;
-        while (cap - b->len[c] < need)
-            cap *= 2;
-        char *grown = realloc(b->lit[c], cap + 1);
-        if (!grown)
-            return false;
-        b->lit[c] = grown;
-        b->cap[c] = cap;
-    }
-    b->lit[c][b->len[c]++] = b->rows ? ',' : '{';
-    memcpy(b->lit[c] + b->len[c], text, n);
-    b->len[c] += n;
-    return true;
-}
-
-static bool
-s_abuf_int(store_pg_abuf_t *b, int c, int64_t v)
-{
-    char num[24];
-    int n = snprintf(num, sizeof num, "%lld", (long long)v);
-    return s_abuf_add(b, c, num, (size_t)n);
-}
-
-/* A bytea element, "\\x..." (NULL for data NULL). */
-static bool
-s_abuf_blob(store_pg_abuf_t *b, int c, const uint8_t *data, size_t len)
-{
-    if (!data)
-        return s_abuf_add(b, c, "NULL", 4);
-    if (len > (SIZE_MAX - 8) / 2)
-        return false;
-    char *e = malloc(2 * len + 8);
-    if (!e)
-        return false;
-    memcpy(e, "\"\\\\x", 4);
-    hex_encode(e + 4, data, len);
-    e[4 + 2 * len] = '"';
-    bool ok = s_abuf_add(b, c, e, 2 * len + 5);
-    free(e);
-    return ok;
-}
-
 bool
 store_pg_reads_audit(int q)
 {
     return q == Q_A_SIZE || q == Q_A_GET || q == Q_A_EACH || q == Q_N_GET || q == Q_A_BY_SUBJECT ||
            q == Q_A_BY_MESSAGE || q == Q_SHARED;
+}
+
+/* Back to rows rows, each column at len[c] bytes (NULL: empty). */
+static void
+s_abuf_truncate(store_pg_abuf_t *b, size_t rows, const size_t *len)
+{
+    for (int c = 0; c < 4; c++) {
+        b->col[c].len = len ? len[c] : 0;
+        b->col[c].n = rows;
+    }
+    b->rows = rows;
+}
+
+/* Out of memory for the buffers: the transaction fails, as anything that
+ * does not reach the audit log must. */
+static remiss_code_t
+s_abuf_oom(store_t *self, remiss_err_t *err)
+{
+    self->poisoned = true;
+    snprintf(self->poison, sizeof self->poison, "out of memory for the audit log");
+    return remiss_err_set(err, REMISS_E_STORAGE, "storage error: out of memory");
+}
+
+/* Counts the row just added to buffer which (ok: all its columns were). */
+static remiss_code_t
+s_abuf_row(store_t *self, int which, bool ok, remiss_err_t *err)
+{
+    store_pg_abuf_t *b = &self->abuf[which];
+    if (!ok)
+        return s_abuf_oom(self, err);
+    b->rows++;
+    return b->rows >= STORE_PG_ABUF_ROWS ? store_pg_abuf_flush(self, err) : REMISS_OK;
 }
 
 static remiss_code_t
@@ -298,14 +281,14 @@ s_abuf_send(store_t *self, int which, int q, remiss_err_t *err)
     if (b->rows == 0)
         return REMISS_OK;
     for (int c = 0; c < 4; c++) {
-        b->lit[c][b->len[c]] = '}';
-        b->lit[c][b->len[c] + 1] = '\0';
-        store_pg_text(&p, b->lit[c]);
+        const char *text = store_pg_lit_end(&b->col[c]);
+        if (!text)
+            return s_abuf_oom(self, err);
+        store_pg_text(&p, text);
     }
     /* Sent (libpq copies the parameters), so the buffer starts again. */
     remiss_code_t r = store_pg_defer(self, q, NULL, &p, err, "audit append");
-    memset(b->len, 0, sizeof b->len);
-    b->rows = 0;
+    s_abuf_truncate(b, 0, NULL);
     return r;
 }
 
@@ -325,7 +308,8 @@ store_pg_abuf_mark(store_t *self)
         return;
     store_pg_amark_t *m = &self->amark[self->depth];
     for (int w = 0; w < 2; w++) {
-        memcpy(m->len[w], self->abuf[w].len, sizeof m->len[w]);
+        for (int c = 0; c < 4; c++)
+            m->len[w][c] = self->abuf[w].col[c].len;
         m->rows[w] = self->abuf[w].rows;
     }
 }
@@ -336,19 +320,15 @@ store_pg_abuf_undo(store_t *self)
     if (self->depth <= 0 || self->depth > STORE_PG_ABUF_MARKS)
         return;
     const store_pg_amark_t *m = &self->amark[self->depth - 1];
-    for (int w = 0; w < 2; w++) {
-        memcpy(self->abuf[w].len, m->len[w], sizeof m->len[w]);
-        self->abuf[w].rows = m->rows[w];
-    }
+    for (int w = 0; w < 2; w++)
+        s_abuf_truncate(&self->abuf[w], m->rows[w], m->len[w]);
 }
 
 void
 store_pg_abuf_clear(store_t *self)
 {
-    for (int w = 0; w < 2; w++) {
-        memset(self->abuf[w].len, 0, sizeof self->abuf[w].len);
-        self->abuf[w].rows = 0;
-    }
+    for (int w = 0; w < 2; w++)
+        s_abuf_truncate(&self->abuf[w], 0, NULL);
 }
 
 void
@@ -356,22 +336,7 @@ store_pg_abuf_free(store_t *self)
 {
     for (int w = 0; w < 2; w++)
         for (int c = 0; c < 4; c++)
-            free(self->abuf[w].lit[c]);
-}
-
-/* Adds one row to buffer which; a row that cannot be added fails the
- * transaction (what came before it is in the buffer). */
-static remiss_code_t
-s_abuf_row(store_t *self, int which, bool ok, remiss_err_t *err)
-{
-    store_pg_abuf_t *b = &self->abuf[which];
-    if (!ok) {
-        self->poisoned = true;
-        snprintf(self->poison, sizeof self->poison, "out of memory for the audit log");
-        return remiss_err_set(err, REMISS_E_STORAGE, "storage error: out of memory");
-    }
-    b->rows++;
-    return b->rows >= STORE_PG_ABUF_ROWS ? store_pg_abuf_flush(self, err) : REMISS_OK;
+            store_pg_lit_free(&self->abuf[w].col[c]);
 }
 
 remiss_code_t
@@ -391,10 +356,10 @@ store_pg_audit_put(store_t *self, uint64_t index, const uint8_t *entry, size_t l
     store_pg_abuf_t *b = &self->abuf[0];
     /* Each column gets its element (a failure leaves the row uncounted:
      * the transaction is poisoned anyway). */
-    bool ok = s_abuf_int(b, 0, (int64_t)index);
-    ok = ok && s_abuf_blob(b, 1, entry ? entry : (const uint8_t *)"", entry ? len : 0);
-    ok = ok && s_abuf_blob(b, 2, subject, STORE_HASH_LEN);
-    ok = ok && s_abuf_blob(b, 3, message_id, STORE_ID_LEN);
+    bool ok = store_pg_lit_int(&b->col[0], (int64_t)index) &&
+              store_pg_lit_blob(&b->col[1], entry ? entry : (const uint8_t *)"", entry ? len : 0) &&
+              store_pg_lit_blob(&b->col[2], subject, STORE_HASH_LEN) &&
+              store_pg_lit_blob(&b->col[3], message_id, STORE_ID_LEN);
     return s_abuf_row(self, 0, ok, err);
 }
 
@@ -464,8 +429,9 @@ store_pg_audit_node_put(store_t *self, unsigned level, uint64_t index,
         return store_pg_defer(self, Q_N_PUT, NULL, &p, err, "audit node");
     }
     store_pg_abuf_t *b = &self->abuf[1];
-    bool ok = s_abuf_int(b, 0, pos) && s_abuf_int(b, 1, level) &&
-              s_abuf_int(b, 2, (int64_t)index) && s_abuf_blob(b, 3, hash, STORE_HASH_LEN);
+    bool ok = store_pg_lit_int(&b->col[0], pos) && store_pg_lit_int(&b->col[1], level) &&
+              store_pg_lit_int(&b->col[2], (int64_t)index) &&
+              store_pg_lit_blob(&b->col[3], hash, STORE_HASH_LEN);
     return s_abuf_row(self, 1, ok, err);
 }
 

@@ -90,13 +90,16 @@ s_absent_at(const store_t *self, const uint8_t id[STORE_ID_LEN])
 }
 
 /* One round trip for a cycle's submissions (store.h): the ids as a bytea[]
- * literal, {"\\x00..","\\x.."}; what does not come back is not stored. */
+ * literal; what does not come back is not stored. */
 void
 store_pg_prefetch(store_t *self, const uint8_t (*ids)[STORE_ID_LEN], size_t n)
 {
-    const size_t each = 2 * STORE_ID_LEN + 6; /* "\\x...", */
+    store_pg_lit_t lit = {0};
+    store_pg_par_t p = {0};
+    const char *text = NULL;
+    bool ok = true;
     self->nabsent = 0;
-    if (!self->in_tx || self->poisoned || n == 0 || n > SIZE_MAX / each - 2)
+    if (!self->in_tx || self->poisoned || n == 0)
         return;
     if (n > self->absent_cap) {
         void *grown = realloc(self->absent, n * sizeof *self->absent);
@@ -105,26 +108,19 @@ store_pg_prefetch(store_t *self, const uint8_t (*ids)[STORE_ID_LEN], size_t n)
         self->absent = grown;
         self->absent_cap = n;
     }
-    char *lit = malloc(n * each + 3), *o = lit;
-    if (!lit)
+    for (size_t i = 0; i < n && ok; i++)
+        ok = store_pg_lit_blob(&lit, ids[i], STORE_ID_LEN);
+    if (!ok || !(text = store_pg_lit_end(&lit))) {
+        store_pg_lit_free(&lit);
         return;
-    *o++ = '{';
-    for (size_t i = 0; i < n; i++) {
-        memcpy(o, i ? ",\"\\\\x" : "\"\\\\x", i ? 5 : 4);
-        o += i ? 5 : 4;
-        hex_encode(o, ids[i], STORE_ID_LEN);
-        o += 2 * STORE_ID_LEN;
-        *o++ = '"';
     }
-    memcpy(o, "}", 2);
-    store_pg_par_t p = {0};
-    store_pg_text(&p, lit);
+    store_pg_text(&p, text);
     remiss_err_t err;
     /* Submissions are written next: the write lock comes in the same round
      * trip, and the look-up sees every node's commits before it. */
     PGresult *res = NULL;
     store_pg_lock_then(self, Q_FIND_MANY, &p, &res, &err);
-    free(lit);
+    store_pg_lit_free(&lit);
     for (size_t i = 0; res && i < n; i++) {
         uint8_t got[STORE_ID_LEN];
         bool stored = false;
@@ -216,13 +212,13 @@ store_pg_due(store_t *self, const char *recipient, int64_t now, size_t max, stor
 static remiss_code_t
 s_due_chunk(store_t *self, store_due_req_t *reqs, int n, int64_t now, remiss_err_t *err)
 {
-    PGresult *res[STORE_PG_MAX_PENDING];
-    bool lock = !self->locked;
-    int sent = 0, nkeep = n + (lock ? 1 : 0);
+    PGresult *res[STORE_PG_MAX_PENDING] = {NULL};
+    bool lock = false;
+    int sent = 0;
     remiss_code_t r = store_pg_ready(self, err);
-    if (r == REMISS_OK && lock &&
-        (r = store_pg_send(self, Q_LOCK, NULL, NULL, err, "due")) == REMISS_OK)
-        r = store_pg_send(self, Q_SHARED, NULL, NULL, err, "due");
+    if (r == REMISS_OK)
+        r = store_pg_lock_queue(self, &lock, err);
+    int nkeep = n + (lock ? 1 : 0);
     for (; r == REMISS_OK && sent < n; sent++) {
         store_pg_par_t p = {0};
         store_pg_text(&p, reqs[sent].recipient);
@@ -232,13 +228,8 @@ s_due_chunk(store_t *self, store_due_req_t *reqs, int n, int64_t now, remiss_err
     }
     if (r == REMISS_OK)
         r = store_pg_sync_keep(self, res, nkeep, err, "due");
-    if (r != REMISS_OK) {
-        if (lock)
-            self->poisoned = true;
+    if ((r = store_pg_lock_settle(self, lock, r, res[0])) != REMISS_OK)
         return r;
-    }
-    if (lock)
-        store_pg_locked_with(self, res[0]);
     for (int i = 0; i < nkeep; i++) {
         int k = i - (lock ? 1 : 0);
         if (k >= 0 && r == REMISS_OK)
@@ -330,8 +321,10 @@ s_finish_chunk(store_t *self, store_finish_req_t *reqs, int n, int64_t now, bool
         s_finish_params(&p, q->id, q->recipient, q->state, q->code, q->reason, now);
         r = store_pg_send(self, q->recipient ? Q_FINISH : Q_FINISH_ANY, NULL, &p, err, "finish");
     }
-    if (r != REMISS_OK) /* the connection broke: what went out is read and dropped */
-        return store_pg_sync(self, NULL, NULL, "finish"), r;
+    if (r != REMISS_OK) { /* what went out is read and dropped */
+        store_pg_sync(self, NULL, NULL, "finish");
+        return r;
+    }
     r = store_pg_sync_keep(self, res, n, err, "finish");
     for (int i = 0; r == REMISS_OK && i < n; i++) {
         store_finish_req_t *q = &reqs[i];

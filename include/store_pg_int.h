@@ -21,11 +21,18 @@
 #define STORE_PG_ABUF_ROWS  256 /* audit rows or nodes per INSERT at most */
 #define STORE_PG_ABUF_MARKS 8   /* savepoints deep the buffers follow */
 
+/* A PostgreSQL array literal being built (a statement parameter that
+ * carries many values): "{1,2" until store_pg_lit_end closes it. */
+typedef struct store_pg_lit {
+    char *s;
+    size_t len, cap;
+    size_t n; /* elements */
+} store_pg_lit_t;
+
 /* Rows of one table waiting to go out as one INSERT (store_pg_audit.c):
- * its columns as PostgreSQL array literals, each still open ("{1,2"). */
+ * its columns as array literals. */
 typedef struct store_pg_abuf {
-    char *lit[4];
-    size_t len[4], cap[4];
+    store_pg_lit_t col[4];
     size_t rows;
 } store_pg_abuf_t;
 
@@ -74,6 +81,14 @@ void store_pg_int(store_pg_par_t *p, int64_t v);
 void store_pg_text(store_pg_par_t *p, const char *s);
 void store_pg_blob(store_pg_par_t *p, const void *b, size_t len);
 
+/* Array literals (store_pg.c): a number, a bytea element ("\\x…", or
+ * NULL for data NULL), false when out of memory; the literal closed (NULL
+ * when out of memory; valid until the next change); freed. */
+bool store_pg_lit_int(store_pg_lit_t *l, int64_t v);
+bool store_pg_lit_blob(store_pg_lit_t *l, const uint8_t *data, size_t len);
+const char *store_pg_lit_end(store_pg_lit_t *l);
+void store_pg_lit_free(store_pg_lit_t *l);
+
 /* Statements (store_pg.c): run and wait (caller clears the result, or
  * NULL), run ignoring rows, deferred write, cluster write lock, single
  * integer. */
@@ -86,6 +101,14 @@ remiss_code_t store_pg_defer(store_t *self, int q, const char *sql, const store_
 remiss_code_t store_pg_lock(store_t *self, remiss_err_t *err);
 remiss_code_t store_pg_lock_then(store_t *self, int q, const store_pg_par_t *p, PGresult **res,
                                  remiss_err_t *err);
+/* For a round trip that takes the write lock on the way: queues the lock
+ * and its reading when the open transaction does not hold it (*queued),
+ * so that its reading is the first result kept; then settles it after the
+ * sync: the reading becomes the transaction's, a failure (r) poisons it.
+ * settle passes r through. */
+remiss_code_t store_pg_lock_queue(store_t *self, bool *queued, remiss_err_t *err);
+remiss_code_t store_pg_lock_settle(store_t *self, bool queued, remiss_code_t r,
+                                   const PGresult *shared);
 remiss_code_t store_pg_count(store_t *self, int q, const store_pg_par_t *p, uint64_t *out,
                              remiss_err_t *err);
 
