@@ -308,25 +308,6 @@ s_frame_of(transport_frame_t *f, zmq_msg_t *idm, zmq_msg_t *body, bool extra)
 }
 
 size_t
-transport_read(transport_t *self, size_t max, transport_frame_fn *on_frame, void *ctx)
-{
-    size_t handled = 0;
-    zmq_msg_t idm, body;
-    bool ok, extra;
-    while (handled < max && s_recv_one(self, &idm, &body, &ok, &extra)) {
-        transport_frame_t f;
-        if (ok) {
-            s_frame_of(&f, &idm, &body, extra);
-            on_frame(ctx, f.rid, f.rid_len, f.user, f.data, f.len, f.multipart);
-        }
-        zmq_msg_close(&body);
-        zmq_msg_close(&idm);
-        handled++;
-    }
-    return handled;
-}
-
-size_t
 transport_read_batch(transport_t *self, size_t max, transport_batch_fn *on_batch, void *ctx)
 {
     zmq_msg_t idm[TRANSPORT_BATCH_MAX], body[TRANSPORT_BATCH_MAX];

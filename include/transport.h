@@ -31,15 +31,6 @@ int transport_wait_fd(transport_t *self, long timeout_ms, int fd);
 /* Answers every ZAP request waiting. */
 void transport_serve_zap(transport_t *self);
 
-/* A request frame from user (the authenticated party id, "" if none);
- * multipart: the request had more than one frame (the rest was dropped). */
-typedef void(transport_frame_fn)(void *ctx, const uint8_t *rid, size_t rid_len, const char *user,
-                                 const uint8_t *data, size_t len, bool multipart);
-
-/* Reads up to max requests without blocking and hands each to on_frame.
- * Returns how many were read. */
-size_t transport_read(transport_t *self, size_t max, transport_frame_fn *on_frame, void *ctx);
-
 /* One request of a batch: valid until on_batch returns. */
 typedef struct transport_frame {
     const uint8_t *rid; /* routing id, 1..BROKER_RID_MAX bytes */

@@ -185,15 +185,18 @@ bfix_ack(const uint8_t id[16], bool refuse, size_t *len)
     return s_pack_client(&cf, len);
 }
 
-/* The fixture's dispatch (server.c's table without status and proof). */
+/* The fixture's dispatch (server.c's table without status and proof),
+ * one frame at a time (transport_batch_fn). */
 static void
-s_on_frame(void *ctx, const uint8_t *rid, size_t rid_len, const char *user, const uint8_t *data,
-           size_t len, bool multipart)
+s_on_batch(void *ctx, const transport_frame_t *fr, size_t n)
 {
     bfix_t *f = ctx;
+    const uint8_t *rid = fr->rid, *data = fr->data;
+    size_t rid_len = fr->rid_len, len = fr->len;
     broker_req_t q = {.rid = rid, .rid_len = rid_len, .raw = data, .raw_len = len};
-    cr_assert_not(multipart);
-    cr_assert_not_null(q.party = parties_by_id(f->env.parties, user), "no party %s", user);
+    cr_assert_eq(n, 1);
+    cr_assert_not(fr->multipart);
+    cr_assert_not_null(q.party = parties_by_id(f->env.parties, fr->user), "no party %s", fr->user);
     Remiss__ClientFrame *cf = remiss__client_frame__unpack(NULL, len, data);
     cr_assert_not_null(cf);
     q.request_id = cf->request_id;
@@ -217,7 +220,7 @@ bfix_request(bfix_t *f, void *peer, const uint8_t *frame, size_t len)
     for (int i = 0; i < 500; i++) {
         transport_wait(f->transport, 10);
         transport_serve_zap(f->transport);
-        if (transport_read(f->transport, 1, s_on_frame, f) == 1)
+        if (transport_read_batch(f->transport, 1, s_on_batch, f) == 1)
             return;
     }
     cr_assert_fail("the request did not arrive");
