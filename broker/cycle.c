@@ -101,18 +101,20 @@ cycle_must_commit(const cycle_t *self, int64_t now, bool stopping)
 }
 
 /* Commits; with reopen (at now) the next transaction begins in the same
- * round trip. */
+ * round trip, and due[0..ndue) are read in it (store_commit_begin). */
 static remiss_code_t
-s_commit(cycle_t *self, bool reopen, int64_t now)
+s_commit(cycle_t *self, bool reopen, store_due_req_t *due, size_t ndue, int64_t now, bool *begun_p)
 {
     const broker_env_t *env = self->env;
     struct timespec c0, c1;
     remiss_err_t err;
     bool begun = false;
     clock_gettime(CLOCK_MONOTONIC, &c0);
-    remiss_code_t c =
-        reopen ? store_commit_begin(env->store, &begun, &err) : store_commit(env->store, &err);
+    remiss_code_t c = reopen ? store_commit_begin(env->store, due, ndue, now, &begun, &err)
+                             : store_commit(env->store, &err);
     self->tx_open = begun;
+    if (begun_p)
+        *begun_p = begun;
     self->tx_since = now;
     clock_gettime(CLOCK_MONOTONIC, &c1);
     metrics_commit_seconds(env->metrics, (double)(c1.tv_sec - c0.tv_sec) +
@@ -131,13 +133,13 @@ s_commit(cycle_t *self, bool reopen, int64_t now)
 remiss_code_t
 cycle_commit(cycle_t *self)
 {
-    return s_commit(self, false, 0);
+    return s_commit(self, false, NULL, 0, 0, NULL);
 }
 
 remiss_code_t
-cycle_commit_reopen(cycle_t *self, int64_t now)
+cycle_commit_reopen(cycle_t *self, store_due_req_t *due, size_t ndue, int64_t now, bool *begun)
 {
-    return s_commit(self, true, now);
+    return s_commit(self, true, due, ndue, now, begun);
 }
 
 /* ------------------------------------------------------------ replies */

@@ -33,6 +33,22 @@ typedef struct s_ack {
     const char *reason; /* for a refusal */
 } s_ack_t;
 
+/* One recipient of a pump: the connection its rows go to (by routing id:
+ * an earlier one may be dropped meanwhile, which moves the others). */
+typedef struct s_pumped {
+    uint8_t rid[BROKER_RID_MAX];
+    size_t rid_len;
+} s_pumped_t;
+
+/* A pump between its plan and its hand (delivery_pump_plan). */
+typedef struct delivery_plan {
+    char (*dirty)[PKI_ID_MAX + 1]; /* the recipients it unmarked */
+    store_due_req_t *req;          /* the reads, one per recipient with room */
+    s_pumped_t *to;                /* and where their rows go */
+    store_msg_t *rows;             /* room for every read's rows */
+    size_t n;                      /* of req and to */
+} delivery_plan_t;
+
 struct delivery {
     const broker_env_t *env; /* borrowed */
     cycle_t *cycle;          /* replies (borrowed) */
@@ -45,6 +61,7 @@ struct delivery {
     size_t nacks;
     store_finish_req_t
         fin[DELIVERY_ACKS_MAX]; /* their writes (delivery_settle's, kept off the stack) */
+    delivery_plan_t plan;       /* the pump being read (delivery_pump_plan) */
 };
 
 /* How one delivery attempt went. */
@@ -296,7 +313,7 @@ delivery_on_ack(delivery_t *self, const broker_req_t *q, const Remiss__ClientFra
         .reason = ack->reason && ack->reason[0] ? ack->reason : "refused by the recipient",
     };
     if (self->nacks == DELIVERY_ACKS_MAX)
-        delivery_settle(self);
+        delivery_settle(self, NULL, 0);
 }
 
 /* Answers one acknowledgement that store_finish_many wrote (r) and
@@ -329,13 +346,15 @@ s_ack_done(delivery_t *self, const s_ack_t *a, remiss_code_t r, const store_fini
 }
 
 void
-delivery_settle(delivery_t *self)
+delivery_settle(delivery_t *self, const uint8_t (*ids)[STORE_ID_LEN], size_t nids)
 {
     store_finish_req_t *f = self->fin;
     remiss_err_t err;
     size_t n = self->nacks;
-    if (n == 0)
+    if (n == 0) {
+        store_prefetch(self->env->store, ids, nids);
         return;
+    }
     self->nacks = 0;
     for (size_t i = 0; i < n; i++) {
         const s_ack_t *a = &self->acks[i];
@@ -348,8 +367,8 @@ delivery_settle(delivery_t *self)
     /* One round trip for the batch's acknowledgements (PostgreSQL); the
      * rows come back for the audit entries. A failure answers every one
      * E_STORAGE: acknowledging again is harmless. */
-    remiss_code_t r =
-        store_finish_many(self->env->store, f, n, log_now_ms(), self->env->audit != NULL, &err);
+    remiss_code_t r = store_prefetch_finish(self->env->store, ids, nids, f, n, log_now_ms(),
+                                            self->env->audit != NULL, &err);
     if (r != REMISS_OK)
         broker_env_log_failure("store_failed", &err);
     for (size_t i = 0; i < n; i++) {
@@ -503,64 +522,83 @@ s_conn_with_room(delivery_t *self, const char *party)
     return NULL;
 }
 
-/* One recipient of a pump: the connection its rows go to (by routing id:
- * an earlier one may be dropped meanwhile, which moves the others). */
-typedef struct s_pumped {
-    uint8_t rid[BROKER_RID_MAX];
-    size_t rid_len;
-} s_pumped_t;
-
-/* Reads what is due for every dirty recipient together (one round trip on
- * PostgreSQL), one connection with room each; a recipient with more
+/* Plans reading what is due for every dirty recipient together (one round
+ * trip on PostgreSQL), one connection with room each; a recipient with more
  * connections with room stays dirty for the next cycle (a second read in
  * the same batch would see the same rows, not yet marked sent). */
-void
-delivery_pump_dirty(delivery_t *self, int64_t now)
+size_t
+delivery_pump_plan(delivery_t *self, store_due_req_t **reqs)
 {
-    size_t ndirty = self->ndirty, nreq = 0, nrows = 0;
+    delivery_plan_t *p = &self->plan;
+    size_t ndirty = self->ndirty, nrows = 0;
+    *reqs = NULL;
     if (!ndirty)
-        return;
-    char(*dirty)[PKI_ID_MAX + 1] = malloc(ndirty * sizeof *dirty);
-    store_due_req_t *req = calloc(ndirty, sizeof *req);
-    s_pumped_t *to = calloc(ndirty, sizeof *to);
-    store_msg_t *rows = NULL;
-    remiss_err_t err;
-    if (!dirty || !req || !to)
-        goto out;
-    memcpy(dirty, self->dirty, ndirty * sizeof *dirty);
+        return 0;
+    p->dirty = malloc(ndirty * sizeof *p->dirty);
+    p->req = calloc(ndirty, sizeof *p->req);
+    p->to = calloc(ndirty, sizeof *p->to);
+    if (!p->dirty || !p->req || !p->to) {
+        delivery_pump_hand(self, false, 0); /* out of memory: next cycle */
+        return 0;
+    }
+    memcpy(p->dirty, self->dirty, ndirty * sizeof *p->dirty);
     self->ndirty = 0;
     for (size_t i = 0; i < ndirty; i++) {
-        s_conn_t *c = s_conn_with_room(self, dirty[i]);
+        s_conn_t *c = s_conn_with_room(self, p->dirty[i]);
         if (!c)
             continue;
         size_t room = c->window - c->ninflight;
-        req[nreq] =
-            (store_due_req_t){.recipient = dirty[i], .max = room > S_PUMP_MAX ? S_PUMP_MAX : room};
-        nrows += req[nreq].max;
-        memcpy(to[nreq].rid, c->rid, c->rid_len);
-        to[nreq++].rid_len = c->rid_len;
+        p->req[p->n] = (store_due_req_t){.recipient = p->dirty[i],
+                                         .max = room > S_PUMP_MAX ? S_PUMP_MAX : room};
+        nrows += p->req[p->n].max;
+        memcpy(p->to[p->n].rid, c->rid, c->rid_len);
+        p->to[p->n++].rid_len = c->rid_len;
     }
-    if (nreq == 0 || !(rows = calloc(nrows, sizeof *rows))) {
-        for (size_t i = 0; i < nreq; i++) /* out of memory: next cycle */
-            delivery_mark_dirty(self, req[i].recipient);
-        goto out;
+    if (p->n == 0 || !(p->rows = calloc(nrows, sizeof *p->rows))) {
+        delivery_pump_hand(self, false, 0);
+        return 0;
     }
-    for (size_t i = 0, at = 0; i < nreq; at += req[i++].max)
-        req[i].out = rows + at;
-    if (store_due_many(self->env->store, req, nreq, now, &err) != REMISS_OK)
-        broker_env_log_failure("store_failed", &err);
-    for (size_t i = 0; i < nreq; i++) {
-        s_conn_t *c = s_conn_find(self, to[i].rid, to[i].rid_len);
+    for (size_t i = 0, at = 0; i < p->n; at += p->req[i++].max)
+        p->req[i].out = p->rows + at;
+    *reqs = p->req;
+    return p->n;
+}
+
+/* Hands the planned reads' rows out (read: they were read, else the
+ * recipients stay dirty) and ends the plan. */
+void
+delivery_pump_hand(delivery_t *self, bool read, int64_t now)
+{
+    delivery_plan_t *p = &self->plan;
+    for (size_t i = 0; i < p->n; i++) {
+        s_conn_t *c = read ? s_conn_find(self, p->to[i].rid, p->to[i].rid_len) : NULL;
         if (c)
-            s_pump_rows(self, c, req[i].recipient, req[i].out, req[i].n, req[i].max, now);
-        for (size_t k = 0; !c && k < req[i].n; k++)
-            store_msg_clear(&req[i].out[k]);
+            s_pump_rows(self, c, p->req[i].recipient, p->req[i].out, p->req[i].n, p->req[i].max,
+                        now);
+        for (size_t k = 0; !c && k < p->req[i].n; k++)
+            store_msg_clear(&p->req[i].out[k]);
+        if (!read)
+            delivery_mark_dirty(self, p->req[i].recipient);
     }
-out:
-    free(rows);
-    free(to);
-    free(req);
-    free(dirty);
+    free(p->rows);
+    free(p->to);
+    free(p->req);
+    free(p->dirty);
+    *p = (delivery_plan_t){0};
+}
+
+void
+delivery_pump_dirty(delivery_t *self, int64_t now)
+{
+    store_due_req_t *req;
+    remiss_err_t err;
+    size_t n = delivery_pump_plan(self, &req);
+    if (n == 0)
+        return;
+    remiss_code_t r = store_due_many(self->env->store, req, n, now, &err);
+    if (r != REMISS_OK)
+        broker_env_log_failure("store_failed", &err);
+    delivery_pump_hand(self, true, now);
 }
 
 void

@@ -148,6 +148,7 @@ s_on_proof(server_t *self, const broker_req_t *q, const Remiss__ClientFrame *cf)
  * handler). A submit's receipt names its audit entry and stored message; a
  * proof's signed head must never cover entries a crash could undo. */
 #define S_DURABLE 0x1
+#define S_FIRST   0x2 /* before the batch's round trip to the store (s_on_batch) */
 
 static void
 s_on_submit(server_t *self, const broker_req_t *q, const Remiss__ClientFrame *cf)
@@ -177,7 +178,7 @@ static const struct {
 } s_dispatch[] = {
     {REMISS__CLIENT_FRAME__KIND_SUBMIT, S_DURABLE, s_on_submit},
     {REMISS__CLIENT_FRAME__KIND_SUBSCRIBE, 0, s_on_subscribe},
-    {REMISS__CLIENT_FRAME__KIND_ACK, 0, s_on_ack},
+    {REMISS__CLIENT_FRAME__KIND_ACK, S_FIRST, s_on_ack},
     {REMISS__CLIENT_FRAME__KIND_STATUS, 0, s_on_status},
     {REMISS__CLIENT_FRAME__KIND_PROOF, S_DURABLE, s_on_proof},
 };
@@ -239,10 +240,11 @@ s_decode(server_t *self, const transport_frame_t *f, broker_req_t *q, size_t *ro
     return NULL;
 }
 
-/* The frames of one read, in order (transport_batch_fn). What they need
- * from the store is asked for together: the submissions' message ids in
- * one look-up before any is admitted, and the acknowledgements written in
- * one go after (on PostgreSQL each would be a round trip of its own). */
+/* The frames of one read, in order (transport_batch_fn), but for the
+ * acknowledgements: what the frames need from the store is asked for
+ * together, the acknowledgements written and the submissions' message ids
+ * looked up in one go before any submission is admitted (on PostgreSQL
+ * each would be a round trip of its own). */
 static void
 s_on_batch(void *ctx, const transport_frame_t *f, size_t n)
 {
@@ -257,15 +259,20 @@ s_on_batch(void *ctx, const transport_frame_t *f, size_t n)
         if (cf[i] && prefetch && admission_peek_id(cf[i], ids[nids]))
             nids++;
     }
-    store_prefetch(self->env.store, (const uint8_t(*)[STORE_ID_LEN])ids, nids);
+    /* The acknowledgements go first, written with the look-up of the
+     * submissions' ids (one round trip): the message one of them ends is
+     * none that a submission of the batch could touch. */
+    for (size_t i = 0; i < n; i++)
+        if (cf[i] && (s_dispatch[row[i]].flags & S_FIRST))
+            s_dispatch[row[i]].fn(self, &q[i], cf[i]);
+    delivery_settle(self->delivery, (const uint8_t(*)[STORE_ID_LEN])ids, nids);
     for (size_t i = 0; i < n; i++) {
-        if (!cf[i])
+        if (!cf[i] || (s_dispatch[row[i]].flags & S_FIRST))
             continue;
         if (s_dispatch[row[i]].flags & S_DURABLE)
             cycle_need_durable(self->cycle);
         s_dispatch[row[i]].fn(self, &q[i], cf[i]);
     }
-    delivery_settle(self->delivery);
     for (size_t i = 0; i < n; i++)
         remiss__client_frame__free_unpacked(cf[i], NULL);
 }
@@ -574,18 +581,19 @@ s_sign_head(server_t *self)
 }
 
 /* Commits and flushes the cycle. What just became durable goes out
- * first, in the next transaction; the receipts follow (latency is to the
- * recipient). */
+ * first, in the next transaction, read in the commit's round trip; the
+ * receipts follow (latency is to the recipient). */
 static void
 s_commit(server_t *self)
 {
-    remiss_err_t err;
-    bool pump = delivery_has_dirty(self->delivery);
-    remiss_code_t c =
-        pump ? cycle_commit_reopen(self->cycle, log_now_ms()) : cycle_commit(self->cycle);
+    store_due_req_t *due = NULL;
+    bool begun = false;
+    size_t ndue = delivery_pump_plan(self->delivery, &due);
+    remiss_code_t c = ndue ? cycle_commit_reopen(self->cycle, due, ndue, log_now_ms(), &begun)
+                           : cycle_commit(self->cycle);
     metrics_set_health(self->env.metrics, c == REMISS_OK, self->policy != NULL);
-    if (c == REMISS_OK && pump && cycle_begin(self->cycle, log_now_ms(), &err) == REMISS_OK)
-        delivery_pump_dirty(self->delivery, cycle_since(self->cycle));
+    if (ndue)
+        delivery_pump_hand(self->delivery, begun, cycle_since(self->cycle));
     cycle_flush(self->cycle, c == REMISS_OK);
 }
 

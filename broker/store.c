@@ -184,14 +184,31 @@ store_commit(store_t *self, remiss_err_t *err)
 }
 
 remiss_code_t
-store_commit_begin(store_t *self, bool *begun, remiss_err_t *err)
+store_commit_begin(store_t *self, store_due_req_t *due, size_t ndue, int64_t now, bool *begun,
+                   remiss_err_t *err)
 {
     remiss_err_t ignored;
+    remiss_code_t r;
     *begun = false;
+    for (size_t i = 0; i < ndue; i++)
+        due[i].n = 0;
     if (S_OPS(self)->commit_begin)
-        return S_OPS(self)->commit_begin(self, begun, err);
-    remiss_code_t r = S_OPS(self)->commit(self, err);
-    *begun = r == REMISS_OK && S_OPS(self)->begin(self, &ignored) == REMISS_OK;
+        r = S_OPS(self)->commit_begin(self, due, ndue, now, begun, err);
+    else {
+        r = S_OPS(self)->commit(self, err);
+        *begun = r == REMISS_OK && S_OPS(self)->begin(self, &ignored) == REMISS_OK;
+        if (*begun && ndue > 0 && store_due_many(self, due, ndue, now, &ignored) != REMISS_OK) {
+            S_OPS(self)->rollback(self);
+            *begun = false;
+        }
+    }
+    for (size_t i = 0; i < ndue; i++)
+        if (!*begun) {
+            for (size_t k = 0; k < due[i].n; k++)
+                store_msg_clear(&due[i].out[k]);
+            due[i].n = 0;
+        } else if (S_OPS(self)->commit_begin)
+            s_unseal_msgs(self, REMISS_OK, due[i].out, due[i].n);
     return r;
 }
 
@@ -321,8 +338,23 @@ store_finish_many(store_t *self, store_finish_req_t *reqs, size_t n, int64_t now
 void
 store_prefetch(store_t *self, const uint8_t (*ids)[STORE_ID_LEN], size_t n)
 {
+    remiss_err_t ignored;
     if (S_OPS(self)->prefetch)
-        S_OPS(self)->prefetch(self, ids, n);
+        S_OPS(self)->prefetch(self, ids, n, NULL, 0, 0, false, &ignored);
+}
+
+remiss_code_t
+store_prefetch_finish(store_t *self, const uint8_t (*ids)[STORE_ID_LEN], size_t nids,
+                      store_finish_req_t *reqs, size_t n, int64_t now, bool want_rows,
+                      remiss_err_t *err)
+{
+    if (!S_OPS(self)->prefetch)
+        return store_finish_many(self, reqs, n, now, want_rows, err);
+    for (size_t i = 0; i < n; i++) {
+        reqs[i].changed = reqs[i].has_row = false;
+        memset(&reqs[i].row, 0, sizeof reqs[i].row);
+    }
+    return S_OPS(self)->prefetch(self, ids, nids, reqs, n, now, want_rows, err);
 }
 
 remiss_code_t

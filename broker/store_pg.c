@@ -215,6 +215,8 @@ s_prepare_all(store_t *self, remiss_err_t *err)
 {
     char name[16];
     for (int i = 0; i < Q_COUNT; i++) {
+        if (store_pg_planned_each_run(i))
+            continue;
         snprintf(name, sizeof name, "q%d", i);
         PGresult *res = PQprepare(self->conn, name, store_pg_sql[i], 0, NULL);
         bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
@@ -298,7 +300,10 @@ store_pg_send(store_t *self, int q, const char *sql, const store_pg_par_t *p, re
     if (q >= 0 && store_pg_reads_audit(q) && (self->abuf[0].rows || self->abuf[1].rows) &&
         (r = store_pg_abuf_flush(self, err)) != REMISS_OK)
         return r;
-    if (q >= 0) {
+    if (q >= 0 && store_pg_planned_each_run(q))
+        ok = PQsendQueryParams(self->conn, store_pg_sql[q], p ? p->n : 0, NULL, p ? p->v : NULL,
+                               p ? p->len : NULL, p ? p->fmt : NULL, 1);
+    else if (q >= 0) {
         snprintf(name, sizeof name, "q%d", q);
         ok = PQsendQueryPrepared(self->conn, name, p ? p->n : 0, p ? p->v : NULL, p ? p->len : NULL,
                                  p ? p->fmt : NULL, 1);
@@ -323,23 +328,17 @@ s_read_sync(store_t *self)
     }
 }
 
-/* Ends the batch with a sync and reads every pending result in order; the
- * last nkeep go to keep[0..nkeep) (caller clears them) when all succeeded,
- * else every keep[i] is NULL. The first failure is the error. A failure of
- * a statement nobody waited for (a deferred write, store_pg_defer) poisons
- * the transaction: the broker may have gone on as if it had worked, so
- * nothing of the transaction may commit. */
-remiss_code_t
-store_pg_sync_keep(store_t *self, PGresult **keep, int nkeep, remiss_err_t *err, const char *what)
+/* Reads the n results of a batch whose sync went out, in order, and the
+ * sync; the last nkeep go to keep[0..nkeep) (caller clears them) when all
+ * succeeded, else every keep[i] is NULL. The first failure is the error. A
+ * failure of a statement nobody waited for (a deferred write,
+ * store_pg_defer) poisons the transaction: the broker may have gone on as
+ * if it had worked, so nothing of the transaction may commit. */
+static remiss_code_t
+s_read_batch(store_t *self, int n, PGresult **keep, int nkeep, remiss_err_t *err, const char *what)
 {
     remiss_code_t r = REMISS_OK;
-    int n = self->pending, first = n > nkeep ? n - nkeep : 0;
-    int64_t t0 = s_mono_us();
-    self->pending = 0;
-    for (int i = 0; i < nkeep; i++)
-        keep[i] = NULL;
-    if (PQpipelineSync(self->conn) != 1)
-        r = s_fail(self, err, what, NULL);
+    int first = n > nkeep ? n - nkeep : 0;
     for (int i = 0; i < n && r == REMISS_OK; i++) {
         PGresult *res = PQgetResult(self->conn);
         ExecStatusType st = PQresultStatus(res);
@@ -369,8 +368,40 @@ store_pg_sync_keep(store_t *self, PGresult **keep, int nkeep, remiss_err_t *err,
             return r;
     }
     s_read_sync(self);
+    return r;
+}
+
+/* Ends the batch of pending statements with a sync (sent at once); *n gets
+ * how many results s_read_batch is to read. */
+static remiss_code_t
+s_send_sync(store_t *self, int *n, remiss_err_t *err, const char *what)
+{
+    *n = self->pending;
+    self->pending = 0;
+    return PQpipelineSync(self->conn) == 1 ? REMISS_OK : s_fail(self, err, what, NULL);
+}
+
+static void
+s_count_trip(store_t *self, int64_t t0)
+{
     self->stats.round_trips++;
     self->stats.round_trip_seconds += (double)(s_mono_us() - t0) / 1e6;
+}
+
+/* Ends the batch with a sync and reads its results (s_read_batch). */
+remiss_code_t
+store_pg_sync_keep(store_t *self, PGresult **keep, int nkeep, remiss_err_t *err, const char *what)
+{
+    int n;
+    int64_t t0 = s_mono_us();
+    for (int i = 0; i < nkeep; i++)
+        keep[i] = NULL;
+    remiss_code_t r = s_send_sync(self, &n, err, what);
+    if (r == REMISS_OK)
+        r = s_read_batch(self, n, keep, nkeep, err, what);
+    else /* what went out is read and dropped */
+        s_read_batch(self, n, keep, 0, NULL, what);
+    s_count_trip(self, t0);
     return r;
 }
 
@@ -777,14 +808,39 @@ s_reset(store_t *self)
     store_pg_abuf_clear(self);
 }
 
+/* What a commit that begins the next transaction reads in it, in the same
+ * round trip (store_commit_begin): the write lock and up to
+ * STORE_PG_MAX_PENDING - 2 recipients' due rows. */
+typedef struct s_carry {
+    store_due_req_t *due;
+    int n; /* of due, in this round trip */
+    int64_t now;
+    PGresult *res[STORE_PG_MAX_PENDING]; /* the lock's, Q_SHARED's, then each read's */
+} s_carry_t;
+
+/* Queues the carried reads after the BEGIN and ends them with a second
+ * sync: a failure there leaves the commit's own results alone. */
+static remiss_code_t
+s_carry_send(store_t *self, s_carry_t *c, int *n, remiss_err_t *err)
+{
+    remiss_code_t r = store_pg_send(self, Q_LOCK, NULL, NULL, err, "due");
+    if (r == REMISS_OK)
+        r = store_pg_send(self, Q_SHARED, NULL, NULL, err, "due");
+    if (r == REMISS_OK)
+        r = store_pg_due_send(self, c->due, c->n, c->now, err);
+    remiss_code_t s = s_send_sync(self, n, err, "due");
+    return r != REMISS_OK ? r : s;
+}
+
 /* Sends COMMIT after everything pending and waits for it; with reopen,
  * BEGIN and the consent generation go in the same round trip (*begun:
- * the new transaction is open). */
+ * the new transaction is open), and what carry asks for (may be NULL). */
 static remiss_code_t
-s_commit_wait(store_t *self, bool reopen, bool *begun, remiss_err_t *err)
+s_commit_wait(store_t *self, bool reopen, s_carry_t *carry, bool *begun, remiss_err_t *err)
 {
     PGresult *res[3] = {NULL, NULL, NULL};
-    int nkeep = reopen ? 3 : 1;
+    int nkeep = reopen ? 3 : 1, n1 = 0, n2 = 0;
+    int64_t t0 = s_mono_us();
     *begun = false;
     /* No timeout on the COMMIT: cancelling one that waits for a standby
      * would leave it committed locally only. (Same round trip.) */
@@ -795,14 +851,25 @@ s_commit_wait(store_t *self, bool reopen, bool *begun, remiss_err_t *err)
     if (r == REMISS_OK && reopen &&
         (r = store_pg_send(self, -1, "BEGIN", NULL, err, "commit")) == REMISS_OK)
         r = store_pg_send(self, Q_GEN, NULL, NULL, err, "commit");
+    remiss_code_t s = s_send_sync(self, &n1, err, "commit");
+    r = r != REMISS_OK ? r : s;
+    remiss_code_t r2 =
+        r == REMISS_OK && reopen && carry ? s_carry_send(self, carry, &n2, NULL) : REMISS_E_STORAGE;
     self->warned = false;
     self->watching = true;
-    /* A failure anywhere in the round trip is a failed commit: whether the
-     * COMMIT itself came back is not known then, and only a clean one may
-     * give an OK receipt (the client's resend finds what did commit). */
+    /* A failure anywhere in the commit's batch is a failed commit: whether
+     * the COMMIT itself came back is not known then, and only a clean one
+     * may give an OK receipt (the client's resend finds what did commit). */
     if (r == REMISS_OK)
-        r = store_pg_sync_keep(self, res, nkeep, err, "commit");
+        r = s_read_batch(self, n1, res, nkeep, err, "commit");
+    else
+        s_read_batch(self, n1, res, 0, NULL, "commit");
     self->watching = false;
+    if (n2 > 0 && s_read_batch(self, n2, carry->res, 2 + carry->n, NULL, "due") != REMISS_OK)
+        r2 = REMISS_E_STORAGE;
+    if (carry && r2 != REMISS_OK)
+        carry->n = -1; /* not read */
+    s_count_trip(self, t0);
     if (r == REMISS_OK && (strcmp(PQcmdStatus(res[0]), "COMMIT") != 0 || self->warned))
         r = remiss_err_set(err, REMISS_E_STORAGE,
                            "storage error (commit): the transaction was not committed cleanly "
@@ -817,14 +884,41 @@ s_commit_wait(store_t *self, bool reopen, bool *begun, remiss_err_t *err)
     return r;
 }
 
+/* The carried reads into the new transaction: the lock is its, the rows
+ * the caller's; the rest of due (beyond one round trip) read now. On a
+ * failure no row is kept and the transaction is not begun. */
+static remiss_code_t
+s_carry_take(store_t *self, s_carry_t *c, size_t ndue, remiss_err_t *err)
+{
+    remiss_code_t r = REMISS_E_STORAGE;
+    if (c->n >= 0) {
+        store_pg_locked_with(self, c->res[1]);
+        r = store_pg_due_take(c->res + 2, c->due, c->n, err);
+        PQclear(c->res[0]);
+        PQclear(c->res[1]);
+    }
+    if (r == REMISS_OK && ndue > (size_t)c->n)
+        r = store_pg_due_many(self, c->due + c->n, ndue - (size_t)c->n, c->now, err);
+    for (size_t i = 0; r != REMISS_OK && i < ndue; i++) {
+        for (size_t k = 0; k < c->due[i].n; k++)
+            store_msg_clear(&c->due[i].out[k]);
+        c->due[i].n = 0;
+    }
+    return r;
+}
+
 /* OK only for a clean COMMIT: tag COMMIT (an aborted transaction answers
  * ROLLBACK), no warning while it ran (a cancelled wait for the standby
  * warns that the commit is only local) and no deferred write failed.
  * Anything else is E_STORAGE; the client resends and finds what did
- * commit. With reopen the next transaction begins in the same round trip. */
+ * commit. With reopen the next transaction begins in the same round trip,
+ * and the due reads of due[0..ndue) run in it (store_commit_begin). */
 static remiss_code_t
-s_commit_reopen(store_t *self, bool reopen, bool *begun, remiss_err_t *err)
+s_commit_reopen(store_t *self, bool reopen, store_due_req_t *due, size_t ndue, int64_t now,
+                bool *begun, remiss_err_t *err)
 {
+    const size_t chunk = STORE_PG_MAX_PENDING - 2;
+    s_carry_t carry = {.due = due, .n = (int)(ndue < chunk ? ndue : chunk), .now = now};
     remiss_code_t r = store_pg_ready(self, err);
     *begun = false;
     if (r == REMISS_OK && self->poisoned)
@@ -840,14 +934,18 @@ s_commit_reopen(store_t *self, bool reopen, bool *begun, remiss_err_t *err)
                            "storage error (commit): a statement of the transaction failed: %s",
                            self->poison);
     if (r == REMISS_OK)
-        r = s_commit_wait(self, reopen, begun, err);
-    if (r != REMISS_OK || !*begun) {
-        *begun = false;
-        s_rollback(self);
-        return r;
-    }
-    s_reset(self);
-    self->in_tx = true;
+        r = s_commit_wait(self, reopen, ndue > 0 ? &carry : NULL, begun, err);
+    if (r == REMISS_OK && *begun) {
+        s_reset(self);
+        self->in_tx = true;
+        remiss_err_t ignored;
+        if (ndue == 0 || s_carry_take(self, &carry, ndue, &ignored) == REMISS_OK)
+            return r;
+    } else if (ndue > 0 && carry.n >= 0)
+        for (int i = 0; i < 2 + carry.n; i++)
+            PQclear(carry.res[i]);
+    *begun = false;
+    s_rollback(self);
     return r;
 }
 
@@ -855,13 +953,14 @@ static remiss_code_t
 s_commit(store_t *self, remiss_err_t *err)
 {
     bool begun;
-    return s_commit_reopen(self, false, &begun, err);
+    return s_commit_reopen(self, false, NULL, 0, 0, &begun, err);
 }
 
 static remiss_code_t
-s_commit_begin(store_t *self, bool *begun, remiss_err_t *err)
+s_commit_begin(store_t *self, store_due_req_t *due, size_t ndue, int64_t now, bool *begun,
+               remiss_err_t *err)
 {
-    return s_commit_reopen(self, true, begun, err);
+    return s_commit_reopen(self, true, due, ndue, now, begun, err);
 }
 
 static remiss_code_t

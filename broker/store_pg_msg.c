@@ -89,50 +89,6 @@ s_absent_at(const store_t *self, const uint8_t id[STORE_ID_LEN])
     return i;
 }
 
-/* One round trip for a cycle's submissions (store.h): the ids as a bytea[]
- * literal; what does not come back is not stored. */
-void
-store_pg_prefetch(store_t *self, const uint8_t (*ids)[STORE_ID_LEN], size_t n)
-{
-    store_pg_lit_t lit = {0};
-    store_pg_par_t p = {0};
-    const char *text = NULL;
-    bool ok = true;
-    self->nabsent = 0;
-    if (!self->in_tx || self->poisoned || n == 0)
-        return;
-    if (n > self->absent_cap) {
-        void *grown = realloc(self->absent, n * sizeof *self->absent);
-        if (!grown)
-            return;
-        self->absent = grown;
-        self->absent_cap = n;
-    }
-    for (size_t i = 0; i < n && ok; i++)
-        ok = store_pg_lit_blob(&lit, ids[i], STORE_ID_LEN);
-    if (!ok || !(text = store_pg_lit_end(&lit))) {
-        store_pg_lit_free(&lit);
-        return;
-    }
-    store_pg_text(&p, text);
-    remiss_err_t err;
-    /* Submissions are written next: the write lock comes in the same round
-     * trip, and the look-up sees every node's commits before it. */
-    PGresult *res = NULL;
-    store_pg_lock_then(self, Q_FIND_MANY, &p, &res, &err);
-    store_pg_lit_free(&lit);
-    for (size_t i = 0; res && i < n; i++) {
-        uint8_t got[STORE_ID_LEN];
-        bool stored = false;
-        for (int r = 0; r < PQntuples(res) && !stored; r++)
-            stored = store_pg_get_fixed(res, r, 0, got, STORE_ID_LEN) &&
-                     memcmp(got, ids[i], STORE_ID_LEN) == 0;
-        if (!stored && s_absent_at(self, ids[i]) == self->nabsent)
-            memcpy(self->absent[self->nabsent++], ids[i], STORE_ID_LEN);
-    }
-    PQclear(res);
-}
-
 remiss_code_t
 store_pg_find(store_t *self, const uint8_t id[STORE_ID_LEN], bool *found, store_msg_t *out,
               remiss_err_t *err)
@@ -207,6 +163,36 @@ store_pg_due(store_t *self, const char *recipient, int64_t now, size_t max, stor
     return r;
 }
 
+/* Queues the reads of reqs[0..n) (n at most STORE_PG_MAX_PENDING - 2). */
+remiss_code_t
+store_pg_due_send(store_t *self, const store_due_req_t *reqs, int n, int64_t now, remiss_err_t *err)
+{
+    remiss_code_t r = REMISS_OK;
+    for (int i = 0; r == REMISS_OK && i < n; i++) {
+        store_pg_par_t p = {0};
+        store_pg_text(&p, reqs[i].recipient);
+        store_pg_int(&p, now);
+        store_pg_int(&p, (int64_t)reqs[i].max);
+        r = store_pg_send(self, Q_DUE, NULL, &p, err, "due");
+    }
+    return r;
+}
+
+/* The rows of store_pg_due_send's results res[0..n) into reqs (clears
+ * every res[i]). */
+remiss_code_t
+store_pg_due_take(PGresult **res, store_due_req_t *reqs, int n, remiss_err_t *err)
+{
+    remiss_code_t r = REMISS_OK;
+    for (int i = 0; i < n; i++) {
+        if (r == REMISS_OK)
+            r = s_rows_of(res[i], reqs[i].out, reqs[i].max, &reqs[i].n, err);
+        PQclear(res[i]);
+        res[i] = NULL;
+    }
+    return r;
+}
+
 /* Up to STORE_PG_MAX_PENDING - 2 of store_due_many in one round trip, the write
  * lock first if not held (as s_due). */
 static remiss_code_t
@@ -214,29 +200,19 @@ s_due_chunk(store_t *self, store_due_req_t *reqs, int n, int64_t now, remiss_err
 {
     PGresult *res[STORE_PG_MAX_PENDING] = {NULL};
     bool lock = false;
-    int sent = 0;
     remiss_code_t r = store_pg_ready(self, err);
     if (r == REMISS_OK)
         r = store_pg_lock_queue(self, &lock, err);
     int nkeep = n + (lock ? 1 : 0);
-    for (; r == REMISS_OK && sent < n; sent++) {
-        store_pg_par_t p = {0};
-        store_pg_text(&p, reqs[sent].recipient);
-        store_pg_int(&p, now);
-        store_pg_int(&p, (int64_t)reqs[sent].max);
-        r = store_pg_send(self, Q_DUE, NULL, &p, err, "due");
-    }
+    if (r == REMISS_OK)
+        r = store_pg_due_send(self, reqs, n, now, err);
     if (r == REMISS_OK)
         r = store_pg_sync_keep(self, res, nkeep, err, "due");
     if ((r = store_pg_lock_settle(self, lock, r, res[0])) != REMISS_OK)
         return r;
-    for (int i = 0; i < nkeep; i++) {
-        int k = i - (lock ? 1 : 0);
-        if (k >= 0 && r == REMISS_OK)
-            r = s_rows_of(res[i], reqs[k].out, reqs[k].max, &reqs[k].n, err);
-        PQclear(res[i]);
-    }
-    return r;
+    if (lock)
+        PQclear(res[0]);
+    return store_pg_due_take(res + (lock ? 1 : 0), reqs, n, err);
 }
 
 remiss_code_t
@@ -307,25 +283,25 @@ store_pg_finish(store_t *self, const uint8_t id[STORE_ID_LEN], const char *recip
     return r;
 }
 
-/* Up to STORE_PG_MAX_PENDING of store_finish_many in one round trip. */
+/* Queues store_finish_many's statements for reqs[0..n). */
 static remiss_code_t
-s_finish_chunk(store_t *self, store_finish_req_t *reqs, int n, int64_t now, bool want_rows,
-               remiss_err_t *err)
+s_finish_send(store_t *self, const store_finish_req_t *reqs, int n, int64_t now, remiss_err_t *err)
 {
-    PGresult *res[STORE_PG_MAX_PENDING];
     remiss_code_t r = REMISS_OK;
-    int sent = 0;
-    for (; sent < n && r == REMISS_OK; sent++) {
-        store_finish_req_t *q = &reqs[sent];
+    for (int i = 0; i < n && r == REMISS_OK; i++) {
+        const store_finish_req_t *q = &reqs[i];
         store_pg_par_t p = {0};
         s_finish_params(&p, q->id, q->recipient, q->state, q->code, q->reason, now);
         r = store_pg_send(self, q->recipient ? Q_FINISH : Q_FINISH_ANY, NULL, &p, err, "finish");
     }
-    if (r != REMISS_OK) { /* what went out is read and dropped */
-        store_pg_sync(self, NULL, NULL, "finish");
-        return r;
-    }
-    r = store_pg_sync_keep(self, res, n, err, "finish");
+    return r;
+}
+
+/* Their results res[0..n) into reqs (clears every res[i]). */
+static remiss_code_t
+s_finish_take(PGresult **res, store_finish_req_t *reqs, int n, bool want_rows, remiss_err_t *err)
+{
+    remiss_code_t r = REMISS_OK;
     for (int i = 0; r == REMISS_OK && i < n; i++) {
         store_finish_req_t *q = &reqs[i];
         q->changed = PQntuples(res[i]) > 0;
@@ -337,17 +313,113 @@ s_finish_chunk(store_t *self, store_finish_req_t *reqs, int n, int64_t now, bool
     return r;
 }
 
+/* Up to STORE_PG_MAX_PENDING statements of store_finish_many in one round
+ * trip, the write lock (two of them) first if not held. */
+static remiss_code_t
+s_finish_chunk(store_t *self, store_finish_req_t *reqs, int n, int64_t now, bool want_rows,
+               remiss_err_t *err)
+{
+    PGresult *res[STORE_PG_MAX_PENDING] = {NULL};
+    bool lock = false;
+    remiss_code_t r = store_pg_lock_queue(self, &lock, err);
+    if (r == REMISS_OK)
+        r = s_finish_send(self, reqs, n, now, err);
+    int first = lock ? 1 : 0;
+    if (r == REMISS_OK)
+        r = store_pg_sync_keep(self, res, first + n, err, "finish");
+    else /* what went out is read and dropped */
+        store_pg_sync(self, NULL, NULL, "finish");
+    if ((r = store_pg_lock_settle(self, lock, r, res[0])) != REMISS_OK)
+        return r;
+    if (lock)
+        PQclear(res[0]);
+    return s_finish_take(res + first, reqs, n, want_rows, err);
+}
+
 remiss_code_t
 store_pg_finish_many(store_t *self, store_finish_req_t *reqs, size_t n, int64_t now, bool want_rows,
                      remiss_err_t *err)
 {
     remiss_code_t r = REMISS_OK;
-    if (n && (store_pg_lock(self, err) != REMISS_OK || store_pg_ready(self, err) != REMISS_OK))
+    if (n && store_pg_ready(self, err) != REMISS_OK)
         return REMISS_E_STORAGE;
-    for (size_t at = 0; at < n && r == REMISS_OK; at += STORE_PG_MAX_PENDING)
-        r = s_finish_chunk(self, reqs + at,
-                           (int)(n - at < STORE_PG_MAX_PENDING ? n - at : STORE_PG_MAX_PENDING),
-                           now, want_rows, err);
+    for (size_t at = 0, k; at < n && r == REMISS_OK; at += k) {
+        size_t room = STORE_PG_MAX_PENDING - (self->in_tx && !self->locked ? 2 : 0);
+        k = n - at < room ? n - at : room;
+        r = s_finish_chunk(self, reqs + at, (int)k, now, want_rows, err);
+    }
+    return r;
+}
+
+/* The ids of a Q_FIND_MANY result that are not stored, as the
+ * transaction's negative cache (store_pg_find). */
+static void
+s_absent_from(store_t *self, const PGresult *res, const uint8_t (*ids)[STORE_ID_LEN], size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t got[STORE_ID_LEN];
+        bool stored = false;
+        for (int r = 0; r < PQntuples(res) && !stored; r++)
+            stored = store_pg_get_fixed(res, r, 0, got, STORE_ID_LEN) &&
+                     memcmp(got, ids[i], STORE_ID_LEN) == 0;
+        if (!stored && s_absent_at(self, ids[i]) == self->nabsent)
+            memcpy(self->absent[self->nabsent++], ids[i], STORE_ID_LEN);
+    }
+}
+
+/* One round trip for a cycle's submissions and acknowledgements
+ * (store.h): the ids as a bytea[] literal, what does not come back is not
+ * stored; the write lock first (they are written next, and the look-up
+ * then sees every node's commits before it), the acknowledgements'
+ * UPDATEs after. */
+remiss_code_t
+store_pg_prefetch(store_t *self, const uint8_t (*ids)[STORE_ID_LEN], size_t nids,
+                  store_finish_req_t *reqs, size_t n, int64_t now, bool want_rows,
+                  remiss_err_t *err)
+{
+    store_pg_lit_t lit = {0};
+    store_pg_par_t p = {0};
+    PGresult *res[STORE_PG_MAX_PENDING] = {NULL};
+    const char *text = NULL;
+    bool ok = self->in_tx && !self->poisoned && nids > 0, lock = false;
+    self->nabsent = 0;
+    if (ok && nids > self->absent_cap) {
+        void *grown = realloc(self->absent, nids * sizeof *self->absent);
+        if ((ok = grown != NULL)) {
+            self->absent = grown;
+            self->absent_cap = nids;
+        }
+    }
+    for (size_t i = 0; i < nids && ok; i++)
+        ok = store_pg_lit_blob(&lit, ids[i], STORE_ID_LEN);
+    if (!ok || !(text = store_pg_lit_end(&lit))) {
+        store_pg_lit_free(&lit);
+        return store_pg_finish_many(self, reqs, n, now, want_rows, err);
+    }
+    store_pg_text(&p, text);
+    int nfin = (int)(n < STORE_PG_MAX_PENDING - 3 ? n : STORE_PG_MAX_PENDING - 3);
+    remiss_code_t r = store_pg_ready(self, err);
+    if (r == REMISS_OK)
+        r = store_pg_lock_queue(self, &lock, err);
+    if (r == REMISS_OK)
+        r = store_pg_send(self, Q_FIND_MANY, NULL, &p, err, "look-up");
+    if (r == REMISS_OK)
+        r = s_finish_send(self, reqs, nfin, now, err);
+    store_pg_lit_free(&lit);
+    int first = lock ? 2 : 1, nkeep = first + nfin;
+    if (r == REMISS_OK)
+        r = store_pg_sync_keep(self, res, nkeep, err, "look-up");
+    else /* what went out is read and dropped */
+        store_pg_sync(self, NULL, NULL, "look-up");
+    if ((r = store_pg_lock_settle(self, lock, r, res[0])) != REMISS_OK)
+        return r;
+    if (lock)
+        PQclear(res[0]);
+    s_absent_from(self, res[first - 1], ids, nids);
+    PQclear(res[first - 1]);
+    r = s_finish_take(res + first, reqs, nfin, want_rows, err);
+    if (r == REMISS_OK && n > (size_t)nfin)
+        r = store_pg_finish_many(self, reqs + nfin, n - (size_t)nfin, now, want_rows, err);
     return r;
 }
 

@@ -208,3 +208,9 @@ const char *const store_pg_sql[Q_COUNT] = {
     [Q_GEN_BUMP] = "UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'consent_gen'",
     [Q_NOTIFY] = "SELECT pg_notify('" STORE_PG_CHANNEL "', $1)",
 };
+
+bool
+store_pg_planned_each_run(int q)
+{
+    return q == Q_FIND_MANY;
+}

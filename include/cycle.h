@@ -47,9 +47,11 @@ bool cycle_must_commit(const cycle_t *self, int64_t now, bool stopping);
  * cache and the audit frontier go back to what the store holds. */
 remiss_code_t cycle_commit(cycle_t *self);
 /* cycle_commit, and the next transaction begun at now in the same round
- * trip where the store can (for what follows the commit at once: the
- * delivery of what it made durable). Open after REMISS_OK, as a rule. */
-remiss_code_t cycle_commit_reopen(cycle_t *self, int64_t now);
+ * trip where the store can, with the reads due[0..ndue) in it (for what
+ * follows the commit at once: the delivery of what it made durable;
+ * store_commit_begin). *begun: the transaction is open and the rows read. */
+remiss_code_t cycle_commit_reopen(cycle_t *self, store_due_req_t *due, size_t ndue, int64_t now,
+                                  bool *begun);
 
 /* ---- replies */
 

@@ -32,9 +32,11 @@ void delivery_on_ack(delivery_t *self, const broker_req_t *q, const Remiss__Clie
 #define DELIVERY_ACKS_MAX 256 /* acknowledgements written together at most */
 
 /* Writes the acknowledgements delivery_on_ack took since the last call,
- * together, and answers them. delivery_on_ack keeps pointers into the
- * request: call this before the batch of requests is freed. */
-void delivery_settle(delivery_t *self);
+ * together, and answers them; the look-up of the batch's submission ids
+ * ids[0..nids) goes in the same round trip (store_prefetch_finish).
+ * delivery_on_ack keeps pointers into the request: call this before the
+ * batch of requests is freed. */
+void delivery_settle(delivery_t *self, const uint8_t (*ids)[STORE_ID_LEN], size_t nids);
 
 /* Marks party as having something to deliver. */
 void delivery_mark_dirty(delivery_t *self, const char *party);
@@ -42,6 +44,14 @@ void delivery_mark_dirty(delivery_t *self, const char *party);
 bool delivery_has_dirty(const delivery_t *self);
 /* Delivers what is due for every marked recipient (and unmarks them). */
 void delivery_pump_dirty(delivery_t *self, int64_t now);
+/* delivery_pump_dirty in two halves, for a caller that reads the rows
+ * itself (store_commit_begin): the plan unmarks the recipients and gives
+ * the reads to fill (*reqs, owned by the delivery; the count, 0 for none);
+ * the hand delivers what they read (read false: nothing was, and the
+ * recipients are marked again). Nothing else of the delivery may be called
+ * between the two. */
+size_t delivery_pump_plan(delivery_t *self, store_due_req_t **reqs);
+void delivery_pump_hand(delivery_t *self, bool read, int64_t now);
 
 /* Removes id from the in-flight set of whichever connection of party
  * holds it (the message ended some other way). */

@@ -98,16 +98,21 @@ remiss_code_t store_rewrap(store_t *self, uint64_t *n, remiss_err_t *err);
 remiss_code_t store_checkpoint_behind(store_t *self, remiss_err_t *err);
 
 /* ---- transactions */
+typedef struct store_due_req store_due_req_t; /* below, with store_due_many */
 remiss_code_t store_begin(store_t *self, remiss_err_t *err);
 /* Starts a read transaction: until store_rollback every read sees one
  * snapshot while another connection (the broker) keeps writing. Inside a
  * transaction already it does nothing and sets *started to false. */
 remiss_code_t store_begin_read(store_t *self, bool *started, remiss_err_t *err);
 remiss_code_t store_commit(store_t *self, remiss_err_t *err);
-/* store_commit, and after REMISS_OK the next transaction begun, in the same
- * round trip where the engine can (PostgreSQL); *begun says whether one is
- * open (as after store_begin). */
-remiss_code_t store_commit_begin(store_t *self, bool *begun, remiss_err_t *err);
+/* store_commit, and after REMISS_OK the next transaction begun and
+ * store_due_many of due[0..ndue) at now run in it, in the same round trip
+ * where the engine can (PostgreSQL: what a commit made due goes out without
+ * another wait). *begun says whether the new transaction is open (as after
+ * store_begin); it is not when the reads failed, and then no row is filled.
+ * The return value is the commit's alone. */
+remiss_code_t store_commit_begin(store_t *self, store_due_req_t *due, size_t ndue, int64_t now,
+                                 bool *begun, remiss_err_t *err);
 void store_rollback(store_t *self);
 remiss_code_t store_savepoint(store_t *self, remiss_err_t *err);
 void store_release(store_t *self);     /* keep the savepoint's work */
@@ -189,6 +194,12 @@ remiss_code_t store_finish_many(store_t *self, store_finish_req_t *reqs, size_t 
  * of them forgets it). An engine that looks up locally ignores it; a
  * failure costs only the round trips it meant to save. */
 void store_prefetch(store_t *self, const uint8_t (*ids)[STORE_ID_LEN], size_t n);
+/* store_prefetch of ids[0..nids) and store_finish_many of reqs[0..n), in
+ * one round trip where the engine can (PostgreSQL: a cycle's submissions
+ * and acknowledgements). Returns what store_finish_many would. */
+remiss_code_t store_prefetch_finish(store_t *self, const uint8_t (*ids)[STORE_ID_LEN], size_t nids,
+                                    store_finish_req_t *reqs, size_t n, int64_t now, bool want_rows,
+                                    remiss_err_t *err);
 /* True if store_prefetch saves anything on this store's engine. */
 bool store_prefetches(const store_t *self);
 

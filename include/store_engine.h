@@ -109,7 +109,8 @@ struct store_ops {
     remiss_code_t (*begin_read)(store_t *self, bool *started, remiss_err_t *err);
     remiss_code_t (*commit)(store_t *self, remiss_err_t *err);
     /* Optional (NULL: store.c commits, then begins). */
-    remiss_code_t (*commit_begin)(store_t *self, bool *begun, remiss_err_t *err);
+    remiss_code_t (*commit_begin)(store_t *self, store_due_req_t *due, size_t ndue, int64_t now,
+                                  bool *begun, remiss_err_t *err);
     void (*rollback)(store_t *self);
     remiss_code_t (*savepoint)(store_t *self, remiss_err_t *err);
     void (*release)(store_t *self);
@@ -133,8 +134,10 @@ struct store_ops {
                               remiss_err_t *err);
     /* Optional (NULL: one node, nothing to reclaim). */
     remiss_code_t (*reclaim)(store_t *self, uint64_t *n, remiss_err_t *err);
-    /* Optional (NULL: nothing to save). */
-    void (*prefetch)(store_t *self, const uint8_t (*ids)[STORE_ID_LEN], size_t n);
+    /* Optional (NULL: nothing to look up ahead; store.c runs finish_many). */
+    remiss_code_t (*prefetch)(store_t *self, const uint8_t (*ids)[STORE_ID_LEN], size_t nids,
+                              store_finish_req_t *reqs, size_t n, int64_t now, bool want_rows,
+                              remiss_err_t *err);
     remiss_code_t (*requeue)(store_t *self, const uint8_t id[STORE_ID_LEN], bool *changed,
                              remiss_err_t *err);
     remiss_code_t (*link_transfer)(store_t *self, const uint8_t orig[STORE_ID_LEN],

@@ -147,7 +147,9 @@ bool store_pg_get_dup(const PGresult *res, int row, int col, uint8_t **out, size
 
 /* The message queue (store_pg_msg.c): the engine's table entries
  * (store_engine.h). */
-void store_pg_prefetch(store_t *self, const uint8_t (*ids)[STORE_ID_LEN], size_t n);
+remiss_code_t store_pg_prefetch(store_t *self, const uint8_t (*ids)[STORE_ID_LEN], size_t nids,
+                                store_finish_req_t *reqs, size_t n, int64_t now, bool want_rows,
+                                remiss_err_t *err);
 remiss_code_t store_pg_find(store_t *self, const uint8_t id[STORE_ID_LEN], bool *found,
                             store_msg_t *out, remiss_err_t *err);
 remiss_code_t store_pg_insert(store_t *self, store_msg_t *m, remiss_err_t *err);
@@ -155,6 +157,11 @@ remiss_code_t store_pg_due(store_t *self, const char *recipient, int64_t now, si
                            store_msg_t *out, size_t *n, remiss_err_t *err);
 remiss_code_t store_pg_due_many(store_t *self, store_due_req_t *reqs, size_t n, int64_t now,
                                 remiss_err_t *err);
+/* store_due_many's statements for reqs[0..n), n <= STORE_PG_MAX_PENDING - 2,
+ * queued; store_pg_due_take reads their n results (and clears them). */
+remiss_code_t store_pg_due_send(store_t *self, const store_due_req_t *reqs, int n, int64_t now,
+                                remiss_err_t *err);
+remiss_code_t store_pg_due_take(PGresult **res, store_due_req_t *reqs, int n, remiss_err_t *err);
 remiss_code_t store_pg_mark_sent(store_t *self, uint64_t seq, int64_t now, int64_t next_at,
                                  remiss_err_t *err);
 remiss_code_t store_pg_resend_now(store_t *self, const char *recipient, remiss_err_t *err);

@@ -5,6 +5,8 @@
 #ifndef STORE_PG_SQL_H
 #define STORE_PG_SQL_H
 
+#include <stdbool.h>
+
 /* Bumped whenever the schema script gains an upgrade step (issue 14: consent
  * ids scoped PARTY/ID, valid_until; issue 15: messages.sent_by). */
 #define STORE_PG_SCHEMA_LEVEL "4"
@@ -70,6 +72,14 @@ enum store_pg_q {
 };
 
 extern const char *const store_pg_sql[Q_COUNT];
+
+/* Whether statement q is planned at each run rather than prepared once. A
+ * prepared statement's generic plan is made from the table as it is then
+ * and kept; for a look-up by an array of ids (its size unknown to a
+ * generic plan) that plan, made on a new store's empty table, reads the
+ * whole table, and goes on doing so as it grows, until an ANALYZE
+ * replaces it. */
+bool store_pg_planned_each_run(int q);
 
 /* The advisory lock keys of a cluster (broker/cluster.c takes the duty
  * leases at STORE_PG_LEASE_KEY + duty) and the channel nodes listen on. */

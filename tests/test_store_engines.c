@@ -292,7 +292,7 @@ ENGINE_TEST(commit_begin_keeps_the_first_and_opens_the_next)
     s_ok(store_begin(st, &err), &err);
     s_put(st, 130, "jobbtorg", &m);
     store_stats(st, &s0);
-    s_ok(store_commit_begin(st, &begun, &err), &err);
+    s_ok(store_commit_begin(st, NULL, 0, 0, &begun, &err), &err);
     store_stats(st, &s1);
     cr_assert(begun);
     if (strcmp(store_engine(st), "postgresql") == 0)
@@ -523,6 +523,129 @@ ENGINE_TEST(due_many_reads_each_recipients_rows)
     for (size_t i = 0; i < r[1].n; i++)
         store_msg_clear(&r[1].out[i]);
     store_rollback(st);
+}
+
+/* A commit that begins the next transaction reads what it made due in it:
+ * the rows of the messages it committed, with the write lock taken for
+ * their delivery marks (one round trip on PostgreSQL, where it was three:
+ * commit, lock, read). */
+ENGINE_TEST(commit_begin_reads_what_the_commit_made_due)
+{
+    remiss_err_t err;
+    store_msg_t m, a[4], b[2];
+    store_stats_t s0, s1;
+    bool begun = false;
+    store_due_req_t r[2] = {{.recipient = "jobbtorg", .max = 4, .out = a},
+                            {.recipient = "other", .max = 2, .out = b}};
+    s_ok(store_begin(st, &err), &err);
+    s_put(st, 140, "jobbtorg", &m);
+    s_put(st, 141, "jobbtorg", &m);
+    r[1].n = 7; /* what the call is to set */
+    store_stats(st, &s0);
+    s_ok(store_commit_begin(st, r, 2, 1000, &begun, &err), &err);
+    store_stats(st, &s1);
+    cr_assert(begun);
+    cr_assert_eq(r[0].n, 2, "both committed messages are due");
+    cr_assert_eq(r[0].out[0].message_id[15], 140);
+    cr_assert_eq(r[0].out[1].message_id[15], 141);
+    cr_assert_eq(r[0].out[0].envelope_len, m.envelope_len + 1, "with the body");
+    cr_assert_eq(r[1].n, 0);
+    if (strcmp(store_engine(st), "postgresql") == 0) {
+        cr_assert_eq(s1.round_trips - s0.round_trips, 1, "%llu round trips",
+                     (unsigned long long)(s1.round_trips - s0.round_trips));
+        cr_assert(store_locked(st), "the lock for the delivery marks came with the reads");
+    }
+    uint64_t seq = r[0].out[0].seq;
+    for (size_t i = 0; i < r[0].n; i++)
+        store_msg_clear(&r[0].out[i]);
+    /* The new transaction writes as any other and ends on its own. */
+    s_ok(store_mark_sent(st, seq, 1000, 5000, &err), &err);
+    s_ok(store_commit(st, &err), &err);
+    s_ok(store_begin(st, &err), &err);
+    s_ok(store_due(st, "jobbtorg", 1000, 4, a, &r[0].n, &err), &err);
+    cr_assert_eq(r[0].n, 1, "the mark of the new transaction was kept");
+    cr_assert_eq(a[0].message_id[15], 141);
+    store_msg_clear(&a[0]);
+    store_rollback(st);
+}
+
+/* A commit that fails reads nothing and begins nothing: no row of a
+ * transaction that did not commit reaches a recipient. (PostgreSQL: the
+ * duplicate insert is found at the commit, and the reads queued behind it
+ * run outside any transaction.) */
+Test(postgresql, a_failed_commit_begin_reads_nothing, .init = s_up_pg, .fini = s_down,
+     .timeout = 120)
+{
+    remiss_err_t err;
+    store_msg_t m, a[4];
+    bool begun = true;
+    store_due_req_t r = {.recipient = "jobbtorg", .max = 4, .out = a};
+    store_t *st = s_env.st;
+    s_insert_n(st, 150, 1, "jobbtorg");
+    s_ok(store_begin(st, &err), &err);
+    s_put(st, 151, "jobbtorg", &m);
+    s_msg(&m, 150, "jobbtorg"); /* stored already: the insert fails at the commit */
+    store_insert(st, &m, &err);
+    cr_assert_eq(store_commit_begin(st, &r, 1, 1000, &begun, &err), REMISS_E_STORAGE);
+    cr_assert_not(begun);
+    cr_assert_eq(r.n, 0, "no row of a failed commit");
+    cr_assert_not(store_locked(st));
+    /* Nothing of it was kept, and the store goes on. */
+    bool found;
+    s_msg(&m, 151, "jobbtorg");
+    s_ok(store_find(st, m.message_id, &found, a, &err), &err);
+    cr_assert_not(found);
+    s_ok(store_begin(st, &err), &err);
+    s_ok(store_due(st, "jobbtorg", 1000, 4, a, &r.n, &err), &err);
+    cr_assert_eq(r.n, 1);
+    store_msg_clear(&a[0]);
+    s_ok(store_commit(st, &err), &err);
+}
+
+/* A cycle's acknowledgements and its submissions' look-up together: each
+ * acknowledgement ends its message as store_finish_many would, the
+ * look-up answers as store_prefetch would. */
+ENGINE_TEST(prefetch_finish_ends_and_looks_up_together)
+{
+    remiss_err_t err;
+    store_msg_t m;
+    bool found;
+    uint8_t ids[2][STORE_ID_LEN];
+    store_finish_req_t f[3];
+    s_insert_n(st, 160, 3, "jobbtorg");
+    s_ok(store_begin(st, &err), &err);
+    s_msg(&m, 160, "jobbtorg");
+    memcpy(ids[0], m.message_id, STORE_ID_LEN); /* stored */
+    s_msg(&m, 170, "jobbtorg");
+    memcpy(ids[1], m.message_id, STORE_ID_LEN); /* not */
+    uint8_t fid[3][STORE_ID_LEN];
+    for (int i = 0; i < 3; i++) {
+        s_msg(&m, 161 + i, "jobbtorg");
+        memcpy(fid[i], m.message_id, STORE_ID_LEN);
+        f[i] = (store_finish_req_t){.id = fid[i],
+                                    .recipient = i == 2 ? "other" : "jobbtorg",
+                                    .state = STORE_DONE,
+                                    .reason = ""};
+    }
+    s_ok(store_prefetch_finish(st, (const uint8_t(*)[STORE_ID_LEN])ids, 2, f, 3, 9000, true, &err),
+         &err);
+    cr_assert(f[0].changed && f[0].has_row);
+    cr_assert_eq(f[0].row.state, STORE_DONE);
+    cr_assert_eq(f[0].row.message_id[15], 161);
+    cr_assert(f[1].changed && f[1].has_row);
+    cr_assert_not(f[2].changed, "not the recipient's: unchanged");
+    cr_assert_not(f[2].has_row);
+    store_msg_clear(&f[0].row);
+    store_msg_clear(&f[1].row);
+    s_ok(store_find(st, ids[0], &found, &m, &err), &err);
+    cr_assert(found, "the look-up hides nothing stored");
+    store_msg_clear(&m);
+    s_ok(store_find(st, ids[1], &found, &m, &err), &err);
+    cr_assert_not(found);
+    s_ok(store_commit(st, &err), &err);
+    s_ok(store_find(st, fid[1], &found, &m, &err), &err);
+    cr_assert(found && m.state == STORE_DONE, "the acknowledgement committed");
+    store_msg_clear(&m);
 }
 
 ENGINE_TEST(dead_letters_and_requeue)
@@ -1242,7 +1365,9 @@ Test(postgresql, a_commit_that_only_committed_locally_is_not_ok, .init = s_up_pg
 /* What the prefetch and finish_many are for: on PostgreSQL, 64
  * submissions' look-ups cost one round trip (the write lock rides along),
  * and 64 acknowledgements one more, not one each (a cycle waited 3 round
- * trips per message before, issue 15). */
+ * trips per message before, issue 15); written together
+ * (store_prefetch_finish), a cycle's acknowledgements and look-ups take
+ * one round trip for both. */
 Test(postgresql, a_cycles_lookups_and_acknowledgements_take_a_round_trip_each, .init = s_up_pg,
      .fini = s_down, .timeout = 120)
 {
@@ -1250,10 +1375,11 @@ Test(postgresql, a_cycles_lookups_and_acknowledgements_take_a_round_trip_each, .
     store_msg_t m;
     bool found;
     store_stats_t a, b;
-    uint8_t ids[64][STORE_ID_LEN];
+    uint8_t ids[64][STORE_ID_LEN], fid[64][STORE_ID_LEN];
     store_finish_req_t f[64];
     store_t *st = s_env.st;
     s_insert_n(st, 100, 64, "jobbtorg");
+    s_insert_n(st, 400, 40, "jobbtorg");
     s_ok(store_begin(st, &err), &err);
     for (int i = 0; i < 64; i++) {
         s_msg(&m, 200 + i, "jobbtorg");
@@ -1270,9 +1396,9 @@ Test(postgresql, a_cycles_lookups_and_acknowledgements_take_a_round_trip_each, .
                  (unsigned long long)(b.round_trips - a.round_trips));
     for (int i = 0; i < 64; i++) {
         s_msg(&m, 100 + i, "jobbtorg");
-        memcpy(ids[i], m.message_id, STORE_ID_LEN);
+        memcpy(fid[i], m.message_id, STORE_ID_LEN);
         f[i] = (store_finish_req_t){
-            .id = ids[i], .recipient = "jobbtorg", .state = STORE_DONE, .reason = ""};
+            .id = fid[i], .recipient = "jobbtorg", .state = STORE_DONE, .reason = ""};
     }
     store_stats(st, &a);
     s_ok(store_finish_many(st, f, 64, 5000, true, &err), &err);
@@ -1281,6 +1407,32 @@ Test(postgresql, a_cycles_lookups_and_acknowledgements_take_a_round_trip_each, .
     cr_assert_eq(b.round_trips - a.round_trips, 1, "%llu round trips for 64 acknowledgements",
                  (unsigned long long)(b.round_trips - a.round_trips));
     for (int i = 0; i < 64; i++) {
+        cr_assert(f[i].changed && f[i].has_row);
+        store_msg_clear(&f[i].row);
+    }
+    s_ok(store_commit(st, &err), &err);
+    /* Together, in a transaction that has no lock yet: one round trip. */
+    s_ok(store_begin(st, &err), &err);
+    for (int i = 0; i < 40; i++) {
+        s_msg(&m, 400 + i, "jobbtorg");
+        memcpy(fid[i], m.message_id, STORE_ID_LEN);
+        f[i] = (store_finish_req_t){
+            .id = fid[i], .recipient = "jobbtorg", .state = STORE_DONE, .reason = ""};
+    }
+    store_stats(st, &a);
+    s_ok(
+        store_prefetch_finish(st, (const uint8_t(*)[STORE_ID_LEN])ids, 64, f, 40, 6000, true, &err),
+        &err);
+    for (int i = 0; i < 64; i++) {
+        s_ok(store_find(st, ids[i], &found, &m, &err), &err);
+        cr_assert_not(found);
+    }
+    store_stats(st, &b);
+    cr_assert(store_locked(st));
+    cr_assert_eq(b.round_trips - a.round_trips, 1,
+                 "%llu round trips for 64 look-ups and 40 acknowledgements",
+                 (unsigned long long)(b.round_trips - a.round_trips));
+    for (int i = 0; i < 40; i++) {
         cr_assert(f[i].changed && f[i].has_row);
         store_msg_clear(&f[i].row);
     }

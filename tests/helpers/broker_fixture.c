@@ -209,7 +209,7 @@ s_on_batch(void *ctx, const transport_frame_t *fr, size_t n)
         delivery_on_subscribe(f->delivery, &q, cf);
     else if (cf->kind_case == REMISS__CLIENT_FRAME__KIND_ACK)
         delivery_on_ack(f->delivery, &q, cf);
-    delivery_settle(f->delivery);
+    delivery_settle(f->delivery, NULL, 0);
     remiss__client_frame__free_unpacked(cf, NULL);
 }
 
