@@ -398,6 +398,7 @@ s_measure() {
     shift
     [ "$mode" != paced ] || lat="$results/latency/$config-$round.txt"
     BENCH_BROKER_PIDS="$broker_pids" BENCH_LATENCY_FILE="$lat" \
+        BENCH_LATENCY_SERIES="${lat:+$work/$config-$round.series}" \
         s_bg timeout -k 5 $((tmo + 15)) "$prog" --senders "$senders" --receivers "$receivers" \
         --count "$n" --size "$size" --rate "$r" --timeout "$tmo" --window "$window" "$@" \
         >"$work/last.json" 2>"$work/last.err" || rc=$?
@@ -451,11 +452,15 @@ s_pg_stop() {
     pg_started=0
 }
 
+s_pg_dropdb() {
+    s_as_pg "$pg_bin/dropdb" -h 127.0.0.1 -p "$pg_port" -U postgres --if-exists "$1" \
+        >/dev/null 2>&1 || true
+}
+
 # A fresh database for one run; its URI in $db_uri.
 s_pg_db() {
     local name=$1
-    s_as_pg "$pg_bin/dropdb" -h 127.0.0.1 -p "$pg_port" -U postgres --if-exists "$name" \
-        >/dev/null 2>&1 || true
+    s_pg_dropdb "$name"
     s_as_pg "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres "$name" \
         >"$work/pg-createdb.log" 2>&1 || return 1
     db_uri="postgresql://postgres@127.0.0.1:$pg_port/$name"
@@ -540,6 +545,9 @@ s_remiss() {
     s_node2_stop
     s_remissd_stop
     [ -n "$db_keep" ] || rm -f "$work/$name.db"*
+    # As with the SQLite files: a run's database does not outlive it (left
+    # behind, its dead rows had autovacuum at work during the next runs).
+    [ -z "$db_uri" ] || s_pg_dropdb "r_${config#remiss_}_${mode}_$round"
 }
 
 # The gateway row: a fresh remissd, a remiss-gateway for bench-s0 (HTTP in)

@@ -649,6 +649,23 @@ s_write_latencies(const uint64_t *v, size_t k)
     fclose(f);
 }
 
+/* BENCH_LATENCY_SERIES: every message's latency in sending order, as
+ * "g ms" lines (0 ms: it did not count), to see when a tail happened. */
+static void
+s_write_series(pb_run_t *self, uint64_t n)
+{
+    const char *path = getenv("BENCH_LATENCY_SERIES");
+    FILE *f;
+
+    if (path == NULL || *path == '\0' || (f = fopen(path, "w")) == NULL)
+        return;
+    for (uint64_t g = 0; g < n; g++) {
+        uint64_t x = atomic_load(&self->lat_ns[g]);
+        fprintf(f, "%" PRIu64 " %.4f\n", g, x ? (double)(x - 1) / 1e6 : 0.0);
+    }
+    fclose(f);
+}
+
 /* The CPU keys: broker seconds and microseconds per message carried, and
  * this load generator's own microseconds per message; null when unknown. */
 static void
@@ -697,6 +714,7 @@ pb_run_report(pb_run_t *self)
         else if (x != 0)
             v[k++] = x - 1;
     }
+    s_write_series(self, n);
     qsort(v, k, sizeof(*v), s_cmp_u64);
     double secs = start != 0 && last > start ? (double)(last - start) / NS_PER_S : 0;
     pthread_mutex_lock(&self->err_lock);
