@@ -118,7 +118,8 @@ s_rewrap_put(store_t *self, bool consents, const PGresult *res, int i, const uin
     store_pg_par_t p = {0};
     store_pg_blob(&p, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
     store_pg_blob(&p, blob, len);
-    return store_pg_exec(self, consents ? Q_KEYS_CON_PUT : Q_KEYS_MSG_PUT, &p, NULL, err, "rewrap");
+    return store_pg_defer(self, consents ? Q_KEYS_CON_PUT : Q_KEYS_MSG_PUT, NULL, &p, err,
+                          "rewrap");
 }
 
 remiss_code_t
@@ -127,7 +128,12 @@ store_pg_rewrap_batch(store_t *self, bool consents, const uint8_t kid[4], store_
 {
     store_pg_par_t p = {0};
     store_pg_blob(&p, kid, 4);
-    PGresult *res = store_pg_run(self, consents ? Q_KEYS_CON : Q_KEYS_MSG, &p, err, "rewrap");
+    /* remissctl beside the brokers: under the cluster's write lock the
+     * read sees every node's commits and nothing changes until the writes
+     * back commit; read before it, a body retention cleared (or a grant it
+     * shredded) meanwhile was written back. The writes go out together. */
+    PGresult *res = NULL;
+    store_pg_lock_then(self, consents ? Q_KEYS_CON : Q_KEYS_MSG, &p, &res, err);
     remiss_code_t r = res ? REMISS_OK : REMISS_E_STORAGE;
     *n = 0;
     for (int i = 0; res && r == REMISS_OK && i < PQntuples(res); i++) {

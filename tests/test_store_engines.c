@@ -1108,6 +1108,77 @@ ENGINE_TEST(keys_rotate_rewraps_every_data_key)
     s_kek_gone(kek);
 }
 
+/* keys rotate runs beside the brokers (remissctl, a connection of its
+ * own). It reads what to rewrap under the cluster's write lock, after
+ * every node's commits: read before, a body that retention cleared in the
+ * meantime was written back by the rewrap, and a purged body was in the
+ * store again. */
+typedef struct s_rewrapper {
+    const char *spec, *kek;
+    uint64_t n;
+    remiss_code_t r;
+} s_rewrapper_t;
+
+static void *
+s_rewrap_thread(void *arg)
+{
+    s_rewrapper_t *w = arg;
+    remiss_err_t err;
+    store_t *ctl = store_open(w->spec, &err);
+    w->r = ctl ? store_use_keys(ctl, w->kek, &err) : REMISS_E_STORAGE;
+    if (w->r == REMISS_OK)
+        w->r = store_rewrap(ctl, &w->n, &err);
+    store_close(&ctl);
+    return NULL;
+}
+
+Test(postgresql, a_rewrap_never_writes_back_a_purged_body, .init = s_up_pg, .fini = s_down,
+     .timeout = 120)
+{
+    remiss_err_t err;
+    char kek[128];
+    store_msg_t m, got;
+    bool found, changed;
+    uint64_t purged = 0;
+    uint32_t kid = 0;
+    pthread_t t;
+    store_t *st = s_env.st;
+    s_kek(kek, sizeof kek);
+    s_ok(store_use_keys(st, kek, &err), &err);
+    s_insert_n(st, 500, 3, "jobbtorg");
+    s_ok(store_begin(st, &err), &err);
+    for (int i = 500; i < 503; i++) {
+        s_msg(&m, i, "jobbtorg");
+        s_ok(store_finish(st, m.message_id, "jobbtorg", STORE_DONE, 0, "", 2000, &changed, &err),
+             &err);
+    }
+    s_ok(store_commit(st, &err), &err);
+    atrest_t *ring = atrest_open(kek, &err);
+    cr_assert_not_null(ring, "%s", err.text);
+    s_ok(atrest_add_key(ring, &kid, &err), &err);
+    atrest_close(&ring);
+    s_ok(store_use_keys(st, kek, &err), &err);
+    /* The broker purges; the rotation starts before that commits. */
+    s_ok(store_begin(st, &err), &err);
+    s_ok(store_purge(st, 3000, &purged, &err), &err);
+    cr_assert_eq(purged, 3);
+    s_rewrapper_t w = {.spec = s_env.spec, .kek = kek};
+    cr_assert_eq(pthread_create(&t, NULL, s_rewrap_thread, &w), 0);
+    usleep(300 * 1000); /* time for it to read, were it not held up */
+    s_ok(store_commit(st, &err), &err);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    s_ok(w.r, &err);
+    cr_assert_eq(w.n, 0, "%llu purged bodies rewrapped", (unsigned long long)w.n);
+    for (int i = 500; i < 503; i++) {
+        s_msg(&m, i, "jobbtorg");
+        s_ok(store_find(st, m.message_id, &found, &got, &err), &err);
+        cr_assert(found);
+        cr_assert_null(got.envelope, "a purged body is back");
+        store_msg_clear(&got);
+    }
+    s_kek_gone(kek);
+}
+
 /* Consent ids are PARTY/ID; the count per registering party counts only
  * its own consents in force; retention shreds withdrawn and expired
  * grants and leaves the rest. */
