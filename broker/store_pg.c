@@ -489,9 +489,6 @@ store_pg_locked_with(store_t *self, const PGresult *shared)
     self->consent_gen = (uint64_t)store_pg_get_int(shared, 0, 1);
 }
 
-/* store_pg_lock, and prepared statement q (q >= 0) in the same round
- * trip: its result to *res (caller clears). A lock already held costs
- * nothing more than q. */
 remiss_code_t
 store_pg_lock_queue(store_t *self, bool *queued, remiss_err_t *err)
 {
@@ -503,15 +500,26 @@ store_pg_lock_queue(store_t *self, bool *queued, remiss_err_t *err)
 }
 
 remiss_code_t
-store_pg_lock_settle(store_t *self, bool queued, remiss_code_t r, const PGresult *shared)
+store_pg_lock_sync(store_t *self, bool queued, remiss_code_t r, PGresult **res, int nkeep,
+                   remiss_err_t *err, const char *what)
 {
+    if (r == REMISS_OK)
+        r = store_pg_sync_keep(self, res, nkeep, err, what);
+    else /* what went out is read and dropped */
+        store_pg_sync(self, NULL, NULL, what);
     if (queued && r != REMISS_OK)
         self->poisoned = true;
-    else if (queued)
-        store_pg_locked_with(self, shared);
+    else if (queued) {
+        store_pg_locked_with(self, res[0]);
+        PQclear(res[0]);
+        res[0] = NULL;
+    }
     return r;
 }
 
+/* store_pg_lock, and prepared statement q (q >= 0) in the same round
+ * trip: its result to *res (caller clears). A lock already held costs
+ * nothing more than q. */
 remiss_code_t
 store_pg_lock_then(store_t *self, int q, const store_pg_par_t *p, PGresult **res, remiss_err_t *err)
 {
@@ -527,12 +535,8 @@ store_pg_lock_then(store_t *self, int q, const store_pg_par_t *p, PGresult **res
     int nkeep = (lock ? 1 : 0) + (q >= 0 ? 1 : 0);
     if (r == REMISS_OK && q >= 0)
         r = store_pg_send(self, q, NULL, p, err, "write lock");
-    if (r == REMISS_OK)
-        r = store_pg_sync_keep(self, got, nkeep, err, "write lock");
-    if ((r = store_pg_lock_settle(self, lock, r, got[0])) != REMISS_OK)
+    if ((r = store_pg_lock_sync(self, lock, r, got, nkeep, err, "write lock")) != REMISS_OK)
         return r;
-    if (lock)
-        PQclear(got[0]);
     if (q >= 0 && res)
         *res = got[nkeep - 1];
     else if (q >= 0)

@@ -206,12 +206,8 @@ s_due_chunk(store_t *self, store_due_req_t *reqs, int n, int64_t now, remiss_err
     int nkeep = n + (lock ? 1 : 0);
     if (r == REMISS_OK)
         r = store_pg_due_send(self, reqs, n, now, err);
-    if (r == REMISS_OK)
-        r = store_pg_sync_keep(self, res, nkeep, err, "due");
-    if ((r = store_pg_lock_settle(self, lock, r, res[0])) != REMISS_OK)
+    if ((r = store_pg_lock_sync(self, lock, r, res, nkeep, err, "due")) != REMISS_OK)
         return r;
-    if (lock)
-        PQclear(res[0]);
     return store_pg_due_take(res + (lock ? 1 : 0), reqs, n, err);
 }
 
@@ -325,14 +321,8 @@ s_finish_chunk(store_t *self, store_finish_req_t *reqs, int n, int64_t now, bool
     if (r == REMISS_OK)
         r = s_finish_send(self, reqs, n, now, err);
     int first = lock ? 1 : 0;
-    if (r == REMISS_OK)
-        r = store_pg_sync_keep(self, res, first + n, err, "finish");
-    else /* what went out is read and dropped */
-        store_pg_sync(self, NULL, NULL, "finish");
-    if ((r = store_pg_lock_settle(self, lock, r, res[0])) != REMISS_OK)
+    if ((r = store_pg_lock_sync(self, lock, r, res, first + n, err, "finish")) != REMISS_OK)
         return r;
-    if (lock)
-        PQclear(res[0]);
     return s_finish_take(res + first, reqs, n, want_rows, err);
 }
 
@@ -406,15 +396,9 @@ store_pg_prefetch(store_t *self, const uint8_t (*ids)[STORE_ID_LEN], size_t nids
     if (r == REMISS_OK)
         r = s_finish_send(self, reqs, nfin, now, err);
     store_pg_lit_free(&lit);
-    int first = lock ? 2 : 1, nkeep = first + nfin;
-    if (r == REMISS_OK)
-        r = store_pg_sync_keep(self, res, nkeep, err, "look-up");
-    else /* what went out is read and dropped */
-        store_pg_sync(self, NULL, NULL, "look-up");
-    if ((r = store_pg_lock_settle(self, lock, r, res[0])) != REMISS_OK)
+    int first = lock ? 2 : 1;
+    if ((r = store_pg_lock_sync(self, lock, r, res, first + nfin, err, "look-up")) != REMISS_OK)
         return r;
-    if (lock)
-        PQclear(res[0]);
     s_absent_from(self, res[first - 1], ids, nids);
     PQclear(res[first - 1]);
     r = s_finish_take(res + first, reqs, nfin, want_rows, err);

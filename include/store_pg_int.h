@@ -101,14 +101,16 @@ remiss_code_t store_pg_defer(store_t *self, int q, const char *sql, const store_
 remiss_code_t store_pg_lock(store_t *self, remiss_err_t *err);
 remiss_code_t store_pg_lock_then(store_t *self, int q, const store_pg_par_t *p, PGresult **res,
                                  remiss_err_t *err);
-/* For a round trip that takes the write lock on the way: queues the lock
- * and its reading when the open transaction does not hold it (*queued),
- * so that its reading is the first result kept; then settles it after the
- * sync: the reading becomes the transaction's, a failure (r) poisons it.
- * settle passes r through. */
+/* For a round trip that takes the write lock on the way: queue queues the
+ * lock and its reading when the open transaction does not hold it
+ * (*queued), so that its reading is the first result kept. sync ends the
+ * round trip: with r REMISS_OK so far it keeps the last nkeep results in
+ * res (caller clears), else it reads and drops what went out; then the
+ * lock's reading becomes the transaction's (and res[0] NULL) or, on a
+ * failure, the transaction is poisoned. Returns the round trip's result. */
 remiss_code_t store_pg_lock_queue(store_t *self, bool *queued, remiss_err_t *err);
-remiss_code_t store_pg_lock_settle(store_t *self, bool queued, remiss_code_t r,
-                                   const PGresult *shared);
+remiss_code_t store_pg_lock_sync(store_t *self, bool queued, remiss_code_t r, PGresult **res,
+                                 int nkeep, remiss_err_t *err, const char *what);
 remiss_code_t store_pg_count(store_t *self, int q, const store_pg_par_t *p, uint64_t *out,
                              remiss_err_t *err);
 
