@@ -78,6 +78,44 @@ s_get(void *ctx, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_LEN])
     return store_audit_node_get(io->store, level, index, out, io->err);
 }
 
+/* A frontier's nodes, read together. */
+typedef struct s_nodes {
+    unsigned level[MERKLE_MAX_LEVELS];
+    uint64_t index[MERKLE_MAX_LEVELS];
+    uint8_t hash[MERKLE_MAX_LEVELS][MERKLE_HASH_LEN];
+    size_t n;
+} s_nodes_t;
+
+static remiss_code_t
+s_get_read(void *ctx, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_LEN])
+{
+    const s_nodes_t *nodes = ctx;
+    for (size_t i = 0; i < nodes->n; i++)
+        if (nodes->level[i] == level && nodes->index[i] == index) {
+            memcpy(out, nodes->hash[i], MERKLE_HASH_LEN);
+            return REMISS_OK;
+        }
+    return REMISS_E_STORAGE;
+}
+
+/* The frontier of the stored tree at size, its nodes read in one go: one
+ * round trip on PostgreSQL, where one each had cost a round trip of its
+ * own (about 7 for each transaction after another node appended). On
+ * failure the frontier is empty. */
+static remiss_code_t
+s_frontier_load(audit_t *self, uint64_t size, remiss_err_t *err)
+{
+    s_nodes_t nodes;
+    nodes.n = merkle_frontier_nodes(size, nodes.level, nodes.index);
+    remiss_code_t r =
+        store_audit_nodes_get(self->store, nodes.level, nodes.index, nodes.n, nodes.hash, err);
+    if (r != REMISS_OK) {
+        merkle_frontier_init(&self->frontier);
+        return r;
+    }
+    return merkle_frontier_load(&self->frontier, size, s_get_read, &nodes);
+}
+
 static remiss_code_t
 s_emit(void *ctx, unsigned level, uint64_t index, const uint8_t hash[MERKLE_HASH_LEN])
 {
@@ -152,7 +190,7 @@ audit_reload(audit_t *self, remiss_err_t *err)
 
     self->stale = true;
     if ((r = store_audit_size(self->store, &size, err)) != REMISS_OK ||
-        (r = merkle_frontier_load(&self->frontier, size, s_get, &io)) != REMISS_OK ||
+        (r = s_frontier_load(self, size, err)) != REMISS_OK ||
         (r = s_load_head(self, &th, err)) != REMISS_OK)
         return r;
     /* Refuse to extend a log that no longer matches what we signed: new
@@ -182,14 +220,13 @@ audit_reload(audit_t *self, remiss_err_t *err)
 static remiss_code_t
 s_catch_up(audit_t *self, remiss_err_t *err)
 {
-    s_io_t io = {self->store, err};
     store_sync_t sync;
     remiss_code_t r = store_sync(self->store, &sync, err);
     if (r != REMISS_OK || !sync.shared || sync.serial == self->sync_serial)
         return r;
     if (self->stale || sync.audit_size != self->frontier.size) {
         self->stale = true;
-        if ((r = merkle_frontier_load(&self->frontier, sync.audit_size, s_get, &io)) != REMISS_OK ||
+        if ((r = s_frontier_load(self, sync.audit_size, err)) != REMISS_OK ||
             (r = s_load_head(self, NULL, err)) != REMISS_OK)
             return r;
         self->stale = false;
@@ -272,14 +309,12 @@ audit_mark(const audit_t *self)
 void
 audit_rollback_to(audit_t *self, audit_mark_t mark)
 {
-    s_io_t io = {self->store, NULL};
-
     /* The savepoint's nodes are gone and the ones before it are still
      * there, so the frontier at the mark can be read back; a head signed
      * inside the savepoint is gone too. If a read fails the next append
      * reloads (or fails) instead of extending a wrong tree. */
     if (self->stale || mark.size > self->frontier.size ||
-        merkle_frontier_load(&self->frontier, mark.size, s_get, &io) != REMISS_OK ||
+        s_frontier_load(self, mark.size, NULL) != REMISS_OK ||
         s_load_head(self, NULL, NULL) != REMISS_OK)
         self->stale = true;
 }

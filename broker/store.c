@@ -609,6 +609,18 @@ store_audit_node_get(store_t *self, unsigned level, uint64_t index, uint8_t hash
 }
 
 remiss_code_t
+store_audit_nodes_get(store_t *self, const unsigned *level, const uint64_t *index, size_t n,
+                      uint8_t (*out)[STORE_HASH_LEN], remiss_err_t *err)
+{
+    remiss_code_t r = REMISS_OK;
+    if (S_OPS(self)->audit_nodes_get)
+        return S_OPS(self)->audit_nodes_get(self, level, index, n, out, err);
+    for (size_t i = 0; i < n && r == REMISS_OK; i++)
+        r = S_OPS(self)->audit_node_get(self, level[i], index[i], out[i], err);
+    return r;
+}
+
+remiss_code_t
 store_audit_find(store_t *self, const uint8_t *subject, const uint8_t *message_id, uint64_t *out,
                  size_t max, size_t *n, remiss_err_t *err)
 {

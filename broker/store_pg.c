@@ -1050,6 +1050,7 @@ const store_ops_t store_pg_ops = {
     .audit_each = store_pg_audit_each,
     .audit_node_put = store_pg_audit_node_put,
     .audit_node_get = store_pg_audit_node_get,
+    .audit_nodes_get = store_pg_audit_nodes_get,
     .audit_find = store_pg_audit_find,
     .audit_sth_put = store_pg_audit_sth_put,
     .audit_sth_latest = store_pg_audit_sth_latest,

@@ -243,8 +243,8 @@ store_pg_audit_size(store_t *self, uint64_t *size, remiss_err_t *err)
 bool
 store_pg_reads_audit(int q)
 {
-    return q == Q_A_SIZE || q == Q_A_GET || q == Q_A_EACH || q == Q_N_GET || q == Q_A_BY_SUBJECT ||
-           q == Q_A_BY_MESSAGE || q == Q_SHARED;
+    return q == Q_A_SIZE || q == Q_A_GET || q == Q_A_EACH || q == Q_N_GET || q == Q_N_GET_MANY ||
+           q == Q_A_BY_SUBJECT || q == Q_A_BY_MESSAGE || q == Q_SHARED;
 }
 
 /* Back to rows rows, each column at len[c] bytes (NULL: empty). */
@@ -455,6 +455,41 @@ store_pg_audit_node_get(store_t *self, unsigned level, uint64_t index, uint8_t h
     return ok ? REMISS_OK
               : remiss_err_set(err, REMISS_E_STORAGE, "audit tree node %u/%llu is missing", level,
                                (unsigned long long)index);
+}
+
+/* One statement for all n: the positions as a bigint[] literal. */
+remiss_code_t
+store_pg_audit_nodes_get(store_t *self, const unsigned *level, const uint64_t *index, size_t n,
+                         uint8_t (*out)[STORE_HASH_LEN], remiss_err_t *err)
+{
+    store_pg_lit_t lit = {0};
+    store_pg_par_t p = {0};
+    const char *text = NULL;
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; i++)
+        ok = store_node_pos(level[i], index[i]) >= 0 &&
+             store_pg_lit_int(&lit, store_node_pos(level[i], index[i]));
+    if (!ok || !(text = store_pg_lit_end(&lit))) {
+        store_pg_lit_free(&lit);
+        return remiss_err_set(err, REMISS_E_STORAGE, "audit tree nodes: out of memory or range");
+    }
+    store_pg_text(&p, text);
+    PGresult *res = n ? store_pg_run(self, Q_N_GET_MANY, &p, err, "audit nodes") : NULL;
+    store_pg_lit_free(&lit);
+    if (n && !res)
+        return REMISS_E_STORAGE;
+    remiss_code_t r = REMISS_OK;
+    for (size_t i = 0; i < n && r == REMISS_OK; i++) {
+        int64_t pos = store_node_pos(level[i], index[i]);
+        int row = 0;
+        while (row < PQntuples(res) && store_pg_get_int(res, row, 0) != pos)
+            row++;
+        if (row == PQntuples(res) || !store_pg_get_fixed(res, row, 1, out[i], STORE_HASH_LEN))
+            r = remiss_err_set(err, REMISS_E_STORAGE, "audit tree node %u/%llu is missing",
+                               level[i], (unsigned long long)index[i]);
+    }
+    PQclear(res);
+    return r;
 }
 
 remiss_code_t

@@ -169,6 +169,7 @@ const char *const store_pg_sql[Q_COUNT] = {
                 " ON CONFLICT (pos) DO UPDATE SET level = excluded.level, idx = excluded.idx,"
                 " hash = excluded.hash",
     [Q_N_GET] = "SELECT hash FROM audit_nodes WHERE pos = $1",
+    [Q_N_GET_MANY] = "SELECT pos, hash FROM audit_nodes WHERE pos = ANY($1::bigint[])",
     [Q_A_BY_SUBJECT] = "SELECT idx FROM audit WHERE subject = $1 ORDER BY idx LIMIT $2",
     [Q_A_BY_MESSAGE] = "SELECT idx FROM audit WHERE message_id = $1 ORDER BY idx LIMIT $2",
     [Q_STH_PUT] = "INSERT INTO tree_heads(tree_size, sth) VALUES($1,$2)"
@@ -212,5 +213,5 @@ const char *const store_pg_sql[Q_COUNT] = {
 bool
 store_pg_planned_each_run(int q)
 {
-    return q == Q_FIND_MANY;
+    return q == Q_FIND_MANY || q == Q_N_GET_MANY;
 }

@@ -273,9 +273,26 @@ merkle_frontier_root(const merkle_frontier_t *f, uint8_t out[MERKLE_HASH_LEN])
     return r;
 }
 
+size_t
+merkle_frontier_nodes(uint64_t size, unsigned level[MERKLE_MAX_LEVELS],
+                      uint64_t index[MERKLE_MAX_LEVELS])
+{
+    size_t n = 0;
+
+    for (unsigned b = 0; b < MERKLE_MAX_LEVELS; b++) {
+        if (((size >> b) & 1) != 0) {
+            level[n] = b;
+            index[n++] = (size >> b) - 1;
+        }
+    }
+    return n;
+}
+
 remiss_code_t
 merkle_frontier_load(merkle_frontier_t *f, uint64_t size, merkle_get_fn get, void *ctx)
 {
+    unsigned level[MERKLE_MAX_LEVELS];
+    uint64_t index[MERKLE_MAX_LEVELS];
     remiss_code_t r = REMISS_OK;
 
     if (f == NULL)
@@ -283,8 +300,9 @@ merkle_frontier_load(merkle_frontier_t *f, uint64_t size, merkle_get_fn get, voi
     merkle_frontier_init(f);
     if (get == NULL)
         return REMISS_E_USAGE;
-    for (unsigned b = 0; b < MERKLE_MAX_LEVELS; b++) {
-        if (((size >> b) & 1) != 0 && (r = get(ctx, b, (size >> b) - 1, f->nodes[b])) != REMISS_OK)
+    size_t n = merkle_frontier_nodes(size, level, index);
+    for (size_t i = 0; i < n; i++) {
+        if ((r = get(ctx, level[i], index[i], f->nodes[level[i]])) != REMISS_OK)
             goto out;
     }
     f->size = size;

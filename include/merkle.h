@@ -93,6 +93,11 @@ remiss_code_t merkle_frontier_append(merkle_frontier_t *f, const uint8_t leaf[ME
 /* The root of the tree f holds (the empty root for size 0). */
 remiss_code_t merkle_frontier_root(const merkle_frontier_t *f, uint8_t out[MERKLE_HASH_LEN]);
 
+/* The nodes that make up the frontier of a tree of size leaves (those
+ * merkle_frontier_load reads, in its order): their levels and indexes in
+ * level[i], index[i] (room for MERKLE_MAX_LEVELS); returns how many. */
+size_t merkle_frontier_nodes(uint64_t size, unsigned level[MERKLE_MAX_LEVELS],
+                             uint64_t index[MERKLE_MAX_LEVELS]);
 /* Rebuilds f for a tree of size leaves from stored nodes (popcount(size)
  * reads). On failure f is the empty frontier. */
 remiss_code_t merkle_frontier_load(merkle_frontier_t *f, uint64_t size, merkle_get_fn get,

@@ -339,6 +339,11 @@ remiss_code_t store_audit_node_put(store_t *self, unsigned level, uint64_t index
                                    const uint8_t hash[STORE_HASH_LEN], remiss_err_t *err);
 remiss_code_t store_audit_node_get(store_t *self, unsigned level, uint64_t index,
                                    uint8_t hash[STORE_HASH_LEN], remiss_err_t *err);
+/* store_audit_node_get of the n nodes (level[i], index[i]) into out[i], in
+ * one round trip where the engine can (PostgreSQL: a frontier read again
+ * after another node appended). A missing node fails the call. */
+remiss_code_t store_audit_nodes_get(store_t *self, const unsigned *level, const uint64_t *index,
+                                    size_t n, uint8_t (*out)[STORE_HASH_LEN], remiss_err_t *err);
 /* Indexes of entries about a subject, or for a message id, ascending. */
 remiss_code_t store_audit_find(store_t *self, const uint8_t *subject, const uint8_t *message_id,
                                uint64_t *out, size_t max, size_t *n, remiss_err_t *err);

@@ -190,6 +190,9 @@ struct store_ops {
                                     const uint8_t hash[STORE_HASH_LEN], remiss_err_t *err);
     remiss_code_t (*audit_node_get)(store_t *self, unsigned level, uint64_t index,
                                     uint8_t hash[STORE_HASH_LEN], remiss_err_t *err);
+    /* Optional (NULL: store.c runs audit_node_get for each). */
+    remiss_code_t (*audit_nodes_get)(store_t *self, const unsigned *level, const uint64_t *index,
+                                     size_t n, uint8_t (*out)[STORE_HASH_LEN], remiss_err_t *err);
     remiss_code_t (*audit_find)(store_t *self, const uint8_t *subject, const uint8_t *message_id,
                                 uint64_t *out, size_t max, size_t *n, remiss_err_t *err);
     remiss_code_t (*audit_sth_put)(store_t *self, uint64_t size, const uint8_t *sth, size_t len,

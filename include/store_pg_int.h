@@ -224,6 +224,8 @@ remiss_code_t store_pg_audit_each(store_t *self, uint64_t from, store_audit_fn f
                                   remiss_err_t *err);
 remiss_code_t store_pg_audit_node_put(store_t *self, unsigned level, uint64_t index,
                                       const uint8_t hash[STORE_HASH_LEN], remiss_err_t *err);
+remiss_code_t store_pg_audit_nodes_get(store_t *self, const unsigned *level, const uint64_t *index,
+                                       size_t n, uint8_t (*out)[STORE_HASH_LEN], remiss_err_t *err);
 remiss_code_t store_pg_audit_node_get(store_t *self, unsigned level, uint64_t index,
                                       uint8_t hash[STORE_HASH_LEN], remiss_err_t *err);
 remiss_code_t store_pg_audit_find(store_t *self, const uint8_t *subject, const uint8_t *message_id,

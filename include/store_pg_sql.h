@@ -48,6 +48,7 @@ enum store_pg_q {
     Q_A_EACH,
     Q_N_PUT,
     Q_N_GET,
+    Q_N_GET_MANY,
     Q_A_BY_SUBJECT,
     Q_A_BY_MESSAGE,
     Q_STH_PUT,
@@ -75,7 +76,7 @@ extern const char *const store_pg_sql[Q_COUNT];
 
 /* Whether statement q is planned at each run rather than prepared once. A
  * prepared statement's generic plan is made from the table as it is then
- * and kept; for a look-up by an array of ids (its size unknown to a
+ * and kept; for a look-up by an array of keys (its size unknown to a
  * generic plan) that plan, made on a new store's empty table, reads the
  * whole table, and goes on doing so as it grows, until an ANALYZE
  * replaces it. */

@@ -423,6 +423,21 @@ s_kat_tree(s_store_t *st, uint8_t lh[8][HL])
     }
 }
 
+/* The nodes a frontier is made of: one per set bit of the size, lowest
+ * level first, each the last full subtree of its level. */
+Test(merkle, frontier_nodes_are_the_set_bits_of_the_size)
+{
+    unsigned level[MERKLE_MAX_LEVELS];
+    uint64_t index[MERKLE_MAX_LEVELS];
+    cr_assert_eq(merkle_frontier_nodes(0, level, index), 0);
+    cr_assert_eq(merkle_frontier_nodes(13, level, index), 3); /* 1101 */
+    cr_assert(level[0] == 0 && index[0] == 12);
+    cr_assert(level[1] == 2 && index[1] == 2);
+    cr_assert(level[2] == 3 && index[2] == 0);
+    cr_assert_eq(merkle_frontier_nodes(UINT64_MAX, level, index), 64);
+    cr_assert(level[63] == 63 && index[63] == 0);
+}
+
 Test(merkle_kat, hashes)
 {
     uint8_t want[HL], got[HL], data[16];

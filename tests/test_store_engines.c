@@ -892,6 +892,42 @@ ENGINE_TEST(audit_appends_follow_savepoints_and_are_read_back_at_once)
     cr_assert_eq(hash[0], 1);
 }
 
+/* A frontier's nodes read together: each asked-for node whatever the
+ * order, the transaction's own appends included; one missing fails the
+ * read (one round trip on PostgreSQL). */
+ENGINE_TEST(audit_nodes_get_reads_each_node_asked_for)
+{
+    remiss_err_t err;
+    uint8_t hash[STORE_HASH_LEN], got[3][STORE_HASH_LEN];
+    const unsigned level[3] = {3, 0, 1};
+    const uint64_t index[3] = {0, 12, 5};
+    store_stats_t a, b;
+    s_ok(store_begin(st, &err), &err);
+    for (int i = 0; i < 3; i++) {
+        memset(hash, 0x40 + i, sizeof hash);
+        s_ok(store_audit_node_put(st, level[i], index[i], hash, &err), &err);
+    }
+    s_ok(store_commit(st, &err), &err);
+    s_ok(store_begin(st, &err), &err);
+    memset(hash, 0x50, sizeof hash);
+    s_ok(store_audit_node_put(st, 1, 5, hash, &err), &err); /* this transaction's */
+    store_stats(st, &a);
+    s_ok(store_audit_nodes_get(st, level, index, 3, got, &err), &err);
+    store_stats(st, &b);
+    cr_assert_eq(got[0][0], 0x40);
+    cr_assert_eq(got[1][0], 0x41);
+    cr_assert_eq(got[2][0], 0x50, "the transaction's own write is read");
+    if (strcmp(store_engine(st), "postgresql") == 0)
+        cr_assert_eq(b.round_trips - a.round_trips, 1, "%llu round trips",
+                     (unsigned long long)(b.round_trips - a.round_trips));
+    const unsigned missing_level[2] = {0, 2};
+    const uint64_t missing_index[2] = {12, 9};
+    cr_assert_eq(store_audit_nodes_get(st, missing_level, missing_index, 2, got, &err),
+                 REMISS_E_STORAGE);
+    cr_assert(strstr(err.text, "2/9") != NULL, "%s", err.text);
+    store_rollback(st);
+}
+
 ENGINE_TEST(audit_entries_nodes_find_and_tree_heads)
 {
     remiss_err_t err;
