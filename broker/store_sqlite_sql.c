@@ -107,7 +107,8 @@ const char *const store_sqlite_sql[Q_COUNT] = {
                " LIMIT ?1",
     [Q_BY_CONSENT] = "SELECT " S_MSG_COLS " FROM messages WHERE consent_id = ?1 AND"
                      " state IN (1, 2) ORDER BY seq LIMIT ?2",
-    [Q_PURGE] = "UPDATE messages SET envelope = NULL WHERE envelope IS NOT NULL AND"
+    /* The refusal's sentence goes with the body: a recipient's free text. */
+    [Q_PURGE] = "UPDATE messages SET envelope = NULL, reason = '' WHERE envelope IS NOT NULL AND"
                 " state IN (3, 4, 5) AND ended_at > 0 AND ended_at < ?1",
     [Q_DEPTH] = "SELECT count(*) FROM messages WHERE recipient = ?1 AND state IN (1, 2)",
     [Q_OLDEST] = "SELECT coalesce(min(accepted_at), 0) FROM messages"

@@ -721,25 +721,36 @@ ENGINE_TEST(transfer_links_only_between_the_original_parties)
     store_msg_clear(&out);
 }
 
+/* Retention drops the body of what ended before the cut, and with it the
+ * sentence a recipient gave for refusing it (free text, which may say
+ * more about the person than the metadata); what ended later keeps both. */
 ENGINE_TEST(purge_drops_bodies_of_ended_messages_only)
 {
     remiss_err_t err;
     store_msg_t m, out;
     bool changed, found;
     uint64_t purged;
-    s_insert_n(st, 50, 3, "jobbtorg");
+    static const char why[] = "Personen har flyttat till Malmö";
+    s_insert_n(st, 50, 4, "jobbtorg");
     s_msg(&m, 50, "jobbtorg");
     s_ok(store_finish(st, m.message_id, NULL, STORE_DONE, 0, "", 1000, &changed, &err), &err);
     s_msg(&m, 51, "jobbtorg");
-    s_ok(store_finish(st, m.message_id, NULL, STORE_DEAD, 3, "r", 9000, &changed, &err), &err);
+    s_ok(store_finish(st, m.message_id, NULL, STORE_DEAD, 3, why, 9000, &changed, &err), &err);
+    s_msg(&m, 53, "jobbtorg");
+    s_ok(store_finish(st, m.message_id, NULL, STORE_DEAD, 3, why, 2000, &changed, &err), &err);
     s_ok(store_purge(st, 5000, &purged, &err), &err);
-    cr_assert_eq(purged, 1);
-    for (int i = 50; i < 53; i++) {
+    cr_assert_eq(purged, 2);
+    for (int i = 50; i < 54; i++) {
         s_msg(&m, i, "jobbtorg");
         s_ok(store_find(st, m.message_id, &found, &out, &err), &err);
         cr_assert(found);
-        cr_assert_eq(out.envelope == NULL, i == 50, "message %d", i);
+        cr_assert_eq(out.envelope == NULL, i == 50 || i == 53, "message %d", i);
         cr_assert_eq(out.receipt_len, 13, "metadata stays");
+        cr_assert_eq(out.state, i == 50 ? STORE_DONE : i == 52 ? STORE_QUEUED : STORE_DEAD);
+        if (i == 51)
+            cr_assert_str_eq(out.reason, why, "ended after the cut: kept");
+        else
+            cr_assert_str_eq(out.reason, "", "message %d: %s", i, out.reason);
         store_msg_clear(&out);
     }
     s_ok(store_purge(st, 5000, &purged, &err), &err);
