@@ -495,7 +495,7 @@ s_node2_stop() {
 # remiss_grown with 8 parties connected, remiss_grown_p64, remiss_grown_p256),
 # $2 mode, $3 round.
 s_remiss() {
-    local config=$1 mode=$2 round=$3 n r=0 extra=() idle=0 name recv=()
+    local config=$1 mode=$2 round=$3 n r=0 extra=() idle=0 name recv=() pg_name
     [ "$config" = remiss_noaudit ] && extra=(--audit no)
     if [ "$mode" = paced ]; then n=$rate_count r=$rate; else n=$count; fi
     why=""
@@ -503,6 +503,7 @@ s_remiss() {
     db_keep=""
     run_policy=""
     name="$config-$mode-$round"
+    pg_name="r_${config#remiss_}_${mode}_$round"
     case $config in
     remiss_grown*)
         [ "$growth" -gt 0 ] || return 0
@@ -521,7 +522,7 @@ s_remiss() {
     esac
     if [ "$config" = remiss_pg ] || [ "$config" = remiss_pg2 ]; then
         [ "$pg" = 1 ] || return 0
-        if [ -n "$pg_broken" ] || ! s_pg_db "r_${config#remiss_}_${mode}_$round"; then
+        if [ -n "$pg_broken" ] || ! s_pg_db "$pg_name"; then
             s_fail_row "$config" "$mode" "$round" "${pg_broken:-createdb failed}"
             return
         fi
@@ -547,7 +548,7 @@ s_remiss() {
     [ -n "$db_keep" ] || rm -f "$work/$name.db"*
     # As with the SQLite files: a run's database does not outlive it (left
     # behind, its dead rows had autovacuum at work during the next runs).
-    [ -z "$db_uri" ] || s_pg_dropdb "r_${config#remiss_}_${mode}_$round"
+    [ -z "$db_uri" ] || s_pg_dropdb "$pg_name"
 }
 
 # The gateway row: a fresh remissd, a remiss-gateway for bench-s0 (HTTP in)

@@ -139,6 +139,20 @@ s_insert_n(store_t *st, int from, int n, const char *recipient)
     s_ok(store_commit(st, &err), &err);
 }
 
+/* Acknowledgements by recipient of messages from .. from+n-1, into f (their
+ * ids kept in fid). */
+static void
+s_acks(store_finish_req_t *f, uint8_t (*fid)[STORE_ID_LEN], int from, int n, const char *recipient)
+{
+    store_msg_t m;
+    for (int i = 0; i < n; i++) {
+        s_msg(&m, from + i, recipient);
+        memcpy(fid[i], m.message_id, STORE_ID_LEN);
+        f[i] = (store_finish_req_t){
+            .id = fid[i], .recipient = recipient, .state = STORE_DONE, .reason = ""};
+    }
+}
+
 /* ---------------------------------------------------------------- messages */
 
 ENGINE_TEST(insert_and_find_keep_every_field)
@@ -619,14 +633,8 @@ ENGINE_TEST(prefetch_finish_ends_and_looks_up_together)
     s_msg(&m, 170, "jobbtorg");
     memcpy(ids[1], m.message_id, STORE_ID_LEN); /* not */
     uint8_t fid[3][STORE_ID_LEN];
-    for (int i = 0; i < 3; i++) {
-        s_msg(&m, 161 + i, "jobbtorg");
-        memcpy(fid[i], m.message_id, STORE_ID_LEN);
-        f[i] = (store_finish_req_t){.id = fid[i],
-                                    .recipient = i == 2 ? "other" : "jobbtorg",
-                                    .state = STORE_DONE,
-                                    .reason = ""};
-    }
+    s_acks(f, fid, 161, 3, "jobbtorg");
+    f[2].recipient = "other";
     s_ok(store_prefetch_finish(st, (const uint8_t(*)[STORE_ID_LEN])ids, 2, f, 3, 9000, true, &err),
          &err);
     cr_assert(f[0].changed && f[0].has_row);
@@ -1512,12 +1520,7 @@ Test(postgresql, a_cycles_lookups_and_acknowledgements_take_a_round_trip_each, .
     store_stats(st, &b);
     cr_assert_eq(b.round_trips - a.round_trips, 1, "%llu round trips for 64 look-ups",
                  (unsigned long long)(b.round_trips - a.round_trips));
-    for (int i = 0; i < 64; i++) {
-        s_msg(&m, 100 + i, "jobbtorg");
-        memcpy(fid[i], m.message_id, STORE_ID_LEN);
-        f[i] = (store_finish_req_t){
-            .id = fid[i], .recipient = "jobbtorg", .state = STORE_DONE, .reason = ""};
-    }
+    s_acks(f, fid, 100, 64, "jobbtorg");
     store_stats(st, &a);
     s_ok(store_finish_many(st, f, 64, 5000, true, &err), &err);
     store_stats(st, &b);
@@ -1531,12 +1534,7 @@ Test(postgresql, a_cycles_lookups_and_acknowledgements_take_a_round_trip_each, .
     s_ok(store_commit(st, &err), &err);
     /* Together, in a transaction that has no lock yet: one round trip. */
     s_ok(store_begin(st, &err), &err);
-    for (int i = 0; i < 40; i++) {
-        s_msg(&m, 400 + i, "jobbtorg");
-        memcpy(fid[i], m.message_id, STORE_ID_LEN);
-        f[i] = (store_finish_req_t){
-            .id = fid[i], .recipient = "jobbtorg", .state = STORE_DONE, .reason = ""};
-    }
+    s_acks(f, fid, 400, 40, "jobbtorg");
     store_stats(st, &a);
     s_ok(
         store_prefetch_finish(st, (const uint8_t(*)[STORE_ID_LEN])ids, 64, f, 40, 6000, true, &err),
