@@ -309,16 +309,23 @@ store_finish(store_t *self, const uint8_t id[STORE_ID_LEN], const char *recipien
     return S_OPS(self)->finish(self, id, recipient, state, code, reason, now, changed, err);
 }
 
+/* A batch's outputs before an engine fills them. */
+static void
+s_finish_reset(store_finish_req_t *reqs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        reqs[i].changed = reqs[i].has_row = false;
+        memset(&reqs[i].row, 0, sizeof reqs[i].row);
+    }
+}
+
 remiss_code_t
 store_finish_many(store_t *self, store_finish_req_t *reqs, size_t n, int64_t now, bool want_rows,
                   remiss_err_t *err)
 {
     const store_ops_t *ops = S_OPS(self);
     remiss_code_t r = REMISS_OK;
-    for (size_t i = 0; i < n; i++) {
-        reqs[i].changed = reqs[i].has_row = false;
-        memset(&reqs[i].row, 0, sizeof reqs[i].row);
-    }
+    s_finish_reset(reqs, n);
     if (ops->finish_many)
         return ops->finish_many(self, reqs, n, now, want_rows, err);
     for (size_t i = 0; i < n && r == REMISS_OK; i++) {
@@ -350,10 +357,7 @@ store_prefetch_finish(store_t *self, const uint8_t (*ids)[STORE_ID_LEN], size_t 
 {
     if (!S_OPS(self)->prefetch)
         return store_finish_many(self, reqs, n, now, want_rows, err);
-    for (size_t i = 0; i < n; i++) {
-        reqs[i].changed = reqs[i].has_row = false;
-        memset(&reqs[i].row, 0, sizeof reqs[i].row);
-    }
+    s_finish_reset(reqs, n);
     return S_OPS(self)->prefetch(self, ids, nids, reqs, n, now, want_rows, err);
 }
 
